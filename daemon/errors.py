@@ -1,0 +1,91 @@
+"""The one exception tree of ats-inbox.
+
+    AtsInboxError
+     ├── ConfigError              refuse to start; names the key and the file (exit 2)
+     ├── TransientError           retry later; the message stays unprocessed
+     │    ├── MailboxUnavailable  IMAP connect/login/abort, server gone
+     │    ├── AtsUnavailable      connect error, timeout, 5xx
+     │    │    └── AtsRateLimited 429 (carries retry_after)
+     │    └── StoreBusy           the database is locked
+     ├── OutcomeUnknown           a create call may or may not have happened: hold for a person
+     └── PermanentError           park the message for a person, with the reason
+          ├── UnparseableMail
+          ├── NoResume
+          ├── NoRoute
+          └── AtsRejected         4xx from the ATS (validation, auth, not found)
+
+Adapters translate foreign exceptions (imaplib, httpx, sqlalchemy) into these at their
+boundary; nothing above an adapter catches a foreign exception.
+"""
+
+from __future__ import annotations
+
+
+class AtsInboxError(Exception):
+    """Base of every error ats-inbox raises on purpose."""
+
+
+class ConfigError(AtsInboxError):
+    """The configuration is missing, unreadable or invalid."""
+
+    def __init__(self, message: str, *, key: str | None = None, path: str | None = None):
+        self.key = key
+        self.path = path
+        where = " ".join(p for p in (f"key '{key}'" if key else "", f"in {path}" if path else "") if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class TransientError(AtsInboxError):
+    """Something outside us failed for now; the same work can be tried again later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class MailboxUnavailable(TransientError):
+    """The IMAP server cannot be reached, refused the login, or dropped the connection."""
+
+
+class AtsUnavailable(TransientError):
+    """The ATS did not answer usefully: connection error, timeout, 5xx."""
+
+
+class AtsRateLimited(AtsUnavailable):
+    """The ATS answered 429; `retry_after` says when to come back, if it said."""
+
+
+class StoreBusy(TransientError):
+    """The database is locked by another writer."""
+
+
+class OutcomeUnknown(AtsInboxError):
+    """A create call was sent but its answer was lost; repeating it could duplicate."""
+
+
+class PermanentError(AtsInboxError):
+    """The message cannot be handled as it is; a person has to look at it."""
+
+    reason = "needs review"
+
+
+class UnparseableMail(PermanentError):
+    reason = "unparseable mail"
+
+
+class NoResume(PermanentError):
+    reason = "no resume attached"
+
+
+class NoRoute(PermanentError):
+    reason = "no job matched"
+
+
+class AtsRejected(PermanentError):
+    """The ATS refused the request (4xx other than 429)."""
+
+    reason = "ATS refused"
+
+    def __init__(self, message: str, *, status: int | None = None):
+        self.status = status
+        super().__init__(message)

@@ -1,0 +1,43 @@
+"""What the daemon knows about one email once it is parsed (pure data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One attached file, exactly as sent (bytes decoded from their transfer encoding)."""
+
+    filename: str  # decoded (RFC 2047/2231), path stripped, NFC, no control chars; may be ""
+    content_type: str  # as declared by the sender, lower case; not trusted
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEmail:
+    """The fields of one email the rest of the pipeline needs."""
+
+    sender_name: str  # RFC 2047 decoded display name, "" when absent
+    sender_email: str  # lower-cased addr-spec, "" when absent
+    subject: str
+    date: datetime | None  # timezone-aware when the header carried an offset
+    message_id: str  # with angle brackets stripped, "" when absent
+    body_text: str
+    attachments: tuple[Attachment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """An attachment recognised as a resume by its bytes."""
+
+    kind: str  # "pdf", "doc" or "docx"
+    filename: str  # safe display name (never used as a path)
+    data: bytes
+
+    @property
+    def upload_name(self) -> str:
+        """The file name sent to the ATS: the sender's name when usable, else generic."""
+        stem = self.filename.rsplit(".", 1)[0] if self.filename else ""
+        return f"{stem or 'resume'}.{self.kind}"

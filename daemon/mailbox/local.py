@@ -1,0 +1,61 @@
+"""A local mail source: a folder of `.eml` files, or a Maildir (demo and backfills).
+
+The files are only read, never changed or moved: what was done with each is in the store.
+A message's UID is derived from its file name, so it stays the same from run to run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from daemon.errors import MailboxUnavailable
+from daemon.mailbox.base import FolderInfo
+
+UIDVALIDITY = 1
+
+
+def _uid(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()[:7], "big")
+
+
+class LocalFolder:
+    """Every regular file in `path` (or in a Maildir's new/ and cur/) is one message."""
+
+    def __init__(self, path: Path, account: str = "local"):
+        self.path = path.resolve()
+        self.account = account
+        self.folder = str(self.path)
+        self._files: dict[int, Path] = {}
+
+    def open(self) -> FolderInfo:
+        if not self.path.is_dir():
+            raise MailboxUnavailable(f"the mail folder {self.path} does not exist")
+        subdirs = [self.path / "new", self.path / "cur"]
+        roots = [d for d in subdirs if d.is_dir()] or [self.path]
+        files = sorted(f for root in roots for f in root.iterdir() if f.is_file() and not f.name.startswith("."))
+        self._files = {_uid(str(f.relative_to(self.path))): f for f in files}
+        return FolderInfo(uidvalidity=UIDVALIDITY, ordered_uids=False)
+
+    def file_names(self) -> dict[int, str]:
+        """Each UID's file name, for reports."""
+        return {uid: path.name for uid, path in self._files.items()}
+
+    def uids_after(self, uid: int) -> list[int]:
+        return list(self._files)  # file order; UIDs are not ordered by arrival
+
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        return {uid: self._files[uid].stat().st_size for uid in uids if uid in self._files}
+
+    def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
+        return {uid: self._files[uid].read_bytes() for uid in uids if uid in self._files}
+
+    def mark_done(self, uid: int, move_to: str) -> None:
+        """Nothing to do: local files are left as they are."""
+
+    def set_aside(self, uid: int, move_to: str) -> None:
+        """Nothing to do: local files are left as they are."""
+
+    def close(self) -> None:
+        self._files = {}

@@ -1,0 +1,86 @@
+"""Opening the database: engine, SQLite pragmas, migrations to head, and the Store."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+import daemon
+from daemon.errors import ConfigError, StoreBusy
+from daemon.store.repository import Store
+
+log = logging.getLogger(__name__)
+BUSY_TIMEOUT_MS = 30_000
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: inside the installed package, or at the top of a checkout."""
+    package = Path(daemon.__file__).resolve().parent
+    for candidate in (package / "_migrations", package.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise ConfigError("the database migrations are missing from this installation")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine; for SQLite: WAL, a busy timeout, and write transactions that begin IMMEDIATE."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    # A read transaction that later writes can fail with "database is locked" in WAL
+    # mode despite the busy timeout; taking the write lock up front cannot deadlock.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` with Alembic."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open (and by default create and migrate) the database at `url`."""
+    _ensure_parent(url)
+    engine = create_store_engine(url)
+    try:
+        if migrate:
+            upgrade(engine)
+    except OperationalError as exc:
+        if "locked" in str(exc):
+            raise StoreBusy("the database is locked by another process") from exc
+        raise ConfigError(f"cannot open the database: {exc.orig}", key="database.url") from exc
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"cannot open the database: {exc}", key="database.url") from exc
+    return Store(engine)
+
+
+def _ensure_parent(url: str) -> None:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        path = Path(url[len(prefix):])
+        if not path.parent.is_dir():
+            raise ConfigError(f"the folder {path.parent} does not exist", key="database.url")

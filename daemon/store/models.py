@@ -1,0 +1,100 @@
+"""SQLAlchemy 2 models. Alembic migrations in `migrations/` must agree with these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class MessageRecord(Base):
+    """One email seen in one folder, keyed by account, folder, UIDVALIDITY and UID."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("account", "folder", "uidvalidity", "uid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(320))
+    folder: Mapped[str] = mapped_column(String(1000))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[str] = mapped_column(String(998), default="", index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    job_id: Mapped[str] = mapped_column(String(100), default="")
+    job_title: Mapped[str] = mapped_column(String(500), default="")
+    applicant_id: Mapped[str] = mapped_column(String(100), default="")
+    candidate_id: Mapped[str] = mapped_column(String(100), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    mailbox_action: Mapped[str] = mapped_column(String(20), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    steps: Mapped[list[StepRecord]] = relationship(
+        back_populates="message", order_by="StepRecord.id", cascade="all, delete-orphan"
+    )
+
+
+class StepRecord(Base):
+    """One ATS or mailbox step of one message: what it returned, committed before the next call."""
+
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("message_pk", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20))
+    ats_id: Mapped[str] = mapped_column(String(100), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    message: Mapped[MessageRecord] = relationship(back_populates="steps")
+
+
+class FolderState(Base):
+    """Where intake stands in one folder: the UIDVALIDITY it was read under and the highest UID seen."""
+
+    __tablename__ = "folders"
+
+    account: Mapped[str] = mapped_column(String(320), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    highest_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class PassRecord(Base):
+    """One pass over the mailbox: when it ran and what it did."""
+
+    __tablename__ = "passes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="running")
+    seen: Mapped[int] = mapped_column(Integer, default=0)
+    submitted: Mapped[int] = mapped_column(Integer, default=0)
+    set_aside: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,152 @@
+"""The Store: short transactions, each committed on its own (the journal depends on it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from daemon.errors import StoreBusy
+from daemon.mailbox.base import MessageKey
+from daemon.store.models import FolderState, MessageRecord, PassRecord, StepRecord, utcnow
+
+PENDING = "pending"  # recorded; not finished (transient failure or not started)
+SUBMITTED = "submitted"  # a candidate exists in the ATS
+REVIEW = "review"  # set aside for a person, with the reason
+TERMINAL = frozenset({SUBMITTED, REVIEW})
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction, committed at the end; a lock is reported as StoreBusy."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreBusy("the database is locked by another process") from exc
+            raise
+
+    # folders
+    def folder_state(self, account: str, folder: str) -> FolderState | None:
+        with self.session() as s:
+            return s.get(FolderState, (account, folder))
+
+    def save_folder_state(self, account: str, folder: str, uidvalidity: int, highest_uid: int) -> None:
+        with self.session() as s:
+            state = s.get(FolderState, (account, folder))
+            if state is None:
+                s.add(FolderState(account=account, folder=folder, uidvalidity=uidvalidity, highest_uid=highest_uid))
+            else:
+                state.uidvalidity, state.highest_uid = uidvalidity, highest_uid
+
+    # messages
+    def message(self, key: MessageKey) -> MessageRecord | None:
+        with self.session() as s:
+            return s.scalar(_by_key(key))
+
+    def message_in(self, account: str, folder: str, uid: int) -> MessageRecord | None:
+        """The latest record of `uid` in a folder, whatever the UIDVALIDITY."""
+        with self.session() as s:
+            return s.scalar(select(MessageRecord).where(
+                MessageRecord.account == account, MessageRecord.folder == folder, MessageRecord.uid == uid,
+            ).order_by(MessageRecord.id.desc()).limit(1))
+
+    def message_by_pk(self, pk: int) -> MessageRecord | None:
+        with self.session() as s:
+            return s.get(MessageRecord, pk)
+
+    def add_message(self, key: MessageKey, *, message_id: str, sha256: str, size: int) -> MessageRecord:
+        with self.session() as s:
+            record = MessageRecord(
+                account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid,
+                message_id=message_id, sha256=sha256, size=size, status=PENDING,
+            )
+            s.add(record)
+        return record
+
+    def update_message(self, pk: int, **fields: object) -> MessageRecord:
+        with self.session() as s:
+            record = s.get_one(MessageRecord, pk)
+            for name, value in fields.items():
+                setattr(record, name, value)
+        return record
+
+    def pending_uids(self, account: str, folder: str, uidvalidity: int) -> list[int]:
+        """UIDs recorded but not finished, and finished ones whose mailbox action is still owed."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(MessageRecord.uid).where(
+                    MessageRecord.account == account, MessageRecord.folder == folder,
+                    MessageRecord.uidvalidity == uidvalidity,
+                    (MessageRecord.status == PENDING) | (MessageRecord.mailbox_action == ""),
+                ).order_by(MessageRecord.uid)
+            )
+            return list(rows)
+
+    def messages(self, *, status: str | None = None, limit: int = 50) -> list[MessageRecord]:
+        with self.session() as s:
+            query = select(MessageRecord).order_by(MessageRecord.id.desc()).limit(limit)
+            if status:
+                query = query.where(MessageRecord.status == status)
+            return list(s.scalars(query))
+
+    def counts(self) -> dict[str, int]:
+        with self.session() as s:
+            rows = s.execute(select(MessageRecord.status, func.count()).group_by(MessageRecord.status))
+            return {status: n for status, n in rows}
+
+    # steps (the journal)
+    def steps(self, pk: int) -> dict[str, StepRecord]:
+        with self.session() as s:
+            rows = s.scalars(select(StepRecord).where(StepRecord.message_pk == pk).order_by(StepRecord.id))
+            return {row.name: row for row in rows}
+
+    def record_step(self, pk: int, name: str, status: str, *, ats_id: str = "", detail: str = "") -> None:
+        with self.session() as s:
+            step = s.scalar(select(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name))
+            if step is None:
+                s.add(StepRecord(message_pk=pk, name=name, status=status, ats_id=ats_id, detail=detail))
+            else:
+                step.status, step.ats_id, step.detail = status, ats_id, detail
+
+    # passes
+    def start_pass(self) -> int:
+        with self.session() as s:
+            record = PassRecord()
+            s.add(record)
+            s.flush()
+            return record.id
+
+    def finish_pass(self, pass_id: int, *, outcome: str, seen: int, submitted: int, set_aside: int,
+                    error: str = "") -> None:
+        with self.session() as s:
+            record = s.get_one(PassRecord, pass_id)
+            record.finished_at = utcnow()
+            record.outcome, record.seen, record.submitted = outcome, seen, submitted
+            record.set_aside, record.error = set_aside, error
+
+    def last_pass(self) -> PassRecord | None:
+        with self.session() as s:
+            return s.scalar(select(PassRecord).order_by(PassRecord.id.desc()).limit(1))
+
+
+def _by_key(key: MessageKey):
+    return select(MessageRecord).where(
+        MessageRecord.account == key.account, MessageRecord.folder == key.folder,
+        MessageRecord.uidvalidity == key.uidvalidity, MessageRecord.uid == key.uid,
+    )
+
+
+__all__ = ["PENDING", "REVIEW", "SUBMITTED", "TERMINAL", "Store"]
