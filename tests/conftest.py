@@ -1,0 +1,36 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.imapserver import Dovecot
+
+# -- A real Dovecot on loopback (tests marked `@pytest.mark.imap`) ----------------------
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[Dovecot]:
+    """One Dovecot for the whole run, in its own temp dir (pytest's are not o+x)."""
+    workdir = Path(tempfile.mkdtemp(prefix="ats-inbox-dovecot-"))
+    server = Dovecot(workdir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot(dovecot_server: Dovecot) -> Dovecot:
+    """The session's Dovecot, running, with an empty INBOX and no other folders."""
+    if not dovecot_server.running:  # an earlier test stopped or killed it
+        dovecot_server.start()
+    dovecot_server.reset()
+    return dovecot_server
