@@ -21,7 +21,7 @@ def _uid(name: str) -> int:
 
 
 class LocalFolder:
-    """Every regular file in `path` (or in a Maildir's new/ and cur/) is one message."""
+    """Every `.eml` file in `path` (or every file in a Maildir's new/ and cur/) is one message."""
 
     def __init__(self, path: Path, account: str = "local"):
         self.path = path.resolve()
@@ -33,8 +33,11 @@ class LocalFolder:
         if not self.path.is_dir():
             raise MailboxUnavailable(f"the mail folder {self.path} does not exist")
         subdirs = [self.path / "new", self.path / "cur"]
-        roots = [d for d in subdirs if d.is_dir()] or [self.path]
-        files = sorted(f for root in roots for f in root.iterdir() if f.is_file() and not f.name.startswith("."))
+        maildir = [d for d in subdirs if d.is_dir()]
+        if maildir:  # a Maildir: every file in new/ and cur/ is a message
+            files = sorted(f for root in maildir for f in root.iterdir() if f.is_file() and not f.name.startswith("."))
+        else:  # a plain folder: the .eml files
+            files = sorted(f for f in self.path.glob("*.eml") if f.is_file())
         self._files = {_uid(str(f.relative_to(self.path))): f for f in files}
         return FolderInfo(uidvalidity=UIDVALIDITY, ordered_uids=False)
 

@@ -1,0 +1,101 @@
+"""The `ats-inbox` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from daemon import __version__, logs
+from daemon.config import CONFIG_ENV, Settings, config_path, load_settings
+from daemon.errors import AtsInboxError, ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+DESCRIPTION = """\
+Turns a jobs@ mailbox into applications in the Skailer ATS: reads new mail over IMAP,
+picks the PDF/DOC/DOCX resumes, finds the job the mail is for, creates the applicant and
+the candidate, and records every message and every ATS step in a database.
+
+First time? Run `ats-inbox demo`: it needs no mail server and no ATS account."""
+
+EPILOG = f"""\
+The configuration file is given by --config PATH or ${CONFIG_ENV}; secrets may come from
+ATS_INBOX_IMAP_PASSWORD and ATS_INBOX_ATS_TOKEN. Exit codes: 0 done, 1 the pass could not
+run (e.g. mailbox unreachable), 2 bad configuration."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ats-inbox", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ats-inbox {__version__}")
+    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="how much to log to stderr (default INFO; WARNING for demo)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, config: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if config:
+            sub.add_argument("--config", metavar="PATH", help=f"configuration file (default: ${CONFIG_ENV})")
+        return sub
+
+    command("poll", "Run one pass over new mail, then exit (0 also when some mail was set aside).")
+    command("run", "Run the daemon: a pass every [schedule] interval_seconds until SIGTERM/SIGINT.")
+    status = command("status", "Show what was processed, what was set aside and why, and the last pass.")
+    status.add_argument("--limit", type=int, default=20, help="how many recent messages to list (default 20)")
+    db = command("db", "Database maintenance.", config=False)
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="Create the database or migrate it to the latest schema.")
+    upgrade.add_argument("--config", metavar="PATH", help=f"configuration file (default: ${CONFIG_ENV})")
+    _sandbox_arguments(command("sandbox", "Serve the sandbox ATS: a local stand-in for Skailer.", config=False))
+    demo = command("demo", "Run the whole flow on bundled sample mail into a local sandbox ATS.", config=False)
+    demo.add_argument("--workdir", type=Path, default=Path("ats-inbox-demo"),
+                      help="where the demo keeps its databases (default ./ats-inbox-demo)")
+    demo.add_argument("--mail", type=Path, default=None,
+                      help="a folder of .eml files or a Maildir to use instead of the bundled samples")
+    return parser
+
+
+def _sandbox_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sub.add_argument("--port", type=int, default=8025, help="port to listen on (default 8025)")
+    sub.add_argument("--db", type=Path, default=Path("sandbox-ats.db"), help="state file (default sandbox-ats.db)")
+    sub.add_argument("--seed", type=Path, default=None, help="jobs, pipelines and sources to start with (JSON)")
+    sub.add_argument("--token", default=None, help="require this bearer token (default: none)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logs.setup(args.log_level or ("WARNING" if args.command == "demo" else "INFO"))
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"ats-inbox: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except AtsInboxError as exc:
+        print(f"ats-inbox: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from daemon import commands  # noqa: PLC0415  (keeps `--help` fast)
+
+    if args.command == "sandbox":
+        return commands.sandbox(args.host, args.port, args.db, args.seed, args.token)
+    if args.command == "demo":
+        return commands.demo(args.workdir, args.mail)
+    settings = _settings(args)
+    handlers = {"poll": commands.poll, "run": commands.run, "status": lambda s: commands.status(s, args.limit),
+                "db": commands.db_upgrade}
+    return handlers[args.command](settings)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(config_path(getattr(args, "config", None)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

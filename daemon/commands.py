@@ -1,0 +1,88 @@
+"""What each CLI command does (the parser lives in cli.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from daemon.config import Settings
+from daemon.report import table
+from daemon.scheduler import run_forever
+from daemon.service import Service
+from daemon.store import open_store
+from daemon.store.models import MessageRecord
+
+log = logging.getLogger(__name__)
+EXIT_OK = 0
+
+
+def poll(settings: Settings) -> int:
+    service = Service.from_settings(settings, open_store(settings.database_url))
+    try:
+        summary = service.run_pass()
+    finally:
+        service.close()
+    print(f"seen {summary.seen}, submitted {summary.submitted}, set aside {summary.set_aside}, "
+          f"waiting for retry {summary.pending}")
+    return EXIT_OK
+
+
+def run(settings: Settings) -> int:
+    service = Service.from_settings(settings, open_store(settings.database_url))
+    try:
+        run_forever(service.run_pass, settings.interval_seconds)
+    finally:
+        service.close()
+    return EXIT_OK
+
+
+def status(settings: Settings, limit: int) -> int:
+    store = open_store(settings.database_url)
+    try:
+        print(status_text(store, limit))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def status_text(store, limit: int) -> str:
+    last = store.last_pass()
+    counts = store.counts()
+    lines = ["Messages: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")]
+    if last is None:
+        lines.append("Last pass: never")
+    else:
+        lines.append(f"Last pass: #{last.id} started {last.started_at:%Y-%m-%d %H:%M:%S}, {last.outcome}"
+                     f" (seen {last.seen}, submitted {last.submitted}, set aside {last.set_aside})"
+                     + (f": {last.error}" if last.error else ""))
+    recent = store.messages(limit=limit)
+    if recent:
+        lines += ["", table(["#", "UID", "Status", "Job", "Candidate", "Reason"], [_row(m) for m in recent])]
+    return "\n".join(lines)
+
+
+def _row(m: MessageRecord) -> list[str]:
+    return [str(m.id), str(m.uid), m.status, m.job_title or "-", m.candidate_id or "-",
+            m.reason or m.last_error or ""]
+
+
+def db_upgrade(settings: Settings) -> int:
+    open_store(settings.database_url).close()
+    print(f"database is at the latest schema: {settings.database_url}")
+    return EXIT_OK
+
+
+def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None) -> int:
+    from daemon.sandbox import SandboxATS  # noqa: PLC0415
+
+    server = SandboxATS(db, seed_path=seed, token=token)
+    print(f"sandbox ATS on http://{host}:{port}/ (state in {db}); Ctrl-C to stop")
+    server.serve_forever(host, port)
+    return EXIT_OK
+
+
+def demo(workdir: Path, mail: Path | None) -> int:
+    from daemon.demo import run_demo  # noqa: PLC0415
+
+    print(run_demo(workdir, mail))
+    return EXIT_OK

@@ -1,0 +1,52 @@
+"""Helpers for end-to-end tests: a config file for a Dovecot + sandbox pair, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SANDBOX_TOKEN = "sandbox-token-e2e"
+
+
+def cli() -> list[str]:
+    """The installed `ats-inbox` script next to this Python, else `python -m daemon.cli`."""
+    script = Path(sys.executable).with_name("ats-inbox")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "daemon.cli"]
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Result:
+    """Run `ats-inbox ARGS...` and capture what it printed."""
+    full_env = {**os.environ, **(env or {})}
+    done = subprocess.run([*cli(), *args], capture_output=True, text=True, timeout=timeout, env=full_env,
+                          check=False)
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def write_config(path: Path, *, imap: dict[str, object], ats_url: str, database: Path,
+                 extra: str = "") -> Path:
+    """A config file in the public format, with the password in a file beside it."""
+    password_file = path.parent / "imap-password"
+    password_file.write_text(str(imap.pop("password")) + "\n")
+    token_file = path.parent / "ats-token"
+    token_file.write_text(SANDBOX_TOKEN + "\n")
+    lines = ["[imap]", f'password_file = "{password_file}"']
+    lines += [f"{key} = {_toml(value)}" for key, value in imap.items()]
+    lines += ["[ats]", f'base_url = "{ats_url}"', f'token_file = "{token_file}"', 'source = "Email"',
+              "[database]", f'url = "sqlite:///{database}"', "[schedule]", "interval_seconds = 1", extra]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _toml(value: object) -> str:
+    return str(value) if isinstance(value, int) else f'"{value}"'
