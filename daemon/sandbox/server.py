@@ -1,0 +1,606 @@
+"""The sandbox ATS over HTTP: the contract's seven calls, read-only views and fault controls.
+
+Stdlib only (`http.server.ThreadingHTTPServer`, one daemon thread per connection), so a
+delayed answer never blocks other requests, and `stop()` returns promptly: it wakes every
+sleeping handler and shuts every open connection.
+
+    /api/v1/...          the contract (shapes: "plain", or "variant" for tolerant reading)
+    GET /                an HTML page of what was received
+    GET /_sandbox/state  every record as JSON, plus request counts per route
+    GET /_sandbox/cvs/ID the exact bytes of a stored CV
+    GET /_sandbox/health {"ok": true}
+    GET|POST|DELETE /_sandbox/faults   list, add, clear injected faults
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import re
+import signal
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import HeaderParser
+from email.utils import collapse_rfc2231_value
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from daemon.sandbox.faults import Fault, FaultBook
+from daemon.sandbox.page import render_page
+from daemon.sandbox.state import RESUME_TYPES, Rejected, SandboxState, invalid, load_seed
+
+log = logging.getLogger(__name__)
+
+SHAPES = ("plain", "variant")
+MAX_BODY = 25 * 1024 * 1024
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
+JSON_TYPE = "application/json"
+HTML_TYPE = "text/html; charset=utf-8"
+SEARCH = "/api/v1/jobs/search"
+EXTENSIONS = dict(zip((kind for _, kind in RESUME_TYPES), ("pdf", "doc", "docx"), strict=True))
+PAGE_HEADERS = (("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+                ("X-Content-Type-Options", "nosniff"))
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer to send."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = JSON_TYPE
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Headers = tuple[tuple[str, str], ...]
+
+
+def json_answer(status: int, payload: Any, headers: Headers = ()) -> Answer:
+    """A JSON answer."""
+    return Answer(status, json.dumps(payload).encode(), JSON_TYPE, headers)
+
+
+def error_answer(status: int, code: str, message: str, headers: Headers = ()) -> Answer:
+    """The contract's JSON error body."""
+    return json_answer(status, {"error": {"code": code, "message": message}}, headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One API call: method, path template (`{name}` is one segment) and handler name."""
+
+    method: str
+    template: str
+    name: str
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
+        object.__setattr__(self, "pattern", re.compile(regex))
+
+
+ROUTES = (
+    Route("POST", SEARCH, "search_jobs"),
+    Route("GET", "/api/v1/pipelines/all", "pipelines"),
+    Route("GET", "/api/v1/sources/all", "sources"),
+    Route("POST", "/api/v1/upload-cv-file", "upload_cv"),
+    Route("POST", "/api/v1/applicant", "applicant"),
+    Route("POST", "/api/v1/candidate", "candidate"),
+    Route("POST", "/api/v1/candidates/{id}/actions", "add_action"),
+    Route("DELETE", "/api/v1/candidates/{id}/actions/{action_id}", "delete_action"),
+)
+
+
+def match_route(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+    """The route for a request, its path parameters, and whether the path exists at all."""
+    found = [(route, m) for route in ROUTES if (m := route.pattern.fullmatch(path))]
+    for route, m in found:
+        if route.method == method:
+            return route, m.groupdict(), True
+    return None, {}, bool(found)
+
+
+# -- the API: requests in, answers out (no sockets) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """What an API handler needs from one HTTP request."""
+
+    params: dict[str, str]
+    query: dict[str, list[str]]
+    content_type: str
+    body: bytes
+
+
+class Api:
+    """The seven calls over a `SandboxState`, answered in the "plain" or "variant" shape."""
+
+    def __init__(self, state: SandboxState, shape: str):
+        self.state, self.variant = state, shape == "variant"
+
+    def answer(self, route: Route, request: ApiRequest) -> Answer:
+        """Run the call; a rule the request breaks becomes its JSON error."""
+        try:
+            return getattr(self, route.name)(request)
+        except Rejected as exc:
+            return error_answer(exc.status, exc.code, exc.message)
+
+    def _ok(self, payload: Any, status: int = 200) -> Answer:
+        return json_answer(status, ids_as_strings(payload) if self.variant else payload)
+
+    def _created(self, thing: str, record_id: Any) -> Answer:
+        if not self.variant:
+            return self._ok({"id": record_id}, 201)
+        wrapped = {"applicant": False, "candidate": True, "action": True}[thing]
+        key = "id" if thing == "action" else f"{thing}_id"
+        return self._ok({"data": {key: record_id}} if wrapped else {key: record_id})
+
+    def search_jobs(self, request: ApiRequest) -> Answer:
+        body = _json_object(request.body, empty_ok=True)
+        query, page, per_page = _search_terms(body, request.query)
+        jobs = self.state.jobs(query)
+        items = jobs[(page - 1) * per_page: page * per_page]
+        if not self.variant:
+            return self._ok({"items": items, "page": page, "per_page": per_page,
+                             "total": len(jobs)})
+        more = page * per_page < len(jobs)
+        nxt = f"{SEARCH}?{urlencode({'page': page + 1, 'per_page': per_page})}" if more else None
+        return self._ok({"data": items, "page": page, "next": nxt})
+
+    def pipelines(self, request: ApiRequest) -> Answer:
+        items = self.state.pipelines()
+        return self._ok(items if self.variant else {"items": items})
+
+    def sources(self, request: ApiRequest) -> Answer:
+        items = self.state.sources()
+        return self._ok({"data": items} if self.variant else {"items": items})
+
+    def upload_cv(self, request: ApiRequest) -> Answer:
+        parts = parse_multipart(request.content_type, request.body)
+        if "file" not in parts:
+            raise invalid("the file must be in the multipart field 'file'")
+        filename, data = parts["file"]
+        cv, parsed = self.state.add_cv(filename or "", data)
+        payload = {"cv_id": cv["id"], "parsed": parsed}
+        return self._ok({"data": payload}) if self.variant else self._ok(payload, 201)
+
+    def applicant(self, request: ApiRequest) -> Answer:
+        applicant = self.state.add_applicant(_json_object(request.body))
+        return self._created("applicant", applicant["id"])
+
+    def candidate(self, request: ApiRequest) -> Answer:
+        candidate = self.state.add_candidate(_json_object(request.body))
+        return self._created("candidate", candidate["id"])
+
+    def add_action(self, request: ApiRequest) -> Answer:
+        action = self.state.add_action(request.params["id"], _json_object(request.body))
+        return self._created("action", action["id"])
+
+    def delete_action(self, request: ApiRequest) -> Answer:
+        self.state.delete_action(request.params["id"], request.params["action_id"])
+        return Answer(204, content_type="")
+
+
+def ids_as_strings(value: Any) -> Any:
+    """`value` with every id (`id`, `*_id`, `cv_ids`) written as a string."""
+    if isinstance(value, list):
+        return [ids_as_strings(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: _id_text(item) if _is_id_key(key) else ids_as_strings(item)
+            for key, item in value.items()}
+
+
+def _is_id_key(key: str) -> bool:
+    return key == "id" or key.endswith(("_id", "_ids"))
+
+
+def _id_text(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_id_text(item) for item in value]
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _json_object(raw: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
+    if empty_ok and not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected(400, "bad_request", "the body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise Rejected(400, "bad_request", "the body must be a JSON object")
+    return body
+
+
+def _search_terms(body: dict[str, Any], query: dict[str, list[str]]) -> tuple[str, int, int]:
+    """query, page and per_page; the URL's `page`/`per_page` (from a `next` link) win."""
+    text = body.get("query") or ""
+    if not isinstance(text, str):
+        raise invalid("query must be a string")
+    page = _count(_param(query, body, "page", 1), "page", 10**6)
+    per_page = _count(_param(query, body, "per_page", DEFAULT_PER_PAGE), "per_page", MAX_PER_PAGE)
+    return text, page, per_page
+
+
+def _param(query: dict[str, list[str]], body: dict[str, Any], name: str, default: int) -> Any:
+    return query[name][0] if name in query else body.get(name, default)
+
+
+def _count(value: Any, name: str, limit: int) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise invalid(f"{name} must be an integer from 1 to {limit}")
+    return value
+
+
+def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """The parts of a multipart/form-data body by field name: (file name, exact bytes)."""
+    header = Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_boundary()
+    if header.get_content_type() != "multipart/form-data" or not boundary:
+        raise Rejected(400, "bad_request", "expected a multipart/form-data body")
+    sections = (b"\r\n" + body).split(b"\r\n--" + boundary.encode("latin-1"))
+    parts: dict[str, tuple[str | None, bytes]] = {}
+    for section in sections[1:]:
+        if section.startswith(b"--"):
+            return parts
+        head, blank, content = section.partition(b"\r\n\r\n")
+        if not blank:
+            break
+        # browsers and httpx send file names as raw UTF-8
+        text = head.lstrip(b" \t\r\n").decode("utf-8", "replace")
+        headers = HeaderParser().parsestr(text + "\r\n\r\n")
+        name = headers.get_param("name", header="content-disposition")
+        if name is not None:
+            parts.setdefault(collapse_rfc2231_value(name), (headers.get_filename(), content))
+    raise Rejected(400, "bad_request", "the multipart body is malformed")
+
+
+# -- HTTP plumbing ----------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading server that can shut its open connections and wake sleeping handlers."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], sandbox: SandboxATS):
+        self.sandbox = sandbox
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._connections_lock:
+            (self._connections.add if add else self._connections.discard)(conn)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                _shut(conn)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("sandbox.connection.error", exc_info=True)
+
+
+def _shut(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection; every request goes through `_handle`."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle keep-alive connection is closed after a minute
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, add=True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, add=False)
+        super().finish()
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        url = urlsplit(self.path)
+        body = self._read_body()
+        if body is None:
+            return
+        try:
+            if url.path.startswith("/api/"):
+                self._api(url.path, parse_qs(url.query), body)
+            else:
+                self._send(self.server.sandbox.control(self.command, url.path, body))
+        except Rejected as exc:
+            self._send(error_answer(exc.status, exc.code, exc.message))
+        except Exception:
+            log.exception("sandbox.request.failed",
+                          extra={"method": self.command, "path": url.path})
+            self._send(error_answer(500, "internal_error", "the sandbox failed; see its log"))
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            self._send(error_answer(411, "length_required", "send a Content-Length"))
+            return None
+        length = self.headers.get("Content-Length", "0").strip()
+        if not length.isdigit() or int(length) > MAX_BODY:
+            self.close_connection = True
+            self._send(error_answer(413, "too_large", f"bodies are limited to {MAX_BODY} bytes"))
+            return None
+        return self.rfile.read(int(length))
+
+    def _api(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
+        sandbox = self.server.sandbox
+        route, params, exists = match_route(self.command, path)
+        sandbox.count(self.command, route.template if route else "(unknown)")
+        fault = sandbox.faults.take(self.command, path)
+        if fault is not None and not fault.after_commit:
+            log.info("sandbox.fault",
+                     extra={"method": self.command, "path": path, "status": fault.status})
+            if self._sleep(fault.delay) and not fault.drop:
+                self._send(fault_answer(fault))
+            else:
+                self._drop()
+            return
+        answer = sandbox.api_answer(self.command, route, exists, self.headers, ApiRequest(
+            params, query, self.headers.get("Content-Type", ""), body))
+        if fault is not None and (not self._sleep(fault.delay) or fault.drop):
+            self._drop()
+            return
+        self._send(answer)
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait; False when the server is stopping meanwhile."""
+        return seconds <= 0 or not self.server.stopping.wait(seconds)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        _shut(self.connection)
+
+    def _send(self, answer: Answer) -> None:
+        self.send_response(answer.status)
+        if answer.content_type:
+            self.send_header("Content-Type", answer.content_type)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        if answer.status != 204:
+            self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if answer.status != 204:
+            self.wfile.write(answer.body)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = urlsplit(self.path).path
+        log.debug("sandbox.request", extra={"method": self.command, "path": path, "status": code})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("sandbox.http", extra={"detail": format % args})
+
+
+def fault_answer(fault: Fault) -> Answer:
+    """The answer of a before-commit fault: its status, Retry-After and body."""
+    headers = (("Retry-After", fault.retry_after),) if fault.retry_after is not None else ()
+    if fault.body is None:
+        message = f"sandbox fault: {fault.status}"
+        return error_answer(fault.status, "injected_fault", message, headers)
+    text = fault.body.lstrip()
+    kind = HTML_TYPE if text.startswith("<") else _json_or_text(text)
+    return Answer(fault.status, fault.body.encode(), kind, headers)
+
+
+def _json_or_text(text: str) -> str:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return "text/plain; charset=utf-8"
+    return JSON_TYPE
+
+
+# -- the public object ------------------------------------------------------------------
+
+
+class SandboxATS:
+    """A local stand-in for Skailer with state in SQLite; see the module docstring."""
+
+    def __init__(self, db_path: str | Path, seed_path: str | Path | None = None,
+                 token: str | None = None, shape: str = "plain"):
+        if shape not in SHAPES:
+            raise ValueError(f"shape must be one of {SHAPES}, not {shape!r}")
+        self.db_path, self.token, self.shape = Path(db_path), token, shape
+        self.faults = FaultBook()
+        self._seed = load_seed(seed_path)
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._store: SandboxState | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url: str | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a daemon thread; return the base URL, e.g. "http://127.0.0.1:PORT"."""
+        if self._server is not None:
+            raise RuntimeError("the sandbox ATS is already running")
+        self._state_store()
+        server = _Server((host, port), self)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sandbox-ats", daemon=True)
+        self._server = server
+        self._thread.start()
+        bound_host, bound_port = server.server_address[:2]
+        self.base_url = f"http://{_url_host(str(bound_host))}:{bound_port}"
+        log.info("sandbox.started", extra={"url": self.base_url, "shape": self.shape})
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving: wake delayed handlers, close connections, close the database."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stopping.set()
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            log.info("sandbox.stopped", extra={"url": self.base_url})
+        with self._lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+    def serve_forever(self, host: str = "127.0.0.1", port: int = 8025) -> None:
+        """Serve until Ctrl-C or SIGTERM, then stop cleanly."""
+        done = threading.Event()
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, lambda *_: done.set()) if in_main else None
+        self.start(host, port)
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+            if in_main:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+    def __enter__(self) -> SandboxATS:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what tests and admins use ------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Every record, and the request counts (the JSON of GET /_sandbox/state)."""
+        return self._snapshot(self._state_store())
+
+    def _snapshot(self, store: SandboxState) -> dict[str, Any]:
+        with self._lock:
+            requests = dict(self._counts)
+        return {**store.snapshot(), "requests": requests}
+
+    def add_fault(self, fault: Fault) -> None:
+        """Inject a fault (after the existing ones)."""
+        self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        self.faults.clear()
+
+    def count(self, method: str, template: str) -> None:
+        """Count one API request under "METHOD /route/template"."""
+        with self._lock:
+            self._counts[f"{method} {template}"] += 1
+
+    def _live_store(self) -> SandboxState:
+        """The open state for a request; a request that outlives stop() gets a 503."""
+        with self._lock:
+            if self._store is None or self._server is None:
+                raise Rejected(503, "stopping", "the sandbox ATS is stopping")
+            return self._store
+
+    def _state_store(self) -> SandboxState:
+        with self._lock:
+            if self._store is None:
+                self._store = SandboxState(self.db_path, self._seed)
+            return self._store
+
+    # -- request handling (called by the HTTP handler) ----------------------------------
+
+    def api_answer(self, method: str, route: Route | None, exists: bool, headers: Message,
+                   request: ApiRequest) -> Answer:
+        """Check the token, find the route, and run the call."""
+        if not self._authorized(headers.get("Authorization", "")):
+            return error_answer(401, "unauthorized", "a valid bearer token is required",
+                                (("WWW-Authenticate", "Bearer"),))
+        if route is None:
+            if exists:
+                return error_answer(405, "method_not_allowed", f"{method} is not allowed here")
+            return error_answer(404, "not_found", "no such API path")
+        return Api(self._live_store(), self.shape).answer(route, request)
+
+    def _authorized(self, header: str) -> bool:
+        if self.token is None:
+            return True
+        scheme, _, credentials = header.partition(" ")
+        matches = hmac.compare_digest(credentials.encode(), self.token.encode())
+        return scheme.lower() == "bearer" and matches
+
+    def control(self, method: str, path: str, body: bytes) -> Answer:
+        """The read-only views and the fault controls (no token needed)."""
+        if path.startswith("/_sandbox/cvs/") and method == "GET":
+            return self._cv_file(path.removeprefix("/_sandbox/cvs/"))
+        views = {
+            ("GET", "/"): lambda: Answer(200, render_page(self._live_state()).encode(), HTML_TYPE,
+                                         PAGE_HEADERS),
+            ("GET", "/_sandbox/health"): lambda: json_answer(200, {"ok": True}),
+            ("GET", "/_sandbox/state"): lambda: json_answer(200, self._live_state()),
+            ("GET", "/_sandbox/faults"): lambda: json_answer(200, {"items": self.faults.listing()}),
+            ("POST", "/_sandbox/faults"): lambda: self._add_fault(body),
+            ("DELETE", "/_sandbox/faults"): lambda: self._clear_faults(),
+        }
+        view = views.get((method, path))
+        return view() if view else error_answer(404, "not_found", "no such page")
+
+    def _live_state(self) -> dict[str, Any]:
+        return self._snapshot(self._live_store())
+
+    def _cv_file(self, cv_id: str) -> Answer:
+        found = self._live_store().cv_file(cv_id)
+        if found is None:
+            return error_answer(404, "not_found", "no such CV")
+        cv, data = found
+        ext = EXTENSIONS.get(cv["content_type"], "bin")
+        disposition = f'attachment; filename="cv-{cv["id"]}.{ext}"'
+        return Answer(200, data, cv["content_type"], (("Content-Disposition", disposition),
+                                                      ("X-Content-Type-Options", "nosniff")))
+
+    def _add_fault(self, body: bytes) -> Answer:
+        try:
+            fault = Fault.from_json(json.loads(body or b"null"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            return error_answer(422, "validation_error", str(exc))
+        self.add_fault(fault)
+        return json_answer(201, fault.to_json())
+
+    def _clear_faults(self) -> Answer:
+        self.clear_faults()
+        return Answer(204, content_type="")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
