@@ -22,8 +22,11 @@ def poll(settings: Settings) -> int:
         summary = service.run_pass()
     finally:
         service.close()
+    if summary.busy:
+        print("another ats-inbox instance is working on this mailbox; nothing done")
+        return EXIT_OK
     print(f"seen {summary.seen}, submitted {summary.submitted}, set aside {summary.set_aside}, "
-          f"waiting for retry {summary.pending}")
+          f"duplicates {summary.duplicates}, waiting for retry {summary.pending}")
     return EXIT_OK
 
 

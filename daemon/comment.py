@@ -21,12 +21,15 @@ def plain(text: str, limit: int = MAX_FIELD) -> str:
 
 
 def confirmation(*, sender_email: str, subject: str, received: datetime | None,
-                 file_names: Sequence[str], job_title: str) -> str:
-    """Says the application arrived by email: when, from which address, subject and files."""
+                 file_names: Sequence[str], job_title: str, again: bool = False) -> str:
+    """Says the application arrived by email: when, from which address, subject and files.
+
+    `again`: the candidate existed before this mail (the same person applied again).
+    """
     when = received.isoformat(timespec="minutes") if received else "an unknown date"
     files = ", ".join(plain(name, 120) for name in file_names) or "none"
     lines = [
-        f"Application received by email for {plain(job_title)}.",
+        f"{'Further application' if again else 'Application'} received by email for {plain(job_title)}.",
         f"Received: {when}",
         f"From: {plain(sender_email) or 'unknown address'}",
         f"Subject: {plain(subject) or '(no subject)'}",

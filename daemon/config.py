@@ -20,6 +20,7 @@ from daemon.errors import ConfigError
 CONFIG_ENV = "ATS_INBOX_CONFIG"
 IMAP_PASSWORD_ENV = "ATS_INBOX_IMAP_PASSWORD"
 ATS_TOKEN_ENV = "ATS_INBOX_ATS_TOKEN"
+CRASH_ENV = "ATS_INBOX_TEST_CRASH_AFTER"  # test hook: kill -9 ourselves after this journal step
 SECURITY_MODES = ("ssl", "starttls", "none")
 
 
@@ -37,6 +38,7 @@ class ImapSettings:
     batch_size: int
     max_message_bytes: int
     timeout_seconds: float
+    reconnect_attempts: int
 
     def __repr__(self) -> str:  # never show the password
         return f"ImapSettings(host={self.host!r}, port={self.port}, username={self.username!r})"
@@ -49,6 +51,7 @@ class AtsSettings:
     source: str
     ca_file: str
     timeout_seconds: float
+    max_attempts: int
 
     def __repr__(self) -> str:  # never show the token
         return f"AtsSettings(base_url={self.base_url!r}, source={self.source!r})"
@@ -69,6 +72,7 @@ class Settings:
     rules_path: Path
     interval_seconds: int
     resumes: ResumeSettings
+    test_crash_after: str = ""
 
 
 class _Section:
@@ -172,6 +176,7 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -
         rules_path=rules._resolve(rules.str("path", "rules")),
         interval_seconds=schedule.int("interval_seconds", 60, low=1, high=86400),
         resumes=_resumes(_Section(data.get("resumes", {}), "resumes", path)),
+        test_crash_after=environ.get(CRASH_ENV, ""),
     )
 
 
@@ -193,6 +198,7 @@ def _imap(s: _Section, environ: Mapping[str, str]) -> ImapSettings:
         batch_size=s.int("batch_size", 50, low=1, high=1000),
         max_message_bytes=s.int("max_message_bytes", 50 * 1024 * 1024, low=1024),
         timeout_seconds=float(s.int("timeout_seconds", 60, low=1, high=3600)),
+        reconnect_attempts=s.int("reconnect_attempts", 5, low=0, high=100),
     )
 
 
@@ -207,6 +213,7 @@ def _ats(s: _Section, environ: Mapping[str, str]) -> AtsSettings:
         source=s.str("source", "Email").strip() or "Email",
         ca_file=str(s._resolve(ca_file)) if ca_file else "",
         timeout_seconds=float(s.int("timeout_seconds", 30, low=1, high=600)),
+        max_attempts=s.int("max_attempts", 5, low=1, high=1000),
     )
 
 

@@ -3,33 +3,44 @@
 For each new message: record it, parse it, pick its resumes, route it, submit it with
 the journal, record the outcome, and only then act on the mailbox. A failing message
 never stops the loop: permanent problems are set aside for a person with the reason;
-transient ones leave the message pending for the next pass.
+transient ones leave the message pending for the next pass, and stop the pass so that
+the backlog is not burnt through while the ATS is down.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+import random
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.errors import NoResume, NoRoute, OutcomeUnknown, PermanentError, TransientError
+from daemon.errors import (
+    AtsRejected,
+    ConfigError,
+    MailboxUnavailable,
+    NoResume,
+    NoRoute,
+    OutcomeUnknown,
+    PermanentError,
+    TransientError,
+)
+from daemon.identity import content_key
+from daemon.journal import StoreJournal, crash_point
 from daemon.mail import ParsedEmail
 from daemon.mailbox.base import Mailbox, MessageKey
 from daemon.parsing import parse_email
 from daemon.resumes import ResumeLimits, pick_resumes
 from daemon.routing import infer_job
 from daemon.store.models import MessageRecord
-from daemon.store.repository import PENDING, REVIEW, SUBMITTED, Store
-from daemon.submission import Application, encode, submit
+from daemon.store.repository import DUPLICATE, PENDING, REVIEW, SETTLED, SUBMITTED, UNCERTAIN, Store
+from daemon.submission import Application, submit
 
 log = logging.getLogger(__name__)
-UNCERTAIN = "uncertain"  # a create call's outcome is unknown: held for a person
-SETTLED = frozenset({SUBMITTED, REVIEW, UNCERTAIN})
+MAILBOX_STEP = "mailbox"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +50,35 @@ class IntakeOptions:
     batch_size: int = 50
     max_message_bytes: int = 50 * 1024 * 1024
     limits: ResumeLimits = ResumeLimits()
+    max_attempts: int = 5  # passes that may fail transiently on one message before a person looks
+    reconnects: int = 5  # mailbox reconnects within one pass
+    reconnect_base_seconds: float = 1.0
+    crash_after_step: str = ""  # test hook, see daemon.journal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class PassSummary:
-    seen: int
-    submitted: int
-    set_aside: int
-    pending: int
+    seen: int = 0
+    submitted: int = 0
+    set_aside: int = 0
+    duplicates: int = 0
+    pending: int = 0
+    busy: bool = False  # another instance holds the mailbox: nothing was done
+
+    def count(self, status: str) -> None:
+        self.seen += 1
+        if status == SUBMITTED:
+            self.submitted += 1
+        elif status in (REVIEW, UNCERTAIN):
+            self.set_aside += 1
+        elif status == DUPLICATE:
+            self.duplicates += 1
+        elif status == PENDING:
+            self.pending += 1
+
+
+class Stop(Exception):
+    """Ends the sweep early: a transient failure, or a stop was requested."""
 
 
 def _reason(exc: PermanentError) -> str:
@@ -55,67 +87,68 @@ def _reason(exc: PermanentError) -> str:
     return detail if detail.startswith(exc.reason) else f"{exc.reason}: {detail}"
 
 
-class StoreJournal:
-    """The submission journal of one message, committed step by step in the store."""
-
-    def __init__(self, store: Store, message_pk: int):
-        self.store, self.pk = store, message_pk
-        self._steps = {name: json.loads(step.detail) for name, step in store.steps(message_pk).items()
-                       if step.status == "done"}
-
-    def get(self, step: str) -> Mapping[str, Any] | None:
-        return self._steps.get(step)
-
-    def record(self, step: str, ats_id: str, data: Mapping[str, Any]) -> None:
-        detail = encode(data)
-        self.store.record_step(self.pk, step, "done", ats_id=ats_id, detail=detail)
-        self._steps[step] = json.loads(detail)
-
-
 class Intake:
     """Runs passes over one mailbox into one ATS, recording everything in the store."""
 
     def __init__(self, store: Store, mailbox: Mailbox, client: AtsClient, directory: AtsDirectory,
-                 options: IntakeOptions, should_stop: Callable[[], bool] = lambda: False):
+                 options: IntakeOptions, should_stop: Callable[[], bool] = lambda: False,
+                 sleep: Callable[[float], None] = time.sleep, heartbeat: Callable[[], bool] = lambda: True):
         self.store, self.mailbox, self.client, self.directory = store, mailbox, client, directory
         self.options = options
         self.should_stop = should_stop
+        self.sleep = sleep
+        self.heartbeat = heartbeat  # after each message; False: our lease on the mailbox is gone
 
     def run_pass(self) -> PassSummary:
-        info = self.mailbox.open()
-        try:
-            return self._sweep(info.uidvalidity, info.ordered_uids)
-        finally:
-            self.mailbox.close()
+        """Sweep the folder; reconnect with backoff when the mailbox drops mid-pass.
 
-    def _sweep(self, uidvalidity: int, ordered: bool) -> PassSummary:
+        A mailbox that cannot be reached at the start fails the pass at once (the next
+        scheduled pass tries again); one that drops mid-pass is reconnected.
+        """
+        summary = PassSummary()
+        connected = False
+        for attempt in range(self.options.reconnects + 1):
+            try:
+                info = self.mailbox.open()
+                connected = True
+                self._sweep(info.uidvalidity, info.ordered_uids, summary)
+                return summary
+            except Stop:
+                return summary
+            except MailboxUnavailable as exc:
+                if not connected or attempt == self.options.reconnects or self.should_stop():
+                    raise
+                delay = random.uniform(0, self.options.reconnect_base_seconds * 2 ** attempt)  # noqa: S311
+                log.warning("imap.reconnecting", extra={"attempt": attempt + 1, "delay": round(delay, 2),
+                                                        "error": type(exc.__cause__ or exc).__name__})
+                self.sleep(delay)
+            finally:
+                self.mailbox.close()
+        return summary  # not reached
+
+    def _sweep(self, uidvalidity: int, ordered: bool, summary: PassSummary) -> None:
         account, folder = self.mailbox.account, self.mailbox.folder
         highest = self._highest_uid(account, folder, uidvalidity)
         retry = self.store.pending_uids(account, folder, uidvalidity)
-        new = [uid for uid in self.mailbox.uids_after(highest) if uid not in retry]
-        tally = {SUBMITTED: 0, REVIEW: 0, UNCERTAIN: 0, PENDING: 0}
-        uids = retry + new
+        uids = retry + [uid for uid in self.mailbox.uids_after(highest) if uid not in retry]
         for start in range(0, len(uids), self.options.batch_size):
             for uid, status in self._batch(uidvalidity, uids[start:start + self.options.batch_size]):
                 if status is not None:
-                    tally[status] += 1
+                    summary.count(status)
                 if ordered and uid > highest:
                     highest = uid
                     self.store.save_folder_state(account, folder, uidvalidity, highest)
-                if self.should_stop() or status == PENDING:
+                if status == PENDING or self.should_stop() or not self.heartbeat():
                     # A transient failure (the ATS is down or refusing for now): stop starting
                     # new messages; this one and the rest wait for the next pass.
-                    return self._summary(tally)
-        return self._summary(tally)
-
-    def _summary(self, tally: dict[str, int]) -> PassSummary:
-        return PassSummary(seen=sum(tally.values()), submitted=tally[SUBMITTED],
-                           set_aside=tally[REVIEW] + tally[UNCERTAIN], pending=tally[PENDING])
+                    raise Stop
 
     def _highest_uid(self, account: str, folder: str, uidvalidity: int) -> int:
         state = self.store.folder_state(account, folder)
         if state is None or state.uidvalidity != uidvalidity:
             if state is not None:
+                # Every UID seen so far is void. Mail already recorded is recognised again by
+                # its content (daemon.identity), so nothing is submitted twice.
                 log.warning("imap.uidvalidity_changed", extra={"folder": folder, "old": state.uidvalidity,
                                                                 "new": uidvalidity})
             self.store.save_folder_state(account, folder, uidvalidity, 0)
@@ -153,31 +186,63 @@ class Intake:
             if raw is None:
                 return None  # vanished between the size check and the fetch
         if record is None:
-            digest = hashlib.sha256(raw).hexdigest() if raw is not None else ""
-            record = self.store.add_message(key, message_id="", sha256=digest, size=size)
-        if raw is None:
-            record = self._set_aside(record, f"message too large ({size} bytes, limit "
-                                             f"{self.options.max_message_bytes})")
-        else:
+            record = self._record(key, raw, size)
+        if record.status == PENDING:
             record = self._handle(record, raw)
         self._mailbox_action(record)
         return record.status
 
-    def _handle(self, record: MessageRecord, raw: bytes) -> MessageRecord:
+    def _record(self, key: MessageKey, raw: bytes | None, size: int) -> MessageRecord:
+        """A record for a message seen for the first time here; another copy's, if it is one."""
+        digest = hashlib.sha256(raw).hexdigest() if raw is not None else ""
+        identity = content_key(raw) if raw is not None else ""
+        first = self.store.first_copy(identity)
+        if first is None:
+            return self.store.add_message(key, sha256=digest, size=size, content_key=identity)
+        if first.status == PENDING:
+            # The same mail under a new UID (a new UIDVALIDITY, or put back by `messages retry`):
+            # it continues the earlier record and its journal.
+            log.warning("mail.remapped", extra={"record": first.id, "old_uid": first.uid, "uid": key.uid})
+            return self.store.move_record(first.id, key)
+        log.info("mail.duplicate", extra={"record": first.id, "uid": key.uid})
+        original = first.duplicate_of or first.id
+        return self.store.add_message(
+            key, sha256=digest, size=size, content_key=identity, message_id=first.message_id, status=DUPLICATE,
+            duplicate_of=original, job_title=first.job_title, candidate_id=first.candidate_id,
+            reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS")
+
+    def _handle(self, record: MessageRecord, raw: bytes | None) -> MessageRecord:
         try:
+            if raw is None:
+                return self._set_aside(record, f"message too large ({record.size} bytes, limit "
+                                               f"{self.options.max_message_bytes})")
             email = parse_email(raw)
             self.store.update_message(record.id, message_id=email.message_id[:998])
             return self._submit(record, email)
+        except AtsRejected as exc:
+            if exc.status in (401, 403):
+                raise ConfigError(f"the ATS refused our credentials ({exc.status}): check the ATS token",
+                                  key="ats.token") from exc
+            return self._set_aside(record, _reason(exc))
         except PermanentError as exc:
             return self._set_aside(record, _reason(exc))
         except OutcomeUnknown as exc:
             log.warning("ats.outcome_unknown", extra={"record": record.id})
-            return self.store.update_message(record.id, status=UNCERTAIN, reason=f"ATS outcome unknown: {exc}",
-                                             last_error=str(exc))
+            return self.store.update_message(
+                record.id, status=UNCERTAIN, last_error=str(exc),
+                reason=f"ATS outcome unknown, check the ATS before retrying: {exc}")
         except TransientError as exc:
-            log.warning("mail.deferred", extra={"record": record.id, "error": type(exc).__name__})
-            return self.store.update_message(record.id, status=PENDING, attempts=record.attempts + 1,
-                                             last_error=str(exc))
+            return self._deferred(record, exc)
+
+    def _deferred(self, record: MessageRecord, exc: TransientError) -> MessageRecord:
+        attempts = record.attempts + 1
+        log.warning("mail.deferred", extra={"record": record.id, "attempts": attempts,
+                                            "error": type(exc).__name__})
+        if attempts >= self.options.max_attempts:
+            return self.store.update_message(
+                record.id, status=REVIEW, attempts=attempts, last_error=str(exc),
+                reason=f"gave up after {attempts} attempts; last error: {exc}")
+        return self.store.update_message(record.id, attempts=attempts, last_error=str(exc))
 
     def _submit(self, record: MessageRecord, email: ParsedEmail) -> MessageRecord:
         pick = pick_resumes(email.attachments, self.options.limits)
@@ -188,7 +253,7 @@ class Intake:
         if route.job is None:
             raise NoRoute(route.reason)
         self.store.update_message(record.id, job_id=str(route.job.id), job_title=route.job.title[:500])
-        journal = StoreJournal(self.store, record.id)
+        journal = StoreJournal(self.store, record.id, crash_after=self.options.crash_after_step)
         done = submit(Application(email, pick.resumes, route.job), self.client, self.directory, journal,
                       received=email.date)
         log.info("mail.submitted", extra={"record": record.id, "job": str(route.job.id),
@@ -201,13 +266,15 @@ class Intake:
         return self.store.update_message(record.id, status=REVIEW, reason=reason[:2000])
 
     def _mailbox_action(self, record: MessageRecord) -> None:
+        """Last, after the outcome is recorded: mark done and move, or flag and set aside."""
         if record.mailbox_action or record.status == PENDING:
             return
-        if record.status == SUBMITTED:
+        done = record.status == SUBMITTED or (record.status == DUPLICATE and record.candidate_id)
+        if done:
             self.mailbox.mark_done(record.uid, self.options.processed_folder)
-            action = "processed"
         else:
             self.mailbox.set_aside(record.uid, self.options.review_folder)
-            action = "flagged"
+        action = "processed" if done else "flagged"
         self.store.update_message(record.id, mailbox_action=action)
-
+        self.store.record_step(record.id, MAILBOX_STEP, "done", detail=action)
+        crash_point(MAILBOX_STEP, self.options.crash_after_step)

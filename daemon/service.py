@@ -12,6 +12,7 @@ from daemon.config import AtsSettings, Settings
 from daemon.errors import AtsInboxError
 from daemon.intake import Intake, IntakeOptions, PassSummary
 from daemon.mailbox.base import Mailbox
+from daemon.lease import MailboxLease
 from daemon.mailbox.imap import ImapMailbox
 from daemon.resumes import ResumeLimits
 from daemon.store.repository import Store
@@ -29,6 +30,8 @@ def intake_options(settings: Settings) -> IntakeOptions:
         processed_folder=settings.imap.processed_folder, review_folder=settings.imap.review_folder,
         batch_size=settings.imap.batch_size, max_message_bytes=settings.imap.max_message_bytes,
         limits=ResumeLimits(max_bytes=settings.resumes.max_bytes, max_count=settings.resumes.max_count),
+        max_attempts=settings.ats.max_attempts, reconnects=settings.imap.reconnect_attempts,
+        crash_after_step=settings.test_crash_after,
     )
 
 
@@ -50,15 +53,23 @@ class Service:
 
     def run_pass(self, should_stop: Callable[[], bool] = lambda: False) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
+        mailbox = self.mailbox_factory()
+        lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}")
+        if not lease.acquire():
+            log.info("poll.skipped", extra={"reason": "another instance holds the mailbox"})
+            return PassSummary(busy=True)
         pass_id = self.store.start_pass()
         log.info("poll.started", extra={"pass": pass_id})
-        intake = Intake(self.store, self.mailbox_factory(), self.client, self.directory, self.options, should_stop)
+        intake = Intake(self.store, mailbox, self.client, self.directory, self.options, should_stop,
+                        heartbeat=lease.acquire)
         try:
             summary = intake.run_pass()
         except AtsInboxError as exc:
             self.store.finish_pass(pass_id, outcome="failed", seen=0, submitted=0, set_aside=0, error=str(exc))
             log.error("poll.failed", extra={"pass": pass_id, "error": type(exc).__name__})
             raise
+        finally:
+            lease.release()
         outcome = "deferred" if summary.pending else "ok"
         self.store.finish_pass(pass_id, outcome=outcome, seen=summary.seen, submitted=summary.submitted,
                                set_aside=summary.set_aside)

@@ -8,9 +8,8 @@ the flow resumes from the last recorded step with the ids it recorded.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,7 +19,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import AtsId, Job
 from daemon.comment import confirmation
-from daemon.errors import AtsRejected
+from daemon.errors import AtsRejected, OutcomeUnknown
 from daemon.mail import ParsedEmail, Resume
 
 log = logging.getLogger(__name__)
@@ -51,13 +50,25 @@ class Submitted:
 
 
 class Journal(Protocol):
-    """The record of steps already done for one message (backed by the store)."""
+    """The record of one message's steps, and what earlier messages taught about people."""
 
     def get(self, step: str) -> Mapping[str, Any] | None:
         """The data recorded for a finished step, or None."""
 
-    def record(self, step: str, ats_id: str, data: Mapping[str, Any]) -> None:
+    def started(self, step: str) -> bool:
+        """True when the step was begun (its request may have gone out) but never finished."""
+
+    def start(self, step: str) -> None:
+        """Record, durably, that the step's request is about to be sent."""
+
+    def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
         """Record a finished step durably (committed before returning)."""
+
+    def known_applicant(self, email: str) -> AtsId | None:
+        """The applicant created earlier for this email address, if any."""
+
+    def known_candidate(self, applicant_id: AtsId, job_id: AtsId) -> AtsId | None:
+        """The candidate created earlier for this applicant and job, if any."""
 
 
 def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal: Journal,
@@ -69,44 +80,91 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
         raise AtsRejected(f"the pipeline of job {app.job.title!r} has no stages")
     source = directory.source()
     uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
-    cv_ids = [AtsId.of(u["id"]) for u in uploads]
-    applicant = _once(journal, APPLICANT, lambda: _create_applicant(client, app.email, uploads, source.id))
-    candidate = _once(journal, CANDIDATE, lambda: client.create_candidate(
-        job_id=app.job.id, applicant_id=applicant, pipeline_id=pipeline.id, stage_id=stage.id,
-        source_id=source.id))
+    applicant = _applicant(client, journal, app.email, uploads, source.id)
+    candidate, again = _candidate(client, journal, app.job, applicant, pipeline.id, stage.id, source.id)
     text = confirmation(sender_email=app.email.sender_email, subject=app.email.subject, received=received,
-                        file_names=[r.filename or r.upload_name for r in app.resumes], job_title=app.job.title)
-    _once(journal, COMMENT, lambda: client.add_comment(candidate, text))
-    return Submitted(str(applicant), str(candidate), tuple(str(c) for c in cv_ids))
+                        file_names=[r.filename or r.upload_name for r in app.resumes], job_title=app.job.title,
+                        again=again)
+    _once(journal, COMMENT, lambda: client.add_comment(candidate, text), {})
+    return Submitted(str(applicant), str(candidate), tuple(str(u["id"]) for u in uploads))
 
 
-def _once(journal: Journal, step: str, call) -> Any:
-    """The id from the journal, or from making the call and journalling it."""
+def _once(journal: Journal, step: str, call: Callable[[], AtsId], data: Mapping[str, Any]) -> AtsId:
+    """The id from the journal, or from making the call once and journalling it.
+
+    A step that was started but not finished (a crash or a lost answer after the request
+    went out) is not repeated: the ATS may have done it, and it cannot be looked up.
+    """
     done = journal.get(step)
     if done is not None:
         return AtsId.of(done["id"])
+    if journal.started(step):
+        raise OutcomeUnknown(f"step {step} was sent earlier but its answer was never recorded")
+    journal.start(step)
     ats_id = call()
-    journal.record(step, str(ats_id), {"id": ats_id})
+    journal.record(step, ats_id, {"id": ats_id.wire, **data})
     log.info("ats.step.done", extra={"step": step, "ats_id": str(ats_id)})
     return ats_id
 
 
+def _reuse(journal: Journal, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> AtsId:
+    """Journal that an existing ATS record serves this step (nothing is sent)."""
+    journal.record(step, ats_id, {"id": ats_id.wire, "reused": True, **data})
+    log.info("ats.step.reused", extra={"step": step, "ats_id": str(ats_id)})
+    return ats_id
+
+
+def _applicant(client: AtsClient, journal: Journal, email: ParsedEmail, uploads: list[Mapping[str, Any]],
+               source_id: AtsId) -> AtsId:
+    done = journal.get(APPLICANT)
+    if done is not None:
+        return AtsId.of(done["id"])
+    address = _address(email, uploads)
+    known = journal.known_applicant(address) if address else None
+    if known is not None:
+        return _reuse(journal, APPLICANT, known, {"email": address})
+    return _once(journal, APPLICANT, lambda: _create_applicant(client, email, address, uploads, source_id),
+                 {"email": address})
+
+
+def _candidate(client: AtsClient, journal: Journal, job: Job, applicant: AtsId, pipeline_id: AtsId,
+               stage_id: AtsId, source_id: AtsId) -> tuple[AtsId, bool]:
+    """The candidate for this applicant and job, and whether it existed before this mail."""
+    done = journal.get(CANDIDATE)
+    if done is not None:
+        return AtsId.of(done["id"]), bool(done.get("reused"))
+    data = {"applicant": applicant.wire, "job": job.id.wire}
+    known = journal.known_candidate(applicant, job.id)
+    if known is not None:
+        return _reuse(journal, CANDIDATE, known, data), True
+    created = _once(journal, CANDIDATE, lambda: client.create_candidate(
+        job_id=job.id, applicant_id=applicant, pipeline_id=pipeline_id, stage_id=stage_id, source_id=source_id),
+        data)
+    return created, False
+
+
 def _upload(client: AtsClient, journal: Journal, index: int, resume: Resume) -> Mapping[str, Any]:
+    """Upload one CV. Safe to repeat after a crash (at worst an orphan file), so no start marker."""
     step = upload_step(index)
     done = journal.get(step)
     if done is not None:
         return done
     uploaded = client.upload_cv(resume.upload_name, resume.data, _MIME[resume.kind])
-    data = {"id": uploaded.cv_id, "parsed": dict(uploaded.parsed)}
-    journal.record(step, str(uploaded.cv_id), data)
+    data = {"id": uploaded.cv_id.wire, "parsed": dict(uploaded.parsed)}
+    journal.record(step, uploaded.cv_id, data)
     log.info("ats.step.done", extra={"step": step, "ats_id": str(uploaded.cv_id)})
     return data
 
 
-def _create_applicant(client: AtsClient, email: ParsedEmail, uploads: list[Mapping[str, Any]], source_id):
+def _address(email: ParsedEmail, uploads: list[Mapping[str, Any]]) -> str:
     parsed = next((u["parsed"] for u in uploads if u.get("parsed")), {})
-    name = applicant_name(email.sender_name, parsed, email.sender_email)
-    address = email.sender_email or str(parsed.get("email") or "")
+    return (email.sender_email or str(parsed.get("email") or "")).strip().lower()
+
+
+def _create_applicant(client: AtsClient, email: ParsedEmail, address: str, uploads: list[Mapping[str, Any]],
+                      source_id: AtsId) -> AtsId:
+    parsed = next((u["parsed"] for u in uploads if u.get("parsed")), {})
+    name = applicant_name(email.sender_name, parsed, address)
     return client.create_applicant(
         first_name=name.first, middle_name=name.middle, last_name=name.last, email=address,
         phone=str(parsed.get("phone") or ""), cv_ids=[AtsId.of(u["id"]) for u in uploads], source_id=source_id)
@@ -117,11 +175,3 @@ _MIME = {
     "doc": "application/msword",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
-
-
-def encode(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, default=_wire, ensure_ascii=False)
-
-
-def _wire(value: Any) -> Any:
-    return getattr(value, "wire", str(value))

@@ -35,3 +35,10 @@ def test_comment_length_is_capped():
     text = confirmation(sender_email="x@example.org", subject="A" * 10_000, received=None,
                         file_names=["f" * 500 + ".pdf"] * 50, job_title="Data Analyst")
     assert len(text) <= MAX_COMMENT
+
+
+def test_a_repeat_application_says_so():
+    """When the candidate already existed, the comment says this is a further application."""
+    text = confirmation(sender_email="x@example.org", subject="Data Analyst", received=None,
+                        file_names=["cv.pdf"], job_title="Data Analyst", again=True)
+    assert text.startswith("Further application received by email")

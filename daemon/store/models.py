@@ -37,6 +37,11 @@ class MessageRecord(Base):
     uid: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[str] = mapped_column(String(998), default="", index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # Identity across copies (two aliases, two folders, a new UIDVALIDITY): Message-ID plus a
+    # hash of the content without the transport headers that differ between copies.
+    content_key: Mapped[str] = mapped_column(String(64), default="", index=True)
+    duplicate_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
     size: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -98,3 +103,34 @@ class PassRecord(Base):
     submitted: Mapped[int] = mapped_column(Integer, default=0)
     set_aside: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class KnownApplicant(Base):
+    """An applicant this daemon created, remembered by email so a second application reuses it."""
+
+    __tablename__ = "applicants"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    applicant_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KnownCandidate(Base):
+    """A candidate this daemon created: one per applicant and job."""
+
+    __tablename__ = "candidacies"
+
+    applicant_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Lease(Base):
+    """Who may work on a mailbox folder now; stops two daemons processing the same mail."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(1400), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

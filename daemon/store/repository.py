@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
@@ -11,12 +13,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.errors import StoreBusy
 from daemon.mailbox.base import MessageKey
-from daemon.store.models import FolderState, MessageRecord, PassRecord, StepRecord, utcnow
+from daemon.store.models import (
+    FolderState,
+    KnownApplicant,
+    KnownCandidate,
+    Lease,
+    MessageRecord,
+    PassRecord,
+    StepRecord,
+    utcnow,
+)
 
-PENDING = "pending"  # recorded; not finished (transient failure or not started)
-SUBMITTED = "submitted"  # a candidate exists in the ATS
+PENDING = "pending"  # recorded; not finished (transient failure, or a person asked for a retry)
+SUBMITTED = "submitted"  # a candidate exists in the ATS (new, or an earlier one commented on)
 REVIEW = "review"  # set aside for a person, with the reason
-TERMINAL = frozenset({SUBMITTED, REVIEW})
+UNCERTAIN = "uncertain"  # a create call's outcome is unknown: held for a person
+DUPLICATE = "duplicate"  # another copy of a mail already recorded (see duplicate_of)
+RESOLVED = "resolved"  # a person dealt with it (see note)
+SETTLED = frozenset({SUBMITTED, REVIEW, UNCERTAIN, DUPLICATE, RESOLVED})
+NEEDS_PERSON = frozenset({REVIEW, UNCERTAIN})
 
 
 class Store:
@@ -67,14 +82,29 @@ class Store:
         with self.session() as s:
             return s.get(MessageRecord, pk)
 
-    def add_message(self, key: MessageKey, *, message_id: str, sha256: str, size: int) -> MessageRecord:
+    def add_message(self, key: MessageKey, *, message_id: str = "", sha256: str, size: int,
+                    content_key: str = "", **fields: object) -> MessageRecord:
         with self.session() as s:
             record = MessageRecord(
                 account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid,
-                message_id=message_id, sha256=sha256, size=size, status=PENDING,
+                message_id=message_id, sha256=sha256, size=size, content_key=content_key,
+                status=fields.pop("status", PENDING), **fields,
             )
             s.add(record)
         return record
+
+    def first_copy(self, content_key: str) -> MessageRecord | None:
+        """The earliest record of the same mail (see daemon.identity), if any."""
+        if not content_key:
+            return None
+        with self.session() as s:
+            return s.scalar(select(MessageRecord).where(MessageRecord.content_key == content_key)
+                            .order_by(MessageRecord.id).limit(1))
+
+    def move_record(self, pk: int, key: MessageKey) -> MessageRecord:
+        """Re-key a record to where its mail is now (new UID, folder or UIDVALIDITY); the journal stays."""
+        return self.update_message(pk, account=key.account, folder=key.folder, uidvalidity=key.uidvalidity,
+                                   uid=key.uid, mailbox_action="")
 
     def update_message(self, pk: int, **fields: object) -> MessageRecord:
         with self.session() as s:
@@ -113,13 +143,49 @@ class Store:
             rows = s.scalars(select(StepRecord).where(StepRecord.message_pk == pk).order_by(StepRecord.id))
             return {row.name: row for row in rows}
 
-    def record_step(self, pk: int, name: str, status: str, *, ats_id: str = "", detail: str = "") -> None:
+    def record_step(self, pk: int, name: str, status: str, *, ats_id: str = "", detail: str = "",
+                    remember: Remember | None = None) -> None:
+        """Journal one step; what it teaches about people is remembered in the same transaction."""
         with self.session() as s:
             step = s.scalar(select(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name))
             if step is None:
                 s.add(StepRecord(message_pk=pk, name=name, status=status, ats_id=ats_id, detail=detail))
             else:
                 step.status, step.ats_id, step.detail = status, ats_id, detail
+            if remember is not None:
+                remember.apply(s)
+
+    # people this daemon created in the ATS
+    def known_applicant(self, email: str) -> str | None:
+        with self.session() as s:
+            row = s.get(KnownApplicant, email.casefold())
+            return row.applicant_id if row else None
+
+    def known_candidate(self, applicant_id: str, job_id: str) -> str | None:
+        with self.session() as s:
+            row = s.get(KnownCandidate, (applicant_id, job_id))
+            return row.candidate_id if row else None
+
+    # leases: one daemon at a time per mailbox folder
+    def acquire_lease(self, name: str, owner: str, ttl_seconds: float, is_stale=lambda owner: False) -> bool:
+        """Take or renew the lease `name` for `owner`; False while another live owner holds it."""
+        now = utcnow()
+        with self.session() as s:
+            lease = s.get(Lease, name)
+            if lease is None:
+                s.add(Lease(name=name, owner=owner, expires_at=now + timedelta(seconds=ttl_seconds)))
+                return True
+            expired = _aware(lease.expires_at) <= now
+            if lease.owner != owner and not expired and not is_stale(lease.owner):
+                return False
+            lease.owner, lease.expires_at = owner, now + timedelta(seconds=ttl_seconds)
+            return True
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self.session() as s:
+            lease = s.get(Lease, name)
+            if lease is not None and lease.owner == owner:
+                s.delete(lease)
 
     # passes
     def start_pass(self) -> int:
@@ -149,4 +215,26 @@ def _by_key(key: MessageKey):
     )
 
 
-__all__ = ["PENDING", "REVIEW", "SUBMITTED", "TERMINAL", "Store"]
+
+
+
+@dataclass(frozen=True, slots=True)
+class Remember:
+    """What a journal step teaches: the applicant behind an email, the candidate for a job."""
+
+    email: str = ""
+    applicant_id: str = ""
+    job_id: str = ""
+    candidate_id: str = ""
+
+    def apply(self, session: Session) -> None:
+        if self.email and self.applicant_id:
+            session.merge(KnownApplicant(email=self.email.casefold(), applicant_id=self.applicant_id))
+        if self.candidate_id and self.applicant_id and self.job_id:
+            session.merge(KnownCandidate(applicant_id=self.applicant_id, job_id=self.job_id,
+                                         candidate_id=self.candidate_id))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)

@@ -1,0 +1,76 @@
+"""The step journal of one message, kept in the store and committed step by step.
+
+Each create call is bracketed: `start` is committed before the request goes out and
+`record` after the answer, so that after any crash the daemon knows which steps are done
+(never repeated), which were in flight (outcome unknown: held for a person) and which
+never started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from daemon.ats.models import AtsId
+from daemon.store.repository import Remember, Store
+from daemon.submission import APPLICANT, CANDIDATE
+
+log = logging.getLogger(__name__)
+DONE, STARTED = "done", "started"
+
+
+class StoreJournal:
+    """Implements `daemon.submission.Journal` over the store for one message."""
+
+    def __init__(self, store: Store, message_pk: int, crash_after: str = ""):
+        self.store, self.pk = store, message_pk
+        self.crash_after = crash_after
+        steps = store.steps(message_pk)
+        self._done = {name: json.loads(s.detail) for name, s in steps.items() if s.status == DONE}
+        self._started = {name for name, s in steps.items() if s.status == STARTED}
+
+    def get(self, step: str) -> Mapping[str, Any] | None:
+        return self._done.get(step)
+
+    def started(self, step: str) -> bool:
+        return step in self._started
+
+    def start(self, step: str) -> None:
+        self.store.record_step(self.pk, step, STARTED)
+        self._started.add(step)
+
+    def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
+        detail = json.dumps(dict(data), ensure_ascii=False)
+        self.store.record_step(self.pk, step, DONE, ats_id=str(ats_id), detail=detail,
+                               remember=_remember(step, ats_id, data))
+        self._done[step] = json.loads(detail)
+        self._started.discard(step)
+        crash_point(step, self.crash_after)
+
+    def known_applicant(self, email: str) -> AtsId | None:
+        found = self.store.known_applicant(email)
+        return AtsId.from_json(found) if found else None
+
+    def known_candidate(self, applicant_id: AtsId, job_id: AtsId) -> AtsId | None:
+        found = self.store.known_candidate(applicant_id.to_json(), job_id.to_json())
+        return AtsId.from_json(found) if found else None
+
+
+def _remember(step: str, ats_id: AtsId, data: Mapping[str, Any]) -> Remember | None:
+    if step == APPLICANT and data.get("email"):
+        return Remember(email=str(data["email"]), applicant_id=ats_id.to_json())
+    if step == CANDIDATE:
+        return Remember(applicant_id=AtsId.of(data["applicant"]).to_json(), job_id=AtsId.of(data["job"]).to_json(),
+                        candidate_id=ats_id.to_json())
+    return None
+
+
+def crash_point(step: str, crash_after: str) -> None:
+    """Test hook: die like `kill -9` right after `step` was committed (ATS_INBOX_TEST_CRASH_AFTER)."""
+    if crash_after and crash_after == step:
+        log.warning("test.crash", extra={"after": step})
+        os.kill(os.getpid(), signal.SIGKILL)
