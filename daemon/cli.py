@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser("upgrade", help="Create the database or migrate it to the latest schema.")
     upgrade.add_argument("--config", metavar="PATH", help=f"configuration file (default: ${CONFIG_ENV})")
+    queue = command("messages", "The review queue: see, retry or resolve set-aside mail.", config=False)
+    _messages_arguments(queue)
     _sandbox_arguments(command("sandbox", "Serve the sandbox ATS: a local stand-in for Skailer.", config=False))
     demo = command("demo", "Run the whole flow on bundled sample mail into a local sandbox ATS.", config=False)
     demo.add_argument("--workdir", type=Path, default=Path("ats-inbox-demo"),
@@ -55,6 +57,64 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--mail", type=Path, default=None,
                       help="a folder of .eml files or a Maildir to use instead of the bundled samples")
     return parser
+
+
+MESSAGE_STATUSES = ("review", "uncertain", "pending", "submitted", "duplicate", "resolved")
+MESSAGES_HELP = """\
+Mail the daemon set aside waits here for a person: `review` (a permanent problem: no
+resume, no job matched, refused by the ATS, or it kept failing) and `uncertain` (a create
+call was sent but its answer was lost: check in the ATS whether it happened). Times are UTC."""
+
+
+def _messages_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.description, sub.formatter_class = MESSAGES_HELP, argparse.RawDescriptionHelpFormatter
+    actions = sub.add_subparsers(dest="messages_command", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=help_text, description=help_text)
+        parser.add_argument("--config", metavar="PATH",
+                            help=f"configuration file (default: ${CONFIG_ENV})")
+        return parser
+
+    listing = action("list", "List recorded messages: those that need a person (review, uncertain) "
+                             "first, then the others, newest first.")
+    listing.add_argument("--status", action="extend", nargs="+", choices=MESSAGE_STATUSES,
+                         metavar="STATUS",
+                         help=f"only these statuses (repeatable): {', '.join(MESSAGE_STATUSES)}; "
+                              "default: all")
+    listing.add_argument("--limit", type=int, default=50,
+                         help="how many messages to list (default 50)")
+    show = action("show", "Show everything recorded about one message and its timeline of steps.")
+    show.add_argument("id", type=_message_id, metavar="ID",
+                      help="the message's number (see `messages list`)")
+    retry = action("retry", "Put a review or uncertain message back in the queue: the next pass "
+                            "takes it again and resumes from its journal (done steps are not "
+                            "repeated); its mail is moved back from imap.review_folder.")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", type=_message_id, nargs="?", metavar="ID", help="the message's number")
+    which.add_argument("--all", action="store_true", help="every message in review")
+    retry.add_argument("--include-uncertain", action="store_true",
+                       help="with --all: uncertain ones too (only after checking each in the ATS)")
+    resolve = action("resolve", "Mark a review, uncertain or pending message as dealt with.")
+    resolve.add_argument("id", type=_message_id, metavar="ID", help="the message's number")
+    resolve.add_argument("--note", type=_note, required=True, help="what was done (required)")
+
+
+def _message_id(text: str) -> int:
+    """A message number as `messages list` shows it: 42 or #42."""
+    try:
+        value = int(text.removeprefix("#"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a message number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a message number: {text!r}")
+    return value
+
+
+def _note(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty: say what was done")
+    return text.strip()
 
 
 def _sandbox_arguments(sub: argparse.ArgumentParser) -> None:
@@ -81,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from daemon import commands  # noqa: PLC0415  (keeps `--help` fast)
+    from daemon import commands
 
     if args.command == "sandbox":
         return commands.sandbox(args.host, args.port, args.db, args.seed, args.token)
@@ -89,8 +149,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.demo(args.workdir, args.mail)
     settings = _settings(args)
     handlers = {"poll": commands.poll, "run": commands.run, "status": lambda s: commands.status(s, args.limit),
-                "db": commands.db_upgrade}
+                "db": commands.db_upgrade, "messages": lambda s: _messages(commands, s, args)}
     return handlers[args.command](settings)
+
+
+def _messages(commands, settings: Settings, args: argparse.Namespace) -> int:
+    actions = {
+        "list": lambda: commands.messages_list(settings, args.status or (), args.limit),
+        "show": lambda: commands.messages_show(settings, args.id),
+        "retry": lambda: commands.messages_retry(settings, args.id, args.include_uncertain),
+        "resolve": lambda: commands.messages_resolve(settings, args.id, args.note),
+    }
+    return actions[args.messages_command]()
 
 
 def _settings(args: argparse.Namespace) -> Settings:

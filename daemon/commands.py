@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+from daemon import review
 from daemon.config import Settings
+from daemon.mailbox import restore
 from daemon.report import table
 from daemon.scheduler import run_forever
 from daemon.service import Service
-from daemon.store import open_store
+from daemon.store import Store, open_store
 from daemon.store.models import MessageRecord
 
 log = logging.getLogger(__name__)
@@ -69,6 +74,65 @@ def _row(m: MessageRecord) -> list[str]:
             m.reason or m.last_error or ""]
 
 
+def messages_list(settings: Settings, statuses: Sequence[str], limit: int) -> int:
+    with _store(settings) as store:
+        print(review.list_text(review.list_messages(store, statuses, limit)))
+    return EXIT_OK
+
+
+def messages_show(settings: Settings, pk: int) -> int:
+    with _store(settings) as store:
+        print(review.show_text(*review.message(store, pk)))
+    return EXIT_OK
+
+
+def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool = False) -> int:
+    """One message, or (pk None) every review message; one line each, as it goes."""
+    move_back = _move_back(settings)
+    with _store(settings) as store:
+        if pk is not None:
+            outcomes = iter([review.retry(store, pk, move_back)])
+        else:
+            outcomes = review.retry_all(store, move_back, include_uncertain)
+        done = 0
+        for outcome in outcomes:
+            _say(outcome)
+            done += 1
+        if not done:
+            either = " or uncertain" if include_uncertain else ""
+            print(f"nothing to retry: no message in review{either}")
+    return EXIT_OK
+
+
+def messages_resolve(settings: Settings, pk: int, note: str) -> int:
+    with _store(settings) as store:
+        _say(review.resolve(store, pk, note))
+    return EXIT_OK
+
+
+def _move_back(settings: Settings) -> review.MoveBack | None:
+    """How retry puts mail back: None when intake leaves set-aside mail in the watched folder."""
+    imap = settings.imap
+    if not imap.review_folder or imap.review_folder == imap.folder:
+        return None
+    return lambda record: restore.move_back(imap, record.message_id, record.sha256)
+
+
+def _say(outcome: review.Outcome) -> None:
+    print(outcome.said, flush=True)
+    if outcome.warning:
+        print(outcome.warning, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    store = open_store(settings.database_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def db_upgrade(settings: Settings) -> int:
     open_store(settings.database_url).close()
     print(f"database is at the latest schema: {settings.database_url}")
@@ -76,7 +140,7 @@ def db_upgrade(settings: Settings) -> int:
 
 
 def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None) -> int:
-    from daemon.sandbox import SandboxATS  # noqa: PLC0415
+    from daemon.sandbox import SandboxATS
 
     server = SandboxATS(db, seed_path=seed, token=token)
     print(f"sandbox ATS on http://{host}:{port}/ (state in {db}); Ctrl-C to stop")
@@ -85,7 +149,7 @@ def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None
 
 
 def demo(workdir: Path, mail: Path | None) -> int:
-    from daemon.demo import run_demo  # noqa: PLC0415
+    from daemon.demo import run_demo
 
     print(run_demo(workdir, mail))
     return EXIT_OK

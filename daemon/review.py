@@ -1,0 +1,227 @@
+"""The review queue for people: list and show what was recorded, retry or resolve set-aside mail.
+
+Each change is one short transaction. A retried message goes back to `pending`: the next
+pass takes it again and resumes from its journal, so steps already done are never
+repeated. Where the mail itself has to move (out of the review folder), the caller passes
+a `MoveBack`; the move happens first and the record changes only once it succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, delete, select
+
+from daemon.errors import AtsInboxError
+from daemon.intake import MAILBOX_STEP
+from daemon.journal import STARTED
+from daemon.report import table
+from daemon.store.models import MessageRecord, StepRecord
+from daemon.store.repository import (
+    DUPLICATE,
+    NEEDS_PERSON,
+    PENDING,
+    RESOLVED,
+    REVIEW,
+    SUBMITTED,
+    UNCERTAIN,
+    Store,
+)
+
+log = logging.getLogger(__name__)
+STATUSES = (REVIEW, UNCERTAIN, PENDING, SUBMITTED, DUPLICATE, RESOLVED)
+RETRYABLE = (REVIEW, UNCERTAIN)
+RESOLVABLE = (REVIEW, UNCERTAIN, PENDING)
+RETRY_REASON = "retry requested"
+UNCERTAIN_WARNING = (
+    "warning: message #{pk} was uncertain: the ATS may have done {steps} although no answer was "
+    "recorded. This retry is right only if you checked in the ATS that it was NOT done; if it "
+    "was, run `ats-inbox messages resolve {pk} --note ...` before the next pass."
+)
+STILL_STARTED = (
+    "note: message #{pk} has step(s) {steps} sent without a recorded answer; the next pass will "
+    "hold it as uncertain (then check the ATS and retry or resolve it)."
+)
+
+MoveBack = Callable[[MessageRecord], bool]
+"""Puts a record's mail back into the watched folder; False when the mail was not found."""
+
+
+class UnknownMessage(AtsInboxError):
+    """No message has this id."""
+
+
+class NotAllowed(AtsInboxError):
+    """The action does not apply to a message in its current status."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one action did to one message: a line for the person, and a warning if any."""
+
+    pk: int
+    said: str
+    warning: str = ""
+
+
+# -- reading -------------------------------------------------------------------------------
+
+def list_messages(store: Store, statuses: Sequence[str] = (),
+                  limit: int = 50) -> list[MessageRecord]:
+    """Messages in `statuses` (all when empty): those needing a person first, then newest first."""
+    unknown = sorted(set(statuses) - set(STATUSES))
+    if unknown:
+        raise NotAllowed(f"unknown status {', '.join(unknown)}; valid: {', '.join(STATUSES)}")
+    needs_person = case((MessageRecord.status.in_(NEEDS_PERSON), 0), else_=1)
+    query = select(MessageRecord).order_by(needs_person, MessageRecord.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(MessageRecord.status.in_(statuses))
+    with store.session() as s:
+        return list(s.scalars(query))
+
+
+def list_text(records: Sequence[MessageRecord]) -> str:
+    """The table `messages list` prints."""
+    if not records:
+        return "no messages"
+    rows = [[str(m.id), _when(m.created_at, seconds=False), m.status, m.job_title or "-",
+             m.candidate_id or "-", m.reason or m.last_error or "-"] for m in records]
+    return table(["#", "Received (UTC)", "Status", "Job", "Candidate", "Reason / last error"], rows)
+
+
+def message(store: Store, pk: int) -> tuple[MessageRecord, list[StepRecord]]:
+    """One message and its journal steps in the order they were first recorded."""
+    with store.session() as s:
+        record = s.get(MessageRecord, pk)
+        if record is None:
+            raise UnknownMessage(f"no message #{pk}; see `ats-inbox messages list`")
+        steps = s.scalars(select(StepRecord).where(StepRecord.message_pk == pk)
+                          .order_by(StepRecord.id))
+        return record, list(steps)
+
+
+def show_text(record: MessageRecord, steps: Sequence[StepRecord]) -> str:
+    """Everything recorded about one message, then its timeline of steps."""
+    m = record
+    fields = [
+        ("Status", m.status), ("Reason", m.reason), ("Received", _when(m.created_at)),
+        ("Updated", _when(m.updated_at)), ("Account", m.account), ("Folder", m.folder),
+        ("UIDVALIDITY", str(m.uidvalidity)), ("UID", str(m.uid)), ("Message-ID", m.message_id),
+        ("SHA-256", m.sha256), ("Size", f"{m.size} bytes"),
+        ("Job", f"{m.job_title} ({m.job_id})" if m.job_id else m.job_title),
+        ("Applicant", m.applicant_id), ("Candidate", m.candidate_id), ("Attempts", str(m.attempts)),
+        ("Last error", m.last_error),
+        ("Duplicate of", f"#{m.duplicate_of}" if m.duplicate_of else ""), ("Note", m.note),
+        ("Mailbox action", m.mailbox_action or "none yet"),
+    ]
+    width = max(len(name) for name, _ in fields) + 1
+    lines = [f"Message #{m.id}"]
+    lines += [f"  {(name + ':').ljust(width)} {value or '-'}" for name, value in fields]
+    lines += ["", "Steps:" if steps else "Steps: none recorded"]
+    if steps:
+        rows = [[s.name, s.status, s.ats_id or "-", _when(s.updated_at), s.detail or "-"]
+                for s in steps]
+        lines.append(table(["Step", "Status", "ATS id", "Time (UTC)", "Detail"], rows))
+    if m.status in NEEDS_PERSON:
+        lines += ["", f"Next: `ats-inbox messages retry {m.id}` or "
+                      f"`ats-inbox messages resolve {m.id} --note TEXT`"]
+    return "\n".join(lines)
+
+
+# -- changing ------------------------------------------------------------------------------
+
+def retry(store: Store, pk: int, move_back: MoveBack | None = None) -> Outcome:
+    """Put a review or uncertain message back in the queue; its mail back in the watched folder.
+
+    `move_back` is None when mail is not moved out of the watched folder (no review folder).
+    """
+    record, steps = message(store, pk)
+    _require(record, RETRYABLE, "retried")
+    found = None
+    if move_back is not None and record.mailbox_action:  # set aside: the mail was moved away
+        found = move_back(record)
+    uncertain = record.status == UNCERTAIN
+    started = [s.name for s in steps if s.status == STARTED]
+    unanswered = started if uncertain else []
+    _requeue(store, record, unanswered)
+    log.info("review.retried", extra={"record": pk, "was": record.status,
+                                      "unanswered": len(unanswered), "mail_found": found})
+    return Outcome(pk, _retry_line(record, unanswered, found), _retry_warning(record, started))
+
+
+def retry_all(store: Store, move_back: MoveBack | None = None,
+              include_uncertain: bool = False) -> Iterator[Outcome]:
+    """Retry every review message (and uncertain ones when asked), oldest first."""
+    statuses = RETRYABLE if include_uncertain else (REVIEW,)
+    with store.session() as s:
+        ids = list(s.scalars(select(MessageRecord.id).where(MessageRecord.status.in_(statuses))
+                             .order_by(MessageRecord.id)))
+    for pk in ids:
+        yield retry(store, pk, move_back)
+
+
+def resolve(store: Store, pk: int, note: str) -> Outcome:
+    """A person dealt with the message: `resolved`, with their note; nothing else changes."""
+    if not note.strip():
+        raise NotAllowed("a note is required: say what was done, e.g. --note 'added by hand'")
+    with store.session() as s:
+        record = s.get(MessageRecord, pk)
+        if record is None:
+            raise UnknownMessage(f"no message #{pk}; see `ats-inbox messages list`")
+        _require(record, RESOLVABLE, "resolved")
+        was = record.status
+        record.status, record.note = RESOLVED, note.strip()
+    log.info("review.resolved", extra={"record": pk, "was": was})
+    return Outcome(pk, f"#{pk} {was} -> resolved")
+
+
+def _require(record: MessageRecord, allowed: Sequence[str], action: str) -> None:
+    if record.status not in allowed:
+        raise NotAllowed(f"message #{record.id} is {record.status}: only {' or '.join(allowed)} "
+                         f"messages can be {action}")
+
+
+def _requeue(store: Store, record: MessageRecord, unanswered: Sequence[str]) -> None:
+    """Back to pending in one transaction, unless someone changed the record meanwhile."""
+    with store.session() as s:
+        current = s.get_one(MessageRecord, record.id)
+        if current.status != record.status:
+            raise NotAllowed(f"message #{record.id} changed to {current.status} meanwhile; "
+                             "nothing done")
+        current.status, current.reason, current.attempts = PENDING, RETRY_REASON, 0
+        current.last_error, current.mailbox_action = "", ""
+        # The mailbox step is owed again; calls sent without a recorded answer are forgotten
+        # (the person checked that the ATS did not do them).
+        forget = [MAILBOX_STEP, *unanswered]
+        s.execute(delete(StepRecord).where(StepRecord.message_pk == record.id,
+                                           StepRecord.name.in_(forget)))
+
+
+def _retry_line(record: MessageRecord, unanswered: Sequence[str], found: bool | None) -> str:
+    line = f"#{record.id} {record.status} -> pending: the next pass takes it again"
+    if unanswered:
+        line += f"; forgot the unanswered step(s) {', '.join(unanswered)}"
+    if found is True:
+        line += "; mail moved back from the review folder"
+    elif found is False:
+        line += ("; its mail was NOT found in the review folder (move it back to the watched "
+                 "folder by hand)")
+    return line
+
+
+def _retry_warning(record: MessageRecord, started: Sequence[str]) -> str:
+    """For uncertain: the person must have checked the ATS. Else: what will still be held."""
+    steps = ", ".join(started)
+    if record.status == UNCERTAIN:
+        steps = steps or "the call whose answer was lost"
+        return UNCERTAIN_WARNING.format(pk=record.id, steps=steps)
+    return STILL_STARTED.format(pk=record.id, steps=steps) if started else ""
+
+
+def _when(moment: datetime | None, seconds: bool = True) -> str:
+    if moment is None:
+        return "-"
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

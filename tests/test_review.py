@@ -1,0 +1,437 @@
+"""The review queue: `ats-inbox messages list|show|retry|resolve` over a real SQLite store."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import pytest
+
+from daemon import cli, review
+from daemon.errors import MailboxUnavailable
+from daemon.mailbox.base import MessageKey
+from daemon.sandbox import Fault, SandboxATS
+from daemon.store import open_store
+from daemon.store.repository import (
+    DUPLICATE,
+    PENDING,
+    RESOLVED,
+    REVIEW,
+    SUBMITTED,
+    UNCERTAIN,
+    Store,
+)
+from tests.e2e import FIXTURES, SANDBOX_TOKEN, run_cli, write_config
+from tests.mailfactory import build_email
+
+SHA = "ab" * 32
+PDF = (FIXTURES / "resumes" / "rendercv-john-doe-classic.pdf").read_bytes()
+UNREACHABLE_IMAP = {"host": "127.0.0.1", "port": 1, "security": "none", "username": "jobs"}
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging():
+    """cli.main() replaces the root handlers; put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "ats-inbox.db"
+
+
+@pytest.fixture
+def store(database: Path):
+    store = open_store(f"sqlite:///{database}")
+    yield store
+    store.close()
+
+
+def make_config(tmp_path: Path, database: Path, **imap: object) -> Path:
+    settings = {**UNREACHABLE_IMAP, "password": "x", **imap}
+    return write_config(tmp_path / "config.toml", imap=settings, ats_url="http://127.0.0.1:1",
+                        database=database)
+
+
+@pytest.fixture
+def config(tmp_path: Path, database: Path) -> Path:
+    """No review folder: set-aside mail stays in the watched folder, so retry moves nothing."""
+    return make_config(tmp_path, database)
+
+
+def add(store: Store, uid: int, status: str, **fields: object) -> int:
+    key = MessageKey("jobs@127.0.0.1:1", "INBOX", 7, uid)
+    record = store.add_message(key, message_id=f"m{uid}@example.org", sha256=SHA, size=100,
+                               status=status, **fields)
+    return record.id
+
+
+def messages(config: Path, *args: str) -> int:
+    return cli.main(["--log-level", "ERROR", "messages", *args, "--config", str(config)])
+
+
+def step_states(store: Store, pk: int) -> dict[str, str]:
+    return {name: step.status for name, step in store.steps(pk).items()}
+
+
+# -- list ----------------------------------------------------------------------------------
+
+def test_list_puts_messages_that_need_a_person_first(store, config, capsys):
+    """Without --status every message is listed; review and uncertain come first, newest first."""
+    submitted = add(store, 1, SUBMITTED, job_title="Data Analyst", candidate_id="c-1")
+    reviewed = add(store, 2, REVIEW, reason="no job matched: Head Chef")
+    uncertain = add(store, 3, UNCERTAIN, reason="ATS outcome unknown")
+    later = add(store, 4, SUBMITTED)
+    assert [m.id for m in review.list_messages(store)] == [uncertain, reviewed, later, submitted]
+    assert messages(config, "list") == 0
+    out = capsys.readouterr().out
+    assert "no job matched: Head Chef" in out
+    assert "Data Analyst" in out
+    assert "c-1" in out
+    assert out.index("no job matched") < out.index("Data Analyst")
+
+
+@pytest.mark.parametrize(("statuses", "expected"), [
+    (["review"], [REVIEW]),
+    (["review", "uncertain"], [UNCERTAIN, REVIEW]),
+    (["--status", "submitted", "--status", "duplicate"], [DUPLICATE, SUBMITTED]),
+    (["resolved"], []),
+])
+def test_list_filters_by_status(store, config, capsys, statuses, expected):
+    """--status takes one or more statuses, and may be repeated."""
+    for uid, status in enumerate([SUBMITTED, REVIEW, UNCERTAIN, DUPLICATE, PENDING], start=1):
+        add(store, uid, status)
+    args = statuses if statuses[0] == "--status" else ["--status", *statuses]
+    assert messages(config, "list", *args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shown = [line.split()[3] for line in lines[2:]]  # "#", date, time, status, ...
+    assert shown == expected
+    if not expected:
+        assert lines == ["no messages"]
+
+
+def test_list_limit(store, config, capsys):
+    """--limit bounds the rows."""
+    for uid in range(1, 6):
+        add(store, uid, SUBMITTED)
+    assert messages(config, "list", "--limit", "2") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2 + 2
+
+
+def test_unknown_status_exits_2_listing_the_valid_ones(config, capsys):
+    """A status that does not exist is a usage error (exit 2) that names the valid ones."""
+    with pytest.raises(SystemExit) as exited:
+        messages(config, "list", "--status", "failed")
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "failed" in err
+    assert all(status in err for status in review.STATUSES)
+
+
+def test_cli_statuses_are_the_stores():
+    """The parser's status choices (kept import-light for --help) are the store's statuses."""
+    assert set(cli.MESSAGE_STATUSES) == set(review.STATUSES)
+
+
+# -- show ----------------------------------------------------------------------------------
+
+def test_show_prints_the_record_and_its_step_timeline(store, config, capsys):
+    """Key, Message-ID, hash, ids, error, note and every journal step with its ATS id."""
+    pk = add(store, 42, UNCERTAIN, job_id="101", job_title="Senior Python Developer",
+             applicant_id="a-9", attempts=2, last_error="read timeout", note="called Jane",
+             mailbox_action="flagged", reason="ATS outcome unknown, check the ATS before retrying")
+    store.record_step(pk, "upload_cv_1", "done", ats_id="cv-5", detail='{"id": "cv-5"}')
+    store.record_step(pk, "create_applicant", "done", ats_id="a-9", detail='{"id": "a-9"}')
+    store.record_step(pk, "create_candidate", "started")
+    assert messages(config, "show", str(pk)) == 0
+    out = capsys.readouterr().out
+    for text in ("jobs@127.0.0.1:1", "INBOX", "UIDVALIDITY:", " 7\n", " 42\n", "m42@example.org",
+                 SHA, "uncertain", "ATS outcome unknown", "Senior Python Developer (101)", "a-9",
+                 "read timeout", "called Jane", "flagged", "Attempts:"):
+        assert text in out, text
+    timeline = out[out.index("Steps:"):]
+    steps = ("upload_cv_1", "create_applicant", "create_candidate")
+    order = [timeline.index(name) for name in steps]
+    assert order == sorted(order)
+    assert "cv-5" in timeline
+    assert "started" in timeline
+    assert f"messages retry {pk}" in out
+
+
+def test_show_of_a_message_without_steps(store, config, capsys):
+    """A message with an empty journal says so; a duplicate names its original."""
+    original = add(store, 1, SUBMITTED)
+    pk = add(store, 2, DUPLICATE, duplicate_of=original)
+    assert messages(config, "show", f"#{pk}") == 0
+    out = capsys.readouterr().out
+    assert "Steps: none recorded" in out
+    assert f"#{original}" in out
+    assert "Next:" not in out
+
+
+@pytest.mark.parametrize("action", [
+    ["show", "42"], ["retry", "42"], ["resolve", "42", "--note", "x"],
+])
+def test_unknown_id_exits_1_pointing_to_the_list(config, capsys, action):
+    """An id that does not exist: exit 1 and a clear message."""
+    assert messages(config, *action) == 1
+    assert "no message #42; see `ats-inbox messages list`" in capsys.readouterr().err
+
+
+# -- retry ---------------------------------------------------------------------------------
+
+def test_retry_puts_a_review_message_back_in_the_queue(store, config, capsys):
+    """review -> pending, reason "retry requested", attempts and errors cleared; done steps kept."""
+    pk = add(store, 1, REVIEW, reason="gave up after 5 attempts", attempts=5, last_error="503",
+             mailbox_action="flagged", job_id="101")
+    store.record_step(pk, "upload_cv_1", "done", ats_id="cv-1", detail='{"id": "cv-1"}')
+    store.record_step(pk, "mailbox", "done", detail="flagged")
+    assert messages(config, "retry", str(pk)) == 0
+    assert capsys.readouterr().out.startswith(f"#{pk} review -> pending")
+    record = store.message_by_pk(pk)
+    assert (record.status, record.reason, record.attempts) == (PENDING, "retry requested", 0)
+    assert (record.last_error, record.mailbox_action, record.job_id) == ("", "", "101")
+    assert step_states(store, pk) == {"upload_cv_1": "done"}  # the mailbox action is owed again
+
+
+def test_retry_of_uncertain_forgets_unanswered_calls_and_warns(store, config, capsys):
+    """Started steps (sent, answer lost) are removed, done ones kept, and the person is warned."""
+    pk = add(store, 1, UNCERTAIN, reason="ATS outcome unknown")
+    store.record_step(pk, "upload_cv_1", "done", ats_id="cv-1", detail='{"id": "cv-1"}')
+    store.record_step(pk, "create_applicant", "done", ats_id="a-1", detail='{"id": "a-1"}')
+    store.record_step(pk, "create_candidate", "started")
+    assert messages(config, "retry", str(pk)) == 0
+    captured = capsys.readouterr()
+    assert "create_candidate" in captured.out
+    assert "warning" in captured.err
+    assert "NOT done" in captured.err
+    assert f"messages resolve {pk}" in captured.err
+    assert store.message_by_pk(pk).status == PENDING
+    assert step_states(store, pk) == {"upload_cv_1": "done", "create_applicant": "done"}
+
+
+def test_retry_of_review_keeps_unanswered_calls_and_says_what_follows(store, config, capsys):
+    """A review message keeps its started steps (only uncertain ones are forgotten), with a note."""
+    pk = add(store, 1, REVIEW, reason="ATS refused: ATS create candidate: refused (422)")
+    store.record_step(pk, "create_candidate", "started")
+    assert messages(config, "retry", str(pk)) == 0
+    err = capsys.readouterr().err
+    assert "create_candidate" in err
+    assert "uncertain" in err
+    assert step_states(store, pk) == {"create_candidate": "started"}
+
+
+@pytest.mark.parametrize("status", [SUBMITTED, PENDING, DUPLICATE, RESOLVED])
+def test_retry_refuses_other_statuses(store, config, capsys, status):
+    """Only review and uncertain messages can be retried; the others exit 1, unchanged."""
+    pk = add(store, 1, status, reason="as it was")
+    store.record_step(pk, "create_candidate", "started")
+    assert messages(config, "retry", str(pk)) == 1
+    assert f"message #{pk} is {status}" in capsys.readouterr().err
+    record = store.message_by_pk(pk)
+    assert (record.status, record.reason) == (status, "as it was")
+    assert step_states(store, pk) == {"create_candidate": "started"}
+
+
+@pytest.mark.parametrize(("extra", "retried"), [
+    ([], {REVIEW}),
+    (["--include-uncertain"], {REVIEW, UNCERTAIN}),
+])
+def test_retry_all(store, config, capsys, extra, retried):
+    """--all retries every review message; uncertain ones only with --include-uncertain."""
+    statuses = [REVIEW, UNCERTAIN, SUBMITTED, REVIEW, RESOLVED]
+    ids = [add(store, uid, status) for uid, status in enumerate(statuses, start=1)]
+    assert messages(config, "retry", "--all", *extra) == 0
+    out = capsys.readouterr().out.splitlines()
+    expected = [pk for pk, status in zip(ids, statuses, strict=True) if status in retried]
+    assert [line.split()[0] for line in out] == [f"#{pk}" for pk in expected]
+    for pk, status in zip(ids, statuses, strict=True):
+        assert store.message_by_pk(pk).status == (PENDING if pk in expected else status)
+
+
+def test_retry_all_with_nothing_to_do(store, config, capsys):
+    """--all with no review message says so and succeeds."""
+    add(store, 1, SUBMITTED)
+    assert messages(config, "retry", "--all") == 0
+    assert "nothing to retry" in capsys.readouterr().out
+
+
+def test_retry_moves_the_mail_back_before_changing_the_record(store):
+    """The mail is moved first; a mailbox failure leaves the record as it was."""
+    pk = add(store, 1, REVIEW, reason="no job matched", mailbox_action="flagged")
+
+    def broken(record):
+        raise MailboxUnavailable("IMAP error while connecting: ConnectionRefusedError")
+
+    with pytest.raises(MailboxUnavailable):
+        review.retry(store, pk, broken)
+    record = store.message_by_pk(pk)
+    assert (record.status, record.reason) == (REVIEW, "no job matched")
+    moved = []
+    outcome = review.retry(store, pk, lambda record: moved.append(record.id) or True)
+    assert moved == [pk]
+    assert "moved back" in outcome.said
+    assert store.message_by_pk(pk).status == PENDING
+
+
+def test_retry_reports_mail_not_found_and_still_requeues(store):
+    """Mail missing from the review folder: said plainly; the record is pending all the same."""
+    pk = add(store, 1, REVIEW, mailbox_action="flagged")
+    outcome = review.retry(store, pk, lambda record: False)
+    assert "NOT found in the review folder" in outcome.said
+    assert store.message_by_pk(pk).status == PENDING
+
+
+def test_retry_moves_nothing_when_the_mail_was_never_moved(store):
+    """No mailbox action done yet: the mail is still in the watched folder, nothing to move."""
+    pk = add(store, 1, REVIEW, mailbox_action="")
+    moved = []
+    review.retry(store, pk, lambda record: moved.append(record.id) or True)
+    assert moved == []
+    assert store.message_by_pk(pk).status == PENDING
+
+
+def test_retry_when_the_mailbox_is_unreachable_exits_1_unchanged(tmp_path, database, store, capsys):
+    """Over the CLI: an IMAP failure while moving back is exit 1 with the error; nothing changes."""
+    config = make_config(tmp_path, database, review_folder="Review")
+    pk = add(store, 1, REVIEW, reason="no job matched", mailbox_action="flagged")
+    assert messages(config, "retry", str(pk)) == 1
+    assert "IMAP" in capsys.readouterr().err
+    assert store.message_by_pk(pk).status == REVIEW
+
+
+# -- resolve -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [REVIEW, UNCERTAIN, PENDING])
+def test_resolve_records_the_note_and_keeps_the_rest(store, config, capsys, status):
+    """resolve sets resolved and the note; reason, ids and steps stay as they were."""
+    pk = add(store, 1, status, reason="no job matched", candidate_id="c-7")
+    store.record_step(pk, "create_candidate", "started")
+    assert messages(config, "resolve", str(pk), "--note", "added by hand in Skailer") == 0
+    assert capsys.readouterr().out.strip() == f"#{pk} {status} -> resolved"
+    record = store.message_by_pk(pk)
+    assert (record.status, record.note) == (RESOLVED, "added by hand in Skailer")
+    assert (record.reason, record.candidate_id) == ("no job matched", "c-7")
+    assert step_states(store, pk) == {"create_candidate": "started"}
+
+
+@pytest.mark.parametrize("note", [[], ["--note", ""], ["--note", "   "]])
+def test_resolve_needs_a_note(store, config, note):
+    """No note, or a blank one, is a usage error (exit 2); the record stays as it was."""
+    pk = add(store, 1, REVIEW)
+    with pytest.raises(SystemExit) as exited:
+        messages(config, "resolve", str(pk), *note)
+    assert exited.value.code == 2
+    assert store.message_by_pk(pk).status == REVIEW
+
+
+@pytest.mark.parametrize("status", [SUBMITTED, DUPLICATE, RESOLVED])
+def test_resolve_refuses_settled_messages(store, config, capsys, status):
+    """Submitted, duplicate and already resolved messages are not resolved again (exit 1)."""
+    pk = add(store, 1, status, note="first note")
+    assert messages(config, "resolve", str(pk), "--note", "second") == 1
+    assert f"is {status}" in capsys.readouterr().err
+    assert store.message_by_pk(pk).note == "first note"
+
+
+# -- end to end with a real Dovecot --------------------------------------------------------
+
+def dovecot_config(tmp_path: Path, dovecot, database: Path,
+                   ats_url: str = "http://127.0.0.1:1") -> Path:
+    imap = {"host": "127.0.0.1", "port": dovecot.imaps_port, "security": "ssl",
+            "username": dovecot.user, "password": dovecot.password,
+            "ca_file": str(dovecot.cert_path),
+            "processed_folder": "Processed", "review_folder": "Review"}
+    return write_config(tmp_path / "config.toml", imap=imap, ats_url=ats_url, database=database)
+
+
+def set_aside_in_review(store: Store, dovecot, raw: bytes, message_id: str) -> int:
+    dovecot.append("Review", raw, flags=[b"\\Flagged"])
+    key = MessageKey(f"{dovecot.user}@127.0.0.1:{dovecot.imaps_port}", "INBOX", 1, 1)
+    record = store.add_message(key, message_id=message_id, sha256=hashlib.sha256(raw).hexdigest(),
+                               size=len(raw), status=REVIEW, reason="no job matched",
+                               mailbox_action="flagged")
+    return record.id
+
+
+@pytest.mark.imap
+@pytest.mark.parametrize("message_id", ["retry-me@example.org", None])
+def test_retry_moves_the_mail_back_to_the_inbox_unflagged(tmp_path, dovecot, database, store,
+                                                          message_id):
+    """`messages retry ID` finds the mail in Review (by Message-ID, else by scanning for its hash),
+    moves it to INBOX without \\Flagged, leaves other mail alone, and makes the record pending."""
+    raw = build_email(subject="Application for Head Chef", message_id=message_id)
+    decoys = [build_email(subject="Another mail", message_id="other@example.org"),
+              build_email(subject="Same Message-ID, other content", message_id=message_id)]
+    for decoy in decoys:
+        dovecot.append("Review", decoy, flags=[b"\\Flagged"])
+    pk = set_aside_in_review(store, dovecot, raw, message_id or "")
+    config = dovecot_config(tmp_path, dovecot, database)
+    result = run_cli("messages", "retry", str(pk), "--config", str(config))
+    assert result.code == 0, result.stderr
+    assert "moved back" in result.stdout
+    [uid] = dovecot.uids("INBOX")
+    assert b"\\Flagged" not in dovecot.flags("INBOX", uid)
+    with dovecot.client() as imap:
+        imap.select_folder("INBOX", readonly=True)
+        assert imap.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"] == raw
+    assert len(dovecot.uids("Review")) == len(decoys)
+    record = store.message_by_pk(pk)
+    assert (record.status, record.reason, record.mailbox_action) == (PENDING, "retry requested", "")
+
+
+@pytest.mark.imap
+def test_retry_says_when_the_mail_is_not_in_review(tmp_path, dovecot, database, store):
+    """Mail gone from Review: exit 0, said in the output, the record pending, nothing moved."""
+    raw = build_email(subject="Application for Head Chef", message_id="gone@example.org")
+    pk = set_aside_in_review(store, dovecot, raw, "gone@example.org")
+    with dovecot.client() as imap:
+        imap.select_folder("Review")
+        imap.delete_messages(imap.search("ALL"))
+        imap.expunge()
+    config = dovecot_config(tmp_path, dovecot, database)
+    result = run_cli("messages", "retry", str(pk), "--config", str(config))
+    assert result.code == 0, result.stderr
+    assert "NOT found in the review folder" in result.stdout
+    assert dovecot.uids("INBOX") == []
+    assert store.message_by_pk(pk).status == PENDING
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    server = SandboxATS(tmp_path / "sandbox.db", token=SANDBOX_TOKEN)
+    server.base_url = server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.imap
+def test_an_uncertain_mail_retried_is_submitted_once_from_its_journal(tmp_path, dovecot, database,
+                                                                       store, sandbox):
+    """A candidate call whose answer is lost holds the mail; after the person's retry the next
+    poll resumes the same record: the CV and applicant are not sent again, one candidate exists."""
+    config = dovecot_config(tmp_path, dovecot, database, ats_url=sandbox.base_url)
+    sandbox.add_fault(Fault("POST", "/api/v1/candidate", drop=True))
+    dovecot.append("INBOX", build_email(subject="Data Analyst",
+                                        attachments=[("cv.pdf", PDF, "application/pdf")]))
+    assert run_cli("poll", "--config", str(config)).code == 0
+    [record] = review.list_messages(store)
+    assert record.status == UNCERTAIN
+    assert len(dovecot.uids("Review")) == 1
+    assert sandbox.state()["candidates"] == []  # what the person checks before retrying
+
+    retried = run_cli("messages", "retry", str(record.id), "--config", str(config))
+    assert retried.code == 0, retried.stderr
+    assert "warning" in retried.stderr
+    assert run_cli("poll", "--config", str(config)).code == 0
+
+    [again] = review.list_messages(store)
+    assert (again.id, again.status) == (record.id, SUBMITTED)
+    state = sandbox.state()
+    assert (len(state["cvs"]), len(state["applicants"]), len(state["candidates"])) == (1, 1, 1)
+    assert dovecot.uids("Review") == []
+    assert len(dovecot.uids("Processed")) == 1
