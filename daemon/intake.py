@@ -10,6 +10,7 @@ the backlog is not burnt through while the ATS is down.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import time
@@ -49,7 +50,7 @@ class IntakeOptions:
     review_folder: str = ""
     batch_size: int = 50
     max_message_bytes: int = 50 * 1024 * 1024
-    limits: ResumeLimits = ResumeLimits()
+    limits: ResumeLimits = ResumeLimits()  # noqa: RUF009 (frozen, so sharing the default is safe)
     max_attempts: int = 5  # passes that may fail transiently on one message before a person looks
     reconnects: int = 5  # mailbox reconnects within one pass
     reconnect_base_seconds: float = 1.0
@@ -276,5 +277,5 @@ class Intake:
             self.mailbox.set_aside(record.uid, self.options.review_folder)
         action = "processed" if done else "flagged"
         self.store.update_message(record.id, mailbox_action=action)
-        self.store.record_step(record.id, MAILBOX_STEP, "done", detail=action)
+        self.store.record_step(record.id, MAILBOX_STEP, "done", detail=json.dumps({"action": action}))
         crash_point(MAILBOX_STEP, self.options.crash_after_step)

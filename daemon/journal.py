@@ -43,6 +43,10 @@ class StoreJournal:
         self.store.record_step(self.pk, step, STARTED)
         self._started.add(step)
 
+    def abandon(self, step: str) -> None:
+        self.store.delete_step(self.pk, step)
+        self._started.discard(step)
+
     def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
         detail = json.dumps(dict(data), ensure_ascii=False)
         self.store.record_step(self.pk, step, DONE, ats_id=str(ats_id), detail=detail,

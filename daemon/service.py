@@ -11,8 +11,8 @@ from daemon.ats.directory import AtsDirectory
 from daemon.config import AtsSettings, Settings
 from daemon.errors import AtsInboxError
 from daemon.intake import Intake, IntakeOptions, PassSummary
-from daemon.mailbox.base import Mailbox
 from daemon.lease import MailboxLease
+from daemon.mailbox.base import Mailbox
 from daemon.mailbox.imap import ImapMailbox
 from daemon.resumes import ResumeLimits
 from daemon.store.repository import Store

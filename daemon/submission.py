@@ -19,7 +19,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import AtsId, Job
 from daemon.comment import confirmation
-from daemon.errors import AtsRejected, OutcomeUnknown
+from daemon.errors import AtsRejected, AtsUnavailable, OutcomeUnknown
 from daemon.mail import ParsedEmail, Resume
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,9 @@ class Journal(Protocol):
     def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
         """Record a finished step durably (committed before returning)."""
 
+    def abandon(self, step: str) -> None:
+        """Forget a started step whose request certainly created nothing (refused, or never sent)."""
+
     def known_applicant(self, email: str) -> AtsId | None:
         """The applicant created earlier for this email address, if any."""
 
@@ -101,7 +104,11 @@ def _once(journal: Journal, step: str, call: Callable[[], AtsId], data: Mapping[
     if journal.started(step):
         raise OutcomeUnknown(f"step {step} was sent earlier but its answer was never recorded")
     journal.start(step)
-    ats_id = call()
+    try:
+        ats_id = call()
+    except (AtsRejected, AtsUnavailable):
+        journal.abandon(step)  # a definite answer: nothing was created, the step may run again
+        raise
     journal.record(step, ats_id, {"id": ats_id.wire, **data})
     log.info("ats.step.done", extra={"step": step, "ats_id": str(ats_id)})
     return ats_id

@@ -135,7 +135,7 @@ class Store:
     def counts(self) -> dict[str, int]:
         with self.session() as s:
             rows = s.execute(select(MessageRecord.status, func.count()).group_by(MessageRecord.status))
-            return {status: n for status, n in rows}
+            return {status: count for status, count in rows.all()}  # noqa: C416 (Result has .keys())
 
     # steps (the journal)
     def steps(self, pk: int) -> dict[str, StepRecord]:
@@ -154,6 +154,12 @@ class Store:
                 step.status, step.ats_id, step.detail = status, ats_id, detail
             if remember is not None:
                 remember.apply(s)
+
+    def delete_step(self, pk: int, name: str) -> None:
+        with self.session() as s:
+            step = s.scalar(select(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name))
+            if step is not None:
+                s.delete(step)
 
     # people this daemon created in the ATS
     def known_applicant(self, email: str) -> str | None:

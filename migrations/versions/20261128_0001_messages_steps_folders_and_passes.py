@@ -1,14 +1,13 @@
 """messages, steps, folders and passes
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 15:04:46.351150
 """
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -74,7 +73,8 @@ def upgrade() -> None:
     sa.Column('detail', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['message_pk'], ['messages.id'], name=op.f('fk_steps_message_pk_messages'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['message_pk'], ['messages.id'], name=op.f('fk_steps_message_pk_messages'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_steps')),
     sa.UniqueConstraint('message_pk', 'name', name=op.f('uq_steps_message_pk'))
     )

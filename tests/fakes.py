@@ -1,0 +1,82 @@
+"""Hand-written fakes of the project's own interfaces (no mock.patch)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from daemon.ats.models import AtsId
+from daemon.errors import MailboxUnavailable
+from daemon.mailbox.base import FolderInfo
+
+
+class FakeMailbox:
+    """An in-memory IMAP folder: UIDs ascend; flags and moves are recorded."""
+
+    def __init__(self, messages: Sequence[bytes] = (), uidvalidity: int = 7):
+        self.account, self.folder = "fake@example.org", "INBOX"
+        self.uidvalidity = uidvalidity
+        self.messages = dict(enumerate(messages, start=1))
+        self.done: dict[int, str] = {}
+        self.flagged: dict[int, str] = {}
+        self.fetched: list[int] = []
+        self.fail_fetch_once: set[int] = set()  # UIDs whose fetch drops the connection once
+        self.opens = 0
+
+    def open(self) -> FolderInfo:
+        self.opens += 1
+        return FolderInfo(self.uidvalidity, ordered_uids=True)
+
+    def uids_after(self, uid: int) -> list[int]:
+        return sorted(u for u in self.messages if u > uid)
+
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        return {u: len(self.messages[u]) for u in uids if u in self.messages}
+
+    def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
+        for uid in uids:
+            if uid in self.fail_fetch_once:
+                self.fail_fetch_once.discard(uid)
+                raise MailboxUnavailable("connection reset by peer")
+        self.fetched += list(uids)
+        return {u: self.messages[u] for u in uids if u in self.messages}
+
+    def mark_done(self, uid: int, move_to: str) -> None:
+        self.done[uid] = move_to
+
+    def set_aside(self, uid: int, move_to: str) -> None:
+        self.flagged[uid] = move_to
+
+    def close(self) -> None:
+        pass
+
+
+class FakeJournal:
+    """The submission journal in a dict."""
+
+    def __init__(self) -> None:
+        self.done: dict[str, dict[str, Any]] = {}
+        self.begun: set[str] = set()
+        self.applicants: dict[str, AtsId] = {}
+        self.candidates: dict[tuple[str, str], AtsId] = {}
+
+    def get(self, step: str) -> Mapping[str, Any] | None:
+        return self.done.get(step)
+
+    def started(self, step: str) -> bool:
+        return step in self.begun and step not in self.done
+
+    def start(self, step: str) -> None:
+        self.begun.add(step)
+
+    def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
+        self.done[step] = dict(data)
+
+    def abandon(self, step: str) -> None:
+        self.begun.discard(step)
+
+    def known_applicant(self, email: str) -> AtsId | None:
+        return self.applicants.get(email)
+
+    def known_candidate(self, applicant_id: AtsId, job_id: AtsId) -> AtsId | None:
+        return self.candidates.get((str(applicant_id), str(job_id)))

@@ -1,0 +1,68 @@
+"""`ats-inbox run`: the scheduled daemon picks up new mail and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from daemon.sandbox import Fault
+from tests import invariant
+from tests.e2e import cli
+from tests.test_faults import World, application
+
+pytestmark = pytest.mark.imap
+
+
+@pytest.fixture
+def world(tmp_path, dovecot):
+    w = World(tmp_path, dovecot)
+    yield w
+    w.close()
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def start(world: World) -> subprocess.Popen:
+    return subprocess.Popen([*cli(), "run", "--config", str(world.config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_run_picks_up_mail_on_schedule_and_stops_on_sigterm(world):
+    """Mail delivered while the daemon runs is processed by a later pass; SIGTERM exits 0."""
+    daemon = start(world)
+    try:
+        time.sleep(1.5)
+        world.deliver(application(1))
+        wait_for(lambda: len(world.sandbox.state()["actions"]) == 1)
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0, err[-2000:]
+    assert "daemon.stopped" in err
+    assert set(world.check().values()) == {"submitted"}
+
+
+def test_sigterm_finishes_the_message_in_hand(world):
+    """A stop request during a slow ATS call lets that message finish, then the daemon exits."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=2.0, times=-1))
+    world.deliver(application(1), application(2, "Senior Python Developer"))
+    daemon = start(world)
+    try:
+        wait_for(lambda: world.sandbox.state()["requests"].get("POST /api/v1/candidate", 0) >= 1)
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0, err[-2000:]
+    statuses = sorted(r.status for r in invariant.records(world.database))
+    assert statuses == ["submitted"]  # the first finished; the second was not started
+    assert len(world.sandbox.state()["actions"]) == 1

@@ -1,0 +1,295 @@
+"""Fault injection: crashes, ATS failures, mailbox changes and concurrency lose nothing and duplicate nothing.
+
+Each test delivers mail to a real Dovecot, runs `ats-inbox poll` (a subprocess) against the
+sandbox ATS with faults switched on, then checks the invariant in tests/invariant.py.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from daemon.sandbox import Fault, SandboxATS
+from tests import invariant
+from tests.e2e import FIXTURES, SANDBOX_TOKEN, cli, run_cli, write_config
+from tests.mailfactory import build_email
+
+pytestmark = pytest.mark.imap
+
+PDF = (FIXTURES / "resumes" / "rendercv-john-doe-classic.pdf").read_bytes()
+JOBS = ("Senior Python Developer", "Data Analyst", "Customer Support Specialist")
+CREATES = ("/api/v1/upload-cv-file", "/api/v1/applicant", "/api/v1/candidate", "/api/v1/candidates/{id}/actions")
+
+
+def application(n: int, job: str = "Data Analyst", email: str | None = None) -> bytes:
+    return build_email(sender=(f"Person {n} Example", email or f"person{n}@example.org"),
+                       subject=f"Application: {job}", attachments=[(f"cv-{n}.pdf", PDF, "application/pdf")])
+
+
+class World:
+    """A Dovecot folder, a sandbox ATS and a config file tying them together."""
+
+    def __init__(self, tmp_path, dovecot, folder: str = "INBOX"):
+        self.tmp, self.dovecot, self.folder = tmp_path, dovecot, folder
+        self.sandbox = SandboxATS(tmp_path / "sandbox.db", token=SANDBOX_TOKEN)
+        self.url = self.sandbox.start()
+        self.database = tmp_path / "ats-inbox.db"
+        self.delivered: list[bytes] = []
+        self.config = self.configure(folder)
+
+    def configure(self, folder: str, name: str = "config.toml"):
+        imap = {"host": "127.0.0.1", "port": self.dovecot.imaps_port, "security": "ssl",
+                "username": self.dovecot.user, "password": self.dovecot.password,
+                "ca_file": str(self.dovecot.cert_path), "folder": folder, "reconnect_attempts": 8}
+        return write_config(self.tmp / name, imap=imap, ats_url=self.url, database=self.database)
+
+    def deliver(self, *mails: bytes, folder: str | None = None) -> None:
+        for mail in mails:
+            self.dovecot.append(folder or self.folder, mail)
+            self.delivered.append(mail)
+
+    def poll(self, config=None, env=None, expect: int = 0):
+        result = run_cli("poll", "--config", str(config or self.config), env=env)
+        assert result.code == expect, result.stderr[-3000:]
+        return result
+
+    def check(self) -> dict[str, str]:
+        return invariant.check(self.sandbox.state(), self.database, self.delivered)
+
+    def close(self) -> None:
+        self.sandbox.stop()
+
+
+@pytest.fixture
+def world(tmp_path, dovecot):
+    w = World(tmp_path, dovecot)
+    yield w
+    w.close()
+
+
+def set_ats(world: World, key: str, value: int) -> None:
+    """Add one key to the [ats] table of the world's config."""
+    text = world.config.read_text().replace('source = "Email"', f'source = "Email"\n{key} = {value}')
+    world.config.write_text(text)
+
+
+# --- kill -9 at every step boundary -------------------------------------------------------
+
+@pytest.mark.parametrize("step", ["upload_cv:0", "create_applicant", "create_candidate", "add_comment", "mailbox"])
+def test_kill_at_each_step_boundary_then_a_normal_run(world, step):
+    """The daemon killed right after any journalled step resumes from it: one candidate, one comment."""
+    world.deliver(application(1), application(2, "Senior Python Developer"))
+    world.poll(env={"ATS_INBOX_TEST_CRASH_AFTER": step}, expect=-signal.SIGKILL)
+    world.poll()
+    outcome = world.check()
+    assert set(outcome.values()) == {"submitted"}
+    state = world.sandbox.state()
+    assert len(state["candidates"]) == 2 and len(state["actions"]) == 2
+    assert len(state["applicants"]) == 2
+
+
+# --- ATS faults ------------------------------------------------------------------------------
+
+def _in(seconds: float) -> str:
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
+
+
+@pytest.mark.parametrize("path", CREATES)
+@pytest.mark.parametrize(("status", "retry_after"), [
+    (500, None), (502, None), (503, None), (503, "1"), (429, "1"), (429, "http-date"),
+])
+def test_transient_ats_errors_are_retried(world, path, status, retry_after):
+    """5xx and 429 (with either form of Retry-After) on any create: retried, one candidate in the end."""
+    header = _in(1.5) if retry_after == "http-date" else retry_after
+    world.sandbox.add_fault(Fault("POST", path, status=status, retry_after=header, times=2))
+    world.deliver(application(1))
+    world.poll()
+    assert set(world.check().values()) == {"submitted"}
+    assert len(world.sandbox.state()["candidates"]) == 1
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/api/v1/upload-cv-file", "submitted"),  # safe to repeat: retried (an orphan file at worst)
+    ("/api/v1/applicant", "uncertain"),
+    ("/api/v1/candidate", "uncertain"),
+    ("/api/v1/candidates/{id}/actions", "uncertain"),
+])
+def test_answer_lost_after_the_request_was_sent(world, path, expected):
+    """A create whose answer comes too late is not repeated: held as uncertain; an upload is retried."""
+    set_ats(world, "timeout_seconds", 1)
+    world.sandbox.add_fault(Fault("POST", path, after_commit=True, delay=2.5, times=1))
+    world.deliver(application(1))
+    world.poll()
+    world.poll()  # a second pass does not retry the uncertain create on its own
+    [status] = world.check().values()
+    assert status == expected
+    state = world.sandbox.state()
+    assert len(state["applicants"]) <= 1 and len(state["candidates"]) <= 1
+    if expected == "uncertain":
+        shown = run_cli("messages", "list", "--config", str(world.config))
+        assert "uncertain" in shown.stdout
+
+
+def test_connection_dropped_mid_response_is_uncertain(world):
+    """The ATS created the applicant but the connection dropped: not repeated, held for a person."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/applicant", after_commit=True, drop=True))
+    world.deliver(application(1))
+    world.poll()
+    assert set(world.check().values()) == {"uncertain"}
+    assert len(world.sandbox.state()["applicants"]) == 1
+
+
+def test_validation_error_goes_to_review_at_once(world):
+    """A 422 is permanent: set aside at once with the ATS's message, nothing retried."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/applicant", status=422, times=-1,
+                                  body='{"error": {"code": "validation_error", "message": "email is invalid"}}'))
+    world.deliver(application(1))
+    world.poll()
+    assert set(world.check().values()) == {"review"}
+    assert world.sandbox.state()["requests"].get("POST /api/v1/applicant") == 1
+    [record] = invariant.records(world.database)
+    shown = run_cli("messages", "show", str(record.id), "--config", str(world.config))
+    assert "email is invalid" in shown.stdout
+
+
+def test_ats_down_stops_the_pass_and_the_backlog_waits(world):
+    """While the ATS answers 503, the pass stops after the first message; later passes finish the work."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/upload-cv-file", status=503, times=-1))
+    world.deliver(*(application(n) for n in range(1, 5)))
+    world.poll()
+    uploads = world.sandbox.state()["requests"].get("POST /api/v1/upload-cv-file", 0)
+    assert 1 <= uploads <= 5  # one message's bounded retries, not the whole backlog
+    assert {r.status for r in invariant.records(world.database)} == {"pending"}
+    world.sandbox.clear_faults()
+    world.poll()
+    assert set(world.check().values()) == {"submitted"}
+
+
+def test_a_message_that_keeps_failing_goes_to_review(world):
+    """After max_attempts passes with transient failures, the message is set aside with the last error."""
+    set_ats(world, "max_attempts", 2)
+    world.sandbox.add_fault(Fault("POST", "/api/v1/upload-cv-file", status=503, times=-1))
+    world.deliver(application(1))
+    world.poll()
+    world.poll()
+    assert set(world.check().values()) == {"review"}
+    [record] = invariant.records(world.database)
+    assert "gave up after 2 attempts" in record.reason
+
+
+# --- duplicates --------------------------------------------------------------------------------
+
+def test_same_mail_appended_twice_is_one_application(world):
+    """Two copies in one folder: one candidate, the other copy recorded as a duplicate."""
+    mail = application(1)
+    world.deliver(mail, mail)
+    world.poll()
+    world.check()
+    assert sorted(r.status for r in invariant.records(world.database)) == ["duplicate", "submitted"]
+    assert len(world.sandbox.state()["candidates"]) == 1
+
+
+def test_same_mail_in_two_folders_is_one_application(world):
+    """The same mail via two aliases filed in two folders, read by two configs on one database."""
+    mail = application(1)
+    other = world.configure("Careers", name="careers.toml")
+    world.deliver(mail)
+    world.deliver(b"Delivered-To: careers@example.com\r\n" + mail, folder="Careers")
+    world.poll()
+    world.poll(config=other)
+    world.check()
+    assert len(world.sandbox.state()["candidates"]) == 1
+
+
+def test_same_person_second_job_reuses_the_applicant(world):
+    """A second job: the same applicant, a new candidate. The same job again: a comment, no new candidate."""
+    world.deliver(application(1, "Data Analyst", "ann@example.org"))
+    world.poll()
+    world.deliver(application(2, "Senior Python Developer", "ann@example.org"))
+    world.poll()
+    world.deliver(application(3, "Data Analyst", "ann@example.org"))
+    world.poll()
+    state = world.sandbox.state()
+    assert len(state["applicants"]) == 1
+    assert len(state["candidates"]) == 2
+    assert len(state["actions"]) == 3
+    assert state["actions"][-1]["comment"].startswith("Further application")
+
+
+# --- mailbox changes -----------------------------------------------------------------------------
+
+def test_new_uidvalidity_does_not_reprocess_mail(tmp_path, dovecot):
+    """The folder deleted and re-created with the same mail: nothing is submitted twice."""
+    world = World(tmp_path, dovecot, folder="Jobs")
+    try:
+        mails = [application(1), application(2, "Senior Python Developer")]
+        world.deliver(*mails)
+        world.poll()
+        before = dovecot.folder_uidvalidity("Jobs")
+        dovecot.delete_folder("Jobs")
+        dovecot.create_folder("Jobs")
+        for mail in mails:
+            dovecot.append("Jobs", mail)
+        assert dovecot.folder_uidvalidity("Jobs") != before
+        result = world.poll()
+        assert "uidvalidity_changed" in result.stderr
+        world.check()
+        assert len(world.sandbox.state()["candidates"]) == 2
+    finally:
+        world.close()
+
+
+def test_dovecot_restarted_mid_pass_loses_nothing(world):
+    """The IMAP server goes away while the pass runs: the daemon reconnects and finishes."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=0.7, times=-1))
+    world.deliver(*(application(n) for n in range(1, 5)))
+    process = subprocess.Popen([*cli(), "poll", "--config", str(world.config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    world.dovecot.stop()
+    time.sleep(1.0)
+    world.dovecot.start()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-3000:]
+    assert "imap.reconnecting" in err
+    assert set(world.check().values()) == {"submitted"}
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+def test_two_daemons_on_one_mailbox_never_double_process(world):
+    """Two pollers started together against the same mailbox and database: each mail once."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=0.3, times=-1))
+    world.deliver(*(application(n) for n in range(1, 5)))
+    first, second = ([*cli(), "poll", "--config", str(world.config)] for _ in range(2))
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for cmd in (first, second)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outputs]
+    world.poll()
+    assert set(world.check().values()) == {"submitted"}
+    assert any("another ats-inbox instance" in out for out, _ in outputs)
+
+
+def test_database_locked_for_a_while_is_waited_out(world):
+    """Another process holds the SQLite write lock for a few seconds: the pass waits, then works."""
+    world.deliver(application(1))
+    world.poll()  # creates the database
+    world.deliver(application(2, "Senior Python Developer"))
+    locker = sqlite3.connect(world.database, timeout=1, check_same_thread=False)
+    locker.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(3.0, locker.rollback)
+    release.start()
+    started = time.monotonic()
+    world.poll()
+    release.join()
+    locker.close()
+    assert time.monotonic() - started >= 2.5
+    assert set(world.check().values()) == {"submitted"}

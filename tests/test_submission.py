@@ -1,0 +1,97 @@
+"""The ATS flow over the journal: each step once, in order, resumable, never blindly repeated."""
+
+from __future__ import annotations
+
+import pytest
+
+from daemon.ats.client import AtsClient
+from daemon.ats.directory import AtsDirectory
+from daemon.ats.models import AtsId
+from daemon.errors import AtsRejected, OutcomeUnknown
+from daemon.mail import ParsedEmail, Resume
+from daemon.sandbox import Fault, SandboxATS
+from daemon.submission import APPLICANT, CANDIDATE, COMMENT, Application, submit
+from tests.fakes import FakeJournal
+
+PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+EMAIL = ParsedEmail(sender_name="Ann Lee", sender_email="ann@example.org", subject="Data Analyst", date=None,
+                    message_id="m1@example.org", body_text="", attachments=())
+
+
+@pytest.fixture(params=["plain", "variant"])
+def ats(request, tmp_path):
+    sandbox = SandboxATS(tmp_path / "ats.db", shape=request.param)
+    url = sandbox.start()
+    client = AtsClient(url, "t", timeout=5)
+    yield sandbox, client, AtsDirectory(client, source_name="Email")
+    client.close()
+    sandbox.stop()
+
+
+def application(directory: AtsDirectory, title: str = "Data Analyst") -> Application:
+    job = next(j for j in directory.open_jobs() if j.title == title)
+    return Application(EMAIL, (Resume("pdf", "cv.pdf", PDF),), job)
+
+
+def test_full_flow_in_order_with_the_first_stage(ats):
+    """Upload, applicant with the cv_ids, candidate on the job's pipeline and first stage, one comment."""
+    sandbox, client, directory = ats
+    done = submit(application(directory), client, directory, FakeJournal(), received=None)
+    state = sandbox.state()
+    assert [str(i) for i in state["applicants"][0]["cv_ids"]] == list(done.cv_ids)
+    [candidate] = state["candidates"]
+    assert (str(candidate["job_id"]), str(candidate["pipeline_stage_id"])) == ("103", "21")
+    assert [str(a["candidate_id"]) for a in state["actions"]] == [done.candidate_id]
+
+
+def test_resume_skips_steps_already_done(ats):
+    """Steps in the journal are not sent again; the flow continues from the first missing one."""
+    sandbox, client, directory = ats
+    journal = FakeJournal()
+    submit(application(directory), client, directory, journal, received=None)
+    del journal.done[COMMENT]
+    journal.begun.discard(COMMENT)
+    before = dict(sandbox.state()["requests"])
+    submit(application(directory), client, directory, journal, received=None)
+    after = sandbox.state()["requests"]
+    assert after["POST /api/v1/candidates/{id}/actions"] == before["POST /api/v1/candidates/{id}/actions"] + 1
+    for call in ("POST /api/v1/upload-cv-file", "POST /api/v1/applicant", "POST /api/v1/candidate"):
+        assert after[call] == before[call]
+
+
+@pytest.mark.parametrize("step", [APPLICANT, CANDIDATE, COMMENT])
+def test_a_step_started_but_never_recorded_is_not_repeated(ats, step):
+    """After a crash mid-call the outcome is unknown: raise, and send nothing for that step."""
+    sandbox, client, directory = ats
+    journal = FakeJournal()
+    journal.begun.add(step)
+    with pytest.raises(OutcomeUnknown, match=step):
+        submit(application(directory), client, directory, journal, received=None)
+    state = sandbox.state()
+    created = {APPLICANT: state["applicants"], CANDIDATE: state["candidates"], COMMENT: state["actions"]}
+    assert created[step] == []
+
+
+def test_a_known_applicant_is_reused_for_another_job(ats):
+    """The same email address again: no new applicant; the candidate uses the known one."""
+    sandbox, client, directory = ats
+    first = submit(application(directory), client, directory, FakeJournal(), received=None)
+    journal = FakeJournal()
+    journal.applicants["ann@example.org"] = AtsId.of(int(first.applicant_id))
+    second = submit(application(directory, "Python Developer"), client, directory, journal, received=None)
+    state = sandbox.state()
+    assert len(state["applicants"]) == 1 and len(state["candidates"]) == 2
+    assert second.applicant_id == first.applicant_id
+    assert journal.done[APPLICANT]["reused"] is True
+
+
+def test_a_refused_create_can_run_again(ats):
+    """A 422 is a definite answer: the step is not left 'started', so a retry later sends it again."""
+    sandbox, client, directory = ats
+    journal = FakeJournal()
+    sandbox.add_fault(Fault("POST", "/api/v1/candidate", status=422, times=1))
+    with pytest.raises(AtsRejected):
+        submit(application(directory), client, directory, journal, received=None)
+    assert not journal.started(CANDIDATE)
+    submit(application(directory), client, directory, journal, received=None)
+    assert len(sandbox.state()["candidates"]) == 1
