@@ -21,6 +21,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.errors import (
     AtsRejected,
+    AtsUnavailable,
     ConfigError,
     MailboxUnavailable,
     NoResume,
@@ -55,6 +56,8 @@ class IntakeOptions:
     reconnects: int = 5  # mailbox reconnects within one pass
     reconnect_base_seconds: float = 1.0
     crash_after_step: str = ""  # test hook, see daemon.journal
+    failures_before_pause: int = 3  # messages failing transiently in a row end the pass
+    fetch_bytes: int = 16 * 1024 * 1024  # bodies downloaded per FETCH, at most (one message at least)
 
 
 @dataclass
@@ -82,6 +85,21 @@ class Stop(Exception):
     """Ends the sweep early: a transient failure, or a stop was requested."""
 
 
+def _chunks(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:
+    """Consecutive runs of `uids` whose bodies together stay under `limit` bytes."""
+    chunk: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if chunk and total + size > limit:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(uid)
+        total += size
+    if chunk:
+        yield chunk
+
+
 def _reason(exc: PermanentError) -> str:
     """The recorded reason: the error's kind first ("no job matched: ..."), said once."""
     detail = str(exc)
@@ -99,6 +117,8 @@ class Intake:
         self.should_stop = should_stop
         self.sleep = sleep
         self.heartbeat = heartbeat  # after each message; False: our lease on the mailbox is gone
+        self._ats_down = False
+        self._failures_in_a_row = 0
 
     def run_pass(self) -> PassSummary:
         """Sweep the folder; reconnect with backoff when the mailbox drops mid-pass.
@@ -139,10 +159,16 @@ class Intake:
                 if ordered and uid > highest:
                     highest = uid
                     self.store.save_folder_state(account, folder, uidvalidity, highest)
-                if status == PENDING or self.should_stop() or not self.heartbeat():
-                    # A transient failure (the ATS is down or refusing for now): stop starting
-                    # new messages; this one and the rest wait for the next pass.
+                self._failures_in_a_row = self._failures_in_a_row + 1 if status == PENDING else 0
+                if self._paused() or self.should_stop() or not self.heartbeat():
                     raise Stop
+
+    def _paused(self) -> bool:
+        """Stop starting new messages while the ATS is down: the rest wait for the next pass."""
+        if self._ats_down or self._failures_in_a_row >= self.options.failures_before_pause:
+            log.warning("poll.paused", extra={"reason": "ATS down" if self._ats_down else "repeated failures"})
+            return True
+        return False
 
     def _highest_uid(self, account: str, folder: str, uidvalidity: int) -> int:
         state = self.store.folder_state(account, folder)
@@ -167,25 +193,22 @@ class Intake:
                 yield uid, None
             else:
                 todo.append(uid)
-        sizes = self.mailbox.sizes(todo)
-        for uid in todo:
-            if uid not in sizes:
-                continue  # gone from the folder (moved or expunged by someone else)
-            status = self._one(self._key(uidvalidity, uid), records[uid], sizes[uid])
-            if status is not None:
-                yield uid, status
-            if self.should_stop():
-                return
+        sizes = self.mailbox.sizes(todo)  # check sizes before downloading any body
+        fits = {uid: size for uid, size in sizes.items() if size <= self.options.max_message_bytes}
+        for chunk in _chunks([uid for uid in todo if uid in sizes], fits, self.options.fetch_bytes):
+            bodies = self.mailbox.fetch([uid for uid in chunk if uid in fits])
+            for uid in chunk:
+                if uid in fits and uid not in bodies:
+                    continue  # gone from the folder (moved or expunged by someone else)
+                yield uid, self._one(self._key(uidvalidity, uid), records[uid], sizes[uid], bodies.pop(uid, None))
+                if self.should_stop():
+                    return
 
     def _key(self, uidvalidity: int, uid: int) -> MessageKey:
         return MessageKey(self.mailbox.account, self.mailbox.folder, uidvalidity, uid)
 
-    def _one(self, key: MessageKey, record: MessageRecord | None, size: int) -> str | None:
-        raw = None
-        if size <= self.options.max_message_bytes:  # check the size before downloading the body
-            raw = self.mailbox.fetch([key.uid]).get(key.uid)
-            if raw is None:
-                return None  # vanished between the size check and the fetch
+    def _one(self, key: MessageKey, record: MessageRecord | None, size: int, raw: bytes | None) -> str:
+        """Handle one message (`raw` is None when it is too large to download)."""
         if record is None:
             record = self._record(key, raw, size)
         if record.status == PENDING:
@@ -236,8 +259,11 @@ class Intake:
             return self._deferred(record, exc)
 
     def _deferred(self, record: MessageRecord, exc: TransientError) -> MessageRecord:
-        attempts = record.attempts + 1
-        log.warning("mail.deferred", extra={"record": record.id, "attempts": attempts,
+        """Keep the message for a later pass. An attempt counts against it only when the ATS
+        is otherwise answering: an outage must not use up every waiting message's attempts."""
+        self._ats_down = not (isinstance(exc, AtsUnavailable) and self.client.answers())
+        attempts = record.attempts + (0 if self._ats_down else 1)
+        log.warning("mail.deferred", extra={"record": record.id, "attempts": attempts, "ats_down": self._ats_down,
                                             "error": type(exc).__name__})
         if attempts >= self.options.max_attempts:
             return self.store.update_message(

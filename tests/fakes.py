@@ -20,6 +20,7 @@ class FakeMailbox:
         self.done: dict[int, str] = {}
         self.flagged: dict[int, str] = {}
         self.fetched: list[int] = []
+        self.fetch_calls: list[list[int]] = []
         self.fail_fetch_once: set[int] = set()  # UIDs whose fetch drops the connection once
         self.opens = 0
 
@@ -39,6 +40,7 @@ class FakeMailbox:
                 self.fail_fetch_once.discard(uid)
                 raise MailboxUnavailable("connection reset by peer")
         self.fetched += list(uids)
+        self.fetch_calls.append(list(uids))
         return {u: self.messages[u] for u in uids if u in self.messages}
 
     def mark_done(self, uid: int, move_to: str) -> None:

@@ -159,21 +159,45 @@ def test_validation_error_goes_to_review_at_once(world):
     assert "email is invalid" in shown.stdout
 
 
-def test_ats_down_stops_the_pass_and_the_backlog_waits(world):
-    """While the ATS answers 503, the pass stops after the first message; later passes finish the work."""
-    world.sandbox.add_fault(Fault("POST", "/api/v1/upload-cv-file", status=503, times=-1))
+ALL_CALLS = [("POST", "/api/v1/jobs/search"), ("GET", "/api/v1/pipelines/all"), ("GET", "/api/v1/sources/all"),
+             *(("POST", path) for path in CREATES)]
+
+
+def ats_down(world: World) -> None:
+    for method, path in ALL_CALLS:
+        world.sandbox.add_fault(Fault(method, path, status=503, times=-1, body="<html>maintenance</html>"))
+
+
+def test_ats_down_pauses_intake_without_using_up_attempts(world):
+    """While the whole ATS answers 503, passes stop at the first message and count no attempt against it."""
+    set_ats(world, "max_attempts", 2)
+    ats_down(world)
     world.deliver(*(application(n) for n in range(1, 5)))
+    for _ in range(3):
+        world.poll()
+    rows = invariant.records(world.database)
+    assert len(rows) == 1  # the backlog was not burnt through
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 0)]
+    assert world.sandbox.state()["requests"].get("POST /api/v1/upload-cv-file", 0) == 0
+    world.sandbox.clear_faults()
     world.poll()
-    uploads = world.sandbox.state()["requests"].get("POST /api/v1/upload-cv-file", 0)
-    assert 1 <= uploads <= 5  # one message's bounded retries, not the whole backlog
-    assert {r.status for r in invariant.records(world.database)} == {"pending"}
+    assert set(world.check().values()) == {"submitted"}
+
+
+def test_one_failing_endpoint_pauses_after_a_few_messages(world):
+    """Uploads fail while the rest of the ATS answers: a few messages are tried, then the pass pauses."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/upload-cv-file", status=503, times=-1))
+    world.deliver(*(application(n) for n in range(1, 7)))
+    world.poll()
+    rows = invariant.records(world.database)
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 1)] * 3
     world.sandbox.clear_faults()
     world.poll()
     assert set(world.check().values()) == {"submitted"}
 
 
 def test_a_message_that_keeps_failing_goes_to_review(world):
-    """After max_attempts passes with transient failures, the message is set aside with the last error."""
+    """Failing while the ATS otherwise answers, max_attempts times: set aside with the last error."""
     set_ats(world, "max_attempts", 2)
     world.sandbox.add_fault(Fault("POST", "/api/v1/upload-cv-file", status=503, times=-1))
     world.deliver(application(1))

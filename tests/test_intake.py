@@ -96,3 +96,11 @@ def test_uidvalidity_change_remaps_by_content(parts):
     summary = intake(parts, box).run_pass()
     assert summary.duplicates == 1 and summary.submitted == 0
     assert len(parts[0].state()["candidates"]) == 1
+
+
+@pytest.mark.parametrize(("fetch_bytes", "calls"), [(10**9, [[1, 2, 3]]), (1, [[1], [2], [3]])])
+def test_bodies_are_fetched_in_batches_bounded_by_bytes(parts, fetch_bytes, calls):
+    """One FETCH for several small messages; never more bytes per FETCH than allowed (but one message)."""
+    box = FakeMailbox([mail(1), mail(2, "Python Developer"), mail(3, "Customer Support Specialist")])
+    intake(parts, box, fetch_bytes=fetch_bytes).run_pass()
+    assert box.fetch_calls == calls

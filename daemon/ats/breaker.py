@@ -61,6 +61,10 @@ class CircuitBreaker:
         self._succeeded()
         return result
 
+    def reset(self) -> None:
+        """The ATS was seen answering (e.g. by a probe): close the circuit."""
+        self._succeeded()
+
     def _admit(self) -> None:
         if self.is_open:
             left = max(0.0, self.cooldown - (self._clock() - (self._opened_at or 0.0)))

@@ -160,6 +160,20 @@ class AtsClient:
         return self._call(Effect.READ, "list sources", "GET", SOURCES,
                           lambda body: _each(read_list(body), read_source, "source"))
 
+    def answers(self) -> bool:
+        """Does the ATS answer at all right now? One read, no retries, past the breaker.
+
+        Tells an outage (stop starting messages) from a failure of one message (count it
+        against that message). A success closes the circuit.
+        """
+        try:
+            response = self._send(Effect.READ, "probe", "GET", SOURCES)
+        except AtsUnavailable:
+            return False
+        if response.is_success:
+            self.breaker.reset()
+        return response.is_success
+
     # -- steps 4-7: creates ---------------------------------------------------------------
 
     def upload_cv(self, filename: str, data: bytes, content_type: str) -> UploadedCv:
