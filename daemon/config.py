@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.errors import ConfigError
+from daemon.resumes import ResumeLimits
 
 CONFIG_ENV = "ATS_INBOX_CONFIG"
 IMAP_PASSWORD_ENV = "ATS_INBOX_IMAP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
@@ -58,12 +59,6 @@ class AtsSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class ResumeSettings:
-    max_bytes: int
-    max_count: int
-
-
-@dataclass(frozen=True, slots=True)
 class Settings:
     path: Path
     imap: ImapSettings
@@ -71,7 +66,7 @@ class Settings:
     database_url: str
     rules_path: Path
     interval_seconds: int
-    resumes: ResumeSettings
+    resumes: ResumeLimits
     test_crash_after: str = ""
 
 
@@ -227,8 +222,8 @@ def _database_url(s: _Section) -> str:
     return url
 
 
-def _resumes(s: _Section) -> ResumeSettings:
-    return ResumeSettings(
+def _resumes(s: _Section) -> ResumeLimits:
+    return ResumeLimits(
         max_bytes=s.int("max_bytes", 20 * 1024 * 1024, low=1024),
         max_count=s.int("max_count", 5, low=1, high=50),
     )

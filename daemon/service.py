@@ -14,7 +14,6 @@ from daemon.intake import Intake, IntakeOptions, PassSummary
 from daemon.lease import MailboxLease
 from daemon.mailbox.base import Mailbox
 from daemon.mailbox.imap import ImapMailbox
-from daemon.resumes import ResumeLimits
 from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ def intake_options(settings: Settings) -> IntakeOptions:
     return IntakeOptions(
         processed_folder=settings.imap.processed_folder, review_folder=settings.imap.review_folder,
         batch_size=settings.imap.batch_size, max_message_bytes=settings.imap.max_message_bytes,
-        limits=ResumeLimits(max_bytes=settings.resumes.max_bytes, max_count=settings.resumes.max_count),
+        limits=settings.resumes,
         max_attempts=settings.ats.max_attempts, reconnects=settings.imap.reconnect_attempts,
         crash_after_step=settings.test_crash_after,
     )

@@ -34,3 +34,18 @@ def dovecot(dovecot_server: Dovecot) -> Dovecot:
         dovecot_server.start()
     dovecot_server.reset()
     return dovecot_server
+
+
+# --- the sandbox ATS ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A sandbox ATS on a free local port, requiring the tests' token; its state in tmp_path."""
+    from daemon.sandbox import SandboxATS
+    from tests.e2e import SANDBOX_TOKEN
+
+    server = SandboxATS(tmp_path / "sandbox.db", token=SANDBOX_TOKEN)
+    server.start()
+    yield server
+    server.stop()

@@ -7,22 +7,13 @@ import hashlib
 import httpx
 import pytest
 
-from daemon.sandbox import SandboxATS
-from tests.e2e import FIXTURES, SANDBOX_TOKEN, run_cli, write_config
+from tests.e2e import FIXTURES, run_cli, write_config
 from tests.mailfactory import MailAttachment, build_email
 
 pytestmark = pytest.mark.imap
 
 PDF = (FIXTURES / "resumes" / "rendercv-john-doe-classic.pdf").read_bytes()
 DOCX = (FIXTURES / "resumes" / "pandocresume-johnny-coder.docx").read_bytes()
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    server = SandboxATS(tmp_path / "sandbox.db", token=SANDBOX_TOKEN)
-    server.base_url = server.start()
-    yield server
-    server.stop()
 
 
 def imap_settings(dovecot, security: str = "ssl", trust: bool = True) -> dict[str, object]:

@@ -11,7 +11,7 @@ import pytest
 from daemon import cli, review
 from daemon.errors import MailboxUnavailable
 from daemon.mailbox.base import MessageKey
-from daemon.sandbox import Fault, SandboxATS
+from daemon.sandbox import Fault
 from daemon.store import open_store
 from daemon.store.repository import (
     DUPLICATE,
@@ -22,7 +22,7 @@ from daemon.store.repository import (
     UNCERTAIN,
     Store,
 )
-from tests.e2e import FIXTURES, SANDBOX_TOKEN, run_cli, write_config
+from tests.e2e import FIXTURES, run_cli, write_config
 from tests.mailfactory import build_email
 
 SHA = "ab" * 32
@@ -399,14 +399,6 @@ def test_retry_says_when_the_mail_is_not_in_review(tmp_path, dovecot, database, 
     assert "NOT found in the review folder" in result.stdout
     assert dovecot.uids("INBOX") == []
     assert store.message_by_pk(pk).status == PENDING
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    server = SandboxATS(tmp_path / "sandbox.db", token=SANDBOX_TOKEN)
-    server.base_url = server.start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.imap
