@@ -1,0 +1,296 @@
+"""The README is the contract with a new user: these tests keep it true to the code.
+
+- `.ci/run` runs exactly the README's test command;
+- the configuration reference lists exactly the keys the loader reads, with its defaults;
+- `config.example.toml` loads, uses only real keys, and sets optional keys to their defaults;
+- the commands the README lists exist in `ats-inbox --help`.
+
+Which keys the loader reads is observed, not parsed from its source: the loader is given
+tables that record every key asked for and the default offered for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon import config
+from daemon.config import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+CI_RUN = ROOT / ".ci" / "run"
+EXAMPLE = ROOT / "config.example.toml"
+SECRETS = {config.IMAP_PASSWORD_ENV: "imap-secret", config.ATS_TOKEN_ENV: "ats-secret"}
+SECRET_KEYS = {"password": config.IMAP_PASSWORD_ENV, "password_file": config.IMAP_PASSWORD_ENV,
+               "token": config.ATS_TOKEN_ENV, "token_file": config.ATS_TOKEN_ENV}
+REQUIRED, NONE = "required", "none"  # the README's words for "no default" and "empty"
+
+
+# -- reading the README -------------------------------------------------------------------
+
+
+def _section(text: str, heading: str) -> str:
+    """The body of the section whose heading line is `heading`, up to the next heading of its level."""
+    level = heading.split(" ", 1)[0]
+    lines = text.splitlines()
+    start = lines.index(heading) + 1
+    end = next((i for i in range(start, len(lines))
+                if lines[i].startswith(level + " ") or
+                (lines[i].startswith("#") and len(lines[i].split(" ", 1)[0]) < len(level))),
+               len(lines))
+    return "\n".join(lines[start:end])
+
+
+def _first_code_block(text: str) -> list[str]:
+    """The lines of the first fenced code block in `text`."""
+    found = re.search(r"^```[\w-]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert found, "no fenced code block"
+    return found.group(1).splitlines()
+
+
+def _readme_command(heading: str) -> str:
+    lines = _first_code_block(_section(README.read_text(encoding="utf-8"), heading))
+    assert len(lines) == 1, f"{heading!r}: the command must be one line, got {lines}"
+    return lines[0]
+
+
+def _table_rows(text: str) -> Iterator[list[str]]:
+    """Cells of each Markdown table body row (not the header or the rule)."""
+    for line in text.splitlines():
+        if line.startswith("|") and not re.match(r"^\|[-| :]+\|$", line):
+            yield [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def readme_config() -> dict[str, str]:
+    """`table.key` -> the README's default cell, from the configuration reference tables."""
+    reference = _section(README.read_text(encoding="utf-8"), "## Configuration reference")
+    keys: dict[str, str] = {}
+    for block in re.split(r"^### ", reference, flags=re.MULTILINE)[1:]:
+        title, _, body = block.partition("\n")
+        table = re.fullmatch(r"`\[(\w+)\]`", title.strip())
+        if table is None:
+            continue  # e.g. "Environment variables"
+        for cells in list(_table_rows(body))[1:]:
+            key = re.fullmatch(r"`(\w+)`", cells[0])
+            assert key, f"[{table.group(1)}]: key cell {cells[0]!r} is not `name`"
+            keys[f"{table.group(1)}.{key.group(1)}"] = cells[1]
+    return keys
+
+
+def readme_commands() -> list[tuple[str, ...]]:
+    """Each command of the README's CLI table as words, e.g. ("messages", "retry")."""
+    section = _section(README.read_text(encoding="utf-8"), "## The command line")
+    commands = []
+    for cells in list(_table_rows(section))[1:]:
+        usage = re.match(r"`ats-inbox ([^`]*)`", cells[0])
+        assert usage, f"command cell {cells[0]!r} does not start with `ats-inbox ...`"
+        words = re.match(r"[a-z][\w ]*?(?= [-\[A-Z]|$)", usage.group(1))
+        assert words, f"no command in {usage.group(0)}"
+        commands.append(tuple(words.group(0).split()))
+    return commands
+
+
+def _default_in_readme(cell: str) -> Any:
+    """The default a README cell states: None for "required", "" for "none", else its first literal."""
+    if cell == REQUIRED:
+        return None
+    if cell == NONE:
+        return ""
+    literal = re.match(r"`([^`]+)`", cell)
+    assert literal, f"default cell {cell!r} is not required, none, or a `literal`"
+    return tomllib.loads(f"v = {literal.group(1)}")["v"]
+
+
+# -- what the loader reads ------------------------------------------------------------------
+
+
+class _RecordingTable(Mapping[str, Any]):
+    """A TOML table that notes every key the loader asks for and the default it offers."""
+
+    def __init__(self, name: str, values: Mapping[str, Any], reads: dict[str, Any]):
+        self.name, self.values, self.reads = name, values, reads
+
+    def __getitem__(self, key: str) -> Any:
+        self.reads.setdefault(f"{self.name}.{key}", None)
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads[f"{self.name}.{key}"] = default
+        return self.values.get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+class _RecordingConfig(Mapping[str, Any]):
+    """The top of a TOML document: every table handed out records its reads."""
+
+    def __init__(self, values: Mapping[str, Mapping[str, Any]]):
+        self.values, self.reads = values, {}
+
+    def __getitem__(self, name: str) -> _RecordingTable:
+        return _RecordingTable(name, self.values[name], self.reads)
+
+    def get(self, name: str, default: Any = None) -> _RecordingTable:
+        return _RecordingTable(name, self.values.get(name, default or {}), self.reads)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@pytest.fixture(scope="module")
+def loader_reads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`table.key` -> default offered, for every key the loader reads from a minimal valid file."""
+    data = _RecordingConfig({
+        "imap": {"host": "imap.example.com", "username": "jobs@example.com", "password": "p"},
+        "ats": {"base_url": "http://127.0.0.1:8025", "token": "t"},
+    })
+    path = tmp_path_factory.mktemp("config") / "config.toml"
+    config._settings(data, path, environ={})  # the loader's core, fed the recording tables
+    return data.reads
+
+
+# -- the tests -------------------------------------------------------------------------------
+
+
+def test_ci_runs_the_readme_test_command():
+    """`.ci/run` is an executable bash script whose one command is the README's test command."""
+    command = _readme_command("### 2. Run the tests")
+    script = CI_RUN.read_text(encoding="utf-8").splitlines()
+    assert script[0] == "#!/usr/bin/env bash"
+    assert "set -euo pipefail" in script
+    commands = [line for line in script[1:] if line.strip() and not line.lstrip().startswith("#")]
+    assert commands[-1] == command
+    assert os.access(CI_RUN, os.X_OK)
+
+
+def test_readme_test_command_installs_dovecot_and_runs_pytest():
+    """The test command installs Dovecot and runs the whole suite, so CI cannot skip the IMAP tests."""
+    command = _readme_command("### 2. Run the tests")
+    assert "apt-get install -y" in command and "dovecot-imapd" in command
+    assert command.endswith("python -m pytest")
+
+
+def test_quick_start_demo_is_one_command():
+    """The first quick-start command creates the venv, installs, and runs the demo."""
+    command = _readme_command("### 1. Try the demo")
+    assert command.startswith("python3 -m venv .venv && ")
+    assert command.endswith(".venv/bin/ats-inbox demo")
+
+
+def test_readme_documents_exactly_the_keys_the_loader_reads(loader_reads: dict[str, Any]):
+    """Every key in the configuration reference is read by the loader, and every key it reads is there."""
+    documented = set(readme_config())
+    assert documented - set(loader_reads) == set(), "documented but never read"
+    assert set(loader_reads) - documented == set(), "read but not documented"
+
+
+def test_readme_defaults_are_the_loader_defaults(loader_reads: dict[str, Any]):
+    """Each default in the configuration reference is the one the loader falls back to."""
+    stated = {key: _default_in_readme(cell) for key, cell in readme_config().items()}
+    assert stated == {key: loader_reads[key] for key in stated}
+
+
+@pytest.mark.parametrize("key", sorted(readme_config()))
+def test_each_documented_key_is_validated_under_its_name(key: str, tmp_path: Path):
+    """A documented key with a value of the wrong type stops the loader with an error naming that key."""
+    table, name = key.split(".")
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data.setdefault(table, {})[name] = [1, 2]  # no key of the configuration is a list
+    path = tmp_path / "config.toml"
+    path.write_text(_toml(data), encoding="utf-8")
+    environ = {var: v for var, v in SECRETS.items()  # the variables override the secret keys
+               if not (name in SECRET_KEYS and var == SECRET_KEYS[name])}
+    with pytest.raises(config.ConfigError) as raised:
+        load_settings(path, environ)
+    assert f"'{key}'" in str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+def test_readme_lists_the_environment_variables():
+    """The three variables the loader reads are in the README, with the test hook marked as such."""
+    text = README.read_text(encoding="utf-8")
+    for variable in (config.CONFIG_ENV, config.IMAP_PASSWORD_ENV, config.ATS_TOKEN_ENV):
+        assert f"| `{variable}` |" in text
+    assert f"`{config.CRASH_ENV}` is a test hook" in text
+
+
+def test_example_config_loads_with_secrets_from_the_environment():
+    """config.example.toml is valid and points at the local sandbox ATS."""
+    settings = load_settings(EXAMPLE, SECRETS)
+    assert settings.ats.base_url == "http://127.0.0.1:8025"
+    assert settings.imap.password == "imap-secret"
+    assert settings.ats.token == "ats-secret"
+
+
+def test_example_config_uses_only_keys_the_loader_reads(loader_reads: dict[str, Any]):
+    """No key in config.example.toml is silently ignored (a typo would be)."""
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    keys = {f"{table}.{key}" for table, values in data.items() for key in values}
+    assert keys - set(loader_reads) == set()
+
+
+def test_example_config_sets_optional_keys_to_their_defaults(loader_reads: dict[str, Any]):
+    """Every optional key the example sets carries the loader's default, as its header says."""
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    optional = {key: default for key, default in loader_reads.items() if default is not None}
+    differing = {key: (data[t][k], optional[key]) for t, values in data.items() for k in values
+                 if (key := f"{t}.{k}") in optional and values[k] != optional[key]}
+    assert differing == {}
+
+
+@pytest.mark.parametrize("command", readme_commands(), ids=" ".join)
+def test_cli_help_lists_each_readme_command(command: tuple[str, ...]):
+    """Each command in the README's CLI table is a subcommand in `ats-inbox ... --help`."""
+    *parents, name = command
+    listed = _subcommands(_help(*parents))
+    assert name in listed, f"`ats-inbox {' '.join(parents)} --help` lists {listed}"
+
+
+def test_readme_lists_every_top_level_command():
+    """Every command in `ats-inbox --help` is in the README's CLI table."""
+    documented = {command[0] for command in readme_commands()}
+    assert set(_subcommands(_help())) - documented == set()
+
+
+def _help(*words: str) -> str:
+    script = Path(sys.executable).with_name("ats-inbox")
+    done = subprocess.run([str(script), *words, "--help"], capture_output=True, text=True,
+                          check=True, timeout=60, env={**os.environ, "COLUMNS": "100"})
+    return done.stdout
+
+
+def _subcommands(help_text: str) -> list[str]:
+    """The sub-commands argparse lists under "positional arguments" (indented by four spaces)."""
+    positional = help_text.split("positional arguments:", 1)[1].split("\noptions:", 1)[0]
+    return re.findall(r"^ {4}(\w[\w-]*)(?: |$)", positional, re.MULTILINE)
+
+
+def _toml(data: Mapping[str, Mapping[str, Any]]) -> str:
+    """A minimal TOML writer for tables of strings, integers and lists of integers."""
+    def value(v: Any) -> str:
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(item) for item in v) + "]"
+        return str(v)
+    return "".join(f"[{table}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in values.items())
+                   for table, values in data.items())
