@@ -6,12 +6,15 @@ Everything here reads attacker-controlled text, so the rules are:
   raises on malformed structure (it records defects instead) and keeps 8-bit bytes as
   surrogate escapes, so attachment bytes come back exactly as sent through
   `get_payload(decode=True)`, whatever the transfer encoding.
-- mail-parser is deliberately *not* used: 4.8 raises `AttributeError` on two corpus mails
-  (nested parts reusing one boundary: `dovecot-nested-boundary-prefix-clash.eml`,
-  `mailcore-same-boundary-nested-3x.eml`), returns attachments as strings, names unnamed
-  parts at random and leaves surrogates in decoded names. The few things it would add
-  (RFC 2047 headers, date, body charsets) are a few lines each over `email.header` and
-  `email.utils` below.
+- mail-parser (`headers_from_mailparser`) reads the sender and subject. The standard library
+  reading (`headers_from_stdlib`) is the guarded fallback: for all headers when mail-parser
+  raises (4.8 raises `AttributeError` on nested parts reusing one boundary:
+  `dovecot-nested-boundary-prefix-clash.eml`, `mailcore-same-boundary-nested-3x.eml`), and
+  field by field where mail-parser reads worse (see `headers_from_mailparser`).
+- Attachments and the body always come from the stdlib tree. mail-parser returns attachments
+  as strings and names unnamed parts at random; its `text_plain` also holds the text of
+  forwarded messages and of named inline text parts, and leaves 7-bit ISO-2022-JP undecoded
+  (`mikel-iso-2022-jp.eml`), none of which belongs in the applicant's body text.
 - Header values are unfolded, RFC 2047 decoded, stripped of control characters; raw 8-bit
   headers are read as UTF-8, else Windows-1252.
 - File names are display text only (`safe_filename`): never join them into a path.
@@ -25,7 +28,8 @@ import email
 import logging
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.header import decode_header
@@ -34,10 +38,15 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
+import mailparser
+
 from daemon.errors import UnparseableMail
 from daemon.mail import Attachment, ParsedEmail
 
 log = logging.getLogger(__name__)
+# mail-parser logs header text and file names (at ERROR when a header does not decode): mail
+# content must not reach the daemon's logs, and the fallback below reports its failures.
+logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 
 BODY_MAX_CHARS = 100_000
 SUBJECT_MAX_CHARS = 1_000
@@ -65,15 +74,35 @@ _CHARSET_ALIASES = {
 }
 
 
-def parse_email(raw: bytes) -> ParsedEmail:
-    """Parse one raw RFC 5322 message; raise `UnparseableMail` when it is not one."""
+@dataclass(frozen=True, slots=True)
+class Headers:
+    """The header fields of one mail, cleaned: decoded, on one line, bounded."""
+
+    sender_name: str
+    sender_email: str
+    subject: str
+    date: datetime | None
+    message_id: str
+
+
+# A header reader gets the raw bytes and their stdlib tree; None means "nothing usable".
+HeaderReader = Callable[[bytes, Message], "Headers | None"]
+
+
+def parse_email(raw: bytes, *, header_readers: Sequence[HeaderReader] | None = None) -> ParsedEmail:
+    """Parse one raw RFC 5322 message; raise `UnparseableMail` when it is not one.
+
+    The headers come from the first of `header_readers` (default `HEADER_READERS`) that reads
+    them, else from `headers_from_stdlib`; body and attachments always from the stdlib tree.
+    """
     if not raw.strip():
         raise UnparseableMail("empty message")
+    readers = HEADER_READERS if header_readers is None else header_readers
     try:
         message = email.message_from_bytes(raw, policy=compat32)
         if not message.keys():
             raise UnparseableMail("no mail headers found: not an RFC 5322 message")
-        parsed = _parsed(message)
+        parsed = _parsed(_headers(raw, message, readers), message)
     except UnparseableMail:
         raise
     except Exception as exc:  # hostile input: any library failure means "cannot parse"
@@ -103,21 +132,92 @@ def _capped(name: str) -> str:
     return f"{stem[: MAX_FILENAME_CHARS - len(extension) - 1].rstrip(' .')}.{extension}"
 
 
-def _parsed(message: Message) -> ParsedEmail:
-    sender_name, sender_email = _sender(_header(message, "from"))
+def _parsed(headers: Headers, message: Message) -> ParsedEmail:
     leaves = list(_leaves(message))
     return ParsedEmail(
-        sender_name=sender_name,
-        sender_email=sender_email,
-        subject=_one_line(_decode_words(_header(message, "subject")))[:SUBJECT_MAX_CHARS],
-        date=_date(_header(message, "date")),
-        message_id=_message_id(_header(message, "message-id")),
+        sender_name=headers.sender_name,
+        sender_email=headers.sender_email,
+        subject=headers.subject,
+        date=headers.date,
+        message_id=headers.message_id,
         body_text=_body_text(leaves),
         attachments=tuple(_attachment(part) for part, _ in leaves if _is_attachment(part)),
     )
 
 
+def _headers(raw: bytes, message: Message, readers: Sequence[HeaderReader]) -> Headers:
+    """The first reader's headers; any failure of theirs falls back to the standard library."""
+    for reader in readers:
+        try:
+            headers = reader(raw, message)
+        except Exception as exc:  # a library bug on hostile input: the next reader decides
+            _log_fallback(reader, type(exc).__name__)
+            continue
+        if headers is not None:
+            return headers
+        _log_fallback(reader, "no result")
+    return headers_from_stdlib(raw, message)
+
+
+def _log_fallback(reader: HeaderReader, error: str) -> None:
+    name = getattr(reader, "__name__", type(reader).__name__)
+    log.debug("parse.fallback", extra={"reader": name, "error": error})
+
+
 # -- headers ---------------------------------------------------------------------------
+
+
+def headers_from_mailparser(raw: bytes, message: Message) -> Headers | None:
+    """mail-parser's sender and subject over the stdlib's other fields; None without headers.
+
+    The standard library's value is kept where mail-parser reads worse:
+    - date: mail-parser turns it into UTC and keeps the sender's offset only as a string
+      rounded to a tenth of an hour ("+5.8" for +0545);
+    - Message-ID: an opaque token that needs no decoding; mail-parser RFC 2047-decodes it
+      (`<=?utf-8?q?a=C3=A9?=@x>` becomes `aé@x`), which would change the mail's identity;
+    - a From or Subject with raw 8-bit octets, or whose encoded words do not decode (U+FFFD
+      in the stdlib reading): mail-parser then drops bytes (`errors="ignore"`), leaves
+      escaped surrogates or skips the encoded words (`flanker-malformed-8bit-headers.eml`);
+    - a sender mail-parser refuses as ambiguous (`Jane <jane@example.com`, no `>`).
+    mail-parser's subjects are NFC; its sender is the angle-addr of `a@b.example <c@d.example>`.
+    """
+    mail = mailparser.parse_from_bytes(raw)
+    if mail.message is None or not mail.message.keys():
+        return None
+    stdlib = headers_from_stdlib(raw, message)
+    name, address = _pick_sender(mail.from_)
+    if not address or not _plain(message, "from", stdlib.sender_name):
+        name, address = stdlib.sender_name, stdlib.sender_email
+    subject = _one_line(_first(mail.subject))[:SUBJECT_MAX_CHARS]
+    if not _plain(message, "subject", stdlib.subject):
+        subject = stdlib.subject
+    return replace(stdlib, sender_name=name, sender_email=address, subject=subject)
+
+
+def headers_from_stdlib(raw: bytes, message: Message) -> Headers:
+    """The standard library's reading of the headers (from `message`, the tree of `raw`)."""
+    sender_name, sender_email = _sender(_header(message, "from"))
+    return Headers(
+        sender_name=sender_name,
+        sender_email=sender_email,
+        subject=_one_line(_decode_words(_header(message, "subject")))[:SUBJECT_MAX_CHARS],
+        date=_date(_header(message, "date")),
+        message_id=_message_id(_header(message, "message-id")),
+    )
+
+
+HEADER_READERS: tuple[HeaderReader, ...] = (headers_from_mailparser,)
+
+
+def _first(value: str | list[str]) -> str:
+    """mail-parser gives a list when a header repeats; the first counts, as in `_header`."""
+    return value[0] if isinstance(value, list) else value
+
+
+def _plain(message: Message, name: str, stdlib_text: str) -> bool:
+    """Whether a header is 7-bit on the wire and its stdlib reading shows no U+FFFD."""
+    raw = next((str(v) for k, v in message.raw_items() if k.strip().lower() == name), "")
+    return raw.isascii() and "\ufffd" not in stdlib_text
 
 
 def _header(part: Message, name: str) -> str:
@@ -173,7 +273,11 @@ def _one_line(text: str) -> str:
 
 
 def _sender(value: str) -> tuple[str, str]:
-    pairs = getaddresses([value]) if value else []
+    return _pick_sender(getaddresses([value]) if value else [])
+
+
+def _pick_sender(pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    """The first pair with an address; its name RFC 2047 decoded, also when quoted (Outlook)."""
     named = next((pair for pair in pairs if "@" in pair[1]), pairs[0] if pairs else ("", ""))
     address = _one_line(named[1]).lower()
     return _one_line(_decode_words(named[0])), address if _ADDR_SPEC.fullmatch(address) else ""

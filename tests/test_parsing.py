@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import email
 import hashlib
+import logging
 import time
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
+from email.message import Message
+from email.policy import compat32
 from pathlib import Path
 
+import mailparser
 import pytest
 
 from daemon.errors import UnparseableMail
 from daemon.mail import ParsedEmail
 from daemon.parsing import (
     BODY_MAX_CHARS,
+    HEADER_READERS,
     MAX_FILENAME_CHARS,
     SUBJECT_MAX_CHARS,
+    Headers,
+    headers_from_mailparser,
+    headers_from_stdlib,
     parse_email,
     safe_filename,
 )
@@ -24,6 +33,14 @@ from tests.mailfactory import MailAttachment, build_email, forwarded
 FIXTURES = Path(__file__).parent / "fixtures"
 EMAILS = sorted(p for p in (FIXTURES / "emails").iterdir() if p.name != "SOURCES.md")
 NOT_EMAIL = {"enmime-not-an-email.eml", "spamscope-outlook-msg-file-not-rfc822.msg"}
+MAILS = [p for p in EMAILS if p.name not in NOT_EMAIL]
+# mail-parser 4.8 raises AttributeError on nested parts that reuse one boundary.
+MAILPARSER_RAISES = {
+    "dovecot-nested-boundary-prefix-clash.eml",
+    "mailcore-same-boundary-nested-3x.eml",
+}
+# Where mail-parser's own reading differs from the stdlib's; parsing keeps the stdlib's.
+MAILPARSER_DIFFERS = {"flanker-malformed-8bit-headers.eml": {"subject"}}  # drops a cp1252 byte
 
 
 def corpus(name: str) -> bytes:
@@ -144,6 +161,16 @@ def test_huge_single_header_line_parses_quickly() -> None:
         ),
         (corpus("mikel-raw-utf8-headers.eml"), "Jöhn Doe", "jdöe@mächine.example"),
         (build_email(sender=None, headers={"From": "undisclosed-recipients:;"}), "", ""),
+        (
+            build_email(sender=None, headers={"From": "Jane Doe <jane@example.com"}),
+            "Jane Doe",
+            "jane@example.com",
+        ),
+        (
+            build_email(sender=None, headers={"From": "jane@example.com <jane.doe@example.org>"}),
+            "jane@example.com",
+            "jane.doe@example.org",
+        ),
         (build_email(sender=None), "", ""),
     ],
     ids=[
@@ -153,6 +180,8 @@ def test_huge_single_header_line_parses_quickly() -> None:
         "quoted-comma",
         "raw-8bit",
         "no-address",
+        "missing-angle-recovered",
+        "address-as-name",
         "absent",
     ],
 )
@@ -178,6 +207,8 @@ def test_raw_8bit_header_with_a_broken_byte_stays_readable() -> None:
         ("=?iso-8859-1?q?D=E9veloppeur?= =?bogus-charset?q?_x?=", "Développeur x"),
         ("Re: =?utf-8?b?A?=", "Re: =?utf-8?b?A?="),
         ("=?utf-8?q?caf=C3?=", "caf\ufffd"),
+        ("=?utf-8?q?Re=CC=81sume=CC=81?=", "Résumé"),
+        ("Bewerbung für =?utf-8?q?Backend_=E2=9C=94?=", "Bewerbung für Backend ✔"),
     ],
     ids=[
         "folded-encoded-words",
@@ -185,6 +216,8 @@ def test_raw_8bit_header_with_a_broken_byte_stays_readable() -> None:
         "unknown-charset",
         "bad-base64",
         "bad-utf8",
+        "nfd-becomes-nfc",
+        "raw-utf8-beside-encoded-word",
     ],
 )
 def test_subject_is_unfolded_decoded_and_cleaned(header: str, subject: str) -> None:
@@ -202,10 +235,14 @@ def test_subject_is_unfolded_decoded_and_cleaned(header: str, subject: str) -> N
         ),
         ("Mon, 05 Jan 2026 09:30:00 -0000", datetime(2026, 1, 5, 9, 30, tzinfo=UTC)),
         ("5 Jan 2026 09:30 GMT", datetime(2026, 1, 5, 9, 30, tzinfo=UTC)),
+        (
+            "Mon, 05 Jan 2026 09:30:00 +0545",
+            datetime(2026, 1, 5, 9, 30, tzinfo=timezone(timedelta(hours=5, minutes=45))),
+        ),
         ("yesterday at noon", None),
         ("Mon, 45 Foo 2026 99:99:99 +0000", None),
     ],
-    ids=["offset", "minus-zero", "gmt", "words", "impossible"],
+    ids=["offset", "minus-zero", "gmt", "nepal", "words", "impossible"],
 )
 def test_date_is_timezone_aware_or_none(header: str, expected: datetime | None) -> None:
     """Dates keep their offset; "-0000" means UTC; unparseable dates are None."""
@@ -226,13 +263,148 @@ def test_missing_date_is_none() -> None:
         ("<abc.123@example.com>", "abc.123@example.com"),
         ("  <abc@example.com> (added by relay)", "abc@example.com"),
         ("bare-id@example.com", "bare-id@example.com"),
+        ("<=?utf-8?q?a=C3=A9?=@example.com>", "=?utf-8?q?a=C3=A9?=@example.com"),
         (None, ""),
     ],
-    ids=["angle", "comment", "bare", "absent"],
+    ids=["angle", "comment", "bare", "encoded-word-stays-literal", "absent"],
 )
 def test_message_id_loses_angle_brackets(header: str | None, expected: str) -> None:
     """Message-ID comes without angle brackets, "" when absent."""
     assert parse_email(build_email(message_id=header)).message_id == expected
+
+
+# -- mail-parser first, the standard library as fallback ------------------------------
+
+
+def stdlib_tree(raw: bytes) -> Message:
+    return email.message_from_bytes(raw, policy=compat32)
+
+
+def fallbacks(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.reader, r.error) for r in caplog.records if r.getMessage() == "parse.fallback"]
+
+
+def test_mailparser_is_the_default_header_reader(caplog: pytest.LogCaptureFixture) -> None:
+    """A normal mail's headers are mail-parser's: no fallback, and its reading of the sender."""
+    caplog.set_level(logging.DEBUG, logger="daemon.parsing")
+    raw = build_email(sender=None, headers={"From": "jane@example.com <jane.doe@example.org>"})
+    assert HEADER_READERS[0] is headers_from_mailparser
+    assert parse_email(raw).sender_email == "jane.doe@example.org"  # the angle-addr
+    assert headers_from_stdlib(raw, stdlib_tree(raw)).sender_email == "jane@example.com"
+    assert fallbacks(caplog) == []
+
+
+def test_a_reader_in_the_chain_supplies_the_headers() -> None:
+    """The first reader's headers are used as given; body and attachments still come through."""
+    chosen = Headers("Reader", "reader@example.com", "from the reader", None, "id@reader")
+    raw = build_email(attachments=[("cv.pdf", b"%PDF-1.4", "application/pdf")])
+    parsed = parse_email(raw, header_readers=(lambda raw, message: chosen,))
+    assert (parsed.sender_name, parsed.sender_email, parsed.subject) == (
+        "Reader",
+        "reader@example.com",
+        "from the reader",
+    )
+    assert (parsed.date, parsed.message_id) == (None, "id@reader")
+    assert parsed.body_text == "Hello,\nplease find my CV attached."
+    assert [(a.filename, a.data) for a in parsed.attachments] == [("cv.pdf", b"%PDF-1.4")]
+
+
+def _raises(raw: bytes, message: Message) -> Headers | None:
+    raise ValueError("secret header text")
+
+
+def _finds_nothing(raw: bytes, message: Message) -> Headers | None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("reader", "error"), [(_raises, "ValueError"), (_finds_nothing, "no result")]
+)
+def test_failing_reader_falls_back_to_stdlib(
+    reader: object, error: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reader that raises or finds nothing gives the stdlib reading; the log names the type."""
+    caplog.set_level(logging.DEBUG, logger="daemon.parsing")
+    raw = build_email(sender=("Jöhn Doe", "john@example.com"), subject="Bewerbung")
+    parsed = parse_email(raw, header_readers=(reader,))
+    assert parsed == parse_email(raw, header_readers=())
+    assert (parsed.sender_name, parsed.subject) == ("Jöhn Doe", "Bewerbung")
+    assert fallbacks(caplog) == [(reader.__name__, error)]
+    assert "secret" not in caplog.text
+
+
+@pytest.mark.parametrize("name", sorted(MAILPARSER_RAISES))
+def test_mail_that_breaks_mailparser_parses_via_stdlib(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The two corpus mails mail-parser raises on parse as before, through the stdlib fallback."""
+    caplog.set_level(logging.DEBUG, logger="daemon.parsing")
+    raw = corpus(name)
+    with pytest.raises(AttributeError):
+        mailparser.parse_from_bytes(raw)
+    parsed = parse_email(raw)
+    assert parsed == parse_email(raw, header_readers=())
+    assert fallbacks(caplog) == [("headers_from_mailparser", "AttributeError")]
+
+
+def test_mailcore_nested_mail_keeps_its_fields_via_fallback() -> None:
+    """The fields of `mailcore-same-boundary-nested-3x.eml` are those the stdlib always read."""
+    parsed = parse_email(corpus("mailcore-same-boundary-nested-3x.eml"))
+    assert (parsed.sender_name, parsed.sender_email, parsed.message_id) == (
+        "",
+        "fejj@gnome.org",
+        "",
+    )
+    assert parsed.subject == "this'll probably break even more mime parsers"
+    assert parsed.date == datetime(2002, 8, 23, 6, 32, 53, tzinfo=UTC)
+    assert parsed.date.utcoffset() == timedelta(hours=-4)
+    assert parsed.body_text.startswith("Hello world.")
+    assert parsed.attachments == ()
+
+
+def _first(value: str | list[str]) -> str:
+    return value[0] if isinstance(value, list) else value  # a list when the header repeats
+
+
+def _mailparser_own_reading(raw: bytes) -> dict[str, str]:
+    """mail-parser's values, with only the trivial clean-up both paths share."""
+    mail = mailparser.parse_from_bytes(raw)
+    addresses = [address for _, address in mail.from_ if "@" in address]
+    return {
+        "sender_email": addresses[0].lower() if addresses else "",
+        "message_id": _first(mail.message_id).strip().strip("<>"),
+        "subject": " ".join(_first(mail.subject).split())[:SUBJECT_MAX_CHARS],
+    }
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in MAILS if p.name not in MAILPARSER_RAISES], ids=lambda p: p.name
+)
+def test_mailparser_and_stdlib_agree_on_the_corpus(path: Path) -> None:
+    """mail-parser's own sender address, Message-ID and subject equal the stdlib's, or differ
+    exactly where `MAILPARSER_DIFFERS` says, and then parsing keeps the stdlib's."""
+    raw = path.read_bytes()
+    stdlib = headers_from_stdlib(raw, stdlib_tree(raw))
+    own = _mailparser_own_reading(raw)
+    differing = {field for field, value in own.items() if getattr(stdlib, field) != value}
+    assert differing == MAILPARSER_DIFFERS.get(path.name, set())
+    parsed = parse_email(raw)
+    assert [getattr(parsed, field) for field in own] == [getattr(stdlib, field) for field in own]
+
+
+def test_damaged_8bit_subject_keeps_the_stdlib_reading() -> None:
+    """mail-parser drops a Windows-1252 byte of a raw 8-bit subject; parsing keeps the stdlib's."""
+    raw = corpus("flanker-malformed-8bit-headers.eml")
+    assert mailparser.parse_from_bytes(raw).subject == "!"
+    assert parse_email(raw).subject == "´!"
+
+
+def test_mailparser_logs_no_header_text(caplog: pytest.LogCaptureFixture) -> None:
+    """mail-parser's own log of an undecodable header (with its text) never reaches the logs."""
+    caplog.set_level(logging.DEBUG)
+    raw = build_email(subject=None, headers={"Subject": "=?utf-8?b?A?= Private Words"})
+    assert parse_email(raw).subject == "=?utf-8?b?A?= Private Words"
+    assert "Private" not in caplog.text
 
 
 # -- body ----------------------------------------------------------------------------
