@@ -22,8 +22,9 @@ First time? Run `ats-inbox demo`: it needs no mail server and no ATS account."""
 
 EPILOG = f"""\
 The configuration file is given by --config PATH or ${CONFIG_ENV}; secrets may come from
-ATS_INBOX_IMAP_PASSWORD and ATS_INBOX_ATS_TOKEN. Exit codes: 0 done, 1 the pass could not
-run (e.g. mailbox unreachable), 2 bad configuration."""
+ATS_INBOX_IMAP_PASSWORD and ATS_INBOX_ATS_TOKEN. Exit codes: 0 done (also when mail was set
+aside), 1 the pass could not run or stopped early (mailbox unreachable, ATS not answering),
+2 bad configuration."""
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from daemon.store import Store, open_store
 from daemon.store.models import MessageRecord
 
 log = logging.getLogger(__name__)
-EXIT_OK = 0
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def poll(settings: Settings) -> int:
@@ -32,6 +32,9 @@ def poll(settings: Settings) -> int:
         return EXIT_OK
     print(f"seen {summary.seen}, submitted {summary.submitted}, set aside {summary.set_aside}, "
           f"duplicates {summary.duplicates}, waiting for retry {summary.pending}")
+    if summary.ats_down:
+        print(f"ats-inbox: the ATS did not answer, the pass stopped early: {summary.last_error}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

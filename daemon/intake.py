@@ -68,6 +68,8 @@ class PassSummary:
     duplicates: int = 0
     pending: int = 0
     busy: bool = False  # another instance holds the mailbox: nothing was done
+    ats_down: bool = False  # the pass stopped because the ATS did not answer
+    last_error: str = ""  # the last transient error, when a message was deferred
 
     def count(self, status: str) -> None:
         self.seen += 1
@@ -119,6 +121,7 @@ class Intake:
         self.heartbeat = heartbeat  # after each message; False: our lease on the mailbox is gone
         self._ats_down = False
         self._failures_in_a_row = 0
+        self.last_error = ""
 
     def run_pass(self) -> PassSummary:
         """Sweep the folder; reconnect with backoff when the mailbox drops mid-pass.
@@ -133,9 +136,9 @@ class Intake:
                 info = self.mailbox.open()
                 connected = True
                 self._sweep(info.uidvalidity, info.ordered_uids, summary)
-                return summary
+                return self._finished(summary)
             except Stop:
-                return summary
+                return self._finished(summary)
             except MailboxUnavailable as exc:
                 if not connected or attempt == self.options.reconnects or self.should_stop():
                     raise
@@ -146,6 +149,10 @@ class Intake:
             finally:
                 self.mailbox.close()
         return summary  # not reached
+
+    def _finished(self, summary: PassSummary) -> PassSummary:
+        summary.ats_down, summary.last_error = self._ats_down, self.last_error
+        return summary
 
     def _sweep(self, uidvalidity: int, ordered: bool, summary: PassSummary) -> None:
         account, folder = self.mailbox.account, self.mailbox.folder
@@ -262,6 +269,7 @@ class Intake:
         """Keep the message for a later pass. An attempt counts against it only when the ATS
         is otherwise answering: an outage must not use up every waiting message's attempts."""
         self._ats_down = not (isinstance(exc, AtsUnavailable) and self.client.answers())
+        self.last_error = str(exc)
         attempts = record.attempts + (0 if self._ats_down else 1)
         log.warning("mail.deferred", extra={"record": record.id, "attempts": attempts, "ats_down": self._ats_down,
                                             "error": type(exc).__name__})

@@ -69,9 +69,9 @@ class Service:
             raise
         finally:
             lease.release()
-        outcome = "deferred" if summary.pending else "ok"
+        outcome = "ats down" if summary.ats_down else "deferred" if summary.pending else "ok"
         self.store.finish_pass(pass_id, outcome=outcome, seen=summary.seen, submitted=summary.submitted,
-                               set_aside=summary.set_aside)
+                               set_aside=summary.set_aside, error=summary.last_error)
         log.info("poll.finished", extra={"pass": pass_id, "seen": summary.seen, "submitted": summary.submitted,
                                          "set_aside": summary.set_aside, "pending": summary.pending})
         return summary

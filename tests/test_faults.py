@@ -174,7 +174,9 @@ def test_ats_down_pauses_intake_without_using_up_attempts(world):
     ats_down(world)
     world.deliver(*(application(n) for n in range(1, 5)))
     for _ in range(3):
-        world.poll()
+        result = world.poll(expect=1)  # the pass could not do its work: monitoring should see it
+        assert "the ATS did not answer" in result.stderr and "503" in result.stderr
+    assert "ats down" in run_cli("status", "--config", str(world.config)).stdout
     rows = invariant.records(world.database)
     assert len(rows) == 1  # the backlog was not burnt through
     assert [(r.status, r.attempts) for r in rows] == [("pending", 0)]
