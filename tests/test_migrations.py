@@ -37,3 +37,26 @@ def test_sqlite_uses_wal(tmp_path):
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
     store.close()
+
+
+def test_upgrade_keeps_existing_rows(tmp_path):
+    """A database made by the first release upgrades to head with its messages intact."""
+    from sqlalchemy import text
+
+    from daemon.store.database import create_store_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_store_engine(url)
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO messages (account, folder, uidvalidity, uid, message_id, sha256, size, status, reason,"
+            " job_id, job_title, applicant_id, candidate_id, attempts, last_error, mailbox_action, created_at,"
+            " updated_at) VALUES ('a', 'INBOX', 1, 7, 'm@x', 'abc', 10, 'submitted', '', '101', 'Data Analyst',"
+            " '1001', '2001', 0, '', 'processed', '2026-01-01', '2026-01-01')"))
+    engine.dispose()
+    store = open_store(url)
+    [record] = store.messages()
+    assert (record.uid, record.status, record.candidate_id) == (7, "submitted", "2001")
+    assert (record.content_key, record.note, record.duplicate_of) == ("", "", None)
+    store.close()
