@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.errors import (
+    AtsInboxError,
     AtsRejected,
     AtsUnavailable,
     ConfigError,
@@ -264,6 +265,11 @@ class Intake:
                 reason=f"ATS outcome unknown, check the ATS before retrying: {exc}")
         except TransientError as exc:
             return self._deferred(record, exc)
+        except AtsInboxError:
+            raise  # configuration: stops the pass, the message stays pending
+        except Exception as exc:  # a bug met on this message: park it, keep the loop going
+            log.exception("mail.crashed", extra={"record": record.id})
+            return self._set_aside(record, f"internal error ({type(exc).__name__}); see the daemon's log")
 
     def _deferred(self, record: MessageRecord, exc: TransientError) -> MessageRecord:
         """Keep the message for a later pass. An attempt counts against it only when the ATS

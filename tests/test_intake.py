@@ -104,3 +104,21 @@ def test_bodies_are_fetched_in_batches_bounded_by_bytes(parts, fetch_bytes, call
     box = FakeMailbox([mail(1), mail(2, "Python Developer"), mail(3, "Customer Support Specialist")])
     intake(parts, box, fetch_bytes=fetch_bytes).run_pass()
     assert box.fetch_calls == calls
+
+
+class BrokenDirectory:
+    """A directory whose job list raises an unexpected error (a bug, not an ATS answer)."""
+
+    def open_jobs(self):
+        raise KeyError("title")
+
+
+def test_an_unexpected_error_parks_the_message_and_the_loop_goes_on(parts):
+    """A bug met on one message sets it aside with the error type; the next message is still handled."""
+    _, client, store = parts
+    box = FakeMailbox([mail(1), mail(2, attach=False)])
+    summary = Intake(store, box, client, BrokenDirectory(), IntakeOptions()).run_pass()
+    assert summary.set_aside == 2
+    first, second = sorted(store.messages(), key=lambda r: r.uid)
+    assert first.reason.startswith("internal error (KeyError)")
+    assert second.reason.startswith("no resume attached")
