@@ -44,6 +44,7 @@ from daemon.submission import Application, submit
 
 log = logging.getLogger(__name__)
 MAILBOX_STEP = "mailbox"
+RECORDED_STEP = "recorded"  # a crash point only: the message's row is committed, nothing sent yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +220,7 @@ class Intake:
         """Handle one message (`raw` is None when it is too large to download)."""
         if record is None:
             record = self._record(key, raw, size)
+            crash_point(RECORDED_STEP, self.options.crash_after_step)
         if record.status == PENDING:
             record = self._handle(record, raw)
         self._mailbox_action(record)

@@ -82,10 +82,14 @@ def set_ats(world: World, key: str, value: int) -> None:
 
 # --- kill -9 at every step boundary -------------------------------------------------------
 
-@pytest.mark.parametrize("step", ["upload_cv:0", "create_applicant", "create_candidate", "add_comment", "mailbox"])
+@pytest.mark.parametrize("step", ["recorded", "upload_cv:0", "upload_cv:1", "create_applicant", "create_candidate",
+                                  "add_comment", "mailbox"])
 def test_kill_at_each_step_boundary_then_a_normal_run(world, step):
     """The daemon killed right after any journalled step resumes from it: one candidate, one comment."""
-    world.deliver(application(1), application(2, "Senior Python Developer"))
+    letter = ("cover-letter.pdf", PDF.replace(b"%%EOF", b"% a second file\n%%EOF"), "application/pdf")
+    two_files = build_email(sender=("Two Files", "two@example.org"), subject="Application: Data Analyst",
+                            attachments=[("cv.pdf", PDF, "application/pdf"), letter])
+    world.deliver(two_files, application(2, "Senior Python Developer"))
     world.poll(env={"ATS_INBOX_TEST_CRASH_AFTER": step}, expect=-signal.SIGKILL)
     world.poll()
     outcome = world.check()
@@ -93,6 +97,7 @@ def test_kill_at_each_step_boundary_then_a_normal_run(world, step):
     state = world.sandbox.state()
     assert len(state["candidates"]) == 2 and len(state["actions"]) == 2
     assert len(state["applicants"]) == 2
+    assert sorted(len(a["cv_ids"]) for a in state["applicants"]) == [1, 2]
 
 
 # --- ATS faults ------------------------------------------------------------------------------
