@@ -33,6 +33,17 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
     return Result(done.returncode, done.stdout, done.stderr)
 
 
+def imap_settings(dovecot, security: str = "ssl", trust: bool = True, **extra: object) -> dict[str, object]:
+    """The [imap] table for the test Dovecot: IMAPS (or STARTTLS) trusting its certificate."""
+    port = dovecot.imaps_port if security == "ssl" else dovecot.imap_port
+    settings: dict[str, object] = {"host": "127.0.0.1", "port": port, "security": security,
+                                   "username": dovecot.user, "password": dovecot.password,
+                                   "processed_folder": "Processed", "review_folder": "Review", **extra}
+    if trust:
+        settings["ca_file"] = str(dovecot.cert_path)
+    return settings
+
+
 def write_config(path: Path, *, imap: dict[str, object], ats_url: str, database: Path,
                  extra: str = "") -> Path:
     """A config file in the public format, with the password in a file beside it."""

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests import invariant
-from tests.e2e import FIXTURES, run_cli, write_config
-from tests.test_end_to_end import imap_settings
+from tests.e2e import FIXTURES, imap_settings, run_cli, write_config
 
 pytestmark = pytest.mark.imap
 CORPUS = sorted((FIXTURES / "emails").glob("*.eml"))

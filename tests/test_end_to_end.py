@@ -7,23 +7,13 @@ import hashlib
 import httpx
 import pytest
 
-from tests.e2e import FIXTURES, run_cli, write_config
+from tests.e2e import FIXTURES, imap_settings, run_cli, write_config
 from tests.mailfactory import MailAttachment, build_email
 
 pytestmark = pytest.mark.imap
 
 PDF = (FIXTURES / "resumes" / "rendercv-john-doe-classic.pdf").read_bytes()
 DOCX = (FIXTURES / "resumes" / "pandocresume-johnny-coder.docx").read_bytes()
-
-
-def imap_settings(dovecot, security: str = "ssl", trust: bool = True) -> dict[str, object]:
-    port = dovecot.imaps_port if security == "ssl" else dovecot.imap_port
-    settings: dict[str, object] = {"host": "127.0.0.1", "port": port, "security": security,
-                                   "username": dovecot.user, "password": dovecot.password,
-                                   "processed_folder": "Processed", "review_folder": "Review"}
-    if trust:
-        settings["ca_file"] = str(dovecot.cert_path)
-    return settings
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 
 from daemon.sandbox import Fault, SandboxATS
 from tests import invariant
-from tests.e2e import FIXTURES, SANDBOX_TOKEN, cli, run_cli, write_config
+from tests.e2e import FIXTURES, SANDBOX_TOKEN, cli, imap_settings, run_cli, write_config
 from tests.mailfactory import build_email
 
 pytestmark = pytest.mark.imap
@@ -45,9 +45,8 @@ class World:
         self.config = self.configure(folder)
 
     def configure(self, folder: str, name: str = "config.toml"):
-        imap = {"host": "127.0.0.1", "port": self.dovecot.imaps_port, "security": "ssl",
-                "username": self.dovecot.user, "password": self.dovecot.password,
-                "ca_file": str(self.dovecot.cert_path), "folder": folder, "reconnect_attempts": 8}
+        imap = imap_settings(self.dovecot, folder=folder, reconnect_attempts=8, processed_folder="",
+                             review_folder="")
         return write_config(self.tmp / name, imap=imap, ats_url=self.url, database=self.database)
 
     def deliver(self, *mails: bytes, folder: str | None = None) -> None:
