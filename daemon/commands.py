@@ -11,11 +11,9 @@ from pathlib import Path
 from daemon import review
 from daemon.config import Settings
 from daemon.mailbox import restore
-from daemon.report import table
 from daemon.scheduler import run_forever
 from daemon.service import Service
 from daemon.store import Store, open_store
-from daemon.store.models import MessageRecord
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -56,7 +54,8 @@ def status(settings: Settings, limit: int) -> int:
     return EXIT_OK
 
 
-def status_text(store, limit: int) -> str:
+def status_text(store: Store, limit: int) -> str:
+    """Counts per status, the last pass, and the most recent messages."""
     last = store.last_pass()
     counts = store.counts()
     lines = ["Messages: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")]
@@ -68,13 +67,8 @@ def status_text(store, limit: int) -> str:
                      + (f": {last.error}" if last.error else ""))
     recent = store.messages(limit=limit)
     if recent:
-        lines += ["", table(["#", "UID", "Status", "Job", "Candidate", "Reason"], [_row(m) for m in recent])]
+        lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):", review.list_text(recent)]
     return "\n".join(lines)
-
-
-def _row(m: MessageRecord) -> list[str]:
-    return [str(m.id), str(m.uid), m.status, m.job_title or "-", m.candidate_id or "-",
-            m.reason or m.last_error or ""]
 
 
 def messages_list(settings: Settings, statuses: Sequence[str], limit: int) -> int:
