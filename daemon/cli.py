@@ -12,6 +12,7 @@ from daemon.config import CONFIG_ENV, Settings, config_path, load_settings
 from daemon.errors import AtsInboxError, ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 DESCRIPTION = """\
 Turns a jobs@ mailbox into applications in the Skailer ATS: reads new mail over IMAP,
@@ -31,12 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ats-inbox", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ats-inbox {__version__}")
-    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    parser.add_argument("--log-level", default=None, choices=LOG_LEVELS,
                         help="how much to log to stderr (default INFO; WARNING for demo)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str, config: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
+                         help="as the global --log-level, also accepted after the command")
         if config:
             sub.add_argument("--config", metavar="PATH", help=f"configuration file (default: ${CONFIG_ENV})")
         return sub
