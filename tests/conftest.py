@@ -49,3 +49,13 @@ def sandbox(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def world(tmp_path, dovecot):
+    """A Dovecot folder, a sandbox ATS and a config tying them (tests/world.py)."""
+    from tests.world import World
+
+    w = World(tmp_path, dovecot)
+    yield w
+    w.close()

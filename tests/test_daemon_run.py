@@ -11,16 +11,9 @@ import pytest
 from daemon.sandbox import Fault
 from tests import invariant
 from tests.e2e import cli
-from tests.test_faults import World, application
+from tests.world import World, application
 
 pytestmark = pytest.mark.imap
-
-
-@pytest.fixture
-def world(tmp_path, dovecot):
-    w = World(tmp_path, dovecot)
-    yield w
-    w.close()
 
 
 def wait_for(predicate, timeout: float = 30.0) -> None:
