@@ -32,7 +32,7 @@ from daemon.errors import (
     TransientError,
 )
 from daemon.identity import content_key
-from daemon.journal import StoreJournal, crash_point
+from daemon.journal import DONE, StoreJournal, crash_point
 from daemon.mail import ParsedEmail
 from daemon.mailbox.base import Mailbox, MessageKey
 from daemon.parsing import parse_email
@@ -160,7 +160,8 @@ class Intake:
         account, folder = self.mailbox.account, self.mailbox.folder
         highest = self._highest_uid(account, folder, uidvalidity)
         retry = self.store.pending_uids(account, folder, uidvalidity)
-        uids = retry + [uid for uid in self.mailbox.uids_after(highest) if uid not in retry]
+        known = set(retry)
+        uids = retry + [uid for uid in self.mailbox.uids_after(highest) if uid not in known]
         for start in range(0, len(uids), self.options.batch_size):
             for uid, status in self._batch(uidvalidity, uids[start:start + self.options.batch_size]):
                 if status is not None:
@@ -319,5 +320,5 @@ class Intake:
             self.mailbox.set_aside(record.uid, self.options.review_folder)
         action = "processed" if done else "flagged"
         self.store.update_message(record.id, mailbox_action=action)
-        self.store.record_step(record.id, MAILBOX_STEP, "done", detail=json.dumps({"action": action}))
+        self.store.record_step(record.id, MAILBOX_STEP, DONE, detail=json.dumps({"action": action}))
         crash_point(MAILBOX_STEP, self.options.crash_after_step)

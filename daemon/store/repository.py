@@ -125,12 +125,10 @@ class Store:
             )
             return list(rows)
 
-    def messages(self, *, status: str | None = None, limit: int = 50) -> list[MessageRecord]:
+    def messages(self, *, limit: int = 50) -> list[MessageRecord]:
+        """The most recent records, newest first (the review queue has its own filters)."""
         with self.session() as s:
-            query = select(MessageRecord).order_by(MessageRecord.id.desc()).limit(limit)
-            if status:
-                query = query.where(MessageRecord.status == status)
-            return list(s.scalars(query))
+            return list(s.scalars(select(MessageRecord).order_by(MessageRecord.id.desc()).limit(limit)))
 
     def counts(self) -> dict[str, int]:
         with self.session() as s:
@@ -147,7 +145,7 @@ class Store:
                     remember: Remember | None = None) -> None:
         """Journal one step; what it teaches about people is remembered in the same transaction."""
         with self.session() as s:
-            step = s.scalar(select(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name))
+            step = _step(s, pk, name)
             if step is None:
                 s.add(StepRecord(message_pk=pk, name=name, status=status, ats_id=ats_id, detail=detail))
             else:
@@ -157,7 +155,7 @@ class Store:
 
     def delete_step(self, pk: int, name: str) -> None:
         with self.session() as s:
-            step = s.scalar(select(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name))
+            step = _step(s, pk, name)
             if step is not None:
                 s.delete(step)
 
@@ -212,6 +210,10 @@ class Store:
     def last_pass(self) -> PassRecord | None:
         with self.session() as s:
             return s.scalar(select(PassRecord).order_by(PassRecord.id.desc()).limit(1))
+
+
+def _step(session: Session, pk: int, name: str) -> StepRecord | None:
+    return session.scalar(select(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name))
 
 
 def _by_key(key: MessageKey):
