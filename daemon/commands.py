@@ -46,11 +46,8 @@ def run(settings: Settings) -> int:
 
 
 def status(settings: Settings, limit: int) -> int:
-    store = open_store(settings.database_url)
-    try:
+    with _store(settings) as store:
         print(status_text(store, limit))
-    finally:
-        store.close()
     return EXIT_OK
 
 
