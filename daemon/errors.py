@@ -7,6 +7,13 @@
      │    ├── AtsUnavailable      connect error, timeout, 5xx
      │    │    └── AtsRateLimited 429 (carries retry_after)
      │    └── StoreBusy           the database is locked
+     ├── AtsMisdirected           the ATS answers, but not as the ATS (wrong base_url path, a
+     │                            redirect, a proxy's HTML page): about every message, not one;
+     │                            stops the pass, mail stays pending
+     ├── MailboxActionRefused     the IMAP server said NO/BAD to MOVE, COPY, CREATE or STORE on
+     │                            one message: recorded on it, retried a bounded number of times
+     ├── DatabaseReplaced         the database file changed under a running daemon: stop
+     ├── Conflict                 a record changed meanwhile (compare-and-set lost): leave it
      ├── OutcomeUnknown           a create call may or may not have happened: hold for a person
      └── PermanentError           park the message for a person, with the reason
           ├── UnparseableMail
@@ -57,6 +64,31 @@ class AtsRateLimited(AtsUnavailable):
 
 class StoreBusy(TransientError):
     """The database is locked by another writer."""
+
+
+class AtsMisdirected(AtsInboxError):
+    """The server at ats.base_url answered, but not as the ATS: fix the URL or the proxy."""
+
+    key = "ats.base_url"
+
+
+class MailboxActionRefused(AtsInboxError):
+    """The IMAP server refused an action on one message (NO/BAD): quota, ACL, bad folder name.
+
+    `server_text` is the server's own words, for the record.
+    """
+
+    def __init__(self, message: str, *, server_text: str = ""):
+        self.server_text = server_text
+        super().__init__(message)
+
+
+class DatabaseReplaced(AtsInboxError):
+    """The database this daemon opened was replaced, deleted or restored while it ran."""
+
+
+class Conflict(AtsInboxError):
+    """A record was not in the status the writer expected: someone else changed it."""
 
 
 class OutcomeUnknown(AtsInboxError):

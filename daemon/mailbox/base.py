@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+DONE_KEYWORD = "$AtsInboxDone"  # set with \Seen on mail that is done: never submit it again
+REVIEW_KEYWORD = "$AtsInboxReview"  # set with \Flagged on mail set aside for a person
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class MessageKey:
@@ -23,29 +26,52 @@ class FolderInfo:
     ordered_uids: bool  # True when new mail always gets a higher UID (IMAP)
 
 
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What the server says of one message before its body is fetched."""
+
+    size: int
+    keywords: frozenset[str] = frozenset()  # DONE_KEYWORD / REVIEW_KEYWORD when set
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a message is after a mailbox action: its folder, and its UID there when known."""
+
+    folder: str
+    uid: int | None = None
+
+
 class Mailbox(Protocol):
-    """A source of raw messages with a place to mark what was done with them."""
+    """A source of raw messages with a place to mark what was done with them.
+
+    `open()` raises ConfigError for a configured folder the server cannot have (checked
+    against its NAMESPACE and hierarchy separator), MailboxUnavailable when it cannot be
+    reached. The actions raise MailboxActionRefused when the server says NO or BAD about
+    that one message, MailboxUnavailable when the connection is lost; they are safe to
+    call again after either (a cut between COPY and EXPUNGE never leaves two copies).
+    """
 
     account: str
     folder: str
 
     def open(self) -> FolderInfo:
-        """Connect and select the folder."""
+        """Connect, check the configured folders, and select the watched folder."""
 
     def uids_after(self, uid: int) -> list[int]:
         """UIDs greater than `uid`, ascending (all UIDs when UIDs are unordered)."""
 
-    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
-        """The size in bytes of each message that still exists."""
+    def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
+        """Size and our keywords of each message that still exists."""
 
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         """The raw bytes of each message, without marking it read."""
 
-    def mark_done(self, uid: int, move_to: str) -> None:
-        """Mark a fully handled message read; move it when `move_to` is set."""
+    def mark_done(self, uid: int, move_to: str) -> Placement:
+        """Mark a fully handled message read and DONE_KEYWORD; move it when `move_to` is set."""
 
-    def set_aside(self, uid: int, move_to: str) -> None:
-        """Flag a message that needs a person; move it when `move_to` is set."""
+    def set_aside(self, uid: int, move_to: str) -> Placement:
+        """Flag a message that needs a person (and REVIEW_KEYWORD); move it when `move_to` is set."""
 
     def close(self) -> None:
         """Log out; never raises."""
