@@ -8,12 +8,19 @@ settings or the environment.
 
 from __future__ import annotations
 
+import difflib
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from daemon.errors import ConfigError
 from daemon.resumes import ResumeLimits
@@ -23,6 +30,18 @@ IMAP_PASSWORD_ENV = "ATS_INBOX_IMAP_PASSWORD"  # noqa: S105 (a variable name, no
 ATS_TOKEN_ENV = "ATS_INBOX_ATS_TOKEN"  # noqa: S105 (a variable name, not a secret)
 CRASH_ENV = "ATS_INBOX_TEST_CRASH_AFTER"  # test hook: kill -9 ourselves after this journal step
 SECURITY_MODES = ("ssl", "starttls", "none")
+# Every table and key the loader reads; anything else in the file is a mistake (a typo).
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "imap": ("host", "port", "security", "username", "password", "password_file", "ca_file", "folder",
+             "processed_folder", "review_folder", "batch_size", "max_message_bytes", "timeout_seconds",
+             "reconnect_attempts"),
+    "ats": ("base_url", "token", "token_file", "source", "ca_file", "timeout_seconds", "max_attempts"),
+    "database": ("url",),
+    "rules": ("path",),
+    "schedule": ("interval_seconds",),
+    "resumes": ("max_bytes", "max_count"),
+}
+REQUIRED_TABLES = ("imap", "ats")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,25 +128,67 @@ class _Section:
             raise self._fail(key, f"must be one of {', '.join(choices)}, not {value!r}")
         return value
 
-    def secret(self, key: str, file_key: str, env: str, environ: Mapping[str, str]) -> str:
-        if environ.get(env):
-            return environ[env].strip()
-        file_name = self.str(file_key, "")
-        if file_name:
-            return self._read_secret_file(file_key, self._resolve(file_name))
-        value = self.str(key, "")
-        if not value:
-            raise self._fail(key, f"is required: set {self.name}.{file_key}, {self.name}.{key} or {env}")
-        return value
+    def secret(self, key: str, file_key: str, env: str, environ: Mapping[str, str], *, needed: bool) -> str:
+        """The secret from `env`, else the file named by `file_key`, else `key` inline; "" if not needed.
+
+        Both keys are type-checked either way; a secret that is used must be non-blank printable ASCII
+        (an HTTP header and IMAP LOGIN carry nothing else).
+        """
+        inline, file_name = self.str(key, ""), self.str(file_key, "")
+        if not needed:
+            return ""
+        if env in environ:
+            value, origin = environ[env].strip(), f"from {env}"
+            if not value:
+                raise self._fail(key, f"{env} is set but blank: unset it, or set it to the secret")
+        elif file_name:
+            value, origin = self._read_secret_file(file_key, self._resolve(file_name)), "from the file"
+            key = file_key
+        elif key in self.data:
+            value, origin = inline.strip(), "inline"
+            if not value:
+                raise self._fail(key, f"is empty: give it, or set {self.name}.{file_key} or {env}")
+        else:
+            raise self._fail(key, f"is required by this command: set {self.name}.{file_key}, "
+                                  f"{self.name}.{key} or {env} (status and messages list/show run without it)")
+        return self._printable_ascii(key, value, origin)
 
     def _read_secret_file(self, key: str, path: Path) -> str:
         try:
             value = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise self._fail(key, f"cannot read {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise self._fail(key, f"{path} is not UTF-8 text: write the secret as plain ASCII text") from exc
         if not value:
             raise self._fail(key, f"{path} is empty")
         return value
+
+    def _printable_ascii(self, key: str, value: str, origin: str) -> str:
+        if not value.isascii():
+            raise self._fail(key, f"the secret ({origin}) has non-ASCII characters, which an HTTP header or "
+                                  "IMAP LOGIN cannot carry: check the value and the file's encoding")
+        if not value.isprintable():
+            raise self._fail(key, f"the secret ({origin}) has a line break or control character: "
+                                  "keep it on one line")
+        return value
+
+    def ca_file(self, key: str = "ca_file") -> str:
+        """The CA bundle's resolved path, checked to be a readable PEM bundle; "" when unset."""
+        name = self.str(key, "")
+        if not name:
+            return ""
+        path = self._resolve(name)
+        if not path.is_file():
+            raise self._fail(key, f"{path} does not exist (or is not a file)")
+        try:
+            ssl.create_default_context().load_verify_locations(cafile=str(path))
+        except PermissionError as exc:
+            raise self._fail(key, f"cannot read {path}: {exc.strerror}") from exc
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise self._fail(key, f"{path} is not a PEM bundle of CA certificates ({exc}): "
+                                  "give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)") from exc
+        return str(path)
 
     def _resolve(self, name: str) -> Path:
         """Relative paths are relative to the config file's folder."""
@@ -143,8 +204,12 @@ def config_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -
     return Path(name)
 
 
-def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settings:
-    """Read and validate the whole configuration; raise ConfigError naming key and file."""
+def load_settings(path: Path, environ: Mapping[str, str] = os.environ, *, need_secrets: bool = True) -> Settings:
+    """Read and validate the whole configuration; raise ConfigError naming key and file.
+
+    With `need_secrets=False` (commands that only read the database) the IMAP password and
+    the ATS token are not looked up and are "" in the settings.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -153,20 +218,19 @@ def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settin
         raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from exc
-    return _settings(data, path, environ)
+    return _settings(data, path, environ, need_secrets=need_secrets)
 
 
-def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Settings:
-    for name in ("imap", "ats"):
-        if name not in data:
-            raise ConfigError(f"the [{name}] table is required", key=name, path=str(path))
+def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *,
+              need_secrets: bool = True) -> Settings:
+    _check_known(data, path)
     database = _Section(data.get("database", {}), "database", path)
     rules = _Section(data.get("rules", {}), "rules", path)
     schedule = _Section(data.get("schedule", {}), "schedule", path)
     return Settings(
         path=path,
-        imap=_imap(_Section(data["imap"], "imap", path), environ),
-        ats=_ats(_Section(data["ats"], "ats", path), environ),
+        imap=_imap(_Section(data["imap"], "imap", path), environ, need_secrets),
+        ats=_ats(_Section(data["ats"], "ats", path), environ, need_secrets),
         database_url=_database_url(database),
         rules_path=rules._resolve(rules.str("path", "rules")),
         interval_seconds=schedule.int("interval_seconds", 60, low=1, high=86400),
@@ -175,41 +239,106 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -
     )
 
 
-def _imap(s: _Section, environ: Mapping[str, str]) -> ImapSettings:
+def _check_known(data: Mapping[str, Any], path: Path) -> None:
+    """The required tables are there, and every table and key is one the loader reads."""
+    for name in REQUIRED_TABLES:
+        if name not in data:
+            typo = difflib.get_close_matches(name, [n for n in data if n not in KNOWN_KEYS], n=1)
+            hint = f" ([{typo[0]}] looks like a misspelling of it)" if typo else ""
+            raise ConfigError(f"the [{name}] table is required{hint}", key=name, path=str(path))
+    for name in data:
+        if name not in KNOWN_KEYS:
+            what = "table" if isinstance(data[name], Mapping) else "key outside any table"
+            tables = ", ".join(f"[{n}]" for n in KNOWN_KEYS)
+            raise ConfigError(f"unknown {what}.{_nearest(name, list(KNOWN_KEYS), '[{}]')} The tables are {tables}.",
+                              key=name, path=str(path))
+        if isinstance(data[name], Mapping):
+            for key in data[name]:
+                if key not in KNOWN_KEYS[name]:
+                    hint = _nearest(key, list(KNOWN_KEYS[name]), f"{name}.{{}}")
+                    raise ConfigError(f"unknown key.{hint} Fix its name or remove it.",
+                                      key=f"{name}.{key}", path=str(path))
+
+
+def _nearest(word: str, known: list[str], form: str) -> str:
+    """" Did you mean 'x'?" for the closest known name, or the table the key belongs in; else ""."""
+    close = difflib.get_close_matches(word, known, n=1)
+    if close:
+        return f" Did you mean '{form.format(close[0])}'?"
+    home = [table for table, keys in KNOWN_KEYS.items() if word in keys]
+    return f" '{word}' belongs in the [{home[0]}] table." if home else ""
+
+
+def _imap(s: _Section, environ: Mapping[str, str], need_secrets: bool) -> ImapSettings:
     security = s.choice("security", "ssl", SECURITY_MODES)
-    ca_file = s.str("ca_file", "")
-    if ca_file and not s._resolve(ca_file).is_file():
-        raise s._fail("ca_file", f"{s._resolve(ca_file)} does not exist")
-    return ImapSettings(
+    folder = s.str("folder", "INBOX") or "INBOX"
+    settings = ImapSettings(
         host=s.required_str("host"),
         port=s.int("port", 993 if security == "ssl" else 143, low=1, high=65535),
         security=security,
         username=s.required_str("username"),
-        password=s.secret("password", "password_file", IMAP_PASSWORD_ENV, environ),
-        ca_file=str(s._resolve(ca_file)) if ca_file else "",
-        folder=s.str("folder", "INBOX") or "INBOX",
-        processed_folder=s.str("processed_folder", ""),
-        review_folder=s.str("review_folder", ""),
+        password=s.secret("password", "password_file", IMAP_PASSWORD_ENV, environ, needed=need_secrets),
+        ca_file=s.ca_file(),
+        folder=folder,
+        processed_folder=_other_folder(s, "processed_folder", folder),
+        review_folder=_other_folder(s, "review_folder", folder),
         batch_size=s.int("batch_size", 50, low=1, high=1000),
         max_message_bytes=s.int("max_message_bytes", 50 * 1024 * 1024, low=1024),
         timeout_seconds=float(s.int("timeout_seconds", 60, low=1, high=3600)),
         reconnect_attempts=s.int("reconnect_attempts", 5, low=0, high=100),
     )
+    if not settings.username.isascii():
+        raise s._fail("username", "has non-ASCII characters, which IMAP LOGIN cannot carry")
+    return settings
 
 
-def _ats(s: _Section, environ: Mapping[str, str]) -> AtsSettings:
-    base_url = s.required_str("base_url").rstrip("/")
-    if not base_url.startswith(("https://", "http://")):
-        raise s._fail("base_url", f"must start with https:// (or http:// for a local sandbox), not {base_url!r}")
-    ca_file = s.str("ca_file", "")
+def same_folder(a: str, b: str) -> bool:
+    """Whether two IMAP folder names are one folder: INBOX is case-insensitive (RFC 3501 5.1)."""
+    return a == b or a.upper() == b.upper() == "INBOX"
+
+
+def _other_folder(s: _Section, key: str, folder: str) -> str:
+    """A folder mail is moved to: empty, or another folder than the watched one."""
+    value = s.str(key, "")
+    if value and same_folder(value, folder):
+        raise s._fail(key, f"is the watched folder ({folder!r}; INBOX in any case is INBOX): moving mail "
+                           "into the folder it came from never ends; leave it empty to keep the mail where it is")
+    return value
+
+
+def _ats(s: _Section, environ: Mapping[str, str], need_secrets: bool) -> AtsSettings:
     return AtsSettings(
-        base_url=base_url,
-        token=s.secret("token", "token_file", ATS_TOKEN_ENV, environ),
+        base_url=_base_url(s),
+        token=s.secret("token", "token_file", ATS_TOKEN_ENV, environ, needed=need_secrets),
         source=s.str("source", "Email").strip() or "Email",
-        ca_file=str(s._resolve(ca_file)) if ca_file else "",
+        ca_file=s.ca_file(),
         timeout_seconds=float(s.int("timeout_seconds", 30, low=1, high=600)),
         max_attempts=s.int("max_attempts", 5, low=1, high=1000),
     )
+
+
+def _base_url(s: _Section) -> str:
+    """An http(s) URL with a host, a valid port, no spaces, no credentials, query or fragment."""
+    base_url = s.required_str("base_url").rstrip("/")
+    example = "such as https://acme.skailer.com (or http://127.0.0.1:8025 for the local sandbox)"
+    if not base_url.startswith(("https://", "http://")):
+        raise s._fail("base_url", f"must start with https:// (or http:// for a local sandbox), not {base_url!r}")
+    if not base_url.isprintable() or any(c.isspace() for c in base_url):
+        raise s._fail("base_url", f"has a space or control character: give a URL {example}")
+    parts = urlsplit(base_url)
+    problem = ("has no host name" if not parts.hostname else
+               "carries a user name or password: give the token in ats.token_file" if "@" in parts.netloc else
+               "has a query or fragment (?, #): give only the address" if parts.query or parts.fragment else "")
+    if problem:
+        raise s._fail("base_url", f"{problem}; give a URL {example}, not {base_url!r}")
+    try:
+        port = parts.port
+        httpx.URL(base_url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise s._fail("base_url", f"is not a valid URL ({exc}): give one {example}") from exc
+    if port == 0:
+        raise s._fail("base_url", f"port 0 is not a port: give a URL {example}")
+    return base_url
 
 
 def _database_url(s: _Section) -> str:
@@ -217,8 +346,19 @@ def _database_url(s: _Section) -> str:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         url = prefix + str(s._resolve(url[len(prefix):]))  # relative to the config file
+    example = "such as sqlite:///ats-inbox.db"
     if "://" not in url:
-        raise s._fail("url", f"must be an SQLAlchemy URL such as sqlite:///ats-inbox.db, not {url!r}")
+        raise s._fail("url", f"must be an SQLAlchemy URL {example}, not {url!r}")
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except NoSuchModuleError as exc:  # before ArgumentError, its base
+        raise s._fail("url", f"names a database SQLAlchemy does not know ({url.split(':', 1)[0]!r}): "
+                             f"use one {example}") from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise s._fail("url", f"is not a valid SQLAlchemy URL: give one {example}") from exc
+    except ImportError as exc:
+        raise s._fail("url", f"needs the Python package {exc.name!r}, which is not installed: install it "
+                             "into the daemon's environment, or use SQLite") from exc
     return url
 
 

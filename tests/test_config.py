@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import certifi
 import pytest
 
 from daemon.config import config_path, load_settings
@@ -93,3 +95,158 @@ def test_config_path_comes_from_flag_or_environment(tmp_path):
     assert config_path(None, {"ATS_INBOX_CONFIG": "b.toml"}) == Path("b.toml")
     with pytest.raises(ConfigError, match="ATS_INBOX_CONFIG"):
         config_path(None, {})
+
+
+# -- refused at load: unknown keys, bad secrets, URLs, CA files, folders (exit 2 via ConfigError) --
+
+TOKEN = 'token = "inline-token"'
+BASE_URL = 'base_url = "https://acme.skailer.com/"'
+PEM_CA = certifi.where()
+
+
+def _case(key: str, says: str, *, replace: tuple[str, str] = ("", ""),
+          env: dict[str, str] | None = None, files: dict[str, bytes] | None = None, name: str):
+    return pytest.param(key, says, replace, env or {}, files or {}, id=name)
+
+
+REFUSED = [
+    _case("imap.review_foldr", "Did you mean 'imap.review_folder'?",
+          replace=("[imap]", '[imap]\nreview_foldr = "Review"'), name="unknown-key"),
+    _case("schedul", "Did you mean '[schedule]'?", replace=("[schedule]", "[schedul]"), name="unknown-table"),
+    _case("ats.tokn_file", "Did you mean 'ats.token_file'?", replace=(TOKEN, 'tokn_file = "t"'),
+          name="unknown-key-before-missing-token"),
+    _case("ats.review_folder", "belongs in the [imap] table", replace=(TOKEN, f'{TOKEN}\nreview_folder = "R"'),
+          name="key-in-the-wrong-table"),
+    _case("imap", "looks like a misspelling", replace=("[imap]", "[imapp]"), name="required-table-misspelt"),
+    _case("imap.password_file", "not UTF-8", files={"imap-password": b"caf\xe9\n"}, name="secret-file-not-utf8"),
+    _case("imap.password_file", "non-ASCII", files={"imap-password": "café\n".encode()},
+          name="secret-file-non-ascii"),
+    _case("ats.token", "non-ASCII", replace=(TOKEN, 'token = "tökén"'), name="token-non-ascii"),
+    _case("ats.token", "non-ASCII", env={"ATS_INBOX_ATS_TOKEN": "tökén"}, name="token-env-non-ascii"),
+    _case("imap.password", "non-ASCII", env={"ATS_INBOX_IMAP_PASSWORD": "pässword"}, name="password-env-non-ascii"),
+    _case("ats.token", "line break", replace=(TOKEN, r'token = "a\nb"'), name="token-two-lines"),
+    _case("imap.password", "set but blank", env={"ATS_INBOX_IMAP_PASSWORD": "  "}, name="password-env-blank"),
+    _case("ats.token", "set but blank", env={"ATS_INBOX_ATS_TOKEN": ""}, name="token-env-empty"),
+    _case("ats.token", "is empty", replace=(TOKEN, 'token = ""'), name="token-inline-empty"),
+    _case("ats.token", "is empty", replace=(TOKEN, 'token = "   "'), name="token-inline-blank"),
+    _case("imap.password_file", "is empty", files={"imap-password": b" \n"}, name="password-file-blank"),
+    _case("imap.username", "non-ASCII", replace=('"jobs@example.com"', '"jöbs@example.com"'),
+          name="username-non-ascii"),
+    _case("database.url", "not installed", replace=("sqlite:///state/ats-inbox.db", "postgresql://u@db/ats"),
+          name="db-driver-missing"),
+    _case("database.url", "does not know", replace=("sqlite:///state/ats-inbox.db", "nosuchdb://x/y"),
+          name="db-unknown-kind"),
+    _case("database.url", "not a valid SQLAlchemy URL",
+          replace=("sqlite:///state/ats-inbox.db", "postgresql://u@db:port/ats"), name="db-url-bad-port"),
+    _case("database.url", "not a valid SQLAlchemy URL", replace=("sqlite:///state/ats-inbox.db", "://"),
+          name="db-url-unparseable"),
+    _case("ats.base_url", "no host", replace=(BASE_URL, 'base_url = "https:///api"'), name="base-url-no-host"),
+    _case("ats.base_url", "space", replace=(BASE_URL, 'base_url = "https://acme skailer.com"'),
+          name="base-url-space"),
+    _case("ats.base_url", "not a valid URL", replace=(BASE_URL, 'base_url = "https://acme.skailer.com:99999"'),
+          name="base-url-port-too-big"),
+    _case("ats.base_url", "not a valid URL", replace=(BASE_URL, 'base_url = "https://acme.skailer.com:https"'),
+          name="base-url-port-not-a-number"),
+    _case("ats.base_url", "token_file", replace=(BASE_URL, 'base_url = "https://me:pw@acme.skailer.com"'),
+          name="base-url-credentials"),
+    _case("ats.base_url", "query", replace=(BASE_URL, 'base_url = "https://acme.skailer.com/?a=1"'),
+          name="base-url-query"),
+    _case("imap.ca_file", "not a PEM bundle", replace=("[imap]", '[imap]\nca_file = "ca.pem"'),
+          files={"ca.pem": b"not a certificate\n"}, name="imap-ca-not-pem"),
+    _case("ats.ca_file", "not a PEM bundle", replace=(TOKEN, f'{TOKEN}\nca_file = "ca.der"'),
+          files={"ca.der": b"\x30\x82\x01\x0a\x02\x82"}, name="ats-ca-not-pem"),
+    _case("ats.ca_file", "does not exist", replace=(TOKEN, f'{TOKEN}\nca_file = "missing.pem"'),
+          name="ats-ca-missing"),
+    _case("imap.ca_file", "not a file", replace=("[imap]", '[imap]\nca_file = "."'), name="imap-ca-a-folder"),
+    _case("imap.processed_folder", "leave it empty", replace=('"Processed"', '"inbox"'),
+          name="processed-is-inbox-lowercase"),
+    _case("imap.review_folder", "leave it empty",
+          replace=("[imap]", '[imap]\nfolder = "Inbox"\nreview_folder = "INBOX"'),
+          name="review-is-inbox-other-case"),
+    _case("imap.review_folder", "leave it empty",
+          replace=("[imap]", '[imap]\nfolder = "Jobs"\nreview_folder = "Jobs"'),
+          name="review-is-the-watched-folder"),
+]
+
+
+@pytest.mark.parametrize(("key", "says", "replace", "env", "files"), REFUSED)
+def test_refused_configuration_names_key_file_and_problem(tmp_path, key, says, replace, env, files):
+    """Each mistake stops loading with a ConfigError naming the key, the file and what is wrong."""
+    path = write(tmp_path, VALID.replace(*replace))
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ=env)
+    assert f"key '{key}'" in str(caught.value)
+    assert str(path) in str(caught.value)
+    assert says in str(caught.value)
+
+
+def test_secret_values_never_appear_in_errors(tmp_path):
+    """A refused secret is described, never quoted."""
+    path = write(tmp_path, VALID.replace(TOKEN, 'token = "sécret-value"'))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={})
+    assert "sécret" not in str(caught.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+@pytest.mark.parametrize("table", ["imap", "ats"])
+def test_unreadable_ca_file_is_refused(tmp_path, table):
+    """A CA bundle that exists but cannot be read is a configuration error naming the key."""
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(Path(PEM_CA).read_bytes())
+    ca.chmod(0)
+    path = write(tmp_path, VALID.replace(f"[{table}]", f'[{table}]\nca_file = "ca.pem"'))
+    with pytest.raises(ConfigError, match="cannot read") as caught:
+        load_settings(path, environ={})
+    assert f"'{table}.ca_file'" in str(caught.value)
+
+
+@pytest.mark.parametrize(("replace", "check"), [
+    pytest.param(("[imap]", f'[imap]\nca_file = "{PEM_CA}"'), lambda s: s.imap.ca_file == PEM_CA, id="imap-ca"),
+    pytest.param((TOKEN, f'{TOKEN}\nca_file = "{PEM_CA}"'), lambda s: s.ats.ca_file == PEM_CA, id="ats-ca"),
+    pytest.param((BASE_URL, 'base_url = "http://[::1]:8025/ats/"'),
+                 lambda s: s.ats.base_url == "http://[::1]:8025/ats", id="base-url-ipv6-port-path"),
+    pytest.param(("[imap]", '[imap]\nfolder = "Jobs"\nreview_folder = "INBOX"'),
+                 lambda s: s.imap.review_folder == "INBOX", id="inbox-as-review-of-another-folder"),
+    pytest.param(('"Processed"', '"processed"'), lambda s: s.imap.processed_folder == "processed",
+                 id="other-folders-are-case-sensitive"),
+    pytest.param(("sqlite:///state/ats-inbox.db", "sqlite://"), lambda s: s.database_url == "sqlite://",
+                 id="sqlite-in-memory"),
+])
+def test_accepted_configuration(tmp_path, replace, check):
+    """Valid CA bundles, URLs with a port and a path, and distinct folders load."""
+    assert check(load_settings(write(tmp_path, VALID.replace(*replace)), environ={}))
+
+
+NO_SECRETS = VALID.replace('password_file = "imap-password"\n', "").replace(f"{TOKEN}\n", "")
+
+
+def test_database_commands_load_without_secrets(tmp_path):
+    """need_secrets=False loads a file with no password and no token; the secrets are empty."""
+    settings = load_settings(write(tmp_path, NO_SECRETS), environ={}, need_secrets=False)
+    assert (settings.imap.password, settings.ats.token) == ("", "")
+
+
+def test_database_commands_do_not_read_secret_files(tmp_path):
+    """need_secrets=False does not open the credential files (they exist only for the service)."""
+    path = write(tmp_path, VALID.replace('"imap-password"', '"/run/credentials/nope/imap-password"'))
+    assert load_settings(path, environ={}, need_secrets=False).imap.password == ""
+
+
+def test_database_commands_still_check_secret_keys(tmp_path):
+    """need_secrets=False still refuses a secret key of the wrong type."""
+    with pytest.raises(ConfigError, match=r"'ats\.token'"):
+        load_settings(write(tmp_path, VALID.replace(TOKEN, "token = 42")), environ={}, need_secrets=False)
+
+
+@pytest.mark.parametrize(("key", "variable"), [("imap.password", "ATS_INBOX_IMAP_PASSWORD"),
+                                               ("ats.token", "ATS_INBOX_ATS_TOKEN")])
+def test_missing_secret_says_where_to_put_it(tmp_path, key, variable):
+    """Without a secret, the commands that need it name the key, the variable and the commands that run without."""
+    other = {v: "secret" for v in ("ATS_INBOX_IMAP_PASSWORD", "ATS_INBOX_ATS_TOKEN") if v != variable}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, NO_SECRETS), environ=other)
+    message = str(caught.value)
+    assert f"'{key}'" in message and variable in message and "status" in message

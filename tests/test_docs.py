@@ -203,6 +203,12 @@ def test_readme_documents_exactly_the_keys_the_loader_reads(loader_reads: dict[s
     assert set(loader_reads) - documented == set(), "read but not documented"
 
 
+def test_known_keys_are_exactly_the_keys_the_loader_reads(loader_reads: dict[str, Any]):
+    """The list that rejects unknown keys holds every key the loader reads, and nothing else."""
+    known = {f"{table}.{key}" for table, keys in config.KNOWN_KEYS.items() for key in keys}
+    assert known == set(loader_reads)
+
+
 def test_readme_defaults_are_the_loader_defaults(loader_reads: dict[str, Any]):
     """Each default in the configuration reference is the one the loader falls back to."""
     stated = {key: _default_in_readme(cell) for key, cell in readme_config().items()}
