@@ -41,3 +41,8 @@ def test_unit_is_hardened():
     for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "PrivateTmp": "yes",
                        "ProtectHome": "yes", "DynamicUser": "yes"}.items():
         assert unit[key] == [value], key
+
+
+def test_unit_does_not_restart_on_a_configuration_error():
+    """Exit 2 (bad configuration) is not restarted: a restart cannot fix it and would loop."""
+    assert directives()["RestartPreventExitStatus"] == ["2"]
