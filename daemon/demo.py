@@ -2,7 +2,8 @@
 
 No mail server and no ATS account: the sandbox runs on a free local port, the mail comes
 from a folder of .eml files, and the state is kept in --workdir so a second run shows
-that nothing is processed twice.
+that nothing is processed twice. The work folder and the files the demo writes in it
+(its database, the sandbox's state with the CV bytes) are readable by their owner only.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from pathlib import Path
 import daemon
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.intake import IntakeOptions, PassSummary
+from daemon.files import private_dir, private_file
+from daemon.intake import FlowOptions
 from daemon.mailbox.local import LocalFolder
 from daemon.report import table
+from daemon.runner import PassSummary, RunnerOptions
 from daemon.sandbox import SandboxATS
 from daemon.service import Service
 from daemon.store import open_store
@@ -25,14 +28,14 @@ SOURCE_NAME = "Email"
 
 def run_demo(workdir: Path, mail: Path | None = None) -> str:
     """Run one pass over the sample mail; return the report to print."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    private_dir(workdir)
     folder = LocalFolder(mail or SAMPLES)
-    sandbox = SandboxATS(workdir / "sandbox-ats.db")
+    sandbox = SandboxATS(private_file(workdir / "sandbox-ats.db"))
     base_url = sandbox.start()
     service = Service(store=open_store(f"sqlite:///{(workdir / 'ats-inbox.db').resolve()}"),
                       client=(client := AtsClient(base_url, "demo-token", timeout=10)),
                       directory=AtsDirectory(client, source_name=SOURCE_NAME),
-                      options=IntakeOptions(), mailbox_factory=lambda: folder)
+                      options=RunnerOptions(), flow_options=FlowOptions(), mailbox_factory=lambda: folder)
     try:
         summary = service.run_pass()
         return _report(service, folder, summary, workdir)

@@ -12,23 +12,33 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from daemon.ats.models import AtsId
+from daemon.errors import StoreBusy
 from daemon.store.repository import Remember, Store
 from daemon.submission import APPLICANT, CANDIDATE
 
 log = logging.getLogger(__name__)
 DONE, STARTED = "done", "started"
+BUSY_RETRIES = 10  # each waits out SQLite's own busy timeout first
 
 
 class StoreJournal:
-    """Implements `daemon.submission.Journal` over the store for one message."""
+    """Implements `daemon.submission.Journal` over the store for one message.
 
-    def __init__(self, store: Store, message_pk: int, crash_after: str = ""):
+    A finished step holds an id the ATS gave us and cannot give again: when the database
+    is locked, its write is tried again (BUSY_RETRIES times, with pauses) rather than
+    leaving the step "started", which would later hold the message as uncertain.
+    """
+
+    def __init__(self, store: Store, message_pk: int, crash_after: str = "",
+                 sleep: Callable[[float], object] = time.sleep):
         self.store, self.pk = store, message_pk
         self.crash_after = crash_after
+        self._sleep = sleep
         steps = store.steps(message_pk)
         self._done = {name: json.loads(s.detail) for name, s in steps.items() if s.status == DONE}
         self._started = {name for name, s in steps.items() if s.status == STARTED}
@@ -49,8 +59,17 @@ class StoreJournal:
 
     def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
         detail = json.dumps(dict(data), ensure_ascii=False)
-        self.store.record_step(self.pk, step, DONE, ats_id=str(ats_id), detail=detail,
-                               remember=_remember(step, ats_id, data))
+        remember = _remember(step, ats_id, data)
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                self.store.record_step(self.pk, step, DONE, ats_id=str(ats_id), detail=detail, remember=remember)
+                break
+            except StoreBusy:
+                if attempt == BUSY_RETRIES:
+                    log.error("journal.lost_id", extra={"record": self.pk, "step": step, "ats_id": str(ats_id)})
+                    raise
+                log.warning("journal.busy", extra={"record": self.pk, "step": step, "attempt": attempt + 1})
+                self._sleep(min(2.0 ** attempt, 30.0))
         self._done[step] = json.loads(detail)
         self._started.discard(step)
         crash_point(step, self.crash_after)

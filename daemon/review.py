@@ -1,13 +1,17 @@
 """The review queue for people: list and show what was recorded, retry or resolve set-aside mail.
 
-Each change is one short transaction. A retried message goes back to `pending`: the next
-pass takes it again and resumes from its journal, so steps already done are never
-repeated. Where the mail itself has to move (out of the review folder), the caller passes
-a `MoveBack`; the move happens first and the record changes only once it succeeded.
+Each change is one short transaction that says which status it expects (compare-and-set):
+the daemon may be working at the same time. A retried message goes back to `pending`
+first: the next pass takes it again and resumes from its journal, so steps already done
+are never repeated. Where the mail itself has to move (out of the review folder), the
+caller passes a `MoveBack`; it runs after the record is pending (so a pass that sees the
+mail come back continues the record instead of calling it a duplicate), and a move that
+fails puts the record back as it was.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,9 +20,9 @@ from datetime import datetime
 from sqlalchemy import case, delete, select
 
 from daemon.errors import AtsInboxError
-from daemon.intake import MAILBOX_STEP
 from daemon.journal import STARTED
 from daemon.report import table
+from daemon.runner import MAILBOX_STEP
 from daemon.store.models import MessageRecord, StepRecord
 from daemon.store.repository import (
     DUPLICATE,
@@ -140,13 +144,17 @@ def retry(store: Store, pk: int, move_back: MoveBack | None = None) -> Outcome:
     """
     record, steps = message(store, pk)
     _require(record, RETRYABLE, "retried")
-    found = None
-    if move_back is not None and record.mailbox_action:  # set aside: the mail was moved away
-        found = move_back(record)
     uncertain = record.status == UNCERTAIN
     started = [s.name for s in steps if s.status == STARTED]
     unanswered = started if uncertain else []
     _requeue(store, record, unanswered)
+    found = None
+    if move_back is not None and record.mailbox_action:  # set aside: the mail was moved away
+        try:
+            found = bool(move_back(record))
+        except Exception:
+            _undo_requeue(store, record, unanswered)
+            raise
     log.info("review.retried", extra={"record": pk, "was": record.status,
                                       "unanswered": len(unanswered), "mail_found": found})
     return Outcome(pk, _retry_line(record, unanswered, found), _retry_warning(record, started))
@@ -198,6 +206,21 @@ def _requeue(store: Store, record: MessageRecord, unanswered: Sequence[str]) -> 
         forget = [MAILBOX_STEP, *unanswered]
         s.execute(delete(StepRecord).where(StepRecord.message_pk == record.id,
                                            StepRecord.name.in_(forget)))
+
+
+def _undo_requeue(store: Store, record: MessageRecord, unanswered: Sequence[str]) -> None:
+    """The mail could not be moved back: the record returns to what it was, unless it moved on."""
+    with store.session() as s:
+        current = s.get_one(MessageRecord, record.id)
+        if current.status != PENDING or current.uid != record.uid:
+            return  # the daemon already took it up again
+        current.status, current.reason, current.attempts = record.status, record.reason, record.attempts
+        current.last_error, current.mailbox_action = record.last_error, record.mailbox_action
+        s.add(StepRecord(message_pk=record.id, name=MAILBOX_STEP, status="done",
+                         detail=json.dumps({"action": record.mailbox_action})))
+        for name in unanswered:
+            s.add(StepRecord(message_pk=record.id, name=name, status=STARTED))
+    log.warning("review.retry_undone", extra={"record": record.id})
 
 
 def _retry_line(record: MessageRecord, unanswered: Sequence[str], found: bool | None) -> str:

@@ -1,37 +1,68 @@
-"""Wiring: builds the intake from settings and runs one recorded pass (no scheduling here)."""
+"""Wiring: builds the runner from settings and runs one recorded pass (no scheduling here)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.config import AtsSettings, Settings
-from daemon.errors import AtsInboxError
-from daemon.intake import Intake, IntakeOptions, PassSummary
+from daemon.errors import AtsInboxError, AtsUnavailable, StoreBusy
+from daemon.intake import FlowOptions, MessageFlow
 from daemon.lease import MailboxLease
 from daemon.mailbox.base import Mailbox
 from daemon.mailbox.imap import ImapMailbox
+from daemon.runner import PassSummary, Runner, RunnerOptions
 from daemon.store.repository import Store
+from daemon.store.watch import DatabaseWatch
 
 log = logging.getLogger(__name__)
 
 
-def ats_client(settings: AtsSettings) -> AtsClient:
+class Stopping(Protocol):
+    """What the service needs of a stop signal (daemon.stopping.StopSignal)."""
+
+    def requested(self) -> bool: ...
+    def sleep(self, seconds: float) -> bool: ...  # True when woken early by a stop
+
+
+class NeverStop:
+    def requested(self) -> bool:
+        return False
+
+    def sleep(self, seconds: float) -> bool:
+        time.sleep(seconds)
+        return False
+
+
+def ats_client(settings: AtsSettings, stop: Stopping | None = None) -> AtsClient:
+    """The ATS client; its retry waits end early (abandoning the retry) when a stop is requested."""
+    stop = stop or NeverStop()
+
+    def sleep(seconds: float) -> None:
+        if stop.sleep(seconds):
+            raise AtsUnavailable("stopping: the retry was abandoned")
+
     return AtsClient(settings.base_url, settings.token, timeout=settings.timeout_seconds,
-                     verify=settings.ca_file or True)
+                     verify=settings.ca_file or True, sleep=sleep)
 
 
-def intake_options(settings: Settings) -> IntakeOptions:
-    return IntakeOptions(
+def runner_options(settings: Settings) -> RunnerOptions:
+    return RunnerOptions(
         processed_folder=settings.imap.processed_folder, review_folder=settings.imap.review_folder,
         batch_size=settings.imap.batch_size, max_message_bytes=settings.imap.max_message_bytes,
-        limits=settings.resumes,
         max_attempts=settings.ats.max_attempts, reconnects=settings.imap.reconnect_attempts,
         crash_after_step=settings.test_crash_after,
     )
+
+
+def flow_options(settings: Settings) -> FlowOptions:
+    return FlowOptions(max_message_bytes=settings.imap.max_message_bytes, limits=settings.resumes,
+                       crash_after_step=settings.test_crash_after)
 
 
 @dataclass
@@ -41,17 +72,26 @@ class Service:
     store: Store
     client: AtsClient
     directory: AtsDirectory
-    options: IntakeOptions
+    options: RunnerOptions
+    flow_options: FlowOptions
     mailbox_factory: Callable[[], Mailbox]
+    watch: DatabaseWatch | None = None
+    stop: Stopping = NeverStop()  # noqa: RUF009 (stateless)
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: Store) -> Service:
-        client = ats_client(settings.ats)
+    def from_settings(cls, settings: Settings, store: Store, stop: Stopping | None = None) -> Service:
+        stop = stop or NeverStop()
+        client = ats_client(settings.ats, stop)
         return cls(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
-                   options=intake_options(settings), mailbox_factory=lambda: ImapMailbox(settings.imap))
+                   options=runner_options(settings), flow_options=flow_options(settings),
+                   mailbox_factory=lambda: ImapMailbox(settings.imap),
+                   watch=DatabaseWatch(store, settings.database_url), stop=stop)
 
-    def run_pass(self, should_stop: Callable[[], bool] = lambda: False) -> PassSummary:
+    def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
+        should_stop = should_stop or self.stop.requested
+        if self.watch is not None:
+            self.watch.check()
         mailbox = self.mailbox_factory()
         lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}")
         if not lease.acquire():
@@ -59,16 +99,16 @@ class Service:
             return PassSummary(busy=True)
         pass_id = self.store.start_pass()
         log.info("poll.started", extra={"pass": pass_id})
-        intake = Intake(self.store, mailbox, self.client, self.directory, self.options, should_stop,
-                        heartbeat=lease.acquire)
+        flow = MessageFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep)
+        runner = Runner(self.store, mailbox, flow, self.options, probe=self.client.answers, should_stop=should_stop,
+                        sleep=self.stop.sleep, heartbeat=lease.acquire)
         try:
-            summary = intake.run_pass()
-        except AtsInboxError as exc:
-            self.store.finish_pass(pass_id, outcome="failed", seen=0, submitted=0, set_aside=0, error=str(exc))
-            log.error("poll.failed", extra={"pass": pass_id, "error": type(exc).__name__})
+            summary = runner.run_pass()
+        except Exception as exc:
+            self._failed(pass_id, exc)
             raise
         finally:
-            lease.release()
+            _quietly(lease.release)
         outcome = "ats down" if summary.ats_down else "deferred" if summary.pending else "ok"
         self.store.finish_pass(pass_id, outcome=outcome, seen=summary.seen, submitted=summary.submitted,
                                set_aside=summary.set_aside, error=summary.last_error)
@@ -76,6 +116,21 @@ class Service:
                                          "set_aside": summary.set_aside, "pending": summary.pending})
         return summary
 
+    def _failed(self, pass_id: int, exc: Exception) -> None:
+        """The pass row says "failed" with the error, whatever the error (never left "running")."""
+        error = str(exc) if isinstance(exc, AtsInboxError) else f"internal error ({type(exc).__name__})"
+        log.error("poll.failed", extra={"pass": pass_id, "error": type(exc).__name__})
+        _quietly(lambda: self.store.finish_pass(pass_id, outcome="failed", seen=0, submitted=0, set_aside=0,
+                                                error=error))
+
     def close(self) -> None:
         self.client.close()
         self.store.close()
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    """Bookkeeping that must not hide the error being raised (the database may be the problem)."""
+    try:
+        action()
+    except StoreBusy:
+        log.warning("store.busy_during_bookkeeping")

@@ -1,9 +1,12 @@
 """The ATS flow for one application, step by step, each step journalled before the next.
 
-    upload each CV -> create applicant -> create candidate -> post confirmation comment
+    decide the target (job, stage, source) -> upload each CV -> create applicant
+    -> create candidate -> post confirmation comment
 
 A step already in the journal is never called again: after a crash, a retry or a restart,
-the flow resumes from the last recorded step with the ids it recorded.
+the flow resumes from the last recorded step with the ids it recorded. The target is
+journalled too, before anything is sent: a job that closes (or a rule that changes)
+between two steps never sends the rest of an application elsewhere.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import AtsId, Job
 from daemon.comment import confirmation
-from daemon.errors import AtsRejected, AtsUnavailable, OutcomeUnknown
+from daemon.errors import AtsRejected, OutcomeUnknown
 from daemon.mail import ParsedEmail, Resume
 
 log = logging.getLogger(__name__)
 
+ROUTE = "route"
 APPLICANT = "create_applicant"
 CANDIDATE = "create_candidate"
 COMMENT = "add_comment"
@@ -40,6 +44,38 @@ class Application:
     email: ParsedEmail
     resumes: tuple[Resume, ...]
     job: Job
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where an application goes in the ATS: the job, its pipeline's stage, the source."""
+
+    job: Job
+    stage_id: AtsId
+    source_id: AtsId
+
+    def to_journal(self) -> dict[str, Any]:
+        return {"id": self.job.id.wire, "title": self.job.title, "pipeline_id": self.job.pipeline_id.wire,
+                "stage_id": self.stage_id.wire, "source_id": self.source_id.wire}
+
+    @classmethod
+    def from_journal(cls, data: Mapping[str, Any]) -> Target:
+        job = Job(id=AtsId.of(data["id"]), title=str(data["title"]), pipeline_id=AtsId.of(data["pipeline_id"]))
+        return cls(job, AtsId.of(data["stage_id"]), AtsId.of(data["source_id"]))
+
+
+def recorded_target(journal: Journal) -> Target | None:
+    """The target decided earlier for this message, if any."""
+    done = journal.get(ROUTE)
+    return Target.from_journal(done) if done is not None else None
+
+
+def target_for(job: Job, directory: AtsDirectory) -> Target:
+    """The job's pipeline's first stage and the configured source."""
+    stage = directory.pipeline(job.pipeline_id).first_stage()
+    if stage is None:
+        raise AtsRejected(f"the pipeline of job {job.title!r} has no stages")
+    return Target(job, stage.id, directory.source().id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +112,21 @@ class Journal(Protocol):
 
 def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal: Journal,
            received: datetime | None) -> Submitted:
-    """Run the remaining steps of the flow for `app`; return the ids it created or found."""
-    pipeline = directory.pipeline(app.job.pipeline_id)
-    stage = pipeline.first_stage()
-    if stage is None:
-        raise AtsRejected(f"the pipeline of job {app.job.title!r} has no stages")
-    source = directory.source()
+    """Run the remaining steps of the flow for `app`; return the ids it created or found.
+
+    The target recorded in the journal wins over `app.job`: it was decided first.
+    """
+    target = recorded_target(journal)
+    if target is None:
+        target = target_for(app.job, directory)
+        journal.record(ROUTE, target.job.id, target.to_journal())
+    job = target.job
     uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
-    applicant = _applicant(client, journal, app.email, uploads, source.id)
-    candidate, again = _candidate(client, journal, app.job, applicant, pipeline.id, stage.id, source.id)
+    applicant = _applicant(client, journal, app.email, uploads, target.source_id)
+    candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
+                                  target.source_id)
     text = confirmation(sender_email=app.email.sender_email, subject=app.email.subject, received=received,
-                        file_names=[r.filename or r.upload_name for r in app.resumes], job_title=app.job.title,
+                        file_names=[r.filename or r.upload_name for r in app.resumes], job_title=job.title,
                         again=again)
     _once(journal, COMMENT, lambda: client.add_comment(candidate, text), {})
     return Submitted(str(applicant), str(candidate), tuple(str(u["id"]) for u in uploads))
@@ -106,8 +146,13 @@ def _once(journal: Journal, step: str, call: Callable[[], AtsId], data: Mapping[
     journal.start(step)
     try:
         ats_id = call()
-    except (AtsRejected, AtsUnavailable):
-        journal.abandon(step)  # a definite answer: nothing was created, the step may run again
+    except OutcomeUnknown:
+        raise  # the request went out and its answer was lost: the started mark stays
+    except Exception:
+        # A definite refusal (4xx, 5xx that created nothing, never sent), or an error of
+        # ours before or after the call that the client did not report as a lost answer
+        # (the client turns every failure after sending into OutcomeUnknown).
+        journal.abandon(step)
         raise
     journal.record(step, ats_id, {"id": ats_id.wire, **data})
     log.info("ats.step.done", extra={"step": step, "ats_id": str(ats_id)})

@@ -6,12 +6,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from daemon.ats.models import AtsId
-from daemon.errors import MailboxUnavailable
-from daemon.mailbox.base import FolderInfo
+from daemon.errors import MailboxActionRefused, MailboxUnavailable
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts, Placement
 
 
 class FakeMailbox:
-    """An in-memory IMAP folder: UIDs ascend; flags and moves are recorded."""
+    """An in-memory IMAP folder: UIDs ascend; flags, keywords and moves are recorded.
+
+    `refuse` makes actions on those UIDs answer NO (as a full quota or an ACL would);
+    a moved message leaves the folder, like a real MOVE.
+    """
 
     def __init__(self, messages: Sequence[bytes] = (), uidvalidity: int = 7):
         self.account, self.folder = "fake@example.org", "INBOX"
@@ -22,6 +26,10 @@ class FakeMailbox:
         self.fetched: list[int] = []
         self.fetch_calls: list[list[int]] = []
         self.fail_fetch_once: set[int] = set()  # UIDs whose fetch drops the connection once
+        self.fail_action_once: set[int] = set()  # UIDs whose action drops the connection once
+        self.refuse: set[int] = set()
+        self.keywords: dict[int, set[str]] = {}
+        self.actions: list[int] = []  # every action attempted, refused ones too
         self.opens = 0
 
     def open(self) -> FolderInfo:
@@ -31,8 +39,9 @@ class FakeMailbox:
     def uids_after(self, uid: int) -> list[int]:
         return sorted(u for u in self.messages if u > uid)
 
-    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
-        return {u: len(self.messages[u]) for u in uids if u in self.messages}
+    def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
+        return {u: MessageFacts(len(self.messages[u]), frozenset(self.keywords.get(u, ())))
+                for u in uids if u in self.messages}
 
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         for uid in uids:
@@ -43,11 +52,31 @@ class FakeMailbox:
         self.fetch_calls.append(list(uids))
         return {u: self.messages[u] for u in uids if u in self.messages}
 
-    def mark_done(self, uid: int, move_to: str) -> None:
+    def mark_done(self, uid: int, move_to: str) -> Placement:
+        self._action(uid)
         self.done[uid] = move_to
+        self.keywords.setdefault(uid, set()).add(DONE_KEYWORD)
+        return self._move(uid, move_to)
 
-    def set_aside(self, uid: int, move_to: str) -> None:
+    def set_aside(self, uid: int, move_to: str) -> Placement:
+        self._action(uid)
         self.flagged[uid] = move_to
+        self.keywords.setdefault(uid, set()).add(REVIEW_KEYWORD)
+        return self._move(uid, move_to)
+
+    def _action(self, uid: int) -> None:
+        self.actions.append(uid)
+        if uid in self.fail_action_once:
+            self.fail_action_once.discard(uid)
+            raise MailboxUnavailable("connection reset by peer")
+        if uid in self.refuse:
+            raise MailboxActionRefused("IMAP server refused the move", server_text="NO [OVERQUOTA] Quota exceeded")
+
+    def _move(self, uid: int, folder: str) -> Placement:
+        if not folder:
+            return Placement(self.folder, uid)
+        self.messages.pop(uid, None)
+        return Placement(folder, 1000 + uid)
 
     def close(self) -> None:
         pass

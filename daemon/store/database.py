@@ -8,10 +8,12 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 import daemon
 from daemon.errors import ConfigError, StoreBusy
+from daemon.files import private_file
 from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,9 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 def _sqlite_begin(connection) -> None:
     # A read transaction that later writes can fail with "database is locked" in WAL
     # mode despite the busy timeout; taking the write lock up front cannot deadlock.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Transactions that only read (Store.reading) take no lock: WAL lets them run beside a writer.
+    read_only = connection.get_execution_options().get("ats_inbox_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -63,8 +67,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open (and by default create and migrate) the database at `url`."""
-    _ensure_parent(url)
+    """Open (and by default create and migrate) the database at `url`.
+
+    A new SQLite file is created readable by its owner only; SQLite gives its -wal and
+    -shm files the database file's mode.
+    """
+    _prepare_sqlite_file(url)
     engine = create_store_engine(url)
     try:
         if migrate:
@@ -78,9 +86,23 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     return Store(engine)
 
 
-def _ensure_parent(url: str) -> None:
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and ":memory:" not in url:
-        path = Path(url[len(prefix):])
-        if not path.parent.is_dir():
-            raise ConfigError(f"the folder {path.parent} does not exist", key="database.url")
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:") or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if not path.parent.is_dir():
+        raise ConfigError(f"the folder {path.parent} does not exist: create it, or point "
+                          "database.url elsewhere", key="database.url")
+    try:
+        private_file(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path}: {exc.strerror}", key="database.url") from exc

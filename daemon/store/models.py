@@ -52,6 +52,12 @@ class MessageRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     mailbox_action: Mapped[str] = mapped_column(String(20), default="")
+    # A refused mailbox action (IMAP NO/BAD): how often, and the server's last words.
+    action_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    action_error: Mapped[str] = mapped_column(Text, default="")
+    # Where the mail is after its mailbox action (the UID from COPYUID when the server gives it).
+    placed_folder: Mapped[str] = mapped_column(String(1000), default="")
+    placed_uid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -123,6 +129,16 @@ class KnownCandidate(Base):
     applicant_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     job_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     candidate_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StoreIdentity(Base):
+    """One row, written when the database is created: tells this database from a replacement."""
+
+    __tablename__ = "store_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from daemon.errors import StoreBusy
-from daemon.mailbox.base import MessageKey
+from daemon.errors import Conflict, StoreBusy
+from daemon.mailbox.base import MessageKey, Placement
 from daemon.store.models import (
     FolderState,
     KnownApplicant,
@@ -21,6 +21,7 @@ from daemon.store.models import (
     MessageRecord,
     PassRecord,
     StepRecord,
+    StoreIdentity,
     utcnow,
 )
 
@@ -32,30 +33,40 @@ DUPLICATE = "duplicate"  # another copy of a mail already recorded (see duplicat
 RESOLVED = "resolved"  # a person dealt with it (see note)
 SETTLED = frozenset({SUBMITTED, REVIEW, UNCERTAIN, DUPLICATE, RESOLVED})
 NEEDS_PERSON = frozenset({REVIEW, UNCERTAIN})
+ACTION_REFUSED = "refused"  # mailbox_action once the server refused it too often: a person moves it
+READ_ONLY = "ats_inbox_read_only"  # execution option: a read transaction (no write lock on SQLite)
 
 
 class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._reads = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction, committed at the end; a lock is reported as StoreBusy."""
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreBusy("the database is locked by another process") from exc
-            raise
+        """One write transaction, committed at the end; a lock is reported as StoreBusy."""
+        with _busy_is_transient(), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """One read transaction: it never takes SQLite's write lock."""
+        with _busy_is_transient(), self._reads.begin() as session:
+            yield session
+
+    def identity(self) -> str:
+        """The random id written when this database was created ("" before migration 0003)."""
+        with self.reading() as s:
+            row = s.get(StoreIdentity, 1)
+            return row.instance if row else ""
 
     # folders
     def folder_state(self, account: str, folder: str) -> FolderState | None:
-        with self.session() as s:
+        with self.reading() as s:
             return s.get(FolderState, (account, folder))
 
     def save_folder_state(self, account: str, folder: str, uidvalidity: int, highest_uid: int) -> None:
@@ -68,18 +79,18 @@ class Store:
 
     # messages
     def message(self, key: MessageKey) -> MessageRecord | None:
-        with self.session() as s:
+        with self.reading() as s:
             return s.scalar(_by_key(key))
 
     def message_in(self, account: str, folder: str, uid: int) -> MessageRecord | None:
         """The latest record of `uid` in a folder, whatever the UIDVALIDITY."""
-        with self.session() as s:
+        with self.reading() as s:
             return s.scalar(select(MessageRecord).where(
                 MessageRecord.account == account, MessageRecord.folder == folder, MessageRecord.uid == uid,
             ).order_by(MessageRecord.id.desc()).limit(1))
 
     def message_by_pk(self, pk: int) -> MessageRecord | None:
-        with self.session() as s:
+        with self.reading() as s:
             return s.get(MessageRecord, pk)
 
     def add_message(self, key: MessageKey, *, message_id: str = "", sha256: str, size: int,
@@ -97,25 +108,46 @@ class Store:
         """The earliest record of the same mail (see daemon.identity), if any."""
         if not content_key:
             return None
-        with self.session() as s:
+        with self.reading() as s:
             return s.scalar(select(MessageRecord).where(MessageRecord.content_key == content_key)
                             .order_by(MessageRecord.id).limit(1))
 
-    def move_record(self, pk: int, key: MessageKey) -> MessageRecord:
-        """Re-key a record to where its mail is now (new UID, folder or UIDVALIDITY); the journal stays."""
-        return self.update_message(pk, account=key.account, folder=key.folder, uidvalidity=key.uidvalidity,
-                                   uid=key.uid, mailbox_action="")
+    def move_record(self, pk: int, key: MessageKey, *, expect: str | Collection[str]) -> MessageRecord:
+        """Re-key a record to where its mail is now (new UID or UIDVALIDITY); the journal stays."""
+        return self.update_message(pk, expect=expect, account=key.account, folder=key.folder,
+                                   uidvalidity=key.uidvalidity, uid=key.uid, mailbox_action="",
+                                   placed_folder="", placed_uid=None)
 
-    def update_message(self, pk: int, **fields: object) -> MessageRecord:
+    def update_message(self, pk: int, *, expect: str | Collection[str], **fields: object) -> MessageRecord:
+        """Change a record that is in the status `expect` (or one of them); else raise Conflict.
+
+        Compare-and-set: the daemon and people (`messages retry`, `resolve`) change records
+        concurrently, and each change says which status it was decided on.
+        """
+        allowed = (expect,) if isinstance(expect, str) else tuple(expect)
         with self.session() as s:
             record = s.get_one(MessageRecord, pk)
+            if record.status not in allowed:
+                raise Conflict(f"message #{pk} is {record.status} now, not {' or '.join(allowed)}")
             for name, value in fields.items():
                 setattr(record, name, value)
         return record
 
-    def pending_uids(self, account: str, folder: str, uidvalidity: int) -> list[int]:
-        """UIDs recorded but not finished, and finished ones whose mailbox action is still owed."""
+    def record_action(self, pk: int, *, expect: str, action: str, placement: Placement, step: str,
+                      detail: str) -> None:
+        """The mailbox action done on a record in status `expect`, and its journal step, at once."""
         with self.session() as s:
+            record = s.get_one(MessageRecord, pk)
+            if record.status != expect:
+                raise Conflict(f"message #{pk} is {record.status} now, not {expect}")
+            record.mailbox_action, record.action_error = action, ""
+            record.placed_folder, record.placed_uid = placement.folder, placement.uid
+            _upsert_step(s, pk, step, "done", detail=detail)
+
+    def pending_uids(self, account: str, folder: str, uidvalidity: int) -> list[int]:
+        """UIDs recorded but not finished, and finished ones whose mailbox action is still owed
+        (a refused action is retried a bounded number of times, then left to a person)."""
+        with self.reading() as s:
             rows = s.scalars(
                 select(MessageRecord.uid).where(
                     MessageRecord.account == account, MessageRecord.folder == folder,
@@ -127,17 +159,17 @@ class Store:
 
     def messages(self, *, limit: int = 50) -> list[MessageRecord]:
         """The most recent records, newest first (the review queue has its own filters)."""
-        with self.session() as s:
+        with self.reading() as s:
             return list(s.scalars(select(MessageRecord).order_by(MessageRecord.id.desc()).limit(limit)))
 
     def counts(self) -> dict[str, int]:
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.execute(select(MessageRecord.status, func.count()).group_by(MessageRecord.status))
             return {status: count for status, count in rows.all()}  # noqa: C416 (Result has .keys())
 
     # steps (the journal)
     def steps(self, pk: int) -> dict[str, StepRecord]:
-        with self.session() as s:
+        with self.reading() as s:
             rows = s.scalars(select(StepRecord).where(StepRecord.message_pk == pk).order_by(StepRecord.id))
             return {row.name: row for row in rows}
 
@@ -145,11 +177,7 @@ class Store:
                     remember: Remember | None = None) -> None:
         """Journal one step; what it teaches about people is remembered in the same transaction."""
         with self.session() as s:
-            step = _step(s, pk, name)
-            if step is None:
-                s.add(StepRecord(message_pk=pk, name=name, status=status, ats_id=ats_id, detail=detail))
-            else:
-                step.status, step.ats_id, step.detail = status, ats_id, detail
+            _upsert_step(s, pk, name, status, ats_id=ats_id, detail=detail)
             if remember is not None:
                 remember.apply(s)
 
@@ -161,12 +189,12 @@ class Store:
 
     # people this daemon created in the ATS
     def known_applicant(self, email: str) -> str | None:
-        with self.session() as s:
+        with self.reading() as s:
             row = s.get(KnownApplicant, email.casefold())
             return row.applicant_id if row else None
 
     def known_candidate(self, applicant_id: str, job_id: str) -> str | None:
-        with self.session() as s:
+        with self.reading() as s:
             row = s.get(KnownCandidate, (applicant_id, job_id))
             return row.candidate_id if row else None
 
@@ -208,8 +236,26 @@ class Store:
             record.set_aside, record.error = set_aside, error
 
     def last_pass(self) -> PassRecord | None:
-        with self.session() as s:
+        with self.reading() as s:
             return s.scalar(select(PassRecord).order_by(PassRecord.id.desc()).limit(1))
+
+
+@contextmanager
+def _busy_is_transient() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreBusy("the database is locked by another process") from exc
+        raise
+
+
+def _upsert_step(session: Session, pk: int, name: str, status: str, *, ats_id: str = "", detail: str = "") -> None:
+    step = _step(session, pk, name)
+    if step is None:
+        session.add(StepRecord(message_pk=pk, name=name, status=status, ats_id=ats_id, detail=detail))
+    else:
+        step.status, step.ats_id, step.detail = status, ats_id, detail
 
 
 def _step(session: Session, pk: int, name: str) -> StepRecord | None:

@@ -1,4 +1,4 @@
-"""The intake pass with a fake mailbox, a real store and the sandbox ATS over HTTP."""
+"""The runner: a pass with a fake mailbox, a real store and the sandbox ATS."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.intake import Intake, IntakeOptions
+from daemon.intake import FlowOptions, MessageFlow
+from daemon.runner import Runner, RunnerOptions
 from daemon.sandbox import SandboxATS
 from daemon.store import open_store
 from tests.e2e import FIXTURES
@@ -32,10 +33,13 @@ def parts(tmp_path):
     sandbox.stop()
 
 
-def intake(parts, mailbox: FakeMailbox, **options) -> Intake:
+def intake(parts, mailbox: FakeMailbox, directory=None, should_stop=lambda: False, **options) -> Runner:
     _, client, store = parts
-    return Intake(store, mailbox, client, AtsDirectory(client, source_name="Email"),
-                  IntakeOptions(**options), sleep=lambda _: None)
+    flow_keys = {"max_message_bytes"} & set(options)
+    flow = MessageFlow(store, client, directory or AtsDirectory(client, source_name="Email"),
+                       FlowOptions(**{k: options[k] for k in flow_keys}))
+    return Runner(store, mailbox, flow, RunnerOptions(**options), probe=client.answers, should_stop=should_stop,
+                  sleep=lambda _: None)
 
 
 def test_outcomes_and_mailbox_actions(parts):
@@ -81,8 +85,7 @@ def test_stop_request_ends_the_pass_after_the_message_in_hand(parts):
     """should_stop() is honoured between messages, never in the middle of one."""
     box = FakeMailbox([mail(1), mail(2, "Python Developer")])
     _, client, store = parts
-    runner = Intake(store, box, client, AtsDirectory(client, source_name="Email"), IntakeOptions(),
-                    should_stop=lambda: bool(box.done))
+    runner = intake(parts, box, should_stop=lambda: bool(box.done))
     summary = runner.run_pass()
     assert summary.submitted == 1
     assert len(parts[0].state()["actions"]) == 1
@@ -117,7 +120,7 @@ def test_an_unexpected_error_parks_the_message_and_the_loop_goes_on(parts):
     """A bug met on one message sets it aside with the error type; the next message is still handled."""
     _, client, store = parts
     box = FakeMailbox([mail(1), mail(2, attach=False)])
-    summary = Intake(store, box, client, BrokenDirectory(), IntakeOptions()).run_pass()
+    summary = intake(parts, box, directory=BrokenDirectory()).run_pass()
     assert summary.set_aside == 2
     first, second = sorted(store.messages(), key=lambda r: r.uid)
     assert first.reason.startswith("internal error (KeyError)")

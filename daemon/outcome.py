@@ -1,0 +1,109 @@
+"""What became of one message, and what an error means for it (pure).
+
+`classify` is the one place that turns an exception met while handling a message into a
+disposition; the runner acts on dispositions, never on exception types:
+
+    exception                                  disposition      the message            the pass
+    ConfigError, AtsRejected 401/403           CONFIG           stays pending          stops, raises
+    AtsMisdirected                             ATS_WIDE         stays pending          stops, raises
+    DatabaseReplaced                           CONFIG           -                      stops, raises
+    StoreBusy                                  STORE_BUSY       stays pending          stops
+    MailboxUnavailable                         MAILBOX_DOWN     stays pending          reconnects
+    MailboxActionRefused                       ACTION_REFUSED   keeps its status       goes on
+    Conflict                                   CONFLICT         a person changed it    goes on
+    OutcomeUnknown                             UNCERTAIN        held for a person      pauses
+    AtsUnavailable (5xx, 429, connect)         TRANSIENT        pending, attempt kept  pauses when the
+                                                                (given back in an      ATS is down or
+                                                                outage)                after a few
+    PermanentError (no resume, no job, 4xx)    PERMANENT        set aside (review)     goes on
+    anything else (a bug)                      BUG              set aside (review)     goes on
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from daemon.errors import (
+    AtsMisdirected,
+    AtsRejected,
+    AtsUnavailable,
+    ConfigError,
+    Conflict,
+    DatabaseReplaced,
+    MailboxActionRefused,
+    MailboxUnavailable,
+    OutcomeUnknown,
+    PermanentError,
+    StoreBusy,
+    TransientError,
+)
+
+
+class Disposition(enum.Enum):
+    CONFIG = "configuration"
+    ATS_WIDE = "ATS-wide fault"
+    STORE_BUSY = "database busy"
+    MAILBOX_DOWN = "mailbox unavailable"
+    ACTION_REFUSED = "mailbox action refused"
+    CONFLICT = "changed meanwhile"
+    UNCERTAIN = "outcome unknown"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    BUG = "unexpected error"
+
+    @property
+    def stops_pass(self) -> bool:
+        """Faults about the ATS, the database or the configuration: not this message's."""
+        return self in (Disposition.CONFIG, Disposition.ATS_WIDE, Disposition.STORE_BUSY)
+
+
+_TABLE: tuple[tuple[type[BaseException], Disposition], ...] = (
+    (ConfigError, Disposition.CONFIG),
+    (DatabaseReplaced, Disposition.CONFIG),
+    (AtsMisdirected, Disposition.ATS_WIDE),
+    (StoreBusy, Disposition.STORE_BUSY),
+    (MailboxUnavailable, Disposition.MAILBOX_DOWN),
+    (MailboxActionRefused, Disposition.ACTION_REFUSED),
+    (Conflict, Disposition.CONFLICT),
+    (OutcomeUnknown, Disposition.UNCERTAIN),
+    (AtsUnavailable, Disposition.TRANSIENT),
+    (TransientError, Disposition.TRANSIENT),
+    (PermanentError, Disposition.PERMANENT),
+)
+
+
+def classify(exc: BaseException) -> Disposition:
+    """The disposition of an error met while handling one message (first row that fits)."""
+    if isinstance(exc, AtsRejected) and exc.status in (401, 403):
+        return Disposition.CONFIG  # the token, not the message
+    return next((disposition for kind, disposition in _TABLE if isinstance(exc, kind)), Disposition.BUG)
+
+
+def reason_of(exc: BaseException) -> str:
+    """The recorded reason: the error's kind first ("no job matched: ..."), said once."""
+    detail = str(exc)
+    if isinstance(exc, PermanentError):
+        return detail if detail.startswith(exc.reason) else f"{exc.reason}: {detail}"
+    if classify(exc) is Disposition.BUG:
+        return f"internal error ({type(exc).__name__}); see the daemon's log"
+    return detail
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What handling one message came to; the runner records it and acts on the mailbox.
+
+    `disposition` is None when the message went its whole way (submitted, or set aside by
+    a decision such as "too large"); otherwise it says what the error `error` means.
+    """
+
+    status: str
+    reason: str = ""
+    disposition: Disposition | None = None
+    error: BaseException | None = None
+    job_id: str = ""
+    job_title: str = ""
+    applicant_id: str = ""
+    candidate_id: str = ""
+    message_id: str = ""

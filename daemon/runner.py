@@ -1,0 +1,412 @@
+"""One pass over a mail source: a short loop over message keys (the runner).
+
+For each message: record it (committed before any heavy work), count the attempt (before
+the work, so a mail that kills the process is set aside after `max_attempts` starts),
+let the message flow (daemon.intake) handle it, record its Outcome with the status it
+was decided on (compare-and-set), and only then act on the mailbox. The runner owns
+reconnects and pausing; it acts on dispositions (daemon.outcome), never on error types.
+
+    a new UID ---------------> record -> attempt -> flow -> outcome -> mailbox action
+    a pending one (retry) ---------------> attempt -> flow -> outcome -> mailbox action
+    a settled one, action owed ----------------------------------------> mailbox action
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from daemon.errors import Conflict, MailboxActionRefused, MailboxUnavailable, StoreBusy
+from daemon.identity import content_key
+from daemon.intake import MessageFlow
+from daemon.journal import crash_point
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox, MessageFacts, MessageKey
+from daemon.outcome import Disposition, Outcome
+from daemon.store.models import MessageRecord
+from daemon.store.repository import (
+    ACTION_REFUSED,
+    DUPLICATE,
+    PENDING,
+    RESOLVED,
+    REVIEW,
+    SETTLED,
+    SUBMITTED,
+    UNCERTAIN,
+    Store,
+)
+
+log = logging.getLogger(__name__)
+MAILBOX_STEP = "mailbox"
+RECORDED_STEP = "recorded"  # a crash point only: the message's row is committed, nothing sent yet
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerOptions:
+    processed_folder: str = ""
+    review_folder: str = ""
+    batch_size: int = 50
+    max_message_bytes: int = 50 * 1024 * 1024
+    max_attempts: int = 5  # starts of one message (failed or killed) before a person looks
+    max_action_attempts: int = 5  # passes that retry a refused mailbox action before leaving it
+    reconnects: int = 5  # mailbox reconnects within one pass
+    reconnect_base_seconds: float = 1.0
+    failures_before_pause: int = 3  # messages failing transiently in a row end the pass
+    fetch_bytes: int = 16 * 1024 * 1024  # bodies downloaded per FETCH, at most (one message at least)
+    crash_after_step: str = ""  # test hook, see daemon.journal
+
+
+@dataclass
+class PassSummary:
+    seen: int = 0
+    submitted: int = 0
+    set_aside: int = 0
+    duplicates: int = 0
+    pending: int = 0
+    busy: bool = False  # another instance holds the mailbox: nothing was done
+    ats_down: bool = False  # the pass stopped because the ATS did not answer
+    stopped: str = ""  # why the pass stopped before the end of the folder, when it did
+    last_error: str = ""  # the last transient error, when a message was deferred
+    counted: set[int] = field(default_factory=set)  # records counted (a reconnect must not count twice)
+
+    def count(self, record: MessageRecord) -> None:
+        if record.id in self.counted:
+            return
+        self.counted.add(record.id)
+        self.seen += 1
+        if record.status == SUBMITTED:
+            self.submitted += 1
+        elif record.status in (REVIEW, UNCERTAIN):
+            self.set_aside += 1
+        elif record.status == DUPLICATE:
+            self.duplicates += 1
+        elif record.status == PENDING:
+            self.pending += 1
+
+
+class Stop(Exception):
+    """Ends the sweep early: the pass paused, or a stop was requested."""
+
+
+class Runner:
+    """Runs passes over one mailbox, recording everything in the store."""
+
+    def __init__(self, store: Store, mailbox: Mailbox, flow: MessageFlow, options: RunnerOptions, *,
+                 probe: Callable[[], bool] = lambda: True, should_stop: Callable[[], bool] = lambda: False,
+                 sleep: Callable[[float], object] = time.sleep, heartbeat: Callable[[], bool] = lambda: True):
+        self.store, self.mailbox, self.flow, self.options = store, mailbox, flow, options
+        self.probe = probe  # does the ATS answer at all? (tells an outage from one message's failure)
+        self.should_stop = should_stop
+        self.sleep = sleep
+        self.heartbeat = heartbeat  # after each message; False: our lease on the mailbox is gone
+        self._pause = ""  # why no further message should start in this pass
+        self._outage = False  # the pause is because the ATS does not answer (usefully)
+        self._failures_in_a_row = 0
+
+    # -- the pass --------------------------------------------------------------------------
+
+    def run_pass(self) -> PassSummary:
+        """Sweep the folder; reconnect with backoff when the mailbox drops mid-pass.
+
+        A mailbox that cannot be reached at the start fails the pass at once (the next
+        scheduled pass tries again); one that drops mid-pass is reconnected.
+        """
+        summary = PassSummary()
+        connected = False
+        for attempt in range(self.options.reconnects + 1):
+            try:
+                info = self.mailbox.open()
+                connected = True
+                self._sweep(info.uidvalidity, info.ordered_uids, summary)
+                return summary
+            except Stop:
+                return summary
+            except MailboxUnavailable as exc:
+                if not connected or attempt == self.options.reconnects or self.should_stop():
+                    raise
+                delay = random.uniform(0, self.options.reconnect_base_seconds * 2 ** attempt)  # noqa: S311
+                log.warning("imap.reconnecting", extra={"attempt": attempt + 1, "delay": round(delay, 2),
+                                                        "error": type(exc.__cause__ or exc).__name__})
+                self.sleep(delay)
+            finally:
+                self.mailbox.close()
+        return summary  # not reached
+
+    def _sweep(self, uidvalidity: int, ordered: bool, summary: PassSummary) -> None:
+        account, folder = self.mailbox.account, self.mailbox.folder
+        highest = self._highest_uid(account, folder, uidvalidity)
+        owed = self.store.pending_uids(account, folder, uidvalidity)
+        known = set(owed)
+        uids = owed + [uid for uid in self.mailbox.uids_after(highest) if uid not in known]
+        for start in range(0, len(uids), self.options.batch_size):
+            for key, record in self._batch(uidvalidity, uids[start:start + self.options.batch_size], summary):
+                if ordered and key.uid > highest:
+                    highest = key.uid
+                    self.store.save_folder_state(account, folder, uidvalidity, highest)
+                if record is not None and record.status != PENDING:
+                    self._act(record)
+                if not self.heartbeat():
+                    raise Stop
+
+    def _highest_uid(self, account: str, folder: str, uidvalidity: int) -> int:
+        state = self.store.folder_state(account, folder)
+        if state is None or state.uidvalidity != uidvalidity:
+            if state is not None:
+                # Every UID seen so far is void. Mail already recorded is recognised again by
+                # its content (daemon.identity), so nothing is submitted twice.
+                log.warning("imap.uidvalidity_changed", extra={"folder": folder, "old": state.uidvalidity,
+                                                                "new": uidvalidity})
+            self.store.save_folder_state(account, folder, uidvalidity, 0)
+            return 0
+        return state.highest_uid
+
+    def _batch(self, uidvalidity: int, uids: list[int],
+               summary: PassSummary) -> Iterator[tuple[MessageKey, MessageRecord | None]]:
+        """(key, record after handling) for each message of `uids` that still exists."""
+        facts = self.mailbox.facts(uids)  # sizes and our keywords before any body is downloaded
+        records = {uid: self.store.message(self._key(uidvalidity, uid)) for uid in uids if uid in facts}
+        wanted = {uid: facts[uid].size for uid, record in records.items()
+                  if self._needs_body(record, facts[uid])}
+        for chunk in _chunks([uid for uid in uids if uid in facts], wanted, self.options.fetch_bytes):
+            bodies = self.mailbox.fetch([uid for uid in chunk if uid in wanted])
+            for uid in chunk:
+                if uid in wanted and uid not in bodies:
+                    continue  # gone from the folder (moved or expunged by someone else)
+                self._before_next(summary)
+                key = self._key(uidvalidity, uid)
+                yield key, self._one(key, records[uid], facts[uid], bodies.pop(uid, None), summary)
+
+    def _needs_body(self, record: MessageRecord | None, facts: MessageFacts) -> bool:
+        if record is None:
+            return not _marked(facts) and facts.size <= self.options.max_message_bytes
+        return record.status == PENDING and facts.size <= self.options.max_message_bytes
+
+    def _before_next(self, summary: PassSummary) -> None:
+        """Stop starting messages when the pass paused or a stop was requested."""
+        if self.should_stop():
+            raise Stop
+        if self._pause:
+            log.warning("poll.paused", extra={"reason": self._pause})
+            summary.stopped = self._pause
+            if self._outage:
+                summary.ats_down = True
+                summary.last_error = summary.last_error or self._pause
+            raise Stop
+
+    def _key(self, uidvalidity: int, uid: int) -> MessageKey:
+        return MessageKey(self.mailbox.account, self.mailbox.folder, uidvalidity, uid)
+
+    # -- one message -------------------------------------------------------------------------
+
+    def _one(self, key: MessageKey, record: MessageRecord | None, facts: MessageFacts, raw: bytes | None,
+             summary: PassSummary) -> MessageRecord | None:
+        """Record, attempt and settle one message; None when it was left to someone else."""
+        if record is None:
+            record = self._record(key, facts, raw)
+            crash_point(RECORDED_STEP, self.options.crash_after_step)
+            if record.status != PENDING:
+                summary.count(record)
+        if record.status == PENDING:
+            record = self._attempt(record, raw, summary)
+            if record is not None:
+                summary.count(record)
+        return record
+
+    def _record(self, key: MessageKey, facts: MessageFacts, raw: bytes | None) -> MessageRecord:
+        """A record for a message seen for the first time under this key; committed at once."""
+        if raw is None:
+            return self._record_unread(key, facts)
+        digest, identity = hashlib.sha256(raw).hexdigest(), content_key(raw)
+        first = self.store.first_copy(identity)
+        if first is None:
+            return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity)
+        if first.status == PENDING and self._copy_gone(first, key):
+            # The same mail under a new UID in this folder (a new UIDVALIDITY, or put back by
+            # `messages retry`) and its old copy is gone: it continues the earlier record.
+            log.warning("mail.remapped", extra={"record": first.id, "old_uid": first.uid, "uid": key.uid})
+            return self.store.move_record(first.id, key, expect=PENDING)
+        original = first.duplicate_of or first.id
+        log.info("mail.duplicate", extra={"record": original, "uid": key.uid})
+        return self.store.add_message(
+            key, sha256=digest, size=facts.size, content_key=identity, message_id=first.message_id,
+            status=DUPLICATE, duplicate_of=original, job_title=first.job_title, candidate_id=first.candidate_id,
+            reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS")
+
+    def _record_unread(self, key: MessageKey, facts: MessageFacts) -> MessageRecord:
+        """A message whose body is not read: too large, or marked by an earlier run of ours."""
+        if DONE_KEYWORD in facts.keywords:
+            log.warning("mail.marked_done", extra={"uid": key.uid})
+            return self.store.add_message(
+                key, sha256="", size=facts.size, status=DUPLICATE, mailbox_action="processed",
+                reason=f"marked done in the mailbox ({DONE_KEYWORD}) by an earlier run that this database has "
+                       "no record of (a lost or replaced database?); nothing sent to the ATS")
+        if REVIEW_KEYWORD in facts.keywords:
+            log.warning("mail.marked_review", extra={"uid": key.uid})
+            return self.store.add_message(
+                key, sha256="", size=facts.size, status=REVIEW, mailbox_action="flagged",
+                reason=f"set aside in the mailbox ({REVIEW_KEYWORD}) by an earlier run that this database has "
+                       "no record of (a lost or replaced database?); look at it, then retry or resolve it")
+        return self.store.add_message(key, sha256="", size=facts.size)
+
+    def _copy_gone(self, first: MessageRecord, key: MessageKey) -> bool:
+        """Is the earlier record's own copy no longer in this folder? (Never true across folders:
+        a daemon never takes over a record whose mail another folder still holds.)"""
+        if (first.account, first.folder) != (key.account, key.folder):
+            return False
+        return first.uidvalidity != key.uidvalidity or first.uid not in self.mailbox.facts([first.uid])
+
+    def _attempt(self, record: MessageRecord, raw: bytes | None, summary: PassSummary) -> MessageRecord | None:
+        """Count the attempt, handle the message, record what came of it."""
+        if record.attempts >= self.options.max_attempts:
+            return self._write(record, Outcome(REVIEW, _gave_up(record)))
+        try:
+            record = self.store.update_message(record.id, expect=PENDING, attempts=record.attempts + 1)
+        except Conflict:
+            return None  # a person resolved it meanwhile
+        return self._settle(record, self.flow.handle(record, raw), summary)
+
+    def _settle(self, record: MessageRecord, outcome: Outcome, summary: PassSummary) -> MessageRecord | None:
+        disposition = outcome.disposition
+        if disposition is Disposition.TRANSIENT:
+            return self._deferred(record, outcome, summary)
+        if disposition is Disposition.CONFLICT:
+            log.warning("mail.changed_meanwhile", extra={"record": record.id})
+            return None
+        if disposition is not None and outcome.status == PENDING:
+            # Not the message's fault (ATS-wide, database, configuration, mailbox): stop the pass.
+            self._give_back(record, outcome)
+            raise outcome.error if outcome.error is not None else Stop
+        if disposition is Disposition.UNCERTAIN:
+            self._pause, self._outage = "an ATS answer was lost (too slow, or the connection dropped)", True
+        self._failures_in_a_row = 0
+        return self._write(record, outcome)
+
+    def _deferred(self, record: MessageRecord, outcome: Outcome, summary: PassSummary) -> MessageRecord | None:
+        """Keep the message for a later pass. The attempt counts against it only when the ATS
+        is otherwise answering: an outage must not use up every waiting message's attempts."""
+        down = self.should_stop() or not self.probe()
+        attempts = record.attempts - (1 if down else 0)
+        summary.last_error = str(outcome.error)
+        summary.ats_down = summary.ats_down or down
+        self._failures_in_a_row += 1
+        if down:
+            self._pause, self._outage = "the ATS is not answering", True
+        elif self._failures_in_a_row >= self.options.failures_before_pause:
+            self._pause = "repeated failures"
+        log.warning("mail.deferred", extra={"record": record.id, "attempts": attempts, "ats_down": down,
+                                            "error": type(outcome.error).__name__})
+        if attempts >= self.options.max_attempts:
+            return self._write(record, Outcome(REVIEW, f"gave up after {attempts} attempts; last error: "
+                                                       f"{outcome.error}"), attempts=attempts)
+        return self._write(record, Outcome(PENDING), attempts=attempts, last_error=str(outcome.error)[:2000])
+
+    def _give_back(self, record: MessageRecord, outcome: Outcome) -> None:
+        """The fault was not the message's (ATS-wide, database, configuration): no attempt used."""
+        try:
+            self.store.update_message(record.id, expect=PENDING, attempts=max(0, record.attempts - 1),
+                                      last_error=str(outcome.error)[:2000])
+        except (StoreBusy, Conflict):
+            log.warning("mail.attempt_not_given_back", extra={"record": record.id})
+
+    def _write(self, record: MessageRecord, outcome: Outcome, **extra: object) -> MessageRecord | None:
+        """Record the outcome on a record that is still pending; None when a person changed it."""
+        fields: dict[str, object] = {"status": outcome.status, **extra}
+        if outcome.status != PENDING:
+            fields["reason"] = outcome.reason[:2000]
+        if outcome.status == SUBMITTED:
+            fields.update(applicant_id=outcome.applicant_id, candidate_id=outcome.candidate_id, last_error="")
+        if outcome.job_id:
+            fields.update(job_id=outcome.job_id, job_title=outcome.job_title)
+        if outcome.message_id:
+            fields["message_id"] = outcome.message_id[:998]
+        if outcome.status in (REVIEW, UNCERTAIN):
+            log.info("mail.set_aside", extra={"record": record.id, "reason": outcome.reason.split(":")[0]})
+        try:
+            return self.store.update_message(record.id, expect=PENDING, **fields)
+        except Conflict:
+            log.warning("mail.changed_meanwhile", extra={"record": record.id})
+            return None
+
+    # -- the mailbox action --------------------------------------------------------------------
+
+    def _act(self, record: MessageRecord) -> None:
+        """Last, after the outcome is recorded: mark done and move, or flag and set aside."""
+        if record.mailbox_action or record.status not in SETTLED:
+            return
+        done = self._is_done(record)
+        if done is None:
+            return  # a copy of a mail still pending elsewhere: its action waits for the original
+        try:
+            if done:
+                placement = self.mailbox.mark_done(record.uid, self.options.processed_folder)
+            else:
+                placement = self.mailbox.set_aside(record.uid, self.options.review_folder)
+        except MailboxActionRefused as exc:
+            self._refused(record, exc)
+            return
+        action = "processed" if done else "flagged"
+        detail = json.dumps({"action": action, "folder": placement.folder, "uid": placement.uid})
+        try:
+            self.store.record_action(record.id, expect=record.status, action=action, placement=placement,
+                                     step=MAILBOX_STEP, detail=detail)
+        except Conflict:
+            log.warning("mail.changed_meanwhile", extra={"record": record.id})
+        crash_point(MAILBOX_STEP, self.options.crash_after_step)
+
+    def _is_done(self, record: MessageRecord) -> bool | None:
+        """True: mark done; False: set aside; None: not yet (the original copy is still pending)."""
+        if record.status in (SUBMITTED, RESOLVED):
+            return True
+        if record.status != DUPLICATE:
+            return False
+        if record.candidate_id:
+            return True
+        original = self.store.message_by_pk(record.duplicate_of) if record.duplicate_of else None
+        if original is None:
+            return False
+        if original.status == PENDING:
+            return None
+        return original.status in (SUBMITTED, RESOLVED)
+
+    def _refused(self, record: MessageRecord, exc: MailboxActionRefused) -> None:
+        """Recorded on this message with the server's words; retried on later passes, a bounded
+        number of times; never holds up other mail."""
+        attempts = record.action_attempts + 1
+        final = attempts >= self.options.max_action_attempts
+        words = (exc.server_text or str(exc))[:2000]
+        log.warning("mailbox.action_refused", extra={"record": record.id, "attempts": attempts, "final": final})
+        try:
+            self.store.update_message(record.id, expect=record.status, action_attempts=attempts, action_error=words,
+                                      mailbox_action=ACTION_REFUSED if final else "")
+        except Conflict:
+            log.warning("mail.changed_meanwhile", extra={"record": record.id})
+
+
+def _marked(facts: MessageFacts) -> bool:
+    return bool(facts.keywords & {DONE_KEYWORD, REVIEW_KEYWORD})
+
+
+def _gave_up(record: MessageRecord) -> str:
+    if record.last_error:
+        return f"gave up after {record.attempts} attempts; last error: {record.last_error}"
+    return (f"stopped the daemon {record.attempts} times (killed or crashed while handling it); "
+            "a person should look at this mail")
+
+
+def _chunks(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:
+    """Consecutive runs of `uids` whose bodies (those in `sizes`) together stay under `limit` bytes."""
+    chunk: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if chunk and total + size > limit:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(uid)
+        total += size
+    if chunk:
+        yield chunk
