@@ -25,6 +25,7 @@ from daemon.ats.models import AtsId
 from daemon.ats.retry import RetryPolicy
 from daemon.errors import (
     AtsInboxError,
+    AtsMisdirected,
     AtsRateLimited,
     AtsRejected,
     AtsUnavailable,
@@ -347,9 +348,10 @@ def test_429_without_retry_after_has_none():
     ("status", "retry_after"),
     [(500, None), (502, None), (503, 12.0), (599, None)],
 )
-@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("call", SAFE)
 def test_5xx_is_unavailable(call, status, retry_after):
-    """5xx is AtsUnavailable; only 503 passes its Retry-After on."""
+    """5xx on a read or the upload is AtsUnavailable; only 503 passes its Retry-After on.
+    (On a create only 429 and 503 mean "not done": tests/test_ats_outcomes.py.)"""
     client, _ = client_for(lambda _r: httpx.Response(
         status, text="<html><body>Bad Gateway</body></html>",
         headers={"Content-Type": "text/html", "Retry-After": "12"}))
@@ -396,10 +398,13 @@ def test_4xx_is_rejected_with_the_json_message(body, expected):
     assert str(info.value).endswith(f": {expected}")
 
 
-@pytest.mark.parametrize("call", CALLS)
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409])
+@pytest.mark.parametrize(("call", "status"), [
+    *((call, status) for call in CALLS for status in (401, 403)),
+    *((call, status) for call in ("upload", *CREATES) for status in (400, 404, 409)),
+])
 def test_4xx_html_body_never_shows(call, status):
-    """A 4xx with an HTML body is AtsRejected and says nothing of the page."""
+    """A 4xx with an HTML body is AtsRejected and says nothing of the page. (On a directory
+    read, an HTML page other than 401/403 is AtsMisdirected: test_ats_misdirected.py.)"""
     html = "<!DOCTYPE html><html><title>Forbidden</title><body>nginx</body></html>"
     client, _ = client_for(lambda _r: httpx.Response(status, text=html,
                                                      headers={"Content-Type": "text/html"}))
@@ -418,12 +423,12 @@ def test_long_error_messages_are_cut():
     assert len(str(info.value)) < 300
 
 
-def test_a_redirect_is_rejected_and_not_followed():
-    """A 3xx is not followed (the token stays home) and is reported as AtsRejected."""
+def test_a_redirect_is_not_followed_and_is_misdirected():
+    """A 3xx is not followed (the token stays home) and is reported as AtsMisdirected."""
     client, rec = client_for(lambda _r: httpx.Response(302, headers={"Location": "https://x.test/"}))
-    with pytest.raises(AtsRejected) as info:
+    with pytest.raises(AtsMisdirected) as info:
         client.sources()
-    assert info.value.status == 302
+    assert "302" in str(info.value) and "ats.base_url" in str(info.value)
     assert len(rec.requests) == 1
 
 
@@ -563,3 +568,20 @@ def test_token_never_in_exceptions_or_logs(call, answer, caplog):
         assert TOKEN not in record.getMessage()
         assert TOKEN not in repr(record.__dict__)
     assert TOKEN not in repr(client)
+
+
+@pytest.mark.parametrize(("token", "server_says", "shown"), [
+    ("t", "the tax id is not valid", "the tax id is not valid"),
+    ("e", "email: e-mail address expected", "email: e-mail address expected"),
+    ("t", "bad token t here", "bad token [redacted] here"),
+    ("abc", "key=abc; abcdef is fine", "key=[redacted]; abcdef is fine"),
+    (TOKEN, f"token x{TOKEN}y was refused", "token x[redacted]y was refused"),
+])
+def test_a_short_token_does_not_mangle_server_messages(token, server_says, shown):
+    """A token of 8+ characters is redacted wherever it occurs; a shorter one only as a word,
+    so a token like "t" leaves the server's message readable."""
+    client = AtsClient(BASE, token, transport=httpx.MockTransport(reply({"message": server_says}, 422)),
+                       retry=RetryPolicy(attempts=1))
+    with pytest.raises(AtsRejected) as info:
+        client.sources()
+    assert str(info.value) == f"ATS list sources: refused (422): {shown}"

@@ -1,18 +1,28 @@
 """The Skailer ATS over HTTP: the seven calls of the contract, and nothing else.
 
 Every call goes through the circuit breaker and the retry policy, and every httpx error
-or unusable answer is translated here into the project's exception tree:
+or unusable answer is translated here into the project's exception tree. Whether a failed
+call may be sent again is decided by one table, in `outcomes` ("not done" or "unknown");
+the rest is decided here:
 
     nothing was sent (connect error/timeout, pool timeout) .... AtsUnavailable (any call)
     answer lost after sending (read/write timeout, dropped) ... reads, upload: AtsUnavailable;
                                                                  creates: OutcomeUnknown
-    429 .................................................... AtsRateLimited(retry_after)
-    5xx .................................................... AtsUnavailable (503: retry_after);
-                                                                 504 on a create: OutcomeUnknown
-    3xx, other 4xx ......................................... AtsRejected(status)
+    429, 503 (`not_done_statuses`) ......................... AtsRateLimited / AtsUnavailable,
+                                                                 with Retry-After
+    500, 502, 504, other 5xx ............................... reads, upload: AtsUnavailable;
+                                                                 creates: OutcomeUnknown
     2xx that cannot be read (no JSON, no id) ............... reads, upload: AtsUnavailable;
                                                                  creates: OutcomeUnknown
+    303 to a POST (it acted and points at the result) ...... upload: AtsUnavailable;
+                                                                 creates: OutcomeUnknown
+    other 3xx (never followed), on any call ................ AtsMisdirected
+    404, or an HTML page (2xx, 4xx), on a directory read ... AtsMisdirected
+    401, 403, other 4xx .................................... AtsRejected(status)
     TLS certificate not trusted ............................ AtsUnavailable, saying so
+
+AtsMisdirected is about ats.base_url, not about one message: the server answered, but not
+as the ATS (a wrong path, http redirected to https, a proxy's error or login page).
 
 The token is only ever in the request headers: it never appears in a log record or an
 exception message (server text that echoes it is redacted).
@@ -26,7 +36,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin
@@ -36,6 +46,16 @@ import httpx
 from daemon import __version__
 from daemon.ats.breaker import CircuitBreaker
 from daemon.ats.models import AtsId, Job, Pipeline, Source, UploadedCv
+from daemon.ats.outcomes import (
+    DEFAULT_NOT_DONE_STATUSES,
+    NOT_DONE,
+    UNREADABLE_2XX,
+    Failure,
+    check_not_done_statuses,
+    status_failure,
+    transport_failure,
+    verdict,
+)
 from daemon.ats.reading import (
     ShapeError,
     next_page,
@@ -51,6 +71,7 @@ from daemon.ats.reading import (
 from daemon.ats.retry import RetryPolicy, Uniform, call_with_retry
 from daemon.errors import (
     AtsInboxError,
+    AtsMisdirected,
     AtsRateLimited,
     AtsRejected,
     AtsUnavailable,
@@ -73,9 +94,11 @@ PER_PAGE = 100
 MAX_PAGES = 50
 MAX_COMMENT_CHARS = 10_000
 MAX_DETAIL_CHARS = 200
+MIN_REDACTED_SUBSTRING = 8  # shorter tokens are redacted only where they stand as a word
+BASE_URL_HINT = "it should be the ATS's root, e.g. https://acme.skailer.com"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
 
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
-             httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+_WORD_CHARS = r"[A-Za-z0-9._~+/-]"  # token68 without "=": what a short token must stand apart from
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r"\s+")
 
@@ -89,7 +112,12 @@ class Effect(enum.Enum):
 
 
 class AtsClient:
-    """One httpx client for the ATS; each method is one step of the contract."""
+    """One httpx client for the ATS; each method is one step of the contract.
+
+    `not_done_statuses` are the 5xx/429 answers that mean the ATS did not act, so that a
+    create answered with one is sent again (see `outcomes`); any other 5xx on a create is
+    held as unknown.
+    """
 
     def __init__(self, base_url: str, token: str, *, timeout: float = 30.0,
                  verify: bool | str = True, auth_header: str = "Authorization",
@@ -97,8 +125,10 @@ class AtsClient:
                  retry: RetryPolicy | None = None, breaker: CircuitBreaker | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
-                 rng: Uniform | None = None):
+                 rng: Uniform | None = None,
+                 not_done_statuses: Collection[int] = DEFAULT_NOT_DONE_STATUSES):
         self._token = token
+        self._not_done = check_not_done_statuses(not_done_statuses)
         self._retry = retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
         self._sleep, self._clock, self._rng = sleep, clock, rng or random.Random()  # noqa: S311
@@ -161,18 +191,22 @@ class AtsClient:
                           lambda body: _each(read_list(body), read_source, "source"))
 
     def answers(self) -> bool:
-        """Does the ATS answer at all right now? One read, no retries, past the breaker.
+        """Does the ATS answer at all right now? One read of the sources, no retries.
 
         Tells an outage (stop starting messages) from a failure of one message (count it
-        against that message). A success closes the circuit.
+        against that message). An open circuit is an outage: False, nothing sent (a message
+        that met the open circuit was never tried). After the cooldown the probe is the
+        circuit's trial call: a readable answer closes the circuit, a failure reopens it.
+        A refusal (401, 403, ...) is not an answer either. Raises AtsMisdirected when the
+        server at ats.base_url is not the ATS (404, a redirect, an HTML page).
         """
-        try:
-            response = self._send(Effect.READ, "probe", "GET", SOURCES)
-        except AtsUnavailable:
+        if self.breaker.is_open:
             return False
-        if response.is_success:
-            self.breaker.reset()
-        return response.is_success
+        try:
+            self.breaker.call(lambda: self._attempt(Effect.READ, "probe", "GET", SOURCES, read_list))
+        except (AtsUnavailable, OutcomeUnknown, AtsRejected):
+            return False
+        return True
 
     # -- steps 4-7: creates ---------------------------------------------------------------
 
@@ -217,11 +251,15 @@ class AtsClient:
     def _call(self, effect: Effect, what: str, method: str, url: str,
               read: Callable[[Any], T], **kwargs: Any) -> T:
         def attempt() -> T:
-            response = self._send(effect, what, method, url, **kwargs)
-            return self._answer(effect, what, response, read)
+            return self._attempt(effect, what, method, url, read, **kwargs)
 
         return call_with_retry(lambda: self.breaker.call(attempt), self._retry,
                                sleep=self._sleep, clock=self._clock, rng=self._rng)
+
+    def _attempt(self, effect: Effect, what: str, method: str, url: str,
+                 read: Callable[[Any], T], **kwargs: Any) -> T:
+        response = self._send(effect, what, method, url, **kwargs)
+        return self._answer(effect, what, response, read)
 
     def _send(self, effect: Effect, what: str, method: str, url: str,
               **kwargs: Any) -> httpx.Response:
@@ -236,30 +274,66 @@ class AtsClient:
         log.debug("ats.response", extra={"step": what, "status": response.status_code})
         if not response.is_success:
             raise self._refusal(effect, what, response)
+        if effect is Effect.READ and _is_html(response):
+            raise self._misdirected(response, f"answered {response.status_code} with an HTML "
+                                              "page, not the ATS's JSON")
         try:
             return read(response.json())
         except ValueError as exc:  # not JSON, or ShapeError
             log.warning("ats.answer.unreadable",
                         extra={"step": what, "status": response.status_code})
-            raise _lost(effect)(f"ATS {what}: answered {response.status_code} but the answer "
-                                f"could not be read ({_reason(exc)})") from exc
+            raise _failed(effect, UNREADABLE_2XX, f"ATS {what}: answered {response.status_code} "
+                          f"but the answer could not be read ({_reason(exc)})") from exc
 
     def _refusal(self, effect: Effect, what: str, response: httpx.Response) -> AtsInboxError:
         status = response.status_code
+        if 300 <= status < 400 and (status != 303 or effect is Effect.READ):
+            return self._redirected(effect, response)
+        if effect is Effect.READ and _not_the_ats(response):
+            seen = " with an HTML page, not the ATS's JSON" if _is_html(response) else ""
+            return self._misdirected(response, f"answered {status}{seen}")
+        failure = status_failure(status, self._not_done)
         detail = _error_detail(response, self._token)
         suffix = f": {detail}" if detail else ""
-        if status == 429:
+        if failure is None:
+            return AtsRejected(f"ATS {what}: refused ({status}){suffix}", status=status)
+        not_done = verdict(failure) is NOT_DONE
+        if status == 429 and (not_done or effect is not Effect.CREATE):
             return AtsRateLimited(f"ATS {what}: rate limited (429){suffix}",
                                   retry_after=_retry_after(response))
-        if status == 504 and effect is Effect.CREATE:
-            return OutcomeUnknown(f"ATS {what}: gateway timeout (504) after the request was sent")
-        if status >= 500:
-            wait = _retry_after(response) if status == 503 else None
-            return AtsUnavailable(f"ATS {what}: server error ({status}){suffix}", retry_after=wait)
-        if status < 400:
-            return AtsRejected(f"ATS {what}: unexpected redirect ({status}); check ats.base_url",
-                               status=status)
-        return AtsRejected(f"ATS {what}: refused ({status}){suffix}", status=status)
+        wait = _retry_after(response) if not_done else None
+        return _failed(effect, failure, f"ATS {what}: {_status_text(status)} ({status}) after "
+                                        f"the request was sent{suffix}", retry_after=wait)
+
+    def _misdirected(self, response: httpx.Response, seen: str) -> AtsMisdirected:
+        where = f"{response.request.method} {_shown(response.request.url)}"
+        log.error("ats.misdirected", extra={"status": response.status_code})
+        return AtsMisdirected(f"{where} {seen}: check ats.base_url ({BASE_URL_HINT})")
+
+    def _redirected(self, effect: Effect, response: httpx.Response) -> AtsMisdirected:
+        """A 3xx, never followed: the token stays with the configured host."""
+        request = response.request
+        target = _location(response)
+        nothing = "" if effect is Effect.READ else " (nothing was created: redirects are not followed)"
+        where = f"{request.method} {_shown(request.url)} was redirected ({response.status_code})"
+        if target is None:
+            return AtsMisdirected(f"{where} without a Location{nothing}: check ats.base_url")
+        shown = _clean(_shown(target), self._token)
+        base = self._base_behind(request.url, target)
+        advice = f"use {_clean(base, self._token)} in ats.base_url" if base else (
+            f"check ats.base_url ({BASE_URL_HINT})")
+        log.error("ats.misdirected", extra={"status": response.status_code})
+        return AtsMisdirected(f"{where} to {shown}{nothing}: {advice}")
+
+    def _base_behind(self, sent: httpx.URL, target: httpx.URL) -> str:
+        """The base URL the redirect points at: `target` less the API path we asked for."""
+        prefix = self._http.base_url.path.rstrip("/")
+        api_path = sent.path.removeprefix(prefix)
+        if not api_path.startswith("/api/") or not target.path.endswith(api_path):
+            return ""
+        root = target.copy_with(userinfo=b"", query=None, fragment=None,
+                                path=target.path.removesuffix(api_path) or "/")
+        return str(root).rstrip("/")
 
 
 def _read_page(body: Any) -> tuple[Any, list[dict[str, Any]]]:
@@ -286,13 +360,51 @@ def _transport_error(effect: Effect, what: str, exc: httpx.HTTPError) -> AtsInbo
     if isinstance(exc, httpx.ConnectError) and _untrusted_certificate(exc):
         return AtsUnavailable(f"ATS {what}: the server's TLS certificate was not trusted "
                               "(check ats.ca_file)")
-    if isinstance(exc, _NOT_SENT):
-        return AtsUnavailable(f"ATS {what}: not sent, cannot connect ({name})")
-    return _lost(effect)(f"ATS {what}: the answer was lost after sending ({name})")
+    failure = transport_failure(exc)
+    if not failure.sent:
+        return _failed(effect, failure, f"ATS {what}: not sent, cannot connect ({name})")
+    return _failed(effect, failure, f"ATS {what}: the answer was lost after sending ({name})")
 
 
-def _lost(effect: Effect) -> type[AtsInboxError]:
-    return OutcomeUnknown if effect is Effect.CREATE else AtsUnavailable
+def _failed(effect: Effect, failure: Failure, message: str, *,
+            retry_after: float | None = None) -> AtsInboxError:
+    """The error for a failed call, by the outcome table's verdict: a create that may have
+    happened is OutcomeUnknown; anything else is safe to repeat, so AtsUnavailable."""
+    if verdict(failure) is not NOT_DONE and effect is Effect.CREATE:
+        return OutcomeUnknown(message)
+    return AtsUnavailable(message, retry_after=retry_after)
+
+
+def _status_text(status: int) -> str:
+    return {429: "rate limited", 503: "unavailable", 504: "gateway timeout",
+            303: "see other"}.get(status, "server error")
+
+
+def _not_the_ats(response: httpx.Response) -> bool:
+    """A directory read's answer that no ATS would give: a 404, or a 2xx/4xx HTML page
+    (401 and 403 are the ATS refusing the token; a 5xx page is an outage)."""
+    status = response.status_code
+    if status == 404:
+        return True
+    return status < 500 and status not in (401, 403, 429) and _is_html(response)
+
+
+def _location(response: httpx.Response) -> httpx.URL | None:
+    location = response.headers.get("Location", "").strip()
+    try:
+        return response.request.url.join(location) if location else None
+    except httpx.InvalidURL:
+        return None
+
+
+def _is_html(response: httpx.Response) -> bool:
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    return kind in HTML_TYPES
+
+
+def _shown(url: httpx.URL) -> str:
+    """A URL for a message: no user info, no query."""
+    return str(url.copy_with(userinfo=b"", query=None, fragment=None))
 
 
 def _reason(exc: ValueError) -> str:
@@ -349,8 +461,16 @@ def _find_message(body: Any) -> str:
 
 
 def _clean(text: str, token: str) -> str:
-    if token:
+    """Server text for a message: the token redacted, one line, cut short.
+
+    A token of MIN_REDACTED_SUBSTRING characters or more is redacted wherever it occurs; a
+    shorter one only where it stands as a word, so that a token like "t" leaves "timeout"
+    alone."""
+    if len(token) >= MIN_REDACTED_SUBSTRING:
         text = text.replace(token, "[redacted]")
+    elif token:
+        word = rf"(?<!{_WORD_CHARS}){re.escape(token)}(?!{_WORD_CHARS})"
+        text = re.sub(word, "[redacted]", text)
     text = _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
     return text[:MAX_DETAIL_CHARS]
 
