@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
+from daemon.demo import run_demo
 from daemon.sandbox import SandboxATS
 from tests.e2e import run_cli
 
@@ -30,3 +34,17 @@ def test_demo_reads_another_folder_of_mail(tmp_path):
     result = run_cli("demo", "--workdir", str(tmp_path / "work"), "--mail", str(mail))
     assert result.code == 0, result.stderr
     assert "Processed 1 new message(s): 0 submitted, 1 set aside" in result.stdout
+
+
+def test_demo_work_folder_and_files_are_owner_only(tmp_path):
+    """Under a umask of 000 the work folder is 0700 and every file the demo writes is 0600."""
+    workdir = tmp_path / "work"
+    previous = os.umask(0)
+    try:
+        run_demo(workdir)
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [workdir, *workdir.iterdir()]}
+    assert modes.pop("work") == 0o700
+    assert "sandbox-ats.db" in modes and "ats-inbox.db" in modes
+    assert set(modes.values()) == {0o600}, modes
