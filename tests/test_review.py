@@ -260,8 +260,8 @@ def test_retry_all_with_nothing_to_do(store, config, capsys):
     assert "nothing to retry" in capsys.readouterr().out
 
 
-def test_retry_moves_the_mail_back_before_changing_the_record(store):
-    """The mail is moved first; a mailbox failure leaves the record as it was."""
+def test_retry_puts_the_record_back_when_the_mail_cannot_be_moved(store):
+    """A mailbox failure while moving the mail back leaves the record as it was."""
     pk = add(store, 1, REVIEW, reason="no job matched", mailbox_action="flagged")
 
     def broken(record):
@@ -276,6 +276,32 @@ def test_retry_moves_the_mail_back_before_changing_the_record(store):
     assert moved == [pk]
     assert "moved back" in outcome.said
     assert store.message_by_pk(pk).status == PENDING
+
+
+def test_retry_requeues_before_the_mail_comes_back(store):
+    """When the mail reappears in the watched folder its record is already pending: a pass that
+    sees it then continues the record instead of setting it aside again as a duplicate."""
+    pk = add(store, 1, UNCERTAIN, reason="ATS outcome unknown", mailbox_action="flagged")
+    store.record_step(pk, "create_applicant", "started")
+    seen = []
+    review.retry(store, pk, lambda record: seen.append(store.message_by_pk(pk).status) or True)
+    assert seen == [PENDING]
+    assert "create_applicant" not in step_states(store, pk)
+
+
+def test_a_failed_move_back_restores_the_uncertain_marks(store):
+    """The undo of a failed retry keeps what a person must still check: the unanswered steps."""
+    pk = add(store, 1, UNCERTAIN, reason="ATS outcome unknown", mailbox_action="flagged")
+    store.record_step(pk, "create_applicant", "started")
+
+    def broken(record):
+        raise MailboxUnavailable("IMAP error while connecting")
+
+    with pytest.raises(MailboxUnavailable):
+        review.retry(store, pk, broken)
+    record = store.message_by_pk(pk)
+    assert (record.status, record.mailbox_action) == (UNCERTAIN, "flagged")
+    assert step_states(store, pk)["create_applicant"] == "started"
 
 
 def test_retry_reports_mail_not_found_and_still_requeues(store):

@@ -125,3 +125,210 @@ def test_an_unexpected_error_parks_the_message_and_the_loop_goes_on(parts):
     first, second = sorted(store.messages(), key=lambda r: r.uid)
     assert first.reason.startswith("internal error (KeyError)")
     assert second.reason.startswith("no resume attached")
+
+
+# -- issue 6: hardening ----------------------------------------------------------------------
+
+class ScriptedFlow:
+    """A message flow whose outcome per UID is scripted (an error to meet, or a callable)."""
+
+    def __init__(self, store, script):
+        self.store, self.script, self.calls = store, script, []
+
+    def handle(self, record, raw):
+        from daemon.intake import _failed
+        from daemon.outcome import Outcome
+
+        self.calls.append(record.uid)
+        step = self.script.get(record.uid)
+        if callable(step):
+            step = step(record)
+        if isinstance(step, BaseException):
+            if not isinstance(step, Exception):
+                raise step  # a kill: nothing after this line runs
+            return _failed(record, step, None)
+        return step or Outcome("submitted", candidate_id=f"c{record.uid}")
+
+
+def scripted(parts, box, script, probe=lambda: True, **options):
+    _, _, store = parts
+    flow = ScriptedFlow(store, script)
+    return Runner(store, box, flow, RunnerOptions(**options), probe=probe, sleep=lambda _: None), flow
+
+
+def by_uid(store):
+    return {r.uid: r for r in store.messages(limit=100)}
+
+
+def test_a_refused_mailbox_action_is_recorded_and_does_not_hold_up_other_mail(parts):
+    """NO on one message's move: recorded with the server's words; the next mail is still taken."""
+    _, _, store = parts
+    box = FakeMailbox([mail(1), mail(2)])
+    box.refuse = {1}
+    runner, _ = scripted(parts, box, {}, processed_folder="Done")
+    summary = runner.run_pass()
+    assert summary.submitted == 2
+    assert box.done == {2: "Done"}
+    first = by_uid(store)[1]
+    assert (first.status, first.mailbox_action, first.action_attempts) == ("submitted", "", 1)
+    assert "OVERQUOTA" in first.action_error
+
+
+def test_a_refused_action_is_retried_a_bounded_number_of_times_then_left_to_a_person(parts):
+    """Later passes retry the action; after max_action_attempts it is marked refused and left alone."""
+    _, _, store = parts
+    box = FakeMailbox([mail(1)])
+    box.refuse = {1}
+    for _ in range(5):
+        scripted(parts, box, {}, processed_folder="Done", max_action_attempts=3)[0].run_pass()
+    record = by_uid(store)[1]
+    assert (record.mailbox_action, record.action_attempts) == ("refused", 3)
+    assert box.actions == [1, 1, 1]
+    box.messages[2] = mail(2)
+    scripted(parts, box, {}, processed_folder="Done", max_action_attempts=3)[0].run_pass()
+    assert box.done == {2: "Done"}
+
+
+def test_the_attempt_is_counted_before_the_work_so_a_killer_mail_is_set_aside(parts):
+    """A mail that kills the process on every start is set aside after max_attempts starts."""
+    _, _, store = parts
+    box = FakeMailbox([mail(1), mail(2)])
+    for _ in range(2):
+        runner, _ = scripted(parts, box, {1: SystemExit("killed")}, max_attempts=2)
+        with pytest.raises(SystemExit):
+            runner.run_pass()
+        assert by_uid(store)[1].status == "pending"  # the row was committed before the work
+    runner, flow = scripted(parts, box, {1: SystemExit("killed")}, max_attempts=2)
+    runner.run_pass()
+    records = by_uid(store)
+    assert records[1].status == "review" and "stopped the daemon 2 times" in records[1].reason
+    assert records[2].status == "submitted"
+    assert 1 not in flow.calls
+    assert box.flagged == {1: ""}
+
+
+def test_a_second_copy_never_takes_over_the_first_copys_record(parts):
+    """Two copies of one mail while the first is pending: one record, and each copy gets its action."""
+    from daemon.errors import AtsUnavailable
+
+    _, _, store = parts
+    box = FakeMailbox([mail(1)])
+    scripted(parts, box, {1: AtsUnavailable("503")})[0].run_pass()
+    box.messages[2] = box.messages[1]
+    scripted(parts, box, {})[0].run_pass()
+    records = by_uid(store)
+    assert records[1].status == "submitted" and records[2].status == "duplicate"
+    assert records[2].duplicate_of == records[1].id
+    assert box.done == {1: "", 2: ""}
+
+
+def test_a_copy_of_a_pending_mail_waits_for_it_before_its_own_action(parts):
+    """The duplicate copy gets no action while the original is pending, then follows the original."""
+    from daemon.errors import AtsUnavailable
+
+    same = mail(1)
+    box = FakeMailbox([same, same])
+    scripted(parts, box, {1: AtsUnavailable("503")}, failures_before_pause=10)[0].run_pass()
+    assert box.done == {} and box.flagged == {}
+    scripted(parts, box, {})[0].run_pass()
+    assert box.done == {1: "", 2: ""}
+
+
+def test_a_copy_whose_original_left_the_folder_continues_its_record(parts):
+    """`messages retry` put the mail back under a new UID: the pending record is re-keyed, not duplicated."""
+    from daemon.errors import AtsUnavailable
+
+    _, _, store = parts
+    box = FakeMailbox([mail(1)])
+    scripted(parts, box, {1: AtsUnavailable("503")})[0].run_pass()
+    box.messages[5] = box.messages.pop(1)
+    scripted(parts, box, {})[0].run_pass()
+    [record] = store.messages()
+    assert (record.uid, record.status) == (5, "submitted")
+
+
+@pytest.mark.parametrize("error", ["misdirected", "token"])
+def test_ats_wide_faults_stop_the_pass_and_leave_the_mail_pending(parts, error):
+    """A fault about the ATS, not the message: the pass stops with it, nothing is set aside or charged."""
+    from daemon.errors import AtsInboxError, AtsMisdirected, AtsRejected
+
+    _, _, store = parts
+    fault = (AtsMisdirected("GET /api/v1/sources/all answered 404: check ats.base_url") if error == "misdirected"
+             else AtsRejected("refused (401)", status=401))
+    box = FakeMailbox([mail(1), mail(2)])
+    runner, flow = scripted(parts, box, {1: fault, 2: fault})
+    with pytest.raises(AtsInboxError):
+        runner.run_pass()
+    assert flow.calls == [1]
+    assert [(r.status, r.attempts) for r in store.messages()] == [("pending", 0)]
+    assert box.flagged == {}
+
+
+def test_a_lost_answer_pauses_the_pass(parts):
+    """One create's answer lost (a slow ATS): that mail is uncertain, the rest wait for the next pass."""
+    from daemon.errors import OutcomeUnknown
+
+    _, _, store = parts
+    box = FakeMailbox([mail(1), mail(2), mail(3)])
+    runner, flow = scripted(parts, box, {1: OutcomeUnknown("create applicant: the answer was lost (ReadTimeout)")})
+    summary = runner.run_pass()
+    assert flow.calls == [1]
+    assert [r.status for r in store.messages()] == ["uncertain"]
+    assert summary.ats_down and "answer was lost" in summary.stopped
+
+
+def test_a_locked_database_stops_the_pass_without_blaming_the_ats(parts):
+    """StoreBusy while handling a message: the pass stops with it; the ATS is not called down."""
+    from daemon.errors import StoreBusy
+
+    probes = []
+    box = FakeMailbox([mail(1), mail(2)])
+    runner, flow = scripted(parts, box, {1: StoreBusy("the database is locked")}, probe=lambda: probes.append(1))
+    with pytest.raises(StoreBusy):
+        runner.run_pass()
+    assert probes == [] and flow.calls == [1]
+
+
+def test_a_person_resolving_a_mail_during_its_pass_is_not_overwritten(parts):
+    """The outcome is written only on the status it was decided on: a resolve meanwhile wins."""
+    from daemon import review
+
+    _, _, store = parts
+
+    def resolved_meanwhile(record):
+        review.resolve(store, record.id, "added by hand")
+
+    box = FakeMailbox([mail(1)])
+    scripted(parts, box, {1: resolved_meanwhile})[0].run_pass()
+    [record] = store.messages()
+    assert (record.status, record.note) == ("resolved", "added by hand")
+
+
+def test_mail_marked_done_in_the_mailbox_is_never_submitted_again(parts):
+    """A lost database: mail carrying $AtsInboxDone is recorded, not fetched, not sent."""
+    from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD
+
+    _, _, store = parts
+    box = FakeMailbox([mail(1), mail(2), mail(3)])
+    box.keywords = {1: {DONE_KEYWORD}, 2: {REVIEW_KEYWORD}}
+    runner, flow = scripted(parts, box, {})
+    runner.run_pass()
+    records = by_uid(store)
+    assert flow.calls == [3] and box.fetched == [3]
+    assert records[1].status == "duplicate" and DONE_KEYWORD in records[1].reason
+    assert records[2].status == "review" and REVIEW_KEYWORD in records[2].reason
+
+
+def test_a_reconnect_mid_pass_counts_every_message_once(parts):
+    """A connection lost during a mailbox action: the summary still counts each message exactly once."""
+    box = FakeMailbox([mail(n) for n in range(1, 6)])
+    box.fail_action_once = {3}
+    summary = scripted(parts, box, {2: NoResumeOutcome(), 4: NoResumeOutcome()})[0].run_pass()
+    assert (summary.seen, summary.submitted, summary.set_aside) == (5, 3, 2)
+    assert box.opens == 2
+
+
+def NoResumeOutcome():  # noqa: N802 (reads like the error it stands for)
+    from daemon.errors import NoResume
+
+    return NoResume("no PDF, DOC or DOCX attachment")

@@ -1,0 +1,51 @@
+"""One recorded pass: the pass row always ends, whatever stopped it."""
+
+from __future__ import annotations
+
+import pytest
+
+from daemon.ats.client import AtsClient
+from daemon.ats.directory import AtsDirectory
+from daemon.errors import DatabaseReplaced
+from daemon.intake import FlowOptions
+from daemon.runner import RunnerOptions
+from daemon.service import Service
+from daemon.store import open_store
+from daemon.store.watch import DatabaseWatch
+
+
+class BrokenMailbox:
+    account, folder = "jobs@example.org", "INBOX"
+
+    def open(self):
+        raise RuntimeError("a bug in the mailbox adapter")
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def service(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'service.db'}")
+    client = AtsClient("http://127.0.0.1:1", "t")
+    service = Service(store=store, client=client, directory=AtsDirectory(client, source_name="Email"),
+                      options=RunnerOptions(), flow_options=FlowOptions(), mailbox_factory=BrokenMailbox,
+                      watch=DatabaseWatch(store, f"sqlite:///{tmp_path / 'service.db'}"))
+    yield service
+    service.close()
+
+
+def test_an_unexpected_error_ends_the_pass_row_as_failed(service):
+    """A bug that escapes the runner is raised, and the pass is recorded as failed, not left running."""
+    with pytest.raises(RuntimeError):
+        service.run_pass()
+    last = service.store.last_pass()
+    assert (last.outcome, last.error) == ("failed", "internal error (RuntimeError)")
+    assert last.finished_at is not None
+
+
+def test_a_replaced_database_stops_the_pass_before_it_starts(service, tmp_path):
+    """The database file deleted under the daemon: DatabaseReplaced, and no mailbox is touched."""
+    (tmp_path / "service.db").unlink()
+    with pytest.raises(DatabaseReplaced):
+        service.run_pass()

@@ -1,0 +1,110 @@
+"""The store: compare-and-set writes, reads beside a writer, busy journal writes, a replaced database."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from daemon.ats.models import AtsId
+from daemon.errors import Conflict, DatabaseReplaced, StoreBusy
+from daemon.journal import DONE, StoreJournal
+from daemon.mailbox.base import MessageKey
+from daemon.store import open_store
+from daemon.store.repository import PENDING, RESOLVED, REVIEW
+from daemon.store.watch import DatabaseWatch
+
+KEY = MessageKey("jobs@example.org", "INBOX", 7, 1)
+
+
+@pytest.fixture
+def database(tmp_path):
+    return tmp_path / "store.db"
+
+
+@pytest.fixture
+def store(database):
+    store = open_store(f"sqlite:///{database}")
+    yield store
+    store.close()
+
+
+def test_an_update_says_which_status_it_expects(store):
+    """A change decided on `pending` fails with Conflict once someone made the record `resolved`."""
+    record = store.add_message(KEY, sha256="00", size=1)
+    store.update_message(record.id, expect=PENDING, status=RESOLVED, note="by hand")
+    with pytest.raises(Conflict, match="resolved"):
+        store.update_message(record.id, expect=PENDING, status=REVIEW, reason="no job matched")
+    assert store.message_by_pk(record.id).status == RESOLVED
+
+
+def test_reads_do_not_wait_for_a_writer(store, database):
+    """Another process holding the write lock does not block reading (no BEGIN IMMEDIATE for reads)."""
+    store.add_message(KEY, sha256="00", size=1)
+    other = sqlite3.connect(database, timeout=1)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        assert store.counts() == {PENDING: 1}
+        assert store.message(KEY) is not None
+        assert time.monotonic() - started < 2
+    finally:
+        other.rollback()
+        other.close()
+
+
+class BusyOnce:
+    """A store whose journal writes meet a locked database `times` times first."""
+
+    def __init__(self, store, times):
+        self.store, self.times = store, times
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def record_step(self, *args, **kwargs):
+        if self.times:
+            self.times -= 1
+            raise StoreBusy("the database is locked by another process")
+        return self.store.record_step(*args, **kwargs)
+
+
+def test_a_journal_write_on_a_locked_database_keeps_the_id(store):
+    """The ATS gave an id while the database was locked: the write is retried, the step ends done."""
+    record = store.add_message(KEY, sha256="00", size=1)
+    sleeps = []
+    busy = BusyOnce(store, 0)
+    journal = StoreJournal(busy, record.id, sleep=sleeps.append)
+    journal.start("create_applicant")
+    busy.times = 2
+    journal.record("create_applicant", AtsId.of(1001), {"id": 1001, "email": "ann@example.org"})
+    step = store.steps(record.id)["create_applicant"]
+    assert (step.status, step.ats_id) == (DONE, "1001")
+    assert len(sleeps) == 2
+
+
+def test_a_deleted_database_file_is_noticed(store, database):
+    """The SQLite file deleted (or replaced) under a running daemon: DatabaseReplaced, never a fresh start."""
+    watch = DatabaseWatch(store, f"sqlite:///{database}")
+    watch.check()
+    database.unlink()
+    with pytest.raises(DatabaseReplaced, match="deleted or replaced"):
+        watch.check()
+
+
+def test_a_database_replaced_by_another_one_is_noticed(store, database, tmp_path):
+    """Another database moved over the file: its identity differs, the daemon stops."""
+    watch = DatabaseWatch(store, f"sqlite:///{database}")
+    open_store(f"sqlite:///{tmp_path / 'other.db'}").close()
+    (tmp_path / "other.db").replace(database)
+    with pytest.raises(DatabaseReplaced):
+        watch.check()
+
+
+def test_every_database_has_its_own_identity(tmp_path):
+    """Two databases created apart never share the identity that tells them apart."""
+    first, second = (open_store(f"sqlite:///{tmp_path / name}") for name in ("a.db", "b.db"))
+    assert first.identity() and first.identity() != second.identity()
+    first.close()
+    second.close()
