@@ -13,6 +13,10 @@ from daemon.errors import AtsInboxError, ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+CONFIG_HELP = f"configuration file (default: ${CONFIG_ENV})"
+# Commands that talk to the mailbox or the ATS; the others only use the database and run
+# without the IMAP password and the ATS token.
+NEED_SECRETS = {("poll",), ("run",), ("messages", "retry")}
 
 DESCRIPTION = """\
 Turns a jobs@ mailbox into applications in the Skailer ATS: reads new mail over IMAP,
@@ -34,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ats-inbox {__version__}")
     parser.add_argument("--log-level", default=None, choices=LOG_LEVELS,
                         help="how much to log to stderr (default INFO; WARNING for demo)")
+    parser.add_argument("--config", metavar="PATH", default=None,
+                        help=f"{CONFIG_HELP}; also accepted after the command")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str, config: bool = True) -> argparse.ArgumentParser:
@@ -41,17 +47,17 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
                          help="as the global --log-level, also accepted after the command")
         if config:
-            sub.add_argument("--config", metavar="PATH", help=f"configuration file (default: ${CONFIG_ENV})")
+            _config_argument(sub)
         return sub
 
     command("poll", "Run one pass over new mail, then exit (0 also when some mail was set aside).")
-    command("run", "Run the daemon: a pass every [schedule] interval_seconds until SIGTERM/SIGINT.")
+    command("run", "Run the daemon: a pass every [schedule] interval_seconds until SIGTERM, SIGINT or SIGHUP.")
     status = command("status", "Show what was processed, what was set aside and why, and the last pass.")
     status.add_argument("--limit", type=int, default=20, help="how many recent messages to list (default 20)")
     db = command("db", "Database maintenance.", config=False)
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser("upgrade", help="Create the database or migrate it to the latest schema.")
-    upgrade.add_argument("--config", metavar="PATH", help=f"configuration file (default: ${CONFIG_ENV})")
+    _config_argument(upgrade)
     queue = command("messages", "The review queue: see, retry or resolve set-aside mail.", config=False)
     _messages_arguments(queue)
     _sandbox_arguments(command("sandbox", "Serve the sandbox ATS: a local stand-in for Skailer.", config=False))
@@ -61,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--mail", type=Path, default=None,
                       help="a folder of .eml files or a Maildir to use instead of the bundled samples")
     return parser
+
+
+def _config_argument(sub: argparse.ArgumentParser) -> None:
+    """--config after the command; SUPPRESS keeps a --config given before the command."""
+    sub.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
 
 
 MESSAGE_STATUSES = ("review", "uncertain", "pending", "submitted", "duplicate", "resolved")
@@ -76,8 +87,7 @@ def _messages_arguments(sub: argparse.ArgumentParser) -> None:
 
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, help=help_text, description=help_text)
-        parser.add_argument("--config", metavar="PATH",
-                            help=f"configuration file (default: ${CONFIG_ENV})")
+        _config_argument(parser)
         return parser
 
     listing = action("list", "List recorded messages: those that need a person (review, uncertain) "
@@ -168,7 +178,9 @@ def _messages(commands, settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(config_path(getattr(args, "config", None)))
+    action = getattr(args, "messages_command", None) or getattr(args, "db_command", None)
+    words = (args.command, action) if action else (args.command,)
+    return load_settings(config_path(args.config), need_secrets=words in NEED_SECRETS)
 
 
 if __name__ == "__main__":
