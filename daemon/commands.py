@@ -13,6 +13,7 @@ from daemon.config import Settings
 from daemon.mailbox import restore
 from daemon.scheduler import run_forever
 from daemon.service import Service
+from daemon.stopping import StopSignal
 from daemon.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -20,11 +21,13 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def poll(settings: Settings) -> int:
-    service = Service.from_settings(settings, open_store(settings.database_url))
-    try:
-        summary = service.run_pass()
-    finally:
-        service.close()
+    stop = StopSignal()
+    with stop.installed():
+        service = _service(settings, stop)
+        try:
+            summary = service.run_pass(stop.requested)
+        finally:
+            service.close()
     if summary.busy:
         print("another ats-inbox instance is working on this mailbox; nothing done")
         return EXIT_OK
@@ -37,12 +40,20 @@ def poll(settings: Settings) -> int:
 
 
 def run(settings: Settings) -> int:
-    service = Service.from_settings(settings, open_store(settings.database_url))
-    try:
-        run_forever(service.run_pass, settings.interval_seconds)
-    finally:
-        service.close()
+    """Passes on the schedule until SIGTERM, SIGINT or SIGHUP; the message in hand is finished first."""
+    stop = StopSignal()
+    with stop.installed():
+        service = _service(settings, stop)
+        try:
+            run_forever(service.run_pass, settings.interval_seconds, stop)
+        finally:
+            service.close()
     return EXIT_OK
+
+
+def _service(settings: Settings, stop: StopSignal) -> Service:
+    """The service for `poll` and `run`: its waits (retry, reconnect, Retry-After) end on `stop`."""
+    return Service.from_settings(settings, open_store(settings.database_url), stop=stop)
 
 
 def status(settings: Settings, limit: int) -> int:

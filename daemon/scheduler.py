@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,19 +10,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon.errors import AtsInboxError
+from daemon.stopping import StopSignal
 
 log = logging.getLogger(__name__)
 
 
 def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_seconds: int,
-                stop: threading.Event | None = None) -> None:
-    """Run `one_pass` now and every `interval_seconds`, never two at once, until SIGTERM/SIGINT.
+                stop: StopSignal) -> None:
+    """Run `one_pass` now and every `interval_seconds`, never two at once, until `stop` is requested.
 
-    On a stop signal the pass in progress finishes the message in hand, then the loop ends.
+    `one_pass` gets `stop.requested`: on a stop the pass in progress finishes the message in
+    hand, then the loop ends. The caller installs the signal handlers (`stop.installed()`).
     """
-    stop = stop or threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda num, _frame: _request_stop(stop, num))
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(_guarded, IntervalTrigger(seconds=interval_seconds), args=(one_pass, stop),
                       id="poll", max_instances=1, coalesce=True, misfire_grace_time=interval_seconds,
@@ -36,17 +33,12 @@ def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_secon
     log.info("daemon.stopped")
 
 
-def _request_stop(stop: threading.Event, signum: int) -> None:
-    log.info("daemon.stopping", extra={"signal": signal.Signals(signum).name})
-    stop.set()
-
-
-def _guarded(one_pass: Callable[[Callable[[], bool]], object], stop: threading.Event) -> None:
+def _guarded(one_pass: Callable[[Callable[[], bool]], object], stop: StopSignal) -> None:
     """A failed pass is logged and the daemon keeps running; the next pass tries again."""
-    if stop.is_set():
+    if stop.requested():
         return
     try:
-        one_pass(stop.is_set)
+        one_pass(stop.requested)
     except AtsInboxError as exc:
         log.warning("poll.will_retry", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
     except Exception:

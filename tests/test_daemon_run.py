@@ -44,18 +44,20 @@ def test_run_picks_up_mail_on_schedule_and_stops_on_sigterm(world):
     assert set(world.check().values()) == {"submitted"}
 
 
-def test_sigterm_finishes_the_message_in_hand(world):
-    """A stop request during a slow ATS call lets that message finish, then the daemon exits."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_sigterm_finishes_the_message_in_hand(world, signum):
+    """A stop request (SIGTERM, or SIGHUP until reload exists) during a slow ATS call lets that message finish."""
     world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=2.0, times=-1))
     world.deliver(application(1), application(2, "Senior Python Developer"))
     daemon = start(world)
     try:
         wait_for(lambda: world.sandbox.state()["requests"].get("POST /api/v1/candidate", 0) >= 1)
-        daemon.send_signal(signal.SIGTERM)
+        daemon.send_signal(signum)
         _, err = daemon.communicate(timeout=30)
     finally:
         daemon.kill()
     assert daemon.returncode == 0, err[-2000:]
+    assert "daemon.stopping" in err and signum.name in err
     statuses = sorted(r.status for r in invariant.records(world.database))
     assert statuses == ["submitted"]  # the first finished; the second was not started
     assert len(world.sandbox.state()["actions"]) == 1
