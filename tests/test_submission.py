@@ -95,3 +95,42 @@ def test_a_refused_create_can_run_again(ats):
     assert not journal.started(CANDIDATE)
     submit(application(directory), client, directory, journal, received=None)
     assert len(sandbox.state()["candidates"]) == 1
+
+
+def test_the_target_is_journalled_and_wins_over_a_later_decision(ats):
+    """Resuming after the candidate: the comment goes to the journalled job even if another job is given now."""
+    from daemon.submission import ROUTE
+
+    sandbox, client, directory = ats
+    journal = FakeJournal()
+    first = submit(application(directory), client, directory, journal, received=None)
+    assert journal.done[ROUTE]["title"] == "Data Analyst"
+    del journal.done[COMMENT]
+    journal.begun.discard(COMMENT)
+    again = submit(application(directory, "Python Developer"), client, directory, journal, received=None)
+    assert again.candidate_id == first.candidate_id
+    state = sandbox.state()
+    assert len(state["candidates"]) == 1 and len(state["actions"]) == 1
+
+
+class ExplodingClient:
+    """An ATS client whose comment call fails with a bug of ours before anything is sent."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def add_comment(self, candidate, text):
+        raise ValueError("a comment needs some text")
+
+
+def test_a_step_that_fails_with_a_bug_is_not_left_started(ats):
+    """An unexpected error of ours (not a lost answer) abandons the step: it will not look uncertain later."""
+    _, client, directory = ats
+    journal = FakeJournal()
+    with pytest.raises(ValueError, match="comment"):
+        submit(application(directory), ExplodingClient(client), directory, journal, received=None)
+    assert not journal.started(COMMENT)
+    assert CANDIDATE in journal.done
