@@ -110,7 +110,9 @@ def test_the_target_is_journalled_and_wins_over_a_later_decision(ats):
     again = submit(application(directory, "Python Developer"), client, directory, journal, received=None)
     assert again.candidate_id == first.candidate_id
     state = sandbox.state()
-    assert len(state["candidates"]) == 1 and len(state["actions"]) == 1
+    assert len(state["candidates"]) == 1
+    assert [str(a["candidate_id"]) for a in state["actions"]] == [first.candidate_id] * 2
+    assert "for Data Analyst" in state["actions"][-1]["comment"]
 
 
 class ExplodingClient:
