@@ -7,6 +7,15 @@ Message-ID or their content. Different mails sometimes share a Message-ID, and a
 mail in five has none, so the Message-ID alone is not an identity: the key is a hash of
 the Message-ID plus the content (for mail without a Message-ID: its From, Date and
 Subject headers plus the content).
+
+The content is everything after the header block, with line ends normalised. The header
+block ends at the first empty line, or earlier at the first line that is not a header
+line (as the standard library parser reads it: that line and what follows are content).
+A mail with none of the four headers and no content (headers only, or nothing) is keyed
+by its whole text instead, so that two such mails differ when their text does.
+
+Memory stays flat whatever the mail: the content is hashed in pieces of about
+`_PIECE_BYTES`, and only the first `HEADER_BLOCK_MAX_BYTES` of the header block are parsed.
 """
 
 from __future__ import annotations
@@ -16,24 +25,75 @@ import re
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+HEADER_BLOCK_MAX_BYTES = 1024 * 1024  # header bytes read for the four identity headers
+_PIECE_BYTES = 64 * 1024
 _SEPARATOR = re.compile(rb"\r?\n\r?\n")
 _LINE_END = re.compile(rb"[ \t]*\r?\n")
+_TRAILING_BLANKS = (b" \n", b"\t\n", b" \r\n", b"\t\r\n")
+# A line the standard library does not take for a header (`email.feedparser.headerRE`).
+_NOT_A_HEADER_LINE = re.compile(rb"^(?!From |[\x21-\x39\x3b-\x7e]*:|[\t ])", re.MULTILINE)
 _IDENTITY_HEADERS = ("message-id", "from", "date", "subject")
 
 
 def content_key(raw: bytes) -> str:
     """A hex SHA-256 that is equal for copies of one mail and different for different mails."""
-    split = _SEPARATOR.search(raw)
-    head, body = (raw[: split.start()], raw[split.end():]) if split else (raw, b"")
-    headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\n\n")
-    material = [_header(headers, name) for name in _IDENTITY_HEADERS]
-    if material[0]:
-        material = material[:1]  # a Message-ID: the other headers add nothing
+    head_end, body_start = _header_block(raw)
+    material = _identity_headers(raw, head_end)
     digest = hashlib.sha256("\n".join(material).encode("utf-8", "surrogateescape"))
-    digest.update(b"\n\n" + _LINE_END.sub(b"\n", body).rstrip(b"\n"))
+    digest.update(b"\n\n")
+    if not _hash_text(digest, raw, body_start) and not any(material):
+        _hash_text(digest, raw, 0)  # nothing identifies it but its text
     return digest.hexdigest()
 
 
-def _header(headers, name: str) -> str:
-    value = headers.get(name, "")
-    return " ".join(str(value).split())
+def _header_block(raw: bytes) -> tuple[int, int]:
+    """Where the header block ends and where the content starts (after the empty line)."""
+    split = _SEPARATOR.search(raw)
+    head_end, body_start = (split.start(), split.end()) if split else (len(raw), len(raw))
+    other = _NOT_A_HEADER_LINE.search(raw, 0, head_end)
+    if other is not None and other.start() < head_end:  # content from here on, as for the stdlib
+        return other.start(), other.start()
+    return head_end, body_start
+
+
+def _identity_headers(raw: bytes, head_end: int) -> list[str]:
+    """The Message-ID alone when there is one, else From, Date and Subject (may be "")."""
+    if head_end > HEADER_BLOCK_MAX_BYTES:  # whole lines only, within the bound
+        head_end = raw.rfind(b"\n", 0, HEADER_BLOCK_MAX_BYTES) + 1 or HEADER_BLOCK_MAX_BYTES
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:head_end] + b"\n\n")
+    material = [" ".join(str(headers.get(name, "")).split()) for name in _IDENTITY_HEADERS]
+    return material[:1] if material[0] else material
+
+
+def _hash_text(digest: hashlib._Hash, raw: bytes, start: int) -> bool:
+    """Feed `raw[start:]` to `digest` with line ends normalised and trailing newlines dropped.
+
+    Works piece by piece, each piece ending just after a newline: no line end (`[ \\t]*\\r?\\n`)
+    spans such a cut, so the pieces normalise exactly as the whole would. Returns whether
+    anything was fed.
+    """
+    held, fed = 0, False  # newlines held back until more text follows them
+    while start < len(raw):
+        end = raw.find(b"\n", start + _PIECE_BYTES) + 1 or len(raw)
+        piece = _normalised(raw[start:end])
+        start = end
+        text = piece.rstrip(b"\n")
+        if text:
+            _feed_newlines(digest, held)
+            digest.update(text)
+            held, fed = 0, True
+        held += len(piece) - len(text)
+    return fed
+
+
+def _normalised(piece: bytes) -> bytes:
+    """Line ends as `\\n`, blanks before them dropped (a plain replace when there are none)."""
+    if any(blank in piece for blank in _TRAILING_BLANKS):
+        return _LINE_END.sub(b"\n", piece)
+    return piece.replace(b"\r\n", b"\n")
+
+
+def _feed_newlines(digest: hashlib._Hash, count: int) -> None:
+    while count > 0:
+        digest.update(b"\n" * min(count, _PIECE_BYTES))
+        count -= _PIECE_BYTES

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from daemon import identity
 from daemon.identity import content_key
 from tests.mailfactory import build_email
+
+EMAILS = Path(__file__).parent / "fixtures" / "emails"
 
 MAIL = build_email(subject="Data Analyst", message_id="<a1@example.org>",
                    attachments=[("cv.pdf", b"%PDF-1.4 one", "application/pdf")])
@@ -41,3 +50,57 @@ def test_garbage_has_a_key_too():
     """Bytes that are not mail still get a stable key (nothing is dropped for lack of one)."""
     assert content_key(b"") == content_key(b"")
     assert len(content_key(b"\x00\xff garbage")) == 64
+
+
+# Keys stored by the first release: they must not change, the database holds them.
+STORED_KEYS = {
+    "mikel-attachment-pdf-crlf.eml": "9dac25bdd9a7339d60bb979afec81475f3d5d91bb315ede0c7c510e9253fe860",
+    "sisimai-cr-only-line-endings-exchange-dsn.eml": "25c8c219d136885105c74123792631338829a22f0727277fa743a3b176ac1492",
+    "flanker-210kb-single-header.eml": "f24e557fdef3c323d2365cab2c3318b9fe82e200f078864b1cdc6d01c0e8c407",
+    "enmime-first-header-line-continuation.eml": "d5b444e84e82a0de74ee303059c53da075cf1fb112aa13c491d261cf86373b72",
+}
+
+
+@pytest.mark.parametrize(("name", "key"), STORED_KEYS.items(), ids=list(STORED_KEYS))
+def test_keys_of_stored_mail_do_not_change(name, key):
+    """A mail keyed by an earlier release gets the same key again."""
+    assert content_key((EMAILS / name).read_bytes()) == key
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (b"\x00\xff garbage", b"\x00\xff other garbage"),
+        (b"not a header line\r\n\r\nsame body", b"another first line\r\n\r\nsame body"),
+        (b"X-Spam-Score: 1\r\n", b"X-Spam-Score: 2\r\n"),
+        (b"X-Spam-Score: 1\r\n\r\n\r\n", b"X-Spam-Score: 2\r\n\r\n"),
+    ],
+    ids=["no-headers-no-blank-line", "no-headers-blank-line", "headers-only", "headers-and-blank-lines"],
+)
+def test_mails_without_identity_headers_differ_when_their_text_does(one, other):
+    """Without Message-ID, From, Date, Subject and content, the whole text decides: no shared key."""
+    assert content_key(one) != content_key(other)
+
+
+def test_text_that_is_not_a_header_is_content():
+    """A first line that is no header makes the rest content, as the mail parser reads it."""
+    assert content_key(b"Hello\r\n\r\nBye") != content_key(b"Hi\r\n\r\nBye")
+    assert content_key(b"Hello\r\nthere") == content_key(b"Hello\nthere")
+
+
+@pytest.mark.parametrize("piece", [1, 3, 1000])
+def test_content_hashed_in_pieces_is_the_content_hashed_at_once(monkeypatch, piece):
+    """Pieces cut anywhere give the key of the whole content: blanks, CRs and newlines at the cuts."""
+    monkeypatch.setattr(identity, "_PIECE_BYTES", piece)
+    body = b"a  \r\n\tb\t\r\n\r\nc \r\r\n d\n\n \r\n" * 300 + b"end  \r\n\r\n\r\n"
+    expected = hashlib.sha256(b"<id@example.org>\n\n" + re.sub(rb"[ \t]*\r?\n", b"\n", body).rstrip(b"\n"))
+    assert content_key(b"Message-ID: <id@example.org>\r\n\r\n" + body) == expected.hexdigest()
+
+
+def test_a_huge_header_block_is_read_only_so_far():
+    """Headers beyond the first MiB do not count; the key is still made, quickly."""
+    filler = b"X-Filler: " + b"x" * 70 + b"\r\n"
+    late = filler * (identity.HEADER_BLOCK_MAX_BYTES // len(filler) + 1)
+    one = b"Subject: a\r\n" + late + b"Message-ID: <one@x>\r\n\r\nbody"
+    other = b"Subject: a\r\n" + late + b"Message-ID: <other@x>\r\n\r\nbody"
+    assert content_key(one) == content_key(other)
