@@ -1,4 +1,5 @@
-"""The sandbox ATS over real HTTP: the seven calls, its rules, persistence, faults and views."""
+"""The sandbox ATS over real HTTP and in process: the seven calls, its rules, persistence,
+faults and views."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.errors import ConfigError
+from daemon.ats.client import AtsClient
+from daemon.ats.retry import RetryPolicy
+from daemon.errors import ConfigError, OutcomeUnknown
 from daemon.sandbox import Fault, SandboxATS, load_seed
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\r\n1 0 obj <<>> endobj\r\ncontact: ada@example.org\n%%EOF\n"
@@ -529,3 +532,175 @@ def test_fault_rejects_invalid_values(bad: dict[str, Any]):
     """A Fault with an impossible status, delay, times, path, method or header cannot be made."""
     with pytest.raises(ValueError, match="invalid fault"):
         Fault(**{"method": "GET", "path": "/api", **bad})
+
+
+# -- the views need the token --------------------------------------------------------------
+
+
+VIEWS = [("GET", "/"), ("GET", "/_sandbox/state"), ("GET", "/_sandbox/cvs/501"),
+         ("GET", "/_sandbox/faults"), ("POST", "/_sandbox/faults"), ("DELETE", "/_sandbox/faults")]
+
+
+@pytest.mark.parametrize(("method", "path"), VIEWS)
+def test_the_views_need_the_token_when_one_is_set(start: Start, method: str, path: str):
+    """With a token, the page, state, CVs and fault controls answer 401 without it, and work
+    with the bearer token (or HTTP Basic with the token as password, for a browser)."""
+    sandbox, client = start(token=TOKEN)
+    upload(client)
+    body = {"method": "GET", "path": "/x"} if method == "POST" else None
+    bare = httpx.request(method, f"{client.base_url}{path}", json=body)
+    assert bare.status_code == 401
+    assert "Basic" in " ".join(bare.headers.get_list("WWW-Authenticate"))
+    assert "ada@example.org" not in bare.text and "%PDF" not in bare.text
+    wrong = httpx.request(method, f"{client.base_url}{path}", json=body, auth=("x", "wrong"))
+    assert wrong.status_code == 401
+    assert client.request(method, path, json=body).status_code in (200, 201, 204)
+    basic = httpx.request(method, f"{client.base_url}{path}", json=body, auth=("admin", TOKEN))
+    assert basic.status_code in (200, 201, 204)
+    assert httpx.get(f"{client.base_url}/_sandbox/health").status_code == 200
+    assert sandbox.auth_headers() == {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_the_sandbox_object_reaches_its_views_with_its_token(start: Start):
+    """Tests' helpers read state, CVs and faults through the object, which holds the token."""
+    sandbox, client = start(token=TOKEN)
+    cv_id = upload(client).json()["cv_id"]
+    assert sandbox.cv_file(cv_id) == PDF
+    assert sandbox.cv_file(999) is None
+    view = httpx.get(f"{client.base_url}/_sandbox/cvs/{cv_id}", headers=sandbox.auth_headers())
+    assert view.content == PDF
+    assert [cv["id"] for cv in sandbox.state()["cvs"]] == [cv_id]
+
+
+def test_without_a_token_the_views_are_open(start: Start):
+    """A sandbox without a token (the demo's) serves its page to anyone on the loopback."""
+    sandbox, client = start()
+    assert httpx.get(f"{client.base_url}/").status_code == 200
+    assert sandbox.auth_headers() == {}
+
+
+def test_the_state_file_is_private_whatever_the_umask(tmp_path: Path):
+    """The sandbox's database holds CV bytes: created 0600 even under umask 000."""
+    old = os.umask(0)
+    try:
+        sandbox = SandboxATS(tmp_path / "new" / "ats.db")
+        sandbox.state()
+        modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "new").iterdir()}
+        sandbox.stop()
+    finally:
+        os.umask(old)
+    assert modes == {"ats.db": 0o600, "ats.db-wal": 0o600, "ats.db-shm": 0o600}
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+
+
+# -- in process: an httpx transport over the same handling, no socket ------------------------
+
+
+@pytest.fixture
+def unstarted(tmp_path: Path) -> Iterator[SandboxATS]:
+    """A sandbox that is never started: reached only through its transport."""
+    sandbox = SandboxATS(tmp_path / "ats.db", token=TOKEN)
+    yield sandbox
+    sandbox.stop()
+
+
+def in_process_client(sandbox: SandboxATS, *, timeout: float = 5.0, attempts: int = 1,
+                      sleeps: list[float] | None = None) -> AtsClient:
+    waits = sleeps if sleeps is not None else []
+    return AtsClient("http://sandbox.invalid", TOKEN, timeout=timeout,
+                     transport=sandbox.transport(sleep=waits.append),
+                     retry=RetryPolicy(attempts=attempts), sleep=waits.append)
+
+
+def test_the_transport_runs_the_seven_calls_in_process(unstarted: SandboxATS):
+    """AtsClient over `transport()` runs steps 1-7 (and 7') against a sandbox never started."""
+    with in_process_client(unstarted) as client:
+        assert [job.title for job in client.search_jobs("python")] == [
+            "Senior Python Developer", "Python Developer"]
+        assert [p.id.wire for p in client.pipelines()] == ["p-eng", 2]
+        assert [s.name for s in client.sources()] == ["Email", "LinkedIn", "Referral"]
+        cv = client.upload_cv("cv.pdf", PDF, "application/pdf")
+        assert (cv.cv_id.wire, cv.parsed) == (501, {"email": "ada@example.org"})
+        applicant = client.create_applicant(first_name="Ada", last_name="Lovelace",
+                                            email="ada@example.org", cv_ids=[cv.cv_id],
+                                            source_id=1)
+        candidate = client.create_candidate(job_id=103, applicant_id=applicant, pipeline_id=2,
+                                            stage_id=21, source_id=1)
+        action = client.add_comment(candidate, "From jobs@")
+    assert unstarted.base_url is None
+    raw = httpx.Client(transport=unstarted.transport(), base_url="http://sandbox.invalid",
+                       headers=unstarted.auth_headers())
+    deleted = raw.delete(f"/api/v1/candidates/{candidate}/actions/{action}")
+    assert deleted.status_code == 204
+    state = unstarted.state()
+    assert [(a["id"], a["cv_ids"]) for a in state["applicants"]] == [(1001, [501])]
+    assert [(c["id"], c["job_id"]) for c in state["candidates"]] == [(2001, 103)]
+    assert state["actions"] == []
+    assert unstarted.cv_file(501) == PDF
+    assert state["requests"]["POST /api/v1/candidate"] == 1
+
+
+def test_the_transport_checks_the_token(unstarted: SandboxATS):
+    """The same rules in process: a wrong token is a 401, the views need it too."""
+    raw = httpx.Client(transport=unstarted.transport(), base_url="http://sandbox.invalid")
+    assert raw.get("/api/v1/sources/all").status_code == 401
+    assert raw.get("/_sandbox/state").status_code == 401
+    assert raw.get("/_sandbox/health").json() == {"ok": True}
+
+
+def test_a_fault_before_commit_in_process(unstarted: SandboxATS):
+    """A 503 before commit is sent again (Retry-After honoured, not really waited); a drop
+    before commit is a lost answer to the client, and nothing was created."""
+    unstarted.add_fault(Fault("POST", "/api/v1/upload-cv-file", status=503, retry_after="4"))
+    sleeps: list[float] = []
+    client = in_process_client(unstarted, attempts=2, sleeps=sleeps)
+    assert client.upload_cv("cv.pdf", PDF, "application/pdf").cv_id.wire == 501
+    assert sleeps == [4.0]
+    unstarted.add_fault(Fault("POST", "/api/v1/applicant", drop=True))
+    with pytest.raises(OutcomeUnknown):
+        client.create_applicant(first_name="Ada", last_name="L", email="ada@example.org",
+                                cv_ids=[501], source_id=1)
+    assert unstarted.state()["applicants"] == []
+    assert unstarted.state()["requests"]["POST /api/v1/upload-cv-file"] == 2
+
+
+def test_a_lost_answer_after_commit_in_process(unstarted: SandboxATS):
+    """An after-commit delay past the client's timeout is a ReadTimeout after the work (the
+    create is held as unknown, yet it exists), at once; an after-commit drop likewise."""
+    unstarted.add_fault(Fault("POST", "/api/v1/upload-cv-file", after_commit=True, delay=30))
+    unstarted.add_fault(Fault("POST", "/api/v1/applicant", after_commit=True, drop=True))
+    client = in_process_client(unstarted, timeout=1.0, attempts=3)
+    started = time.monotonic()
+    assert client.upload_cv("cv.pdf", PDF, "application/pdf").cv_id.wire == 502  # repeated
+    with pytest.raises(OutcomeUnknown):
+        client.create_applicant(first_name="Ada", last_name="L", email="ada@example.org",
+                                cv_ids=[502], source_id=1)
+    assert time.monotonic() - started < 1.0
+    state = unstarted.state()
+    assert [cv["id"] for cv in state["cvs"]] == [501, 502]  # the first upload was stored
+    assert [a["cv_ids"] for a in state["applicants"]] == [[502]]
+    raw = httpx.Client(transport=unstarted.transport(), base_url="http://sandbox.invalid",
+                       headers=unstarted.auth_headers(), timeout=1.0)
+    unstarted.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=30))
+    with pytest.raises(httpx.ReadTimeout):
+        raw.post("/api/v1/candidate", json={"job_id": 103, "applicant_id": 1001,
+                                            "pipeline_id": 2, "pipeline_stage_id": 21})
+    assert len(unstarted.state()["candidates"]) == 1
+
+
+def test_a_short_delay_goes_to_the_injected_sleep(unstarted: SandboxATS):
+    """A delay within the timeout is handed to `sleep` and then answered."""
+    unstarted.add_fault(Fault("GET", "/api/v1/sources/all", after_commit=True, delay=0.25))
+    waits: list[float] = []
+    raw = httpx.Client(transport=unstarted.transport(sleep=waits.append), timeout=1.0,
+                       base_url="http://sandbox.invalid", headers=unstarted.auth_headers())
+    assert raw.get("/api/v1/sources/all").status_code == 200
+    assert waits == [0.25]
+
+
+def test_the_transport_answers_503_after_stop(unstarted: SandboxATS):
+    """Like the server, a stopped sandbox refuses what is still sent to it."""
+    raw = httpx.Client(transport=unstarted.transport(), base_url="http://sandbox.invalid",
+                       headers=unstarted.auth_headers())
+    unstarted.stop()
+    assert raw.get("/api/v1/sources/all").status_code == 503

@@ -1,8 +1,12 @@
-"""The sandbox ATS over HTTP: the contract's seven calls, read-only views and fault controls.
+"""The sandbox ATS: the contract's seven calls, read-only views and fault controls.
 
-Stdlib only (`http.server.ThreadingHTTPServer`, one daemon thread per connection), so a
-delayed answer never blocks other requests, and `stop()` returns promptly: it wakes every
-sleeping handler and shuts every open connection.
+One function answers every request, `SandboxATS.handle(Incoming) -> Reply`; two ways in
+share it:
+- over HTTP, stdlib only (`http.server.ThreadingHTTPServer`, one daemon thread per
+  connection), so a delayed answer never blocks other requests, and `stop()` returns
+  promptly: it wakes every sleeping handler and shuts every open connection;
+- in process, `SandboxATS.transport()`: an httpx transport with no socket and no thread
+  (see `inprocess`).
 
     /api/v1/...          the contract (shapes: "plain", or "variant" for tolerant reading)
     GET /                an HTML page of what was received
@@ -10,10 +14,16 @@ sleeping handler and shuts every open connection.
     GET /_sandbox/cvs/ID the exact bytes of a stored CV
     GET /_sandbox/health {"ok": true}
     GET|POST|DELETE /_sandbox/faults   list, add, clear injected faults
+
+With a token set, everything but /_sandbox/health needs it: `Authorization: Bearer TOKEN`,
+or (for a person's browser on the page and the views) HTTP Basic with the token as the
+password.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hmac
 import json
@@ -29,12 +39,17 @@ from email.parser import HeaderParser
 from email.utils import collapse_rfc2231_value
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
+from daemon.sandbox.exchange import JSON_TYPE, Answer, Headers, Incoming, Reply
 from daemon.sandbox.faults import Fault, FaultBook
+from daemon.sandbox.inprocess import Sleep, in_process_transport, no_wait
 from daemon.sandbox.page import render_page
 from daemon.sandbox.state import RESUME_TYPES, Rejected, SandboxState, invalid, load_seed
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +57,17 @@ SHAPES = ("plain", "variant")
 MAX_BODY = 25 * 1024 * 1024
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
-JSON_TYPE = "application/json"
 HTML_TYPE = "text/html; charset=utf-8"
 SEARCH = "/api/v1/jobs/search"
 EXTENSIONS = dict(zip((kind for _, kind in RESUME_TYPES), ("pdf", "doc", "docx"), strict=True))
 PAGE_HEADERS = (("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
                 ("X-Content-Type-Options", "nosniff"))
+HEALTH = "/_sandbox/health"
+API_CHALLENGE = (("WWW-Authenticate", "Bearer"),)
+VIEW_CHALLENGE = (("WWW-Authenticate", 'Bearer realm="sandbox ATS"'),
+                  ("WWW-Authenticate", 'Basic realm="sandbox ATS", charset="UTF-8"'))
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An HTTP answer to send."""
-
-    status: int
-    body: bytes = b""
-    content_type: str = JSON_TYPE
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-Headers = tuple[tuple[str, str], ...]
 
 
 def json_answer(status: int, payload: Any, headers: Headers = ()) -> Answer:
@@ -333,21 +340,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
-        url = urlsplit(self.path)
         body = self._read_body()
         if body is None:
             return
-        try:
-            if url.path.startswith("/api/"):
-                self._api(url.path, parse_qs(url.query), body)
-            else:
-                self._send(self.server.sandbox.control(self.command, url.path, body))
-        except Rejected as exc:
-            self._send(error_answer(exc.status, exc.code, exc.message))
-        except Exception:
-            log.exception("sandbox.request.failed",
-                          extra={"method": self.command, "path": url.path})
-            self._send(error_answer(500, "internal_error", "the sandbox failed; see its log"))
+        reply = self.server.sandbox.handle(Incoming(
+            self.command, self.path, self.headers.get("Authorization", ""),
+            self.headers.get("Content-Type", ""), body))
+        if reply.answer is None or not self._sleep(reply.delay):
+            self._drop()
+        else:
+            self._send(reply.answer)
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -360,26 +362,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error_answer(413, "too_large", f"bodies are limited to {MAX_BODY} bytes"))
             return None
         return self.rfile.read(int(length))
-
-    def _api(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
-        sandbox = self.server.sandbox
-        route, params, exists = match_route(self.command, path)
-        sandbox.count(self.command, route.template if route else "(unknown)")
-        fault = sandbox.faults.take(self.command, path)
-        if fault is not None and not fault.after_commit:
-            log.info("sandbox.fault",
-                     extra={"method": self.command, "path": path, "status": fault.status})
-            if self._sleep(fault.delay) and not fault.drop:
-                self._send(fault_answer(fault))
-            else:
-                self._drop()
-            return
-        answer = sandbox.api_answer(self.command, route, exists, self.headers, ApiRequest(
-            params, query, self.headers.get("Content-Type", ""), body))
-        if fault is not None and (not self._sleep(fault.delay) or fault.drop):
-            self._drop()
-            return
-        self._send(answer)
 
     def _sleep(self, seconds: float) -> bool:
         """Wait; False when the server is stopping meanwhile."""
@@ -444,6 +426,7 @@ class SandboxATS:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._store: SandboxState | None = None
+        self._serving = False  # requests are answered (started, or a transport was made)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
@@ -456,6 +439,7 @@ class SandboxATS:
             raise RuntimeError("the sandbox ATS is already running")
         self._state_store()
         server = _Server((host, port), self)
+        self._serving = True
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="sandbox-ats", daemon=True)
         self._server = server
@@ -468,6 +452,8 @@ class SandboxATS:
     def stop(self) -> None:
         """Stop serving: wake delayed handlers, close connections, close the database."""
         server, self._server = self._server, None
+        with self._lock:
+            self._serving = False
         if server is not None:
             server.stopping.set()
             server.shutdown()
@@ -502,6 +488,20 @@ class SandboxATS:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def transport(self, *, sleep: Sleep = no_wait) -> httpx.BaseTransport:
+        """An httpx transport to this sandbox in process: no socket, no thread, no start().
+
+        `AtsClient(base_url, token, transport=sandbox.transport())` then talks to the same
+        routes, rules and faults as over HTTP. A fault's delay longer than the request's read
+        timeout is a ReadTimeout (after the work, for an after-commit fault); a shorter one
+        goes to `sleep` (by default it is not waited). A dropped connection is a
+        RemoteProtocolError, as over HTTP. `stop()` ends it like the server.
+        """
+        self._state_store()
+        with self._lock:
+            self._serving = True
+        return in_process_transport(self.handle, sleep)
+
     # -- what tests and admins use ------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
@@ -512,6 +512,15 @@ class SandboxATS:
         with self._lock:
             requests = dict(self._counts)
         return {**store.snapshot(), "requests": requests}
+
+    def cv_file(self, cv_id: str | int) -> bytes | None:
+        """The exact bytes of a stored CV (what GET /_sandbox/cvs/ID serves), or None."""
+        found = self._state_store().cv_file(str(cv_id))
+        return found[1] if found else None
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that let a request in: the bearer token, when one is set."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token is not None else {}
 
     def add_fault(self, fault: Fault) -> None:
         """Inject a fault (after the existing ones)."""
@@ -529,7 +538,7 @@ class SandboxATS:
     def _live_store(self) -> SandboxState:
         """The open state for a request; a request that outlives stop() gets a 503."""
         with self._lock:
-            if self._store is None or self._server is None:
+            if self._store is None or not self._serving:
                 raise Rejected(503, "stopping", "the sandbox ATS is stopping")
             return self._store
 
@@ -539,38 +548,74 @@ class SandboxATS:
                 self._store = SandboxState(self.db_path, self._seed)
             return self._store
 
-    # -- request handling (called by the HTTP handler) ----------------------------------
+    # -- request handling: the one way in, for the HTTP server and the transport -------
 
-    def api_answer(self, method: str, route: Route | None, exists: bool, headers: Message,
-                   request: ApiRequest) -> Answer:
+    def handle(self, request: Incoming) -> Reply:
+        """Answer one request: an API call (through the faults) or a view."""
+        try:
+            if request.path.startswith("/api/"):
+                return self._api(request)
+            return Reply(self._control(request))
+        except Rejected as exc:
+            return Reply(error_answer(exc.status, exc.code, exc.message))
+        except Exception:
+            log.exception("sandbox.request.failed",
+                          extra={"method": request.method, "path": request.path})
+            return Reply(error_answer(500, "internal_error", "the sandbox failed; see its log"))
+
+    def _api(self, request: Incoming) -> Reply:
+        """Count the call, apply its fault if any (before or after the work), answer it."""
+        method, path = request.method, request.path
+        route, params, exists = match_route(method, path)
+        self.count(method, route.template if route else "(unknown)")
+        fault = self.faults.take(method, path)
+        if fault is not None and not fault.after_commit:
+            log.info("sandbox.fault", extra={"method": method, "path": path, "status": fault.status})
+            return Reply(None if fault.drop else fault_answer(fault), fault.delay)
+        answer = self._api_answer(method, route, exists, request.authorization, ApiRequest(
+            params, request.query, request.content_type, request.body))
+        if fault is None:
+            return Reply(answer)
+        return Reply(None if fault.drop else answer, fault.delay)
+
+    def _api_answer(self, method: str, route: Route | None, exists: bool, authorization: str,
+                    request: ApiRequest) -> Answer:
         """Check the token, find the route, and run the call."""
-        if not self._authorized(headers.get("Authorization", "")):
+        if not self._authorized(authorization):
             return error_answer(401, "unauthorized", "a valid bearer token is required",
-                                (("WWW-Authenticate", "Bearer"),))
+                                API_CHALLENGE)
         if route is None:
             if exists:
                 return error_answer(405, "method_not_allowed", f"{method} is not allowed here")
             return error_answer(404, "not_found", "no such API path")
         return Api(self._live_store(), self.shape).answer(route, request)
 
-    def _authorized(self, header: str) -> bool:
+    def _authorized(self, header: str, *, basic: bool = False) -> bool:
+        """A bearer token (or, with `basic`, HTTP Basic with the token as the password)."""
         if self.token is None:
             return True
-        scheme, _, credentials = header.partition(" ")
-        matches = hmac.compare_digest(credentials.encode(), self.token.encode())
-        return scheme.lower() == "bearer" and matches
+        scheme, _, credentials = header.strip().partition(" ")
+        if basic and scheme.lower() == "basic":
+            credentials = _basic_password(credentials)
+        elif scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(credentials.strip().encode(), self.token.encode())
 
-    def control(self, method: str, path: str, body: bytes) -> Answer:
-        """The read-only views and the fault controls (no token needed)."""
+    def _control(self, request: Incoming) -> Answer:
+        """The health check (open to all), the read-only views and the fault controls."""
+        method, path = request.method, request.path
+        if (method, path) == ("GET", HEALTH):
+            return json_answer(200, {"ok": True})
+        if not self._authorized(request.authorization, basic=True):
+            return error_answer(401, "unauthorized", "a valid token is required", VIEW_CHALLENGE)
         if path.startswith("/_sandbox/cvs/") and method == "GET":
             return self._cv_file(path.removeprefix("/_sandbox/cvs/"))
         views = {
             ("GET", "/"): lambda: Answer(200, render_page(self._live_state()).encode(), HTML_TYPE,
                                          PAGE_HEADERS),
-            ("GET", "/_sandbox/health"): lambda: json_answer(200, {"ok": True}),
             ("GET", "/_sandbox/state"): lambda: json_answer(200, self._live_state()),
             ("GET", "/_sandbox/faults"): lambda: json_answer(200, {"items": self.faults.listing()}),
-            ("POST", "/_sandbox/faults"): lambda: self._add_fault(body),
+            ("POST", "/_sandbox/faults"): lambda: self._add_fault(request.body),
             ("DELETE", "/_sandbox/faults"): lambda: self._clear_faults(),
         }
         view = views.get((method, path))
@@ -604,3 +649,12 @@ class SandboxATS:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _basic_password(credentials: str) -> str:
+    """The password of HTTP Basic credentials ("" when they cannot be read)."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[2]

@@ -2,8 +2,9 @@
 
 Every record (job, pipeline, source, cv, applicant, candidate, action) is stored as its
 JSON object under its id compared as a string, in insertion order; CV files sit beside
-them as exact bytes. The database is seeded from the seed file only while it is empty,
-so the state survives restarts. Ids the sandbox hands out are integers from a per-kind
+them as exact bytes, so the file is created readable by its owner only (SQLite gives its
+-wal and -shm the same mode). The database is seeded from the seed file only while it is
+empty, so the state survives restarts. Ids the sandbox hands out are integers from a per-kind
 counter, in ranges that do not overlap (a client that mixes up ids gets a 422).
 
 Rules are the contract's (`SandboxState.add_*`); a broken one raises `Rejected`, which
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.errors import ConfigError
+from daemon.files import private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +135,7 @@ class _Database:
     """JSON records by (kind, key) plus CV bytes; one connection, one lock, BEGIN IMMEDIATE."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(private_dir(path.parent) / path.name)  # CV bytes: owner only
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                      timeout=10)

@@ -1,0 +1,47 @@
+"""One request to the sandbox and what becomes of it, the same over HTTP and in process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+JSON_TYPE = "application/json"
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer to send."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = JSON_TYPE
+    headers: Headers = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One request as the sandbox sees it, whether it came over a socket or in process."""
+
+    method: str
+    target: str  # the path and query, as sent (percent-encoded)
+    authorization: str = ""
+    content_type: str = ""
+    body: bytes = b""
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.target).query)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What becomes of a request: after `delay` seconds its answer, or, when `answer` is
+    None, the connection is closed without one."""
+
+    answer: Answer | None
+    delay: float = 0.0
