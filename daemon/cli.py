@@ -136,7 +136,13 @@ def _sandbox_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--port", type=int, default=8025, help="port to listen on (default 8025)")
     sub.add_argument("--db", type=Path, default=Path("sandbox-ats.db"), help="state file (default sandbox-ats.db)")
     sub.add_argument("--seed", type=Path, default=None, help="jobs, pipelines and sources to start with (JSON)")
-    sub.add_argument("--token", default=None, help="require this bearer token (default: none)")
+    token = sub.add_mutually_exclusive_group()
+    token.add_argument("--token", default=None,
+                       help="require this bearer token (visible to other users in `ps`: "
+                            "prefer --token-file or $ATS_INBOX_SANDBOX_TOKEN)")
+    token.add_argument("--token-file", type=Path, default=None, metavar="PATH",
+                       help="require the bearer token in this file (default: "
+                            "$ATS_INBOX_SANDBOX_TOKEN, else no token)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,7 +164,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from daemon import commands
 
     if args.command == "sandbox":
-        return commands.sandbox(args.host, args.port, args.db, args.seed, args.token)
+        return commands.sandbox(args.host, args.port, args.db, args.seed, args.token, args.token_file)
     if args.command == "demo":
         return commands.demo(args.workdir, args.mail)
     settings = _settings(args)

@@ -144,11 +144,14 @@ def db_upgrade(settings: Settings) -> int:
     return EXIT_OK
 
 
-def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None) -> int:
+def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None,
+            token_file: Path | None = None) -> int:
     from daemon.sandbox import SandboxATS
+    from daemon.sandbox.secret import sandbox_token
 
-    server = SandboxATS(db, seed_path=seed, token=token)
-    print(f"sandbox ATS on http://{host}:{port}/ (state in {db}); Ctrl-C to stop")
+    server = SandboxATS(db, seed_path=seed, token=sandbox_token(token, token_file))
+    locked = " (token required)" if server.token is not None else ""
+    print(f"sandbox ATS on http://{host}:{port}/{locked} (state in {db}); Ctrl-C to stop")
     server.serve_forever(host, port)
     return EXIT_OK
 
