@@ -1,0 +1,160 @@
+"""The ATS fault matrix at the unit level: the real runner, flow, client and sandbox, in process.
+
+No sockets, no subprocess, no waiting: the sandbox answers through an httpx transport and
+every retry wait goes to a fake clock. tests/test_faults.py keeps one end-to-end case of
+each family against Dovecot and the sandbox over HTTP.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from daemon.ats.breaker import CircuitBreaker
+from daemon.ats.client import AtsClient
+from daemon.ats.directory import AtsDirectory
+from daemon.intake import FlowOptions, MessageFlow
+from daemon.runner import Runner, RunnerOptions
+from daemon.sandbox import Fault, SandboxATS
+from daemon.store import open_store
+from tests import invariant
+from tests.fakes import FakeMailbox
+from tests.world import CREATES, application
+
+UPLOAD = "/api/v1/upload-cv-file"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now, self.slept = 0.0, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class InProcessWorld:
+    """A fake mailbox, a real store, the sandbox ATS through an in-process transport."""
+
+    def __init__(self, tmp_path):
+        self.sandbox = SandboxATS(tmp_path / "sandbox.db")
+        self.clock = FakeClock()
+        self.client = AtsClient("http://sandbox.test", "t", timeout=5, transport=self.sandbox.transport(),
+                                sleep=self.clock.sleep, clock=self.clock, breaker=CircuitBreaker(clock=self.clock))
+        self.database = tmp_path / "ats-inbox.db"
+        self.store = open_store(f"sqlite:///{self.database}")
+        self.directory = AtsDirectory(self.client, source_name="Email", clock=self.clock)
+        self.box = FakeMailbox()
+        self.delivered: list[bytes] = []
+
+    def deliver(self, *mails: bytes) -> None:
+        for raw in mails:
+            self.box.messages[max(self.box.messages, default=0) + 1] = raw
+            self.delivered.append(raw)
+
+    def poll(self, **options):
+        flow = MessageFlow(self.store, self.client, self.directory, FlowOptions(), sleep=self.clock.sleep)
+        runner = Runner(self.store, self.box, flow, RunnerOptions(**options), probe=self.client.answers,
+                        sleep=self.clock.sleep)
+        return runner.run_pass()
+
+    def check(self) -> dict[str, str]:
+        return invariant.check(self.sandbox.state(), self.database, self.delivered)
+
+    def close(self) -> None:
+        self.client.close()
+        self.store.close()
+        self.sandbox.stop()
+
+
+@pytest.fixture
+def world(tmp_path):
+    w = InProcessWorld(tmp_path)
+    yield w
+    w.close()
+
+
+# status, Retry-After, and the outcome on each create: "not done" answers are sent again;
+# the ambiguous 5xx are held as uncertain except on the upload (an orphan file at worst).
+MATRIX = [(500, None), (502, None), (503, None), (503, "1"), (429, "1"), (429, "http-date")]
+
+
+@pytest.mark.parametrize("path", CREATES)
+@pytest.mark.parametrize(("status", "retry_after"), MATRIX)
+def test_failed_creates_are_sent_again_only_when_nothing_was_done(world, path, status, retry_after):
+    """429 and 503 (either Retry-After form) on any create, and any 5xx on an upload: retried, one
+    candidate. 500 and 502 on the applicant, candidate or comment: held as uncertain, never twice."""
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=2.5), usegmt=True)  # whole seconds: 1.5 s ahead at least
+    header = soon if retry_after == "http-date" else retry_after
+    world.sandbox.add_fault(Fault("POST", path, status=status, retry_after=header, times=2))
+    world.deliver(application(1))
+    world.poll()
+    expected = "submitted" if status in (429, 503) or path == UPLOAD else "uncertain"
+    assert set(world.check().values()) == {expected}
+    assert len(world.sandbox.state()["candidates"]) <= 1
+    if retry_after is not None and expected == "submitted":
+        assert max(world.clock.slept) >= 0.5  # the server's wait was honoured (on the fake clock)
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    (UPLOAD, "submitted"), ("/api/v1/applicant", "uncertain"), ("/api/v1/candidate", "uncertain"),
+    ("/api/v1/candidates/{id}/actions", "uncertain"),
+])
+def test_an_answer_lost_after_the_work_is_never_sent_again(world, path, expected):
+    """A create that committed but whose answer timed out is held as uncertain; an upload is retried."""
+    world.sandbox.add_fault(Fault("POST", path, after_commit=True, delay=60, times=1))
+    world.deliver(application(1))
+    world.poll()
+    world.poll()
+    assert set(world.check().values()) == {expected}
+
+
+def test_a_gateway_502_after_the_ats_committed_makes_no_duplicate(world):
+    """The reproduction of finding 7: a 502 after the applicant was created is not sent again."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/applicant", status=502, times=1))
+    world.deliver(application(1))
+    world.poll()
+    assert set(world.check().values()) == {"uncertain"}
+    assert world.sandbox.state()["requests"]["POST /api/v1/applicant"] == 1
+
+
+def test_an_outage_pauses_the_pass_without_charging_attempts(world):
+    """The whole ATS answering 503: the first message waits with no attempt used, the rest untouched."""
+    for method, route in [("POST", "/api/v1/jobs/search"), ("GET", "/api/v1/pipelines/all"),
+                          ("GET", "/api/v1/sources/all"), *(("POST", p) for p in CREATES)]:
+        world.sandbox.add_fault(Fault(method, route, status=503, times=-1))
+    world.deliver(*(application(n) for n in range(1, 4)))
+    for _ in range(3):
+        summary = world.poll(max_attempts=2)
+        assert summary.ats_down
+    assert [(r.status, r.attempts) for r in world.store.messages()] == [("pending", 0)]
+    world.sandbox.clear_faults()
+    world.clock.now += 3600  # past the circuit breaker's cooldown
+    world.poll()
+    assert set(world.check().values()) == {"submitted"}
+
+
+@pytest.mark.parametrize("status", [404, 301])
+def test_a_misdirected_base_url_stops_the_pass_and_leaves_mail_pending(world, status):
+    """404 or a redirect on a directory read: every message would fail alike, so none is set aside."""
+    from daemon.errors import AtsMisdirected
+
+    world.sandbox.add_fault(Fault("POST", "/api/v1/jobs/search", status=status, times=-1, body="<html>no</html>"))
+    world.deliver(application(1), application(2))
+    with pytest.raises(AtsMisdirected, match="ats.base_url"):
+        world.poll()
+    assert [(r.status, r.attempts) for r in world.store.messages()] == [("pending", 0)]
+
+
+def test_slow_answers_pause_after_the_first_lost_one(world):
+    """Answers slower than the client timeout: one message uncertain, the others wait untouched."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/applicant", after_commit=True, delay=60, times=-1))
+    world.deliver(*(application(n) for n in range(1, 5)))
+    summary = world.poll()
+    assert summary.ats_down and "lost" in summary.stopped
+    assert [r.status for r in world.store.messages()] == ["uncertain"]
