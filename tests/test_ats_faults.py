@@ -89,7 +89,8 @@ MATRIX = [(500, None), (502, None), (503, None), (503, "1"), (429, "1"), (429, "
 def test_failed_creates_are_sent_again_only_when_nothing_was_done(world, path, status, retry_after):
     """429 and 503 (either Retry-After form) on any create, and any 5xx on an upload: retried, one
     candidate. 500 and 502 on the applicant, candidate or comment: held as uncertain, never twice."""
-    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=2.5), usegmt=True)  # whole seconds: 1.5 s ahead at least
+    # An HTTP date has whole seconds: 2.5 s ahead is at least 1.5 s ahead.
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=2.5), usegmt=True)
     header = soon if retry_after == "http-date" else retry_after
     world.sandbox.add_fault(Fault("POST", path, status=status, retry_after=header, times=2))
     world.deliver(application(1))
@@ -146,7 +147,7 @@ def test_a_misdirected_base_url_stops_the_pass_and_leaves_mail_pending(world, st
 
     world.sandbox.add_fault(Fault("POST", "/api/v1/jobs/search", status=status, times=-1, body="<html>no</html>"))
     world.deliver(application(1), application(2))
-    with pytest.raises(AtsMisdirected, match="ats.base_url"):
+    with pytest.raises(AtsMisdirected, match=r"ats\.base_url"):
         world.poll()
     assert [(r.status, r.attempts) for r in world.store.messages()] == [("pending", 0)]
 
