@@ -1,4 +1,4 @@
-"""The runner: a pass with a fake mailbox, a real store and the sandbox ATS."""
+"""The runner: a pass with a fake mailbox, a real store and the sandbox ATS in process."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def mail(n: int, subject: str = "Data Analyst", attach: bool = True) -> bytes:
 @pytest.fixture
 def parts(tmp_path):
     sandbox = SandboxATS(tmp_path / "ats.db")
-    client = AtsClient(sandbox.start(), "t", timeout=5)
+    client = AtsClient("http://sandbox.test", "t", timeout=5, transport=sandbox.transport(), sleep=lambda _: None)
     store = open_store(f"sqlite:///{tmp_path / 'intake.db'}")
     yield sandbox, client, store
     client.close()
@@ -84,7 +84,6 @@ def test_connection_drop_mid_pass_reconnects_and_finishes(parts):
 def test_stop_request_ends_the_pass_after_the_message_in_hand(parts):
     """should_stop() is honoured between messages, never in the middle of one."""
     box = FakeMailbox([mail(1), mail(2, "Python Developer")])
-    _, client, store = parts
     runner = intake(parts, box, should_stop=lambda: bool(box.done))
     summary = runner.run_pass()
     assert summary.submitted == 1
@@ -118,7 +117,7 @@ class BrokenDirectory:
 
 def test_an_unexpected_error_parks_the_message_and_the_loop_goes_on(parts):
     """A bug met on one message sets it aside with the error type; the next message is still handled."""
-    _, client, store = parts
+    store = parts[2]
     box = FakeMailbox([mail(1), mail(2, attach=False)])
     summary = intake(parts, box, directory=BrokenDirectory()).run_pass()
     assert summary.set_aside == 2
@@ -323,12 +322,12 @@ def test_a_reconnect_mid_pass_counts_every_message_once(parts):
     """A connection lost during a mailbox action: the summary still counts each message exactly once."""
     box = FakeMailbox([mail(n) for n in range(1, 6)])
     box.fail_action_once = {3}
-    summary = scripted(parts, box, {2: NoResumeOutcome(), 4: NoResumeOutcome()})[0].run_pass()
+    summary = scripted(parts, box, {2: no_resume(), 4: no_resume()})[0].run_pass()
     assert (summary.seen, summary.submitted, summary.set_aside) == (5, 3, 2)
     assert box.opens == 2
 
 
-def NoResumeOutcome():  # noqa: N802 (reads like the error it stands for)
+def no_resume():
     from daemon.errors import NoResume
 
     return NoResume("no PDF, DOC or DOCX attachment")
