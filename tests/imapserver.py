@@ -9,6 +9,14 @@ inspect mail through IMAP with imapclient.
 
 Works as root (as on CI): Dovecot's login and mail processes drop to the `dovecot` and
 `dovenull` users, so `workdir` is chowned to `dovecot` and its parents must be traversable.
+
+A refused login is answered at once and costs later logins nothing (`auth_failure_delay = 0`,
+anvil's auth-penalty listener off), so tests of wrong passwords take milliseconds.
+
+`extra_config` is appended to the configuration, to imitate other servers: `NO_MOVE` (no
+MOVE, as Courier-IMAP), `NO_UIDPLUS` (neither MOVE nor UIDPLUS) and `COURIER_NAMESPACE`
+(personal folders under `INBOX.`, as Courier-IMAP). `running(extra_config)` starts one in a
+temporary directory for a session-scoped fixture.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import weakref
 from collections.abc import Iterator, Sequence
@@ -48,6 +57,7 @@ ssl_cert = <${dir}/cert.pem
 ssl_key = <${dir}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 mail_location = maildir:${dir}/mail/%u
 default_login_user = dovenull
 default_internal_user = dovecot
@@ -75,11 +85,31 @@ service imap-login {
 }
 service anvil {
   chroot =
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
 }
 protocol imap {
   mail_max_userip_connections = 100
 }
+${extra}
 """)
+
+# Dovecot 2.3's own capability list after login, without MOVE (and without UIDPLUS below).
+_CAPABILITIES = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES "
+                 "THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN "
+                 "NAMESPACE LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN "
+                 "CONTEXT=SEARCH LIST-STATUS BINARY SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE "
+                 "SAVEDATE LITERAL+ NOTIFY")
+NO_MOVE = f"imap_capability = {_CAPABILITIES} UIDPLUS\n"
+NO_UIDPLUS = f"imap_capability = {_CAPABILITIES}\n"
+COURIER_NAMESPACE = """\
+namespace inbox {
+  separator = .
+  prefix = INBOX.
+  inbox = yes
+}
+"""
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 _running: weakref.WeakSet[Dovecot] = weakref.WeakSet()
@@ -145,9 +175,11 @@ class Dovecot:
     host = "127.0.0.1"
 
     def __init__(
-        self, workdir: Path, user: str = "jobs", password: str = "secret"  # noqa: S107 - test account
+        self, workdir: Path, user: str = "jobs", password: str = "secret",  # noqa: S107 - test account
+        extra_config: str = "",
     ) -> None:
         self.workdir = Path(workdir).resolve()
+        self.extra_config = extra_config
         self.user = user
         self.password = password
         self._ports: tuple[int, int] | None = None
@@ -258,7 +290,8 @@ class Dovecot:
         ports = (_free_port(), _free_port())
         while ports[0] == ports[1]:
             ports = (ports[0], _free_port())
-        conf = CONFIG.substitute(dir=self.workdir, imap_port=ports[0], imaps_port=ports[1])
+        conf = CONFIG.substitute(dir=self.workdir, imap_port=ports[0], imaps_port=ports[1],
+                                 extra=self.extra_config)
         (self.workdir / "dovecot.conf").write_text(conf)
         _chown_tree(self.workdir, "dovecot")
         self._ports = ports
@@ -355,6 +388,19 @@ class Dovecot:
                 imap.delete_messages(uids)
                 imap.expunge()
             imap.close_folder()
+
+
+@contextmanager
+def running(extra_config: str = "") -> Iterator[Dovecot]:
+    """A Dovecot with `extra_config`, started in its own temp dir (pytest's are not o+x), then removed."""
+    workdir = Path(tempfile.mkdtemp(prefix="ats-inbox-dovecot-"))
+    server = Dovecot(workdir, extra_config=extra_config)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @atexit.register
