@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from daemon.errors import MailboxUnavailable
+from daemon.mailbox.base import MessageFacts, Placement
 from daemon.mailbox.local import LocalFolder
 
 
@@ -49,3 +50,14 @@ def test_missing_folder_is_reported(tmp_path):
     """A folder that does not exist is a clear mailbox error."""
     with pytest.raises(MailboxUnavailable, match="does not exist"):
         LocalFolder(tmp_path / "nope").open()
+
+
+def test_facts_give_file_sizes_and_actions_leave_mail_in_place(tmp_path):
+    """facts() reports each file's size and no keywords; both actions place the mail where it is."""
+    (tmp_path / "a.eml").write_bytes(b"Subject: a\r\n\r\nA")
+    folder = LocalFolder(tmp_path)
+    folder.open()
+    [uid] = folder.uids_after(0)
+    assert folder.facts([uid, 12345]) == {uid: MessageFacts(size=len(b"Subject: a\r\n\r\nA"))}
+    assert folder.mark_done(uid, "Processed") == Placement(folder.folder, uid)
+    assert folder.set_aside(uid, "Review") == Placement(folder.folder, uid)

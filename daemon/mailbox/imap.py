@@ -1,24 +1,58 @@
-"""The IMAP mailbox (imapclient). Translates imaplib/socket/ssl errors into MailboxUnavailable."""
+"""The IMAP mailbox (imapclient): one watched folder of one account.
+
+Errors. Losing the connection (imaplib's abort, OSError with socket timeouts and TLS errors,
+EOF) is MailboxUnavailable: try again later. A NO or BAD answer to an action on one message
+(STORE, COPY, MOVE, EXPUNGE, CREATE) is MailboxActionRefused with the server's own words:
+about that message, not the mailbox. imaplib's `abort` is a subclass of its `error`
+(imapclient's IMAPClientAbortError / IMAPClientError), so abort is tested first.
+
+Folders, checked by `open()` against NAMESPACE and the hierarchy separator (LIST "" ""):
+- INBOX is case-insensitive: "inbox" is INBOX; a target that is the watched folder means
+  "leave the mail where it is".
+- A "/" in a name on a server whose separator is not "/" is refused (ConfigError naming the
+  key, with the name spelled with the server's separator).
+- On a server whose personal namespace has a prefix (Courier-IMAP: "INBOX."), a name outside
+  every namespace is refused at start-up, suggesting the prefixed name. It is not placed
+  there silently: the configured name stays the name the mail admin sees in every other
+  client, in the logs and in the records, and `messages retry` looks in the same place.
+- A missing target folder is created once, at start-up; a refused CREATE is a ConfigError.
+  After an action is refused (a folder deleted meanwhile: NO [TRYCREATE]) the folder is
+  checked again, and created again, on the next action.
+
+Moving (`relocate`). With MOVE (RFC 6851): UID MOVE. Without it: COPY, STORE \\Deleted, then
+UID EXPUNGE of that one UID when the server has UIDPLUS (RFC 4315); without UIDPLUS the
+original is left \\Deleted (a plain EXPUNGE would also remove other clients' deleted mail)
+and the log says so. The COPY is skipped when the target already holds the message (same
+RFC822.SIZE, not \\Deleted, same SHA-256 of its bytes), so a repeat after a cut between COPY
+and EXPUNGE never leaves two copies. The new UID comes from COPYUID, when the server sends it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from dataclasses import dataclass
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, IMAPClientReadOnlyError, LoginError
 
 from daemon.config import ImapSettings
-from daemon.errors import MailboxUnavailable
-from daemon.mailbox.base import FolderInfo
+from daemon.errors import ConfigError, MailboxActionRefused, MailboxUnavailable
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts, Placement
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 SEEN = b"\\Seen"
 FLAGGED = b"\\Flagged"
+DELETED = b"\\Deleted"
+OUR_KEYWORDS = (DONE_KEYWORD, REVIEW_KEYWORD)
+SCAN_LIMIT = 500  # newest same-size messages of a folder compared by hash when looking for a copy
+FETCH_BYTES = 8 * 1024 * 1024  # bodies fetched per FETCH while comparing hashes
+_COPYUID = re.compile(rb"\[COPYUID \d+ [\d:,]+ ([\d:,]+)\]", re.IGNORECASE)
+_BAD = re.compile(r"command error: BAD \[b?(['\"])(.*)\1\]$", re.DOTALL)
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:
@@ -29,8 +63,18 @@ def tls_context(ca_file: str) -> ssl.SSLContext:
     return context
 
 
+def server_words(exc: BaseException) -> str:
+    """The server's own text in an imapclient/imaplib NO or BAD error."""
+    text = str(exc)
+    bad = _BAD.search(text)
+    if bad:
+        return bad.group(2)
+    return text.split(" failed: ", 1)[-1]
+
+
 @contextmanager
-def _translated(action: str) -> Iterator[None]:
+def reading(action: str) -> Iterator[None]:
+    """Connecting and reading: every failure means the mailbox cannot be used now."""
     try:
         yield
     except LoginError as exc:
@@ -43,16 +87,194 @@ def _translated(action: str) -> Iterator[None]:
         raise MailboxUnavailable(f"IMAP error while {action}: {type(exc).__name__}: {exc}") from exc
 
 
+@contextmanager
+def acting(action: str) -> Iterator[None]:
+    """Acting on one message: NO/BAD is MailboxActionRefused, a lost connection MailboxUnavailable."""
+    try:
+        yield
+    except IMAPClientReadOnlyError as exc:  # a subclass of abort, but about the folder's rights
+        raise MailboxActionRefused(f"the IMAP server refused {action}: the folder is read-only",
+                                   server_text=str(exc)) from exc
+    except IMAPClientAbortError as exc:  # before IMAPClientError: abort is a subclass of it
+        raise MailboxUnavailable(f"IMAP connection lost while {action}: {exc}") from exc
+    except (OSError, EOFError) as exc:
+        raise MailboxUnavailable(f"IMAP connection lost while {action}: {type(exc).__name__}: {exc}") from exc
+    except IMAPClientError as exc:
+        words = server_words(exc)
+        raise MailboxActionRefused(f"the IMAP server refused {action}: {words}", server_text=words) from exc
+
+
+def _drop(client: IMAPClient) -> None:
+    """Close the socket without a LOGOUT (the session may not be usable); never raises."""
+    try:
+        client.shutdown()
+    except (IMAPClientError, OSError, EOFError):
+        log.debug("imap.shutdown_failed")
+
+
+# -- folders --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How the server names folders: its hierarchy separator and namespace prefixes."""
+
+    separator: str
+    personal: tuple[str, ...]  # personal namespace prefixes, e.g. ("",) or ("INBOX.",)
+    others: tuple[str, ...] = ()  # other users' and shared prefixes
+
+    @classmethod
+    def read(cls, client: IMAPClient) -> Layout:
+        """NAMESPACE (RFC 2342) when offered, and the separator from LIST "" ""."""
+        listed = client.list_folders("", "")
+        separator = listed[0][1] if listed and listed[0][1] else b"/"
+        sep = separator.decode() if isinstance(separator, bytes) else separator
+        if not client.has_capability("NAMESPACE"):
+            return cls(sep, ("",))
+        personal, other, shared = client.namespace()
+        return cls(sep, tuple(p for p, _s in personal or ()) or ("",),
+                   tuple(p for p, _s in (other or ()) + (shared or ()) if p))
+
+
+def canonical(name: str) -> str:
+    """INBOX in any case is INBOX (RFC 3501 5.1); other names are kept as they are."""
+    return "INBOX" if name.upper() == "INBOX" else name
+
+
+def check_folder_name(name: str, key: str, layout: Layout) -> str:
+    """The folder name to use for configuration key `key`, or ConfigError saying how to spell it."""
+    name = canonical(name)
+    if name == "INBOX":
+        return name
+    sep, problems = layout.separator, []
+    spelled = name
+    if "/" in name and sep != "/":
+        problems.append(f"it uses '/' but this IMAP server separates folders with {sep!r}")
+        spelled = name.replace("/", sep)
+    prefixes = layout.personal + layout.others
+    if not any(spelled.upper().startswith(p.upper()) for p in prefixes):
+        problems.append(f"it is outside this IMAP server's personal namespace {layout.personal[0]!r}")
+        spelled = layout.personal[0] + spelled
+    if problems:
+        raise ConfigError(f"folder {name!r} cannot be used: {'; '.join(problems)}: write {spelled!r}", key=key)
+    return name
+
+
+# -- moving ---------------------------------------------------------------------------------
+
+def _uid_set(text: bytes) -> int | None:
+    """The one UID of a COPYUID destination set, or None when it is not a single UID."""
+    return int(text) if text.isdigit() else None
+
+
+def copyuid(client: IMAPClient, tagged: Sequence[bytes | None]) -> int | None:
+    """The destination UID from COPYUID: in the tagged OK (COPY), or untagged (MOVE, RFC 6851)."""
+    untagged = client._imap.untagged_responses.pop("COPYUID", [])
+    for text in [t for t in tagged if t]:
+        found = _COPYUID.search(text)
+        if found:
+            return _uid_set(found.group(1))
+    return _uid_set(untagged[-1].split()[-1]) if untagged else None
+
+
+def uid_copy_or_move(client: IMAPClient, command: str, uid: int, folder: str) -> int | None:
+    """UID COPY or UID MOVE of one message; its UID in `folder` when the server says (COPYUID).
+
+    imapclient's copy() and move() drop the tagged response that carries COPYUID (its issue
+    #365), so the command is sent through imaplib directly.
+    """
+    imap = client._imap
+    imap.untagged_responses.pop("COPYUID", None)  # nothing stale from an earlier command
+    typ, data = imap._simple_command("UID", command, str(uid), client._normalise_folder(folder))
+    if typ != "OK":
+        text = b" ".join(d for d in data if d).decode("utf-8", "replace")
+        raise IMAPClientError(f"{command.lower()} failed: {text}")
+    return copyuid(client, data)
+
+
+def same_size(client: IMAPClient, size: int, criteria: Sequence[str] = (), charset: str | None = None,
+              *, undeleted: bool = True) -> list[int]:
+    """UIDs of the selected folder's messages of exactly `size` bytes (not \\Deleted), newest first."""
+    found = client.search([*criteria, *(["UNDELETED"] if undeleted else []),
+                           "LARGER", str(size - 1), "SMALLER", str(size + 1)], charset=charset)
+    return sorted(found, reverse=True)[:SCAN_LIMIT]
+
+
+def hashes(client: IMAPClient, uids: Sequence[int], size: int) -> Iterator[tuple[int, str]]:
+    """(UID, SHA-256 of the raw bytes) of each of `uids` (all about `size` bytes), a bounded batch at a time."""
+    per_batch = max(1, FETCH_BYTES // max(size, 1))
+    for start in range(0, len(uids), per_batch):
+        batch = list(uids[start:start + per_batch])
+        data = client.fetch(batch, ["BODY.PEEK[]"])  # PEEK: do not set \Seen
+        for uid in batch:
+            raw = data.get(uid, {}).get(b"BODY[]")
+            if raw is not None:
+                yield uid, hashlib.sha256(raw).hexdigest()
+
+
+def first_with_hash(client: IMAPClient, uids: Sequence[int], size: int, sha256: str) -> int | None:
+    """The first of `uids` whose bytes hash to `sha256`."""
+    return next((uid for uid, digest in hashes(client, uids, size) if digest == sha256), None)
+
+
+class Relocation:
+    """Moves one message of the selected folder `source` to `target`; safe to repeat after a cut."""
+
+    def __init__(self, client: IMAPClient, source: str, uidvalidity: int, *, can_move: bool, uidplus: bool):
+        self.client, self.source, self.uidvalidity = client, source, uidvalidity
+        self.can_move, self.uidplus = can_move, uidplus
+
+    def __call__(self, uid: int, target: str) -> Placement:
+        if self.can_move:
+            return Placement(target, uid_copy_or_move(self.client, "MOVE", uid, target))
+        copied = self.copy_in_target(uid, target)
+        if copied is None:
+            copied = uid_copy_or_move(self.client, "COPY", uid, target)
+        else:
+            log.info("imap.copy_already_there", extra={"uid": uid, "folder": target, "copy_uid": copied})
+        self.client.add_flags([uid], [DELETED], silent=True)
+        if self.uidplus:
+            self.client.uid_expunge([uid])
+        else:
+            log.warning("imap.left_deleted", extra={"uid": uid, "folder": self.source,
+                                                    "why": "no UIDPLUS: EXPUNGE would remove others' deleted mail"})
+        return Placement(target, copied)
+
+    def copy_in_target(self, uid: int, target: str) -> int | None:
+        """The UID in `target` of a copy of `uid` made before (same size and SHA-256), else None."""
+        sizes = self.client.fetch([uid], ["RFC822.SIZE"])
+        if uid not in sizes:
+            return None  # gone from the source: a repeat after the EXPUNGE; COPY finds nothing
+        size = int(sizes[uid][b"RFC822.SIZE"])
+        self.client.select_folder(target, readonly=True)
+        try:
+            theirs = dict(hashes(self.client, same_size(self.client, size), size))
+        finally:
+            reselected = self.client.select_folder(self.source)
+        if int(reselected[b"UIDVALIDITY"]) != self.uidvalidity:  # our UIDs no longer mean anything
+            raise MailboxUnavailable(f"the UIDVALIDITY of {self.source!r} changed during a mailbox action")
+        if not theirs:
+            return None
+        mine = dict(hashes(self.client, [uid], size)).get(uid)
+        return next((other for other, digest in theirs.items() if digest == mine), None)
+
+
+# -- the mailbox ----------------------------------------------------------------------------
+
 class ImapMailbox:
     """One folder of one IMAP account."""
 
     def __init__(self, settings: ImapSettings, client_factory: Callable[[], IMAPClient] | None = None):
         self.settings = settings
         self.account = f"{settings.username}@{settings.host}:{settings.port}"
-        self.folder = settings.folder
+        self.folder = canonical(settings.folder)
         self._client: IMAPClient | None = None
         self._factory = client_factory or self._connect
         self._can_move = False
+        self._uidplus = False
+        self._keywords = False
+        self._layout: Layout | None = None
+        self._ready: set[str] = set()  # target folders checked and existing
+        self._uidvalidity = 0
 
     def _connect(self) -> IMAPClient:
         s = self.settings
@@ -61,19 +283,71 @@ class ImapMailbox:
                             ssl_context=context if s.security == "ssl" else None,
                             timeout=s.timeout_seconds)
         if s.security == "starttls":
-            client.starttls(context)
+            try:
+                client.starttls(context)
+            except BaseException:
+                _drop(client)  # a failed STARTTLS must not leak its socket
+                raise
         return client
 
     def open(self) -> FolderInfo:
-        with _translated("connecting"):
-            self._client = self._factory()
-            self._client.login(self.settings.username, self.settings.password)
-            # Re-read capabilities after login: some servers announce MOVE only then.
-            self._can_move = self._client.has_capability("MOVE")
-            selected = self._client.select_folder(self.folder)
-        uidvalidity = int(selected[b"UIDVALIDITY"])
-        log.info("imap.opened", extra={"folder": self.folder, "uidvalidity": uidvalidity})
+        with reading("connecting"):
+            client = self._factory()
+        try:
+            selected = self._log_in_and_check(client)
+        except BaseException:
+            _drop(client)
+            raise
+        self._client = client
+        self._uidvalidity = uidvalidity = int(selected[b"UIDVALIDITY"])
+        log.info("imap.opened", extra={"folder": self.folder, "uidvalidity": uidvalidity,
+                                       "move": self._can_move, "uidplus": self._uidplus})
         return FolderInfo(uidvalidity=uidvalidity, ordered_uids=True)
+
+    def _log_in_and_check(self, client: IMAPClient) -> dict[bytes, object]:
+        s = self.settings
+        with reading("logging in"):
+            client.login(s.username, s.password)
+            # Re-read capabilities after login: some servers announce MOVE only then.
+            self._can_move = client.has_capability("MOVE")
+            self._uidplus = client.has_capability("UIDPLUS")
+            self._layout = Layout.read(client)
+        self._ready = set()
+        check_folder_name(s.folder, "imap.folder", self._layout)
+        for key, name in (("imap.processed_folder", s.processed_folder), ("imap.review_folder", s.review_folder)):
+            self._prepare(client, name, key)
+        with reading(f"selecting {self.folder!r}"):
+            selected = client.select_folder(self.folder)
+        self._keywords = _allows_keywords(selected)
+        return selected
+
+    def _prepare(self, client: IMAPClient, name: str, key: str) -> str:
+        """The target folder for `name` ("" for no move), checked and created once; ConfigError if impossible."""
+        if not name or canonical(name) == self.folder:
+            return ""
+        assert self._layout is not None
+        name = check_folder_name(name, key, self._layout)
+        if name in self._ready:
+            return name
+        with reading(f"looking for folder {name!r}"):
+            exists = any(listed == name for _f, _s, listed in client.list_folders("", name))
+        if not exists:
+            try:
+                with acting(f"creating folder {name!r}"):
+                    client.create_folder(name)
+            except MailboxActionRefused as exc:
+                raise ConfigError(f"the IMAP server refused to create folder {name!r}: {exc.server_text}",
+                                  key=key) from exc
+            log.info("imap.folder_created", extra={"folder": name})
+        self._ready.add(name)
+        return name
+
+    def target(self, name: str) -> str:
+        """The folder `name` as the actions use it ("" for none); MailboxActionRefused if impossible."""
+        try:
+            return self._prepare(self.client, name, "move_to")
+        except ConfigError as exc:
+            raise MailboxActionRefused(str(exc), server_text="") from exc
 
     @property
     def client(self) -> IMAPClient:
@@ -81,47 +355,50 @@ class ImapMailbox:
             raise MailboxUnavailable("the mailbox is not open")
         return self._client
 
+    def relocation(self, source: str, uidvalidity: int) -> Relocation:
+        """The move of messages of the selected folder `source`, with this server's capabilities."""
+        return Relocation(self.client, source, uidvalidity, can_move=self._can_move, uidplus=self._uidplus)
+
     def uids_after(self, uid: int) -> list[int]:
-        with _translated("searching for new mail"):
+        with reading("searching for new mail"):
             found = self.client.search(["UID", f"{uid + 1}:*"])
         return sorted(u for u in found if u > uid)  # "n:*" always includes the last message
 
-    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+    def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         if not uids:
             return {}
-        with _translated("reading message sizes"):
-            data = self.client.fetch(list(uids), ["RFC822.SIZE"])
-        return {uid: int(item[b"RFC822.SIZE"]) for uid, item in data.items() if b"RFC822.SIZE" in item}
+        with reading("reading message sizes and flags"):
+            data = self.client.fetch(list(uids), ["RFC822.SIZE", "FLAGS"])
+        return {uid: MessageFacts(int(item[b"RFC822.SIZE"]), _ours(item.get(b"FLAGS", ())))
+                for uid, item in data.items() if b"RFC822.SIZE" in item}
 
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         if not uids:
             return {}
-        with _translated("fetching mail"):
+        with reading("fetching mail"):
             data = self.client.fetch(list(uids), ["BODY.PEEK[]"])  # PEEK: do not set \Seen
         return {uid: item[b"BODY[]"] for uid, item in data.items() if b"BODY[]" in item}
 
-    def mark_done(self, uid: int, move_to: str) -> None:
-        with _translated("marking mail as processed"):
-            self.client.add_flags([uid], [SEEN])
-            self._move(uid, move_to)
+    def mark_done(self, uid: int, move_to: str) -> Placement:
+        return self._act(uid, move_to, SEEN, DONE_KEYWORD, "marking mail as processed")
 
-    def set_aside(self, uid: int, move_to: str) -> None:
-        with _translated("setting mail aside"):
-            self.client.add_flags([uid], [FLAGGED])
-            self._move(uid, move_to)
+    def set_aside(self, uid: int, move_to: str) -> Placement:
+        return self._act(uid, move_to, FLAGGED, REVIEW_KEYWORD, "setting mail aside")
 
-    def _move(self, uid: int, folder: str) -> None:
-        if not folder or folder == self.folder:
-            return
-        if not self.client.folder_exists(folder):
-            self.client.create_folder(folder)
-        if self._can_move:
-            self.client.move([uid], folder)
-            return
-        # Without MOVE: COPY, then expunge only this UID (UIDPLUS) so others' deletions stay.
-        self.client.copy([uid], folder)
-        self.client.delete_messages([uid])
-        self.client.uid_expunge([uid])
+    def _act(self, uid: int, move_to: str, flag: bytes, keyword: str, action: str) -> Placement:
+        target = self.target(move_to)
+        flags = [flag, keyword.encode()] if self._keywords else [flag]
+        try:
+            with acting(action):
+                self.client.add_flags([uid], flags, silent=True)
+                if not target:
+                    return Placement(self.folder, uid)
+                placement = self.relocation(self.folder, self._uidvalidity)(uid, target)
+        except MailboxActionRefused:
+            self._ready.discard(target)  # deleted meanwhile? look again (and create it) next time
+            raise
+        log.info("imap.moved", extra={"uid": uid, "folder": target, "new_uid": placement.uid})
+        return placement
 
     def close(self) -> None:
         if self._client is None:
@@ -131,3 +408,19 @@ class ImapMailbox:
             client.logout()
         except (IMAPClientError, OSError, EOFError):
             log.debug("imap.logout_failed")
+            _drop(client)
+
+
+def _allows_keywords(selected: dict[bytes, object]) -> bool:
+    """Whether the selected folder keeps keywords: PERMANENTFLAGS has \\* (or lists ours)."""
+    permanent = {bytes(f).lower() for f in selected.get(b"PERMANENTFLAGS", ())}  # type: ignore[union-attr]
+    if b"\\*" in permanent or all(k.lower().encode() in permanent for k in OUR_KEYWORDS):
+        return True
+    log.warning("imap.keywords_unsupported", extra={"keywords": list(OUR_KEYWORDS)})
+    return False
+
+
+def _ours(flags: Sequence[bytes]) -> frozenset[str]:
+    """Which of our keywords are among a message's flags (keywords are case-insensitive)."""
+    present = {bytes(f).lower() for f in flags}
+    return frozenset(k for k in OUR_KEYWORDS if k.lower().encode() in present)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from daemon.errors import MailboxUnavailable
-from daemon.mailbox.base import FolderInfo
+from daemon.mailbox.base import FolderInfo, MessageFacts, Placement
 
 UIDVALIDITY = 1
 
@@ -48,17 +48,20 @@ class LocalFolder:
     def uids_after(self, uid: int) -> list[int]:
         return list(self._files)  # file order; UIDs are not ordered by arrival
 
-    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
-        return {uid: self._files[uid].stat().st_size for uid in uids if uid in self._files}
+    def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
+        """Each file's size; files carry no keywords (what was done is only in the store)."""
+        return {uid: MessageFacts(self._files[uid].stat().st_size) for uid in uids if uid in self._files}
 
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         return {uid: self._files[uid].read_bytes() for uid in uids if uid in self._files}
 
-    def mark_done(self, uid: int, move_to: str) -> None:
-        """Nothing to do: local files are left as they are."""
+    def mark_done(self, uid: int, move_to: str) -> Placement:
+        """Nothing to do: local files are left as they are, where they are."""
+        return Placement(self.folder, uid)
 
-    def set_aside(self, uid: int, move_to: str) -> None:
-        """Nothing to do: local files are left as they are."""
+    def set_aside(self, uid: int, move_to: str) -> Placement:
+        """Nothing to do: local files are left as they are, where they are."""
+        return Placement(self.folder, uid)
 
     def close(self) -> None:
         self._files = {}

@@ -1,87 +1,92 @@
-"""Putting set-aside mail back: from the review folder into the watched folder, unflagged.
+"""Putting set-aside mail back: from the review folder into the watched folder, unmarked.
 
 The mail is found by its Message-ID and confirmed by the SHA-256 of its raw bytes; mail
-without a Message-ID (or one the server's search misses) is found by scanning the newest
-messages of the review folder. The moved copy gets a new UID in the watched folder; intake
-recognises it by its content and continues the old record.
+without a Message-ID (or one the server's search misses) is found among the newest messages
+of the review folder. Only messages of the recorded size (RFC822.SIZE) are downloaded to be
+hashed; when the size is not known, only messages up to `imap.max_message_bytes`.
+
+Moving back removes \\Flagged, REVIEW_KEYWORD and DONE_KEYWORD, then moves the mail with the
+same resumable move as intake's actions (MOVE, or a COPY that is skipped when the copy is
+already there, then \\Deleted and UID EXPUNGE): a cut half-way and a second `messages retry`
+leave one copy. The moved copy gets a new UID in the watched folder (from COPYUID when the
+server sends it); intake recognises it by its content and continues the old record.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 
-from imapclient import IMAPClient
-
 from daemon.config import ImapSettings
-from daemon.mailbox.imap import FLAGGED, ImapMailbox, _translated
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Placement
+from daemon.mailbox.imap import (
+    FLAGGED,
+    SCAN_LIMIT,
+    ImapMailbox,
+    acting,
+    canonical,
+    first_with_hash,
+    reading,
+    same_size,
+)
 
 log = logging.getLogger(__name__)
-SCAN_LIMIT = 500  # newest messages of the review folder searched when the Message-ID does not help
-FETCH_BATCH = 25
+UNMARK = [FLAGGED, REVIEW_KEYWORD.encode(), DONE_KEYWORD.encode()]
 
 
-def move_back(settings: ImapSettings, message_id: str, sha256: str) -> bool:
-    """Move the mail with this Message-ID and hash from `review_folder` to `folder`, unflagged.
+def move_back(settings: ImapSettings, message_id: str, sha256: str, size: int = 0) -> Placement | None:
+    """Move the mail with this Message-ID, hash (and size, when known) from `review_folder` to `folder`.
 
-    False when it is not there. Raises MailboxUnavailable when the server fails.
+    Its Placement in the watched folder (uid None when the server gives no COPYUID), or None
+    when it is not in the review folder. Raises MailboxUnavailable when the server cannot be
+    reached, MailboxActionRefused when it refuses the move, ConfigError for an impossible folder.
     """
     if not settings.review_folder or not sha256:
-        return False
+        return None
     mailbox = ImapMailbox(settings)  # opens the watched folder: it must exist anyway
     try:
         mailbox.open()
-        with _translated("moving mail back from the review folder"):
-            return _move_back(mailbox.client, settings, message_id, sha256)
+        return _move_back(mailbox, canonical(settings.review_folder), message_id, sha256, size)
     finally:
         mailbox.close()
 
 
-def _move_back(client: IMAPClient, settings: ImapSettings, message_id: str, sha256: str) -> bool:
-    if not client.folder_exists(settings.review_folder):
-        return False
-    client.select_folder(settings.review_folder)
-    uid = _by_message_id(client, message_id, sha256) or _by_scan(client, sha256)
+def _move_back(mailbox: ImapMailbox, review: str, message_id: str, sha256: str, size: int) -> Placement | None:
+    client = mailbox.client
+    if review == mailbox.folder:
+        return None  # set-aside mail stays in the watched folder: nothing to move
+    with reading("looking for mail in the review folder"):
+        uidvalidity = int(client.select_folder(review)[b"UIDVALIDITY"])
+        uid = _by_message_id(mailbox, message_id, sha256, size) or _find(mailbox, [], sha256, size)
     if uid is None:
         log.warning("review.mail_not_found", extra={"sha256": sha256})
-        return False
-    client.remove_flags([uid], [FLAGGED])
-    _move(client, uid, settings.folder)
-    log.info("review.mail_moved_back", extra={"sha256": sha256, "review_uid": uid})
-    return True
+        return None
+    with acting("moving mail back from the review folder"):
+        client.remove_flags([uid], UNMARK, silent=True)
+        placement = mailbox.relocation(review, uidvalidity)(uid, mailbox.folder)
+    log.info("review.mail_moved_back", extra={"sha256": sha256, "review_uid": uid, "new_uid": placement.uid})
+    return placement
 
 
-def _by_message_id(client: IMAPClient, message_id: str, sha256: str) -> int | None:
+def _by_message_id(mailbox: ImapMailbox, message_id: str, sha256: str, size: int) -> int | None:
     if not message_id:
         return None
     charset = None if message_id.isascii() else "UTF-8"
-    uids = client.search(["HEADER", "Message-ID", message_id], charset=charset)
-    return _confirmed(client, sorted(uids), sha256)
+    return _find(mailbox, ["HEADER", "Message-ID", message_id], sha256, size, charset)
 
 
-def _by_scan(client: IMAPClient, sha256: str) -> int | None:
-    newest = sorted(client.search("ALL"), reverse=True)[:SCAN_LIMIT]
-    return _confirmed(client, newest, sha256)
-
-
-def _confirmed(client: IMAPClient, uids: Sequence[int], sha256: str) -> int | None:
-    """The first of `uids` whose raw bytes hash to `sha256`, fetched a batch at a time."""
-    for start in range(0, len(uids), FETCH_BATCH):
-        batch = list(uids[start:start + FETCH_BATCH])
-        data = client.fetch(batch, ["BODY.PEEK[]"])  # PEEK: do not set \Seen
-        for uid in batch:
-            raw = data.get(uid, {}).get(b"BODY[]")
-            if raw is not None and hashlib.sha256(raw).hexdigest() == sha256:
-                return uid
-    return None
-
-
-def _move(client: IMAPClient, uid: int, folder: str) -> None:
-    if client.has_capability("MOVE"):
-        client.move([uid], folder)
-        return
-    # Without MOVE: COPY, then expunge only this UID (UIDPLUS) so others' deletions stay.
-    client.copy([uid], folder)
-    client.delete_messages([uid])
-    client.uid_expunge([uid])
+def _find(mailbox: ImapMailbox, criteria: Sequence[str], sha256: str, size: int,
+          charset: str | None = None) -> int | None:
+    """The newest message matching `criteria` whose bytes hash to `sha256`; bodies fetched only when
+    their size is the recorded one (or, size unknown, at most imap.max_message_bytes)."""
+    client = mailbox.client
+    if size:
+        # \\Deleted ones too: a move back cut after its COPY is finished, not left half-done
+        return first_with_hash(client, same_size(client, size, criteria, charset, undeleted=False), size, sha256)
+    uids = sorted(client.search([*criteria] or "ALL", charset=charset), reverse=True)[:SCAN_LIMIT]
+    if not uids:
+        return None
+    limit = mailbox.settings.max_message_bytes
+    sizes = {uid: int(item[b"RFC822.SIZE"]) for uid, item in client.fetch(uids, ["RFC822.SIZE"]).items()}
+    fitting = [uid for uid in uids if sizes.get(uid, limit + 1) <= limit]
+    return next((uid for uid in fitting if first_with_hash(client, [uid], sizes[uid], sha256)), None)
