@@ -12,6 +12,8 @@ disposition; the runner acts on dispositions, never on exception types:
     MailboxActionRefused                       ACTION_REFUSED   keeps its status       goes on
     Conflict                                   CONFLICT         a person changed it    goes on
     OutcomeUnknown                             UNCERTAIN        held for a person      pauses
+    CircuitOpen (the call was never tried)     UNTRIED          pending, no attempt    pauses when the
+                                                                                       ATS is down
     AtsUnavailable (5xx, 429, connect)         TRANSIENT        pending, attempt kept  pauses when the
                                                                 (given back in an      ATS is down or
                                                                 outage)                after a few
@@ -24,6 +26,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from daemon.ats.breaker import CircuitOpen
 from daemon.errors import (
     AtsMisdirected,
     AtsRejected,
@@ -48,6 +51,7 @@ class Disposition(enum.Enum):
     ACTION_REFUSED = "mailbox action refused"
     CONFLICT = "changed meanwhile"
     UNCERTAIN = "outcome unknown"
+    UNTRIED = "not tried (ATS circuit open)"
     TRANSIENT = "transient"
     PERMANENT = "permanent"
     BUG = "unexpected error"
@@ -67,6 +71,7 @@ _TABLE: tuple[tuple[type[BaseException], Disposition], ...] = (
     (MailboxActionRefused, Disposition.ACTION_REFUSED),
     (Conflict, Disposition.CONFLICT),
     (OutcomeUnknown, Disposition.UNCERTAIN),
+    (CircuitOpen, Disposition.UNTRIED),
     (AtsUnavailable, Disposition.TRANSIENT),
     (TransientError, Disposition.TRANSIENT),
     (PermanentError, Disposition.PERMANENT),

@@ -271,7 +271,7 @@ class Runner:
 
     def _settle(self, record: MessageRecord, outcome: Outcome, summary: PassSummary) -> MessageRecord | None:
         disposition = outcome.disposition
-        if disposition is Disposition.TRANSIENT:
+        if disposition in (Disposition.TRANSIENT, Disposition.UNTRIED):
             return self._deferred(record, outcome, summary)
         if disposition is Disposition.CONFLICT:
             log.warning("mail.changed_meanwhile", extra={"record": record.id})
@@ -286,10 +286,11 @@ class Runner:
         return self._write(record, outcome)
 
     def _deferred(self, record: MessageRecord, outcome: Outcome, summary: PassSummary) -> MessageRecord | None:
-        """Keep the message for a later pass. The attempt counts against it only when the ATS
-        is otherwise answering: an outage must not use up every waiting message's attempts."""
+        """Keep the message for a later pass. The attempt counts against it only when it was
+        tried and the ATS is otherwise answering: an outage must not use up every waiting
+        message's attempts, nor must a circuit still open from one."""
         down = self.should_stop() or not self.probe()
-        attempts = record.attempts - (1 if down else 0)
+        attempts = record.attempts - (1 if down or outcome.disposition is Disposition.UNTRIED else 0)
         summary.last_error = str(outcome.error)
         summary.ats_down = summary.ats_down or down
         self._failures_in_a_row += 1

@@ -159,3 +159,16 @@ def test_slow_answers_pause_after_the_first_lost_one(world):
     summary = world.poll()
     assert summary.ats_down and "lost" in summary.stopped
     assert [r.status for r in world.store.messages()] == ["uncertain"]
+
+
+def test_a_circuit_still_open_after_an_outage_charges_no_attempt(world):
+    """The first pass after an outage meets the open circuit: the mail was never tried, so no attempt."""
+    for _ in range(world.client.breaker.threshold):
+        world.client.breaker._failed()
+    assert world.client.breaker.is_open
+    world.deliver(application(1), application(2))
+    world.poll()
+    records = world.store.messages()
+    assert [(r.status, r.attempts) for r in records if r.status == "pending"] == [("pending", 0)]
+    world.poll()
+    assert set(world.check().values()) == {"submitted"}

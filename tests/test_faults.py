@@ -50,12 +50,13 @@ def _in(seconds: float) -> str:
     return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
 
 
-@pytest.mark.parametrize("path", CREATES)
-@pytest.mark.parametrize(("status", "retry_after"), [
-    (500, None), (502, None), (503, None), (503, "1"), (429, "1"), (429, "http-date"),
+# The whole matrix (each status on each create) runs in process in tests/test_ats_faults.py;
+# here one case of each family goes over HTTP with real waits.
+@pytest.mark.parametrize(("path", "status", "retry_after"), [
+    ("/api/v1/upload-cv-file", 500, None), ("/api/v1/candidate", 503, "1"), ("/api/v1/applicant", 429, "http-date"),
 ])
 def test_transient_ats_errors_are_retried(world, path, status, retry_after):
-    """5xx and 429 (with either form of Retry-After) on any create: retried, one candidate in the end."""
+    """A 5xx on the upload, 503 and 429 (with either form of Retry-After) on a create: retried, one candidate."""
     header = _in(1.5) if retry_after == "http-date" else retry_after
     world.sandbox.add_fault(Fault("POST", path, status=status, retry_after=header, times=2))
     world.deliver(application(1))
@@ -64,12 +65,17 @@ def test_transient_ats_errors_are_retried(world, path, status, retry_after):
     assert len(world.sandbox.state()["candidates"]) == 1
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("/api/v1/upload-cv-file", "submitted"),  # safe to repeat: retried (an orphan file at worst)
-    ("/api/v1/applicant", "uncertain"),
-    ("/api/v1/candidate", "uncertain"),
-    ("/api/v1/candidates/{id}/actions", "uncertain"),
-])
+def test_a_gateway_error_on_a_create_is_held_not_repeated(world):
+    """A 502 on the applicant may come after the ATS committed: held as uncertain, never sent twice."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/applicant", status=502, times=2))
+    world.deliver(application(1))
+    world.poll()
+    assert set(world.check().values()) == {"uncertain"}
+    assert world.sandbox.state()["requests"]["POST /api/v1/applicant"] == 1
+
+
+# Each create's case runs in process in tests/test_ats_faults.py; one goes over HTTP here.
+@pytest.mark.parametrize(("path", "expected"), [("/api/v1/applicant", "uncertain")])
 def test_answer_lost_after_the_request_was_sent(world, path, expected):
     """A create whose answer comes too late is not repeated: held as uncertain; an upload is retried."""
     set_ats(world, "timeout_seconds", 1)
@@ -157,6 +163,28 @@ def test_a_message_that_keeps_failing_goes_to_review(world):
     assert set(world.check().values()) == {"review"}
     [record] = invariant.records(world.database)
     assert "gave up after 2 attempts" in record.reason
+
+
+def test_a_wrong_base_url_leaves_the_mail_pending_and_says_so(world):
+    """base_url with a wrong path (404 on every directory read): exit 1 naming ats.base_url, nothing set aside."""
+    text = world.config.read_text().replace(f'base_url = "{world.url}"', f'base_url = "{world.url}/wrong"')
+    world.config.write_text(text)
+    world.deliver(application(1), application(2))
+    result = world.poll(expect=1)
+    assert "ats.base_url" in result.stderr
+    assert [(r.status, r.attempts) for r in invariant.records(world.database)] == [("pending", 0)]
+
+
+def test_a_lost_database_does_not_resubmit_the_mailbox(world):
+    """The database deleted: mail that stayed in the folder carries $AtsInboxDone and is not sent again."""
+    world.deliver(application(1), application(2, "Senior Python Developer"))
+    world.poll()
+    assert len(world.sandbox.state()["candidates"]) == 2
+    world.database.unlink()
+    world.poll()
+    state = world.sandbox.state()
+    assert len(state["candidates"]) == 2 and len(state["applicants"]) == 2
+    assert {r.status for r in invariant.records(world.database)} == {"duplicate"}
 
 
 # --- duplicates --------------------------------------------------------------------------------

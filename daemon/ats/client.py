@@ -194,18 +194,18 @@ class AtsClient:
         """Does the ATS answer at all right now? One read of the sources, no retries.
 
         Tells an outage (stop starting messages) from a failure of one message (count it
-        against that message). An open circuit is an outage: False, nothing sent (a message
-        that met the open circuit was never tried). After the cooldown the probe is the
-        circuit's trial call: a readable answer closes the circuit, a failure reopens it.
+        against that message). The probe goes past the circuit breaker: one endpoint that
+        keeps failing opens the circuit, yet the ATS may answer everything else, and that
+        is the message's failure, not an outage. A readable answer closes the circuit (a
+        message that met the open circuit was never tried: the runner does not count it).
         A refusal (401, 403, ...) is not an answer either. Raises AtsMisdirected when the
         server at ats.base_url is not the ATS (404, a redirect, an HTML page).
         """
-        if self.breaker.is_open:
-            return False
         try:
-            self.breaker.call(lambda: self._attempt(Effect.READ, "probe", "GET", SOURCES, read_list))
+            self._attempt(Effect.READ, "probe", "GET", SOURCES, read_list)
         except (AtsUnavailable, OutcomeUnknown, AtsRejected):
             return False
+        self.breaker.reset()
         return True
 
     # -- steps 4-7: creates ---------------------------------------------------------------
