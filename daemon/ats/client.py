@@ -194,12 +194,12 @@ class AtsClient:
         """Does the ATS answer at all right now? One read of the sources, no retries.
 
         Tells an outage (stop starting messages) from a failure of one message (count it
-        against that message). The probe goes past the circuit breaker: one endpoint that
-        keeps failing opens the circuit, yet the ATS may answer everything else, and that
-        is the message's failure, not an outage. A readable answer closes the circuit (a
-        message that met the open circuit was never tried: the runner does not count it).
-        A refusal (401, 403, ...) is not an answer either. Raises AtsMisdirected when the
-        server at ats.base_url is not the ATS (404, a redirect, an HTML page).
+        against that message). The probe is sent even while the circuit is open: the circuit
+        remembers past failures (perhaps of one endpoint, perhaps of an outage that is over),
+        the probe tells the present. A readable answer closes the circuit, so the next
+        message is tried at once; a failure leaves the circuit as it was. A refusal (401,
+        403, ...) is no answer either. Raises AtsMisdirected when the server at ats.base_url
+        is not the ATS (404, a redirect, an HTML page).
         """
         try:
             self._attempt(Effect.READ, "probe", "GET", SOURCES, read_list)
