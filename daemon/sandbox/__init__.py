@@ -6,6 +6,13 @@
     sb.state()                     # every record + request counts
     sb.stop()
 
+    client = AtsClient("http://sandbox", token, transport=sb.transport())  # in process,
+                                   # never started: the same routes, rules and faults
+
+Modules: `server` (SandboxATS, the HTTP server, the one request handler), `api` (the
+seven calls), `state` (records and rules in SQLite), `faults`, `inprocess` (the httpx
+transport), `exchange` (request and reply), `page` (the HTML view), `secret` (the token).
+
 It implements the project's working contract (`/api/v1`, seven calls) with the rules a
 real ATS would enforce, keeps its state in SQLite (seeded once from seed.json), and can
 inject the failures a client must survive (`faults`).
