@@ -9,7 +9,7 @@ from pathlib import Path
 
 from daemon import __version__, logs
 from daemon.config import CONFIG_ENV, Settings, config_path, load_settings
-from daemon.errors import AtsInboxError, ConfigError
+from daemon.errors import AtsInboxError, ConfigError, DatabaseReplaced
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -28,8 +28,9 @@ First time? Run `ats-inbox demo`: it needs no mail server and no ATS account."""
 EPILOG = f"""\
 The configuration file is given by --config PATH or ${CONFIG_ENV}; secrets may come from
 ATS_INBOX_IMAP_PASSWORD and ATS_INBOX_ATS_TOKEN. Exit codes: 0 done (also when mail was set
-aside), 1 the pass could not run or stopped early (mailbox unreachable, ATS not answering),
-2 bad configuration."""
+aside), 1 the pass could not run or stopped early (mailbox unreachable, ATS not answering
+or misdirected, database locked), 2 bad configuration or a database replaced under the
+daemon (a person must look first; the systemd unit does not restart on 2)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -152,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except ConfigError as exc:
         print(f"ats-inbox: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except DatabaseReplaced as exc:  # a person must look first: not restarted by systemd either
+        print(f"ats-inbox: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except AtsInboxError as exc:
         print(f"ats-inbox: {exc}", file=sys.stderr)

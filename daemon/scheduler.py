@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from daemon.errors import AtsInboxError
+from daemon.errors import AtsInboxError, ConfigError, DatabaseReplaced
 from daemon.stopping import StopSignal
 
 log = logging.getLogger(__name__)
@@ -21,9 +21,15 @@ def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_secon
 
     `one_pass` gets `stop.requested`: on a stop the pass in progress finishes the message in
     hand, then the loop ends. The caller installs the signal handlers (`stop.installed()`).
+
+    A failed pass is logged and the next one tries again, except for what a person must
+    fix first, raised here once the scheduler stopped: a configuration error in the first
+    pass (a folder the server cannot have, a refused token: the daemon never ran right) and
+    a database replaced under the daemon (going on would submit the mailbox again).
     """
+    guarded = _Guarded(one_pass, stop)
     scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.add_job(_guarded, IntervalTrigger(seconds=interval_seconds), args=(one_pass, stop),
+    scheduler.add_job(guarded, IntervalTrigger(seconds=interval_seconds),
                       id="poll", max_instances=1, coalesce=True, misfire_grace_time=interval_seconds,
                       next_run_time=datetime.now(UTC))
     scheduler.start()
@@ -31,15 +37,32 @@ def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_secon
     stop.wait()
     scheduler.shutdown(wait=True)
     log.info("daemon.stopped")
+    if guarded.fatal is not None:
+        raise guarded.fatal
 
 
-def _guarded(one_pass: Callable[[Callable[[], bool]], object], stop: StopSignal) -> None:
-    """A failed pass is logged and the daemon keeps running; the next pass tries again."""
-    if stop.requested():
-        return
-    try:
-        one_pass(stop.requested)
-    except AtsInboxError as exc:
-        log.warning("poll.will_retry", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
-    except Exception:
-        log.exception("poll.crashed")
+class _Guarded:
+    """One scheduled pass: a failure is logged and the daemon keeps running, unless it is fatal."""
+
+    def __init__(self, one_pass: Callable[[Callable[[], bool]], object], stop: StopSignal):
+        self.one_pass, self.stop = one_pass, stop
+        self.passes = 0
+        self.fatal: AtsInboxError | None = None
+
+    def __call__(self) -> None:
+        if self.stop.requested():
+            return
+        self.passes += 1
+        try:
+            self.one_pass(self.stop.requested)
+        except (ConfigError, DatabaseReplaced) as exc:
+            if isinstance(exc, DatabaseReplaced) or self.passes == 1:
+                log.error("daemon.fatal", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
+                self.fatal = exc
+                self.stop.request("fatal error")
+                return
+            log.error("poll.will_retry", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
+        except AtsInboxError as exc:
+            log.warning("poll.will_retry", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
+        except Exception:
+            log.exception("poll.crashed")
