@@ -118,6 +118,8 @@ REFUSED = [
     _case("ats.review_folder", "belongs in the [imap] table", replace=(TOKEN, f'{TOKEN}\nreview_folder = "R"'),
           name="key-in-the-wrong-table"),
     _case("imap", "looks like a misspelling", replace=("[imap]", "[imapp]"), name="required-table-misspelt"),
+    _case("folder", "belongs in the [imap] table", replace=("[imap]", 'folder = "Jobs"\n[imap]'),
+          name="key-outside-any-table"),
     _case("imap.password_file", "not UTF-8", files={"imap-password": b"caf\xe9\n"}, name="secret-file-not-utf8"),
     _case("imap.password_file", "non-ASCII", files={"imap-password": "café\n".encode()},
           name="secret-file-non-ascii"),
