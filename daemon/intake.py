@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
@@ -20,7 +20,7 @@ from daemon.errors import NoResume, NoRoute
 from daemon.journal import StoreJournal
 from daemon.mail import ParsedEmail
 from daemon.outcome import Disposition, Outcome, classify, reason_of
-from daemon.parsing import parse_email
+from daemon.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.resumes import ResumeLimits, pick_resumes
 from daemon.routing import infer_job
 from daemon.store.models import MessageRecord
@@ -40,6 +40,13 @@ class FlowOptions:
     limits: ResumeLimits = ResumeLimits()  # noqa: RUF009 (frozen, so sharing the default is safe)
     crash_after_step: str = ""  # test hook, see daemon.journal
 
+    @property
+    def structure(self) -> StructureLimits:
+        """The shape a mail may have: the default line bound grows with a larger size limit
+        (a mail of `max_message_bytes` of base64 has about one line per 50 bytes)."""
+        lines = max(STRUCTURE_LIMITS.max_lines, self.max_message_bytes // 50)
+        return replace(STRUCTURE_LIMITS, max_lines=lines)
+
 
 class MessageFlow:
     """Handles one recorded message against the ATS; see the module docstring."""
@@ -56,7 +63,7 @@ class MessageFlow:
             return Outcome(REVIEW, f"message too large ({record.size} bytes, limit {self.options.max_message_bytes})")
         email: ParsedEmail | None = None
         try:
-            email = parse_email(raw)
+            email = parse_email(raw, limits=self.options.structure)
             return self._submit(record, email)
         except Exception as exc:  # every error becomes an outcome; the runner decides what it means
             return _failed(record, exc, email)
