@@ -333,7 +333,7 @@ def no_resume():
     return NoResume("no PDF, DOC or DOCX attachment")
 
 
-@pytest.mark.parametrize(("max_bytes", "lines"), [(50 * 1024 * 1024, 1_000_000), (200 * 1024 * 1024, 4_194_304)])
+@pytest.mark.parametrize(("max_bytes", "lines"), [(10 * 1024 * 1024, 1_000_000), (200 * 1024 * 1024, 4_194_304)])
 def test_the_line_bound_grows_with_the_size_limit(max_bytes, lines):
     """A larger imap.max_message_bytes admits the lines such a mail of base64 has (one per 50 bytes)."""
     assert FlowOptions(max_message_bytes=max_bytes).structure.max_lines == lines
