@@ -115,15 +115,16 @@ def test_open_creates_missing_targets_once(dovecot: Dovecot) -> None:
     assert (dovecot.folder_uidvalidity("Processed"), dovecot.folder_uidvalidity("Review")) == first
 
 
-@pytest.mark.parametrize("name", ["inbox", "Inbox", "INBOX"])
-def test_inbox_in_any_case_is_the_watched_folder(dovecot: Dovecot, name: str) -> None:
-    """A target spelled inbox/Inbox is INBOX: no folder is created and the mail stays where it is."""
+@pytest.mark.parametrize(("watched", "target"), [("INBOX", "inbox"), ("INBOX", "Inbox"), ("inbox", "INBOX")])
+def test_inbox_in_any_case_is_the_watched_folder(dovecot: Dovecot, watched: str, target: str) -> None:
+    """A target that is INBOX in another case is the watched folder: nothing created, the mail stays where it is."""
     uid = dovecot.append("INBOX", mail(1))
-    mailbox = opened(dovecot, processed_folder=name)
+    mailbox = opened(dovecot, folder=watched, processed_folder=target)
     try:
-        assert mailbox.mark_done(uid, name) == Placement("INBOX", uid)
+        assert mailbox.mark_done(uid, target) == Placement(watched, uid)
     finally:
         mailbox.close()
+    assert mailbox.folder == watched  # as configured: records keep their MessageKey
     assert dovecot.uids("INBOX") == [uid]
     assert b"\\Seen" in dovecot.flags("INBOX", uid)
     with dovecot.client() as imap:

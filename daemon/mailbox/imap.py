@@ -266,7 +266,7 @@ class ImapMailbox:
     def __init__(self, settings: ImapSettings, client_factory: Callable[[], IMAPClient] | None = None):
         self.settings = settings
         self.account = f"{settings.username}@{settings.host}:{settings.port}"
-        self.folder = canonical(settings.folder)
+        self.folder = settings.folder  # as configured: it is part of every record's MessageKey
         self._client: IMAPClient | None = None
         self._factory = client_factory or self._connect
         self._can_move = False
@@ -323,7 +323,7 @@ class ImapMailbox:
 
     def _prepare(self, client: IMAPClient, name: str, key: str) -> str:
         """The target folder for `name` ("" for no move), checked and created once; ConfigError if impossible."""
-        if not name or canonical(name) == self.folder:
+        if not name or canonical(name) == canonical(self.folder):
             return ""
         assert self._layout is not None
         name = check_folder_name(name, key, self._layout)

@@ -53,7 +53,7 @@ def move_back(settings: ImapSettings, message_id: str, sha256: str, size: int = 
 
 def _move_back(mailbox: ImapMailbox, review: str, message_id: str, sha256: str, size: int) -> Placement | None:
     client = mailbox.client
-    if review == mailbox.folder:
+    if review == canonical(mailbox.folder):
         return None  # set-aside mail stays in the watched folder: nothing to move
     with reading("looking for mail in the review folder"):
         uidvalidity = int(client.select_folder(review)[b"UIDVALIDITY"])
