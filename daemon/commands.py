@@ -120,7 +120,7 @@ def _move_back(settings: Settings) -> review.MoveBack | None:
     imap = settings.imap
     if not imap.review_folder or imap.review_folder == imap.folder:
         return None
-    return lambda record: restore.move_back(imap, record.message_id, record.sha256)
+    return lambda record: restore.move_back(imap, record.message_id, record.sha256, size=record.size)
 
 
 def _say(outcome: review.Outcome) -> None:

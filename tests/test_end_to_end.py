@@ -37,7 +37,7 @@ def test_cv_becomes_a_candidate_on_the_right_job(dovecot, sandbox, config):
     state = sandbox.state()
     [cv] = state["cvs"]
     assert cv["sha256"] == hashlib.sha256(PDF).hexdigest()
-    assert httpx.get(f"{sandbox.base_url}/_sandbox/cvs/{cv['id']}").content == PDF
+    assert httpx.get(f"{sandbox.base_url}/_sandbox/cvs/{cv['id']}", headers=sandbox.auth_headers()).content == PDF
     [applicant] = state["applicants"]
     assert [str(i) for i in applicant["cv_ids"]] == [str(cv["id"])]
     assert (applicant["first_name"], applicant["last_name"], applicant["email"]) == ("Jane", "Doe",
@@ -114,7 +114,7 @@ def test_quoted_printable_docx_arrives_identical(dovecot, sandbox, config):
     dovecot.append("INBOX", build_email(subject="Customer Support Specialist", attachments=[attachment]))
     poll(config)
     [cv] = sandbox.state()["cvs"]
-    assert httpx.get(f"{sandbox.base_url}/_sandbox/cvs/{cv['id']}").content == DOCX
+    assert httpx.get(f"{sandbox.base_url}/_sandbox/cvs/{cv['id']}", headers=sandbox.auth_headers()).content == DOCX
     assert cv["filename"].endswith(".docx")
 
 
