@@ -35,7 +35,8 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "imap": ("host", "port", "security", "username", "password", "password_file", "ca_file", "folder",
              "processed_folder", "review_folder", "batch_size", "max_message_bytes", "timeout_seconds",
              "reconnect_attempts"),
-    "ats": ("base_url", "token", "token_file", "source", "ca_file", "timeout_seconds", "max_attempts"),
+    "ats": ("base_url", "token", "token_file", "source", "ca_file", "timeout_seconds", "max_attempts",
+            "retry_attempts"),
     "database": ("url",),
     "rules": ("path",),
     "schedule": ("interval_seconds",),
@@ -72,6 +73,7 @@ class AtsSettings:
     ca_file: str
     timeout_seconds: float
     max_attempts: int
+    retry_attempts: int = 5
 
     def __repr__(self) -> str:  # never show the token
         return f"AtsSettings(base_url={self.base_url!r}, source={self.source!r})"
@@ -314,6 +316,7 @@ def _ats(s: _Section, environ: Mapping[str, str], need_secrets: bool) -> AtsSett
         ca_file=s.ca_file(),
         timeout_seconds=float(s.int("timeout_seconds", 30, low=1, high=600)),
         max_attempts=s.int("max_attempts", 5, low=1, high=1000),
+        retry_attempts=s.int("retry_attempts", 5, low=1, high=10),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
+from daemon.ats.retry import RetryPolicy
 from daemon.config import AtsSettings, Settings
 from daemon.errors import AtsInboxError, AtsUnavailable, StoreBusy
 from daemon.intake import FlowOptions, MessageFlow
@@ -48,7 +49,8 @@ def ats_client(settings: AtsSettings, stop: Stopping | None = None) -> AtsClient
             raise AtsUnavailable("stopping: the retry was abandoned")
 
     return AtsClient(settings.base_url, settings.token, timeout=settings.timeout_seconds,
-                     verify=settings.ca_file or True, sleep=sleep)
+                     verify=settings.ca_file or True, sleep=sleep,
+                     retry=RetryPolicy(attempts=settings.retry_attempts))
 
 
 def runner_options(settings: Settings) -> RunnerOptions:

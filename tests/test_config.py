@@ -216,6 +216,7 @@ def test_unreadable_ca_file_is_refused(tmp_path, table):
                  id="other-folders-are-case-sensitive"),
     pytest.param(("sqlite:///state/ats-inbox.db", "sqlite://"), lambda s: s.database_url == "sqlite://",
                  id="sqlite-in-memory"),
+    pytest.param((TOKEN, f"{TOKEN}\nretry_attempts = 2"), lambda s: s.ats.retry_attempts == 2, id="retry-attempts"),
 ])
 def test_accepted_configuration(tmp_path, replace, check):
     """Valid CA bundles, URLs with a port and a path, and distinct folders load."""

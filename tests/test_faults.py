@@ -126,6 +126,7 @@ def ats_down(world: World) -> None:
 def test_ats_down_pauses_intake_without_using_up_attempts(world):
     """While the whole ATS answers 503, passes stop at the first message and count no attempt against it."""
     set_ats(world, "max_attempts", 2)
+    set_ats(world, "retry_attempts", 2)  # the retry matrix runs in process (test_ats_faults)
     ats_down(world)
     world.deliver(*(application(n) for n in range(1, 5)))
     for _ in range(3):
@@ -143,6 +144,7 @@ def test_ats_down_pauses_intake_without_using_up_attempts(world):
 
 def test_one_failing_endpoint_pauses_after_a_few_messages(world):
     """Uploads fail while the rest of the ATS answers: a few messages are tried, then the pass pauses."""
+    set_ats(world, "retry_attempts", 2)
     world.sandbox.add_fault(Fault("POST", "/api/v1/upload-cv-file", status=503, times=-1))
     world.deliver(*(application(n) for n in range(1, 7)))
     world.poll()
@@ -156,6 +158,7 @@ def test_one_failing_endpoint_pauses_after_a_few_messages(world):
 def test_a_message_that_keeps_failing_goes_to_review(world):
     """Failing while the ATS otherwise answers, max_attempts times: set aside with the last error."""
     set_ats(world, "max_attempts", 2)
+    set_ats(world, "retry_attempts", 2)
     world.sandbox.add_fault(Fault("POST", "/api/v1/upload-cv-file", status=503, times=-1))
     world.deliver(application(1))
     world.poll()
