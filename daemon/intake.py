@@ -8,6 +8,7 @@ here raises through the runner: every error becomes an Outcome whose disposition
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import Job
 from daemon.errors import NoResume, NoRoute
-from daemon.journal import StoreJournal
+from daemon.journal import DONE, StoreJournal
 from daemon.mail import ParsedEmail
 from daemon.outcome import Disposition, Outcome, classify, reason_of
 from daemon.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
@@ -25,7 +26,7 @@ from daemon.resumes import ResumeLimits, pick_resumes
 from daemon.routing import infer_job
 from daemon.store.models import MessageRecord
 from daemon.store.repository import PENDING, REVIEW, SUBMITTED, UNCERTAIN, Store
-from daemon.submission import Application, Journal, recorded_target, submit
+from daemon.submission import ROUTE, Application, Journal, Target, recorded_target, submit
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class MessageFlow:
             email = parse_email(raw, limits=self.options.structure)
             return self._submit(record, email)
         except Exception as exc:  # every error becomes an outcome; the runner decides what it means
-            return _failed(record, exc, email)
+            return self._with_target(record, _failed(record, exc, email))
 
     def _submit(self, record: MessageRecord, email: ParsedEmail) -> Outcome:
         pick = pick_resumes(email.attachments, self.options.limits)
@@ -82,6 +83,17 @@ class MessageFlow:
         return Outcome(SUBMITTED, message_id=email.message_id, job_id=str(target.job.id) if target else str(job.id),
                        job_title=(target.job.title if target else job.title)[:500],
                        applicant_id=done.applicant_id, candidate_id=done.candidate_id)
+
+    def _with_target(self, record: MessageRecord, outcome: Outcome) -> Outcome:
+        """A failed outcome names the job when one was decided (a person checking an uncertain
+        message needs to know where to look in the ATS)."""
+        if outcome.disposition not in (Disposition.UNCERTAIN, Disposition.PERMANENT, Disposition.BUG):
+            return outcome
+        step = self.store.steps(record.id).get(ROUTE)
+        if step is None or step.status != DONE:
+            return outcome
+        target = Target.from_journal(json.loads(step.detail))
+        return replace(outcome, job_id=str(target.job.id), job_title=target.job.title[:500])
 
     def _job(self, email: ParsedEmail, journal: Journal) -> Job:
         """The job decided earlier for this message (journalled), else the one its subject names."""

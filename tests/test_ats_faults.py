@@ -172,3 +172,12 @@ def test_a_circuit_still_open_after_an_outage_charges_no_attempt(world):
     assert [(r.status, r.attempts) for r in records if r.status == "pending"] == [("pending", 0)]
     world.poll()
     assert set(world.check().values()) == {"submitted"}
+
+
+def test_an_uncertain_message_names_its_job(world):
+    """A person checking an uncertain message sees which job to look at in the ATS."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=60, times=1))
+    world.deliver(application(1, "Senior Python Developer"))
+    world.poll()
+    [record] = world.store.messages()
+    assert (record.status, record.job_title) == ("uncertain", "Senior Python Developer")
