@@ -238,18 +238,13 @@ class Runner:
 
     def _record_unread(self, key: MessageKey, facts: MessageFacts) -> MessageRecord:
         """A message whose body is not read: too large, or marked by an earlier run of ours."""
-        if DONE_KEYWORD in facts.keywords:
-            log.warning("mail.marked_done", extra={"uid": key.uid})
-            return self.store.add_message(
-                key, sha256="", size=facts.size, status=DUPLICATE, mailbox_action="processed",
-                reason=f"marked done in the mailbox ({DONE_KEYWORD}) by an earlier run that this database has "
-                       "no record of (a lost or replaced database?); nothing sent to the ATS")
-        if REVIEW_KEYWORD in facts.keywords:
-            log.warning("mail.marked_review", extra={"uid": key.uid})
-            return self.store.add_message(
-                key, sha256="", size=facts.size, status=REVIEW, mailbox_action="flagged",
-                reason=f"set aside in the mailbox ({REVIEW_KEYWORD}) by an earlier run that this database has "
-                       "no record of (a lost or replaced database?); look at it, then retry or resolve it")
+        for keyword, (status, action, what, then) in _MARKS.items():
+            if keyword in facts.keywords:
+                log.warning("mail.marked", extra={"uid": key.uid, "keyword": keyword})
+                return self.store.add_message(
+                    key, sha256="", size=facts.size, status=status, mailbox_action=action,
+                    reason=f"{what} in the mailbox ({keyword}) by an earlier run that this database has no "
+                           f"record of (a lost or replaced database?); {then}")
         return self.store.add_message(key, sha256="", size=facts.size)
 
     def _copy_gone(self, first: MessageRecord, key: MessageKey) -> bool:
@@ -387,8 +382,15 @@ class Runner:
             log.warning("mail.changed_meanwhile", extra={"record": record.id})
 
 
+# Mail an earlier run of ours settled, known only by its keyword: (status, action done, what, next).
+_MARKS = {
+    DONE_KEYWORD: (DUPLICATE, "processed", "marked done", "nothing sent to the ATS"),
+    REVIEW_KEYWORD: (REVIEW, "flagged", "set aside", "look at it, then retry or resolve it"),
+}
+
+
 def _marked(facts: MessageFacts) -> bool:
-    return bool(facts.keywords & {DONE_KEYWORD, REVIEW_KEYWORD})
+    return bool(facts.keywords & _MARKS.keys())
 
 
 def _gave_up(record: MessageRecord) -> str:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.imapserver import Dovecot
+from tests.imapserver import Dovecot, running
 
 # -- A real Dovecot on loopback (tests marked `@pytest.mark.imap`) ----------------------
 
@@ -17,14 +14,8 @@ from tests.imapserver import Dovecot
 @pytest.fixture(scope="session")
 def dovecot_server() -> Iterator[Dovecot]:
     """One Dovecot for the whole run, in its own temp dir (pytest's are not o+x)."""
-    workdir = Path(tempfile.mkdtemp(prefix="ats-inbox-dovecot-"))
-    server = Dovecot(workdir)
-    try:
-        server.start()
+    with running() as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

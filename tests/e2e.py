@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SANDBOX_TOKEN = "sandbox-token-e2e"
@@ -31,6 +34,16 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
     done = subprocess.run([*cli(), *args], capture_output=True, text=True, timeout=timeout, env=full_env,
                           check=False)
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def wait_healthy(url: str, tries: int = 200) -> bool:
+    """Poll a sandbox's /_sandbox/health until it answers; False when it never does."""
+    for _ in range(tries):
+        try:
+            return httpx.get(url, timeout=1).json() == {"ok": True}
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return False
 
 
 def imap_settings(dovecot, security: str = "ssl", trust: bool = True, **extra: object) -> dict[str, object]:

@@ -32,6 +32,7 @@ from daemon.errors import (
     ConfigError,
     OutcomeUnknown,
 )
+from tests.atscalls import ALL_CALLS
 
 TOKEN = "tok-5ecret-7f3a9b"
 BASE = "https://acme.skailer.test"
@@ -265,17 +266,7 @@ def test_add_comment_is_capped():
 
 # -- error translation ----------------------------------------------------------------------
 
-CALLS: dict[str, Callable[[AtsClient], Any]] = {
-    "search": lambda c: c.search_jobs(),
-    "pipelines": lambda c: c.pipelines(),
-    "sources": lambda c: c.sources(),
-    "upload": lambda c: c.upload_cv("cv.pdf", b"%PDF-", "application/pdf"),
-    "applicant": lambda c: c.create_applicant(first_name="A", last_name="B", email="a@b.test",
-                                              cv_ids=[1], source_id=2),
-    "candidate": lambda c: c.create_candidate(job_id=1, applicant_id=2, pipeline_id=3,
-                                              stage_id=4, source_id=5),
-    "comment": lambda c: c.add_comment(9, "hello"),
-}
+CALLS = ALL_CALLS
 SAFE = ("search", "pipelines", "sources", "upload")
 CREATES = ("applicant", "candidate", "comment")
 

@@ -12,22 +12,16 @@ import pytest
 from daemon.ats.client import AtsClient
 from daemon.ats.retry import RetryPolicy
 from daemon.errors import AtsMisdirected, AtsRejected, AtsUnavailable
+from tests.atscalls import CREATE_CALLS, DIRECTORY_CALLS
 
 BASE = "http://acme.skailer.test"
+PATHS = {"search": "POST /api/v1/jobs/search", "pipelines": "GET /api/v1/pipelines/all",
+         "sources": "GET /api/v1/sources/all"}
 READS: dict[str, tuple[str, Callable[[AtsClient], Any]]] = {
-    "search": ("POST /api/v1/jobs/search", lambda c: c.search_jobs()),
-    "pipelines": ("GET /api/v1/pipelines/all", lambda c: c.pipelines()),
-    "sources": ("GET /api/v1/sources/all", lambda c: c.sources()),
+    **{name: (PATHS[name], call) for name, call in DIRECTORY_CALLS.items()},
     "probe": ("GET /api/v1/sources/all", lambda c: c.answers()),
 }
-CREATES: dict[str, Callable[[AtsClient], Any]] = {
-    "upload": lambda c: c.upload_cv("cv.pdf", b"%PDF-", "application/pdf"),
-    "applicant": lambda c: c.create_applicant(first_name="A", last_name="B", email="a@b.test",
-                                              cv_ids=[1], source_id=2),
-    "candidate": lambda c: c.create_candidate(job_id=1, applicant_id=2, pipeline_id=3,
-                                              stage_id=4, source_id=5),
-    "comment": lambda c: c.add_comment(9, "hello"),
-}
+CREATES = CREATE_CALLS
 PAGE = "<!doctype html><html><title>Sign in</title><body>Acme SSO portal</body></html>"
 
 

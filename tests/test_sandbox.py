@@ -23,6 +23,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.retry import RetryPolicy
 from daemon.errors import ConfigError, OutcomeUnknown
 from daemon.sandbox import Fault, SandboxATS, load_seed
+from tests.e2e import wait_healthy
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\r\n1 0 obj <<>> endobj\r\ncontact: ada@example.org\n%%EOF\n"
 DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4
@@ -470,7 +471,7 @@ def test_serve_forever_stops_cleanly_on_sigterm(tmp_path: Path):
     server = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "ats.db"), str(port)],
                               cwd=Path(__file__).resolve().parent.parent)
     try:
-        assert _wait_healthy(f"http://127.0.0.1:{port}/_sandbox/health")
+        assert wait_healthy(f"http://127.0.0.1:{port}/_sandbox/health")
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=5) == 0
     finally:
@@ -478,13 +479,6 @@ def test_serve_forever_stops_cleanly_on_sigterm(tmp_path: Path):
         server.wait()
 
 
-def _wait_healthy(url: str) -> bool:
-    for _ in range(100):
-        try:
-            return httpx.get(url, timeout=1).json() == {"ok": True}
-        except httpx.TransportError:
-            time.sleep(0.05)
-    return False
 
 
 # -- views -------------------------------------------------------------------------------

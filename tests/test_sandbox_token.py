@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ import pytest
 from daemon.cli import main
 from daemon.errors import ConfigError
 from daemon.sandbox.secret import SANDBOX_TOKEN_ENV, sandbox_token
-from tests.e2e import cli
+from tests.e2e import cli, wait_healthy
 
 TOKEN = "s3cret-sandbox-token"
 
@@ -99,7 +98,7 @@ def test_the_served_sandbox_requires_the_token_from_a_file_or_the_environment(tm
                               stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        assert _wait_healthy(f"{base}/_sandbox/health")
+        assert wait_healthy(f"{base}/_sandbox/health")
         bearer = {"Authorization": f"Bearer {TOKEN}"}
         assert httpx.get(f"{base}/api/v1/sources/all").status_code == 401
         assert httpx.get(f"{base}/_sandbox/state").status_code == 401
@@ -113,10 +112,3 @@ def test_the_served_sandbox_requires_the_token_from_a_file_or_the_environment(tm
         server.wait()
 
 
-def _wait_healthy(url: str) -> bool:
-    for _ in range(200):
-        try:
-            return httpx.get(url, timeout=1).json() == {"ok": True}
-        except httpx.TransportError:
-            time.sleep(0.05)
-    return False
