@@ -119,7 +119,8 @@ def show_text(record: MessageRecord, steps: Sequence[StepRecord]) -> str:
         ("Applicant", m.applicant_id), ("Candidate", m.candidate_id), ("Attempts", str(m.attempts)),
         ("Last error", m.last_error),
         ("Duplicate of", f"#{m.duplicate_of}" if m.duplicate_of else ""), ("Note", m.note),
-        ("Mailbox action", m.mailbox_action or "none yet"),
+        ("Mailbox action", _action_text(m)),
+        ("Now in", f"{m.placed_folder} (UID {m.placed_uid})" if m.placed_uid else m.placed_folder),
     ]
     width = max(len(name) for name, _ in fields) + 1
     lines = [f"Message #{m.id}"]
@@ -242,6 +243,14 @@ def _retry_warning(record: MessageRecord, started: Sequence[str]) -> str:
         steps = steps or "the call whose answer was lost"
         return UNCERTAIN_WARNING.format(pk=record.id, steps=steps)
     return STILL_STARTED.format(pk=record.id, steps=steps) if started else ""
+
+
+def _action_text(m: MessageRecord) -> str:
+    """What was done in the mailbox; a refusal with the server's words and how often."""
+    done = m.mailbox_action or "none yet"
+    if not m.action_error:
+        return done
+    return f"{done}; refused {m.action_attempts} time(s) by the server: {m.action_error}"
 
 
 def _when(moment: datetime | None, seconds: bool = True) -> str:

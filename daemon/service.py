@@ -115,7 +115,8 @@ class Service:
         self.store.finish_pass(pass_id, outcome=outcome, seen=summary.seen, submitted=summary.submitted,
                                set_aside=summary.set_aside, error=summary.last_error)
         log.info("poll.finished", extra={"pass": pass_id, "seen": summary.seen, "submitted": summary.submitted,
-                                         "set_aside": summary.set_aside, "pending": summary.pending})
+                                         "set_aside": summary.set_aside, "pending": summary.pending,
+                                         "stopped": summary.stopped})
         return summary
 
     def _failed(self, pass_id: int, exc: Exception) -> None:

@@ -453,3 +453,13 @@ def test_an_uncertain_mail_retried_is_submitted_once_from_its_journal(tmp_path, 
     assert (len(state["cvs"]), len(state["applicants"]), len(state["candidates"])) == (1, 1, 1)
     assert dovecot.uids("Review") == []
     assert len(dovecot.uids("Processed")) == 1
+
+
+def test_show_tells_a_refused_mailbox_action_and_where_the_mail_is(store, config, capsys):
+    """A refusal is shown with the server's words and the count; a moved mail with its folder and UID."""
+    refused = add(store, 1, "submitted", action_attempts=2, action_error="NO [OVERQUOTA] Quota exceeded")
+    moved = add(store, 2, "review", mailbox_action="flagged", placed_folder="Review", placed_uid=41)
+    assert messages(config, "show", str(refused)) == 0
+    assert "refused 2 time(s) by the server: NO [OVERQUOTA] Quota exceeded" in capsys.readouterr().out
+    assert messages(config, "show", str(moved)) == 0
+    assert "Review (UID 41)" in capsys.readouterr().out

@@ -337,3 +337,23 @@ def no_resume():
 def test_the_line_bound_grows_with_the_size_limit(max_bytes, lines):
     """A larger imap.max_message_bytes admits the lines such a mail of base64 has (one per 50 bytes)."""
     assert FlowOptions(max_message_bytes=max_bytes).structure.max_lines == lines
+
+
+def test_two_folders_never_work_on_one_record(parts):
+    """A copy in a second folder while the first folder's copy is pending: no takeover, one application,
+    and each folder's copy gets its own action once the original is done."""
+    from daemon.errors import AtsUnavailable
+
+    _, _, store = parts
+    same = mail(1)
+    inbox, careers = FakeMailbox([same]), FakeMailbox([same])
+    careers.folder = "Careers"
+    scripted(parts, inbox, {1: AtsUnavailable("503")})[0].run_pass()
+    runner, flow = scripted(parts, careers, {})
+    runner.run_pass()
+    assert flow.calls == [] and careers.done == {}
+    scripted(parts, inbox, {})[0].run_pass()
+    scripted(parts, careers, {})[0].run_pass()
+    statuses = sorted((r.folder, r.status) for r in store.messages())
+    assert statuses == [("Careers", "duplicate"), ("INBOX", "submitted")]
+    assert inbox.done == {1: ""} and careers.done == {1: ""}
