@@ -61,3 +61,23 @@ def test_sigterm_finishes_the_message_in_hand(world, signum):
     statuses = sorted(r.status for r in invariant.records(world.database))
     assert statuses == ["submitted"]  # the first finished; the second was not started
     assert len(world.sandbox.state()["actions"]) == 1
+
+
+def test_a_stop_during_a_retry_after_wait_ends_at_once(world):
+    """SIGTERM while the daemon waits out a 25 s Retry-After: it stops within seconds, nothing sent twice."""
+    world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", status=503, retry_after="25", times=-1))
+    world.deliver(application(1))
+    daemon = start(world)
+    try:
+        wait_for(lambda: world.sandbox.state()["requests"].get("POST /api/v1/candidate", 0) >= 1)
+        time.sleep(0.5)  # inside the wait now
+        stopped_at = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+        took = time.monotonic() - stopped_at
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0, err[-2000:]
+    assert took < 5, f"the stop took {took:.1f} s"
+    [record] = invariant.records(world.database)
+    assert (record.status, record.attempts) == ("pending", 0)
