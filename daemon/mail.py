@@ -26,6 +26,21 @@ class ParsedEmail:
     message_id: str  # with angle brackets stripped, "" when absent
     body_text: str
     attachments: tuple[Attachment, ...]
+    # Every top-level header as (lower-case name, decoded one-line value), in order; at most
+    # MAX_HEADERS of them, each value capped. Rules and the automatic-mail check read these.
+    headers: tuple[tuple[str, str], ...] = ()
+    # Addresses the mail was sent to (To, Cc, Delivered-To, X-Original-To), lower-cased.
+    recipients: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str:
+        """The first value of a header ("" when absent); `name` in any case."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key == wanted), "")
+
+    def header_values(self, name: str) -> tuple[str, ...]:
+        """Every value of a header, in order."""
+        wanted = name.lower()
+        return tuple(value for key, value in self.headers if key == wanted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
+from itertools import islice
 
 import mailparser
 
@@ -58,6 +59,9 @@ logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 BODY_MAX_CHARS = 100_000
 SUBJECT_MAX_CHARS = 1_000
 MESSAGE_ID_MAX_CHARS = 998
+MAX_HEADERS = 500  # top-level headers kept for rules; a real mail has a few dozen
+HEADER_VALUE_MAX_CHARS = 4_000
+_RECIPIENT_HEADERS = frozenset({"to", "cc", "delivered-to", "x-original-to"})
 MAX_FILENAME_CHARS = 150
 MAX_MIME_PARTS = 1_000  # parts walked per message; the rest are ignored
 HEADER_BLOCK_MAX_BYTES = 1024 * 1024  # header bytes given to mail-parser, at most
@@ -266,6 +270,7 @@ def _capped(name: str) -> str:
 
 def _parsed(headers: Headers, message: Message) -> ParsedEmail:
     leaves = list(_leaves(message))
+    every = all_headers(message)
     return ParsedEmail(
         sender_name=headers.sender_name,
         sender_email=headers.sender_email,
@@ -274,7 +279,29 @@ def _parsed(headers: Headers, message: Message) -> ParsedEmail:
         message_id=headers.message_id,
         body_text=_body_text(leaves),
         attachments=tuple(_attachment(part) for part, _ in leaves if _is_attachment(part)),
+        headers=every,
+        recipients=recipients(every),
     )
+
+
+def all_headers(part: Message) -> tuple[tuple[str, str], ...]:
+    """Every header of `part` as (lower-case name, decoded one-line value), bounded in count and size."""
+    found = []
+    for key, value in islice(part.raw_items(), MAX_HEADERS):
+        text = _LINE_BREAKS.sub("", _unescape_8bit(str(value)))
+        found.append((_one_line(key).lower(), _one_line(_decode_words(text[:HEADER_VALUE_MAX_CHARS]))))
+    return tuple(found)
+
+
+def recipients(headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The addresses in To, Cc, Delivered-To and X-Original-To, lower-cased, each once, in order."""
+    values = [value for name, value in headers if name in _RECIPIENT_HEADERS]
+    seen: dict[str, None] = {}
+    for _name, address in getaddresses(values):
+        address = _one_line(address).lower()
+        if _ADDR_SPEC.fullmatch(address):
+            seen.setdefault(address, None)
+    return tuple(seen)
 
 
 def _headers(raw: bytes, message: Message, readers: Sequence[HeaderReader]) -> Headers:

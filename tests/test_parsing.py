@@ -724,3 +724,18 @@ def test_safe_filename(name: str, safe: str) -> None:
     """No path, controls or bidi overrides; NFC; at most 150 characters keeping the extension."""
     assert safe_filename(name) == safe
     assert safe_filename(safe) == safe  # idempotent
+
+
+def test_headers_and_recipients_are_kept_for_rules():
+    """Every header decoded on one line, and the recipients of To, Cc, Delivered-To and X-Original-To."""
+    raw = (b"From: Ann <ann@example.org>\r\nTo: Jobs <jobs+data-eng@acme.test>, x@acme.test\r\n"
+           b"Cc: =?utf-8?q?R=C3=A9a?= <rea@acme.test>\r\nDelivered-To: JOBS@acme.test\r\n"
+           b"X-Original-To: careers@acme.test\r\nList-Id: <news.acme.test>\r\nSubject: Hi\r\n"
+           b"X-Multi: one\r\nX-Multi: two\r\n\r\nbody\r\n")
+    parsed = parse_email(raw)
+    assert parsed.recipients == ("jobs+data-eng@acme.test", "x@acme.test", "rea@acme.test", "jobs@acme.test",
+                                 "careers@acme.test")
+    assert parsed.header("LIST-ID") == "<news.acme.test>"
+    assert parsed.header("cc") == "Réa <rea@acme.test>"
+    assert parsed.header_values("x-multi") == ("one", "two")
+    assert parsed.header("absent") == ""
