@@ -69,6 +69,14 @@ class AtsDirectory:
         """The jobs the search returns that are open."""
         return [job for job in self._jobs.get(self.refresh_seconds) if job.is_open]
 
+    def pipelines(self) -> list[Pipeline]:
+        """Every pipeline with its stages."""
+        return self._pipelines.get(self.refresh_seconds)
+
+    def sources(self) -> list[Source]:
+        """Every applicant source."""
+        return self._sources.get(self.refresh_seconds)
+
     def pipeline(self, pipeline_id: AtsId | int | str) -> Pipeline:
         """The pipeline with this id; `AtsRejected` when the ATS does not know it."""
         wanted = str(AtsId.of(pipeline_id))
