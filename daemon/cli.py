@@ -75,7 +75,7 @@ def _config_argument(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
 
 
-MESSAGE_STATUSES = ("review", "uncertain", "pending", "submitted", "duplicate", "resolved")
+MESSAGE_STATUSES = ("review", "uncertain", "pending", "submitted", "duplicate", "resolved", "ignored")
 MESSAGES_HELP = """\
 Mail the daemon set aside waits here for a person: `review` (a permanent problem: no
 resume, no job matched, refused by the ATS, or it kept failing) and `uncertain` (a create

@@ -32,7 +32,7 @@ def poll(settings: Settings) -> int:
         print("another ats-inbox instance is working on this mailbox; nothing done")
         return EXIT_OK
     print(f"seen {summary.seen}, submitted {summary.submitted}, set aside {summary.set_aside}, "
-          f"duplicates {summary.duplicates}, waiting for retry {summary.pending}")
+          f"duplicates {summary.duplicates}, ignored {summary.ignored}, waiting for retry {summary.pending}")
     if summary.ats_down:
         print(f"ats-inbox: the ATS did not answer, the pass stopped early: {summary.last_error}", file=sys.stderr)
         return EXIT_FAILED

@@ -33,8 +33,8 @@ SECURITY_MODES = ("ssl", "starttls", "none")
 # Every table and key the loader reads; anything else in the file is a mistake (a typo).
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "imap": ("host", "port", "security", "username", "password", "password_file", "ca_file", "folder",
-             "processed_folder", "review_folder", "batch_size", "max_message_bytes", "timeout_seconds",
-             "reconnect_attempts"),
+             "processed_folder", "review_folder", "ignored_folder", "batch_size", "max_message_bytes",
+             "timeout_seconds", "reconnect_attempts"),
     "ats": ("base_url", "token", "token_file", "source", "ca_file", "timeout_seconds", "max_attempts",
             "retry_attempts"),
     "database": ("url",),
@@ -56,6 +56,7 @@ class ImapSettings:
     folder: str
     processed_folder: str
     review_folder: str
+    ignored_folder: str
     batch_size: int
     max_message_bytes: int
     timeout_seconds: float
@@ -284,6 +285,7 @@ def _imap(s: _Section, environ: Mapping[str, str], need_secrets: bool) -> ImapSe
         folder=folder,
         processed_folder=_other_folder(s, "processed_folder", folder),
         review_folder=_other_folder(s, "review_folder", folder),
+        ignored_folder=_other_folder(s, "ignored_folder", folder),
         batch_size=s.int("batch_size", 50, low=1, high=1000),
         max_message_bytes=s.int("max_message_bytes", 50 * 1024 * 1024, low=1024),
         timeout_seconds=float(s.int("timeout_seconds", 60, low=1, high=3600)),

@@ -26,6 +26,7 @@ from daemon.runner import MAILBOX_STEP
 from daemon.store.models import MessageRecord, StepRecord
 from daemon.store.repository import (
     DUPLICATE,
+    IGNORED,
     NEEDS_PERSON,
     PENDING,
     RESOLVED,
@@ -36,7 +37,7 @@ from daemon.store.repository import (
 )
 
 log = logging.getLogger(__name__)
-STATUSES = (REVIEW, UNCERTAIN, PENDING, SUBMITTED, DUPLICATE, RESOLVED)
+STATUSES = (REVIEW, UNCERTAIN, PENDING, SUBMITTED, DUPLICATE, RESOLVED, IGNORED)
 RETRYABLE = (REVIEW, UNCERTAIN)
 RESOLVABLE = (REVIEW, UNCERTAIN, PENDING)
 RETRY_REASON = "retry requested"

@@ -31,6 +31,7 @@ from daemon.store.models import MessageRecord
 from daemon.store.repository import (
     ACTION_REFUSED,
     DUPLICATE,
+    IGNORED,
     PENDING,
     RESOLVED,
     REVIEW,
@@ -49,6 +50,7 @@ RECORDED_STEP = "recorded"  # a crash point only: the message's row is committed
 class RunnerOptions:
     processed_folder: str = ""
     review_folder: str = ""
+    ignored_folder: str = ""
     batch_size: int = 50
     max_message_bytes: int = 50 * 1024 * 1024
     max_attempts: int = 5  # starts of one message (failed or killed) before a person looks
@@ -66,6 +68,7 @@ class PassSummary:
     submitted: int = 0
     set_aside: int = 0
     duplicates: int = 0
+    ignored: int = 0
     pending: int = 0
     busy: bool = False  # another instance holds the mailbox: nothing was done
     ats_down: bool = False  # the pass stopped because the ATS did not answer
@@ -84,6 +87,8 @@ class PassSummary:
             self.set_aside += 1
         elif record.status == DUPLICATE:
             self.duplicates += 1
+        elif record.status == IGNORED:
+            self.ignored += 1
         elif record.status == PENDING:
             self.pending += 1
 
@@ -338,7 +343,8 @@ class Runner:
             return  # a copy of a mail still pending elsewhere: its action waits for the original
         try:
             if done:
-                placement = self.mailbox.mark_done(record.uid, self.options.processed_folder)
+                target = self.options.ignored_folder if record.status == IGNORED else self.options.processed_folder
+                placement = self.mailbox.mark_done(record.uid, target)
             else:
                 placement = self.mailbox.set_aside(record.uid, self.options.review_folder)
         except MailboxActionRefused as exc:
@@ -354,8 +360,8 @@ class Runner:
         crash_point(MAILBOX_STEP, self.options.crash_after_step)
 
     def _is_done(self, record: MessageRecord) -> bool | None:
-        """True: mark done; False: set aside; None: not yet (the original copy is still pending)."""
-        if record.status in (SUBMITTED, RESOLVED):
+        """True: mark done (seen); False: set aside (flagged); None: not yet (the original copy is pending)."""
+        if record.status in (SUBMITTED, RESOLVED, IGNORED):
             return True
         if record.status != DUPLICATE:
             return False
@@ -366,7 +372,7 @@ class Runner:
             return False
         if original.status == PENDING:
             return None
-        return original.status in (SUBMITTED, RESOLVED)
+        return original.status in (SUBMITTED, RESOLVED, IGNORED)
 
     def _refused(self, record: MessageRecord, exc: MailboxActionRefused) -> None:
         """Recorded on this message with the server's words; retried on later passes, a bounded

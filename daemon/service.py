@@ -56,6 +56,7 @@ def ats_client(settings: AtsSettings, stop: Stopping | None = None) -> AtsClient
 def runner_options(settings: Settings) -> RunnerOptions:
     return RunnerOptions(
         processed_folder=settings.imap.processed_folder, review_folder=settings.imap.review_folder,
+        ignored_folder=settings.imap.ignored_folder,
         batch_size=settings.imap.batch_size, max_message_bytes=settings.imap.max_message_bytes,
         max_attempts=settings.ats.max_attempts, reconnects=settings.imap.reconnect_attempts,
         crash_after_step=settings.test_crash_after,

@@ -42,7 +42,8 @@ def settings(server: Dovecot, **changes: object) -> ImapSettings:
     prefix = "INBOX." if COURIER_NAMESPACE in server.extra_config else ""
     base = ImapSettings(host=server.host, port=server.imap_port, security="none", username=server.user,
                         password=server.password, ca_file="", folder="INBOX",
-                        processed_folder=f"{prefix}Processed", review_folder=f"{prefix}Review", batch_size=50,
+                        processed_folder=f"{prefix}Processed", review_folder=f"{prefix}Review", ignored_folder="",
+                        batch_size=50,
                         max_message_bytes=10 * 1024 * 1024, timeout_seconds=10.0, reconnect_attempts=0)
     return replace(base, **changes)
 
@@ -391,7 +392,7 @@ def test_starttls_on_a_server_without_it_closes_the_connection() -> None:
         thread.start()
         mailbox = ImapMailbox(ImapSettings(
             host="127.0.0.1", port=port, security="starttls", username="jobs", password="secret",
-            ca_file="", folder="INBOX", processed_folder="", review_folder="", batch_size=50,
+            ca_file="", folder="INBOX", processed_folder="", review_folder="", ignored_folder="", batch_size=50,
             max_message_bytes=1024, timeout_seconds=5.0, reconnect_attempts=0))
         with pytest.raises(MailboxUnavailable, match="STARTTLS") as info:  # `info` keeps the client alive
             mailbox.open()

@@ -314,7 +314,8 @@ class ImapMailbox:
             self._layout = Layout.read(client)
         self._ready = set()
         check_folder_name(s.folder, "imap.folder", self._layout)
-        for key, name in (("imap.processed_folder", s.processed_folder), ("imap.review_folder", s.review_folder)):
+        for key, name in (("imap.processed_folder", s.processed_folder), ("imap.review_folder", s.review_folder),
+                          ("imap.ignored_folder", s.ignored_folder)):
             self._prepare(client, name, key)
         with reading(f"selecting {self.folder!r}"):
             selected = client.select_folder(self.folder)

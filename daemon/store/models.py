@@ -47,6 +47,9 @@ class MessageRecord(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     job_id: Mapped[str] = mapped_column(String(100), default="")
     job_title: Mapped[str] = mapped_column(String(500), default="")
+    # Which routing rule (or inference step) decided, and why.
+    rule: Mapped[str] = mapped_column(String(200), default="")
+    route_reason: Mapped[str] = mapped_column(Text, default="")
     applicant_id: Mapped[str] = mapped_column(String(100), default="")
     candidate_id: Mapped[str] = mapped_column(String(100), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -109,6 +112,9 @@ class PassRecord(Base):
     submitted: Mapped[int] = mapped_column(Integer, default=0)
     set_aside: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
+    # The rule set the pass ran with, and the problems of the files on disk when they differ.
+    rules_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    rules_problems: Mapped[str] = mapped_column(Text, default="")
 
 
 class KnownApplicant(Base):
