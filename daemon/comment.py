@@ -21,10 +21,12 @@ def plain(text: str, limit: int = MAX_FIELD) -> str:
 
 
 def confirmation(*, sender_email: str, subject: str, received: datetime | None,
-                 file_names: Sequence[str], job_title: str, again: bool = False) -> str:
+                 file_names: Sequence[str], job_title: str, again: bool = False, rule: str = "",
+                 note: str = "") -> str:
     """Says the application arrived by email: when, from which address, subject and files.
 
     `again`: the candidate existed before this mail (the same person applied again).
+    `rule`: the routing rule (or inference step) that chose the job; `note`: its comment line.
     """
     when = received.isoformat(timespec="minutes") if received else "an unknown date"
     files = ", ".join(plain(name, 120) for name in file_names) or "none"
@@ -34,6 +36,8 @@ def confirmation(*, sender_email: str, subject: str, received: datetime | None,
         f"From: {plain(sender_email) or 'unknown address'}",
         f"Subject: {plain(subject) or '(no subject)'}",
         f"Files: {files}",
+        *([f"Routed by: {plain(rule)}"] if rule else []),
+        *([plain(note, 500)] if note else []),
         "Added automatically by ats-inbox.",
     ]
     text = "\n".join(lines)

@@ -16,17 +16,17 @@ from dataclasses import dataclass, replace
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.ats.models import Job
 from daemon.errors import NoResume, NoRoute
 from daemon.journal import DONE, StoreJournal
 from daemon.mail import ParsedEmail
 from daemon.outcome import Disposition, Outcome, classify, reason_of
 from daemon.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.resumes import ResumeLimits, pick_resumes
-from daemon.routing import infer_job
+from daemon.rules import IGNORE, Decision, RuleSet, decide
+from daemon.rules import REVIEW as REVIEW_ACTION
 from daemon.store.models import MessageRecord
-from daemon.store.repository import PENDING, REVIEW, SUBMITTED, UNCERTAIN, Store
-from daemon.submission import ROUTE, Application, Journal, Target, recorded_target, submit
+from daemon.store.repository import IGNORED, PENDING, REVIEW, SUBMITTED, UNCERTAIN, Store
+from daemon.submission import ROUTE, Application, Target, recorded_target, submit
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,21 @@ class FlowOptions:
         return replace(STRUCTURE_LIMITS, max_lines=lines)
 
 
+INFERENCE_STEPS = ("job code in the subject", "job title in the subject")
+
+
 class MessageFlow:
-    """Handles one recorded message against the ATS; see the module docstring."""
+    """Handles one recorded message against the ATS; see the module docstring.
+
+    `rules` gives the rule set in force (the runner's caller may swap it between messages).
+    """
 
     def __init__(self, store: Store, client: AtsClient, directory: AtsDirectory, options: FlowOptions,
-                 sleep: Callable[[float], object] = time.sleep):
+                 sleep: Callable[[float], object] = time.sleep, rules: Callable[[], RuleSet] = RuleSet):
         self.store, self.client, self.directory = store, client, directory
         self.options = options
         self._sleep = sleep
+        self._rules = rules
 
     def handle(self, record: MessageRecord, raw: bytes | None) -> Outcome:
         """The outcome for `record`, whose bytes are `raw` (None: too large to download)."""
@@ -65,24 +72,37 @@ class MessageFlow:
         email: ParsedEmail | None = None
         try:
             email = parse_email(raw, limits=self.options.structure)
-            return self._submit(record, email)
+            return self._route_and_submit(record, email)
         except Exception as exc:  # every error becomes an outcome; the runner decides what it means
             return self._with_target(record, _failed(record, exc, email))
 
-    def _submit(self, record: MessageRecord, email: ParsedEmail) -> Outcome:
+    def _route_and_submit(self, record: MessageRecord, email: ParsedEmail) -> Outcome:
+        journal = StoreJournal(self.store, record.id, crash_after=self.options.crash_after_step, sleep=self._sleep)
+        target = recorded_target(journal)  # decided on an earlier attempt: never decided again
+        decision = None if target is not None else self._decide(email)
+        routed = _routed(decision) if decision is not None else {"rule": target.rule,
+                                                                   "route_reason": "; ".join(target.reasons)}
+        if decision is not None and decision.action == IGNORE:
+            log.info("mail.ignored", extra={"record": record.id, "rule": decision.rule})
+            return Outcome(IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}"[:2000],
+                           message_id=email.message_id, **routed)
         pick = pick_resumes(email.attachments, self.options.limits)
         if not pick.resumes:
             skipped = "; ".join(f"{s.filename or 'unnamed'}: {s.reason}" for s in pick.skipped)
-            raise NoResume(f"no PDF, DOC or DOCX attachment{f' ({skipped})' if skipped else ''}")
-        journal = StoreJournal(self.store, record.id, crash_after=self.options.crash_after_step, sleep=self._sleep)
-        job = self._job(email, journal)
-        done = submit(Application(email, pick.resumes, job), self.client, self.directory, journal,
+            error = NoResume(f"no PDF, DOC or DOCX attachment{f' ({skipped})' if skipped else ''}")
+            return replace(_failed(record, error, email), **routed)
+        if decision is not None and (decision.action == REVIEW_ACTION or decision.job is None):
+            return Outcome(REVIEW, _review_reason(decision)[:2000], message_id=email.message_id, **routed)
+        job = target.job if target is not None else decision.job
+        done = submit(Application(email, pick.resumes, job, decision), self.client, self.directory, journal,
                       received=email.date)
-        target = recorded_target(journal)
         log.info("mail.submitted", extra={"record": record.id, "job": str(job.id), "candidate": done.candidate_id})
-        return Outcome(SUBMITTED, message_id=email.message_id, job_id=str(target.job.id) if target else str(job.id),
-                       job_title=(target.job.title if target else job.title)[:500],
-                       applicant_id=done.applicant_id, candidate_id=done.candidate_id)
+        return Outcome(SUBMITTED, message_id=email.message_id, job_id=str(job.id), job_title=job.title[:500],
+                       applicant_id=done.applicant_id, candidate_id=done.candidate_id, **routed)
+
+    def _decide(self, email: ParsedEmail) -> Decision:
+        return decide(email, self._rules(), self.directory.open_jobs(), self.directory.pipelines(),
+                      self.directory.sources())
 
     def _with_target(self, record: MessageRecord, outcome: Outcome) -> Outcome:
         """A failed outcome names the job when one was decided (a person checking an uncertain
@@ -93,17 +113,20 @@ class MessageFlow:
         if step is None or step.status != DONE:
             return outcome
         target = Target.from_journal(json.loads(step.detail))
-        return replace(outcome, job_id=str(target.job.id), job_title=target.job.title[:500])
+        return replace(outcome, job_id=str(target.job.id), job_title=target.job.title[:500], rule=target.rule,
+                       route_reason="; ".join(target.reasons))
 
-    def _job(self, email: ParsedEmail, journal: Journal) -> Job:
-        """The job decided earlier for this message (journalled), else the one its subject names."""
-        target = recorded_target(journal)
-        if target is not None:
-            return target.job
-        route = infer_job(email.subject, self.directory.open_jobs())
-        if route.job is None:
-            raise NoRoute(route.reason)
-        return route.job
+
+def _routed(decision: Decision) -> dict[str, str]:
+    return {"rule": decision.rule[:200], "route_reason": decision.reason[:2000]}
+
+
+def _review_reason(decision: Decision) -> str:
+    """Set aside by a rule, or because inference found no single job (never a guess)."""
+    if decision.rule in INFERENCE_STEPS or not decision.rule:
+        reason = decision.reason
+        return reason if reason.startswith(NoRoute.reason) else f"{NoRoute.reason}: {reason}"
+    return f"set aside by rule {decision.rule!r}: {decision.reason}"
 
 
 def _failed(record: MessageRecord, exc: Exception, email: ParsedEmail | None) -> Outcome:

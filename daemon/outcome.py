@@ -112,3 +112,5 @@ class Outcome:
     applicant_id: str = ""
     candidate_id: str = ""
     message_id: str = ""
+    rule: str = ""  # the routing rule or inference step that decided, when one did
+    route_reason: str = ""

@@ -324,6 +324,8 @@ class Runner:
             fields.update(job_id=outcome.job_id, job_title=outcome.job_title)
         if outcome.message_id:
             fields["message_id"] = outcome.message_id[:998]
+        if outcome.rule:
+            fields.update(rule=outcome.rule, route_reason=outcome.route_reason)
         if outcome.status in (REVIEW, UNCERTAIN):
             log.info("mail.set_aside", extra={"record": record.id, "reason": outcome.reason.split(":")[0]})
         try:

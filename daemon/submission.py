@@ -24,6 +24,7 @@ from daemon.ats.models import AtsId, Job
 from daemon.comment import confirmation
 from daemon.errors import AtsRejected, OutcomeUnknown
 from daemon.mail import ParsedEmail, Resume
+from daemon.rules.decision import Decision
 
 log = logging.getLogger(__name__)
 
@@ -39,29 +40,40 @@ def upload_step(index: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Application:
-    """What one email asks for: these resumes, from this sender, for this job."""
+    """What one email asks for: these resumes, from this sender, for this job.
+
+    `decision` is the routing decision that chose the job (its stage, source, comment and
+    rule); None means the job's first stage and the configured source.
+    """
 
     email: ParsedEmail
     resumes: tuple[Resume, ...]
     job: Job
+    decision: Decision | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where an application goes in the ATS: the job, its pipeline's stage, the source."""
+    """Where an application goes in the ATS: the job, its pipeline's stage, the source;
+    and which rule sent it there, why, and the comment line the rule adds."""
 
     job: Job
     stage_id: AtsId
     source_id: AtsId
+    rule: str = ""
+    reasons: tuple[str, ...] = ()
+    comment: str = ""
 
     def to_journal(self) -> dict[str, Any]:
         return {"id": self.job.id.wire, "title": self.job.title, "pipeline_id": self.job.pipeline_id.wire,
-                "stage_id": self.stage_id.wire, "source_id": self.source_id.wire}
+                "stage_id": self.stage_id.wire, "source_id": self.source_id.wire, "rule": self.rule,
+                "reasons": list(self.reasons), "comment": self.comment}
 
     @classmethod
     def from_journal(cls, data: Mapping[str, Any]) -> Target:
         job = Job(id=AtsId.of(data["id"]), title=str(data["title"]), pipeline_id=AtsId.of(data["pipeline_id"]))
-        return cls(job, AtsId.of(data["stage_id"]), AtsId.of(data["source_id"]))
+        return cls(job, AtsId.of(data["stage_id"]), AtsId.of(data["source_id"]), rule=str(data.get("rule", "")),
+                   reasons=tuple(str(r) for r in data.get("reasons", ())), comment=str(data.get("comment", "")))
 
 
 def recorded_target(journal: Journal) -> Target | None:
@@ -70,12 +82,18 @@ def recorded_target(journal: Journal) -> Target | None:
     return Target.from_journal(done) if done is not None else None
 
 
-def target_for(job: Job, directory: AtsDirectory) -> Target:
-    """The job's pipeline's first stage and the configured source."""
-    stage = directory.pipeline(job.pipeline_id).first_stage()
+def target_for(job: Job, directory: AtsDirectory, decision: Decision | None = None) -> Target:
+    """The stage and source the decision names; by default the first stage of the job's
+    pipeline and the configured source."""
+    stage = decision.stage if decision is not None and decision.stage is not None else None
+    if stage is None:
+        stage = directory.pipeline(job.pipeline_id).first_stage()
     if stage is None:
         raise AtsRejected(f"the pipeline of job {job.title!r} has no stages")
-    return Target(job, stage.id, directory.source().id)
+    source = decision.source if decision is not None and decision.source is not None else directory.source()
+    if decision is None:
+        return Target(job, stage.id, source.id)
+    return Target(job, stage.id, source.id, rule=decision.rule, reasons=decision.reasons, comment=decision.comment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +136,7 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
     """
     target = recorded_target(journal)
     if target is None:
-        target = target_for(app.job, directory)
+        target = target_for(app.job, directory, app.decision)
         journal.record(ROUTE, target.job.id, target.to_journal())
     job = target.job
     uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
@@ -127,7 +145,7 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
                                   target.source_id)
     text = confirmation(sender_email=app.email.sender_email, subject=app.email.subject, received=received,
                         file_names=[r.filename or r.upload_name for r in app.resumes], job_title=job.title,
-                        again=again)
+                        again=again, rule=target.rule, note=target.comment)
     _once(journal, COMMENT, lambda: client.add_comment(candidate, text), {})
     return Submitted(str(applicant), str(candidate), tuple(str(u["id"]) for u in uploads))
 

@@ -109,17 +109,26 @@ def test_bodies_are_fetched_in_batches_bounded_by_bytes(parts, fetch_bytes, call
 
 
 class BrokenDirectory:
-    """A directory whose job list raises an unexpected error (a bug, not an ATS answer)."""
+    """A directory whose job list raises an unexpected error once (a bug, not an ATS answer)."""
+
+    def __init__(self, real):
+        self.real, self.broken = real, True
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
 
     def open_jobs(self):
-        raise KeyError("title")
+        if self.broken:
+            self.broken = False
+            raise KeyError("title")
+        return self.real.open_jobs()
 
 
 def test_an_unexpected_error_parks_the_message_and_the_loop_goes_on(parts):
     """A bug met on one message sets it aside with the error type; the next message is still handled."""
     store = parts[2]
     box = FakeMailbox([mail(1), mail(2, attach=False)])
-    summary = intake(parts, box, directory=BrokenDirectory()).run_pass()
+    summary = intake(parts, box, directory=BrokenDirectory(AtsDirectory(parts[1], source_name="Email"))).run_pass()
     assert summary.set_aside == 2
     first, second = sorted(store.messages(), key=lambda r: r.uid)
     assert first.reason.startswith("internal error (KeyError)")
