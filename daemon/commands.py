@@ -40,10 +40,12 @@ def poll(settings: Settings) -> int:
 
 
 def run(settings: Settings) -> int:
-    """Passes on the schedule until SIGTERM, SIGINT or SIGHUP; the message in hand is finished first."""
+    """Passes on the schedule until SIGTERM or SIGINT; the message in hand is finished first.
+    SIGHUP re-reads the routing rules before the next message."""
     stop = StopSignal()
-    with stop.installed():
-        service = _service(settings, stop)
+    service = _service(settings, stop)
+    reload_rules = service.rules.request_reload if service.rules is not None else None
+    with stop.installed(on_hangup=reload_rules):
         try:
             run_forever(service.run_pass, settings.interval_seconds, stop)
         finally:

@@ -17,6 +17,8 @@ from daemon.intake import FlowOptions, MessageFlow
 from daemon.lease import MailboxLease
 from daemon.mailbox.base import Mailbox
 from daemon.mailbox.imap import ImapMailbox
+from daemon.rules import RuleSet
+from daemon.rules.live import LiveRules
 from daemon.runner import PassSummary, Runner, RunnerOptions
 from daemon.store.repository import Store
 from daemon.store.watch import DatabaseWatch
@@ -80,15 +82,17 @@ class Service:
     mailbox_factory: Callable[[], Mailbox]
     watch: DatabaseWatch | None = None
     stop: Stopping = NeverStop()  # noqa: RUF009 (stateless)
+    rules: LiveRules | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store, stop: Stopping | None = None) -> Service:
         stop = stop or NeverStop()
+        rules = LiveRules(settings.rules_path)  # invalid rules: RulesInvalid, the daemon does not start
         client = ats_client(settings.ats, stop)
         return cls(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
                    options=runner_options(settings), flow_options=flow_options(settings),
                    mailbox_factory=lambda: ImapMailbox(settings.imap),
-                   watch=DatabaseWatch(store, settings.database_url), stop=stop)
+                   watch=DatabaseWatch(store, settings.database_url), stop=stop, rules=rules)
 
     def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
@@ -102,7 +106,9 @@ class Service:
             return PassSummary(busy=True)
         pass_id = self.store.start_pass()
         log.info("poll.started", extra={"pass": pass_id})
-        flow = MessageFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep)
+        rules = self.rules.current if self.rules is not None else RuleSet
+        flow = MessageFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep,
+                           rules=rules)
         runner = Runner(self.store, mailbox, flow, self.options, probe=self.client.answers, should_stop=should_stop,
                         sleep=self.stop.sleep, heartbeat=lease.acquire)
         try:
@@ -114,11 +120,17 @@ class Service:
             _quietly(lease.release)
         outcome = "ats down" if summary.ats_down else "deferred" if summary.pending else "ok"
         self.store.finish_pass(pass_id, outcome=outcome, seen=summary.seen, submitted=summary.submitted,
-                               set_aside=summary.set_aside, error=summary.last_error)
+                               set_aside=summary.set_aside, error=summary.last_error, **self._rules_state())
         log.info("poll.finished", extra={"pass": pass_id, "seen": summary.seen, "submitted": summary.submitted,
                                          "set_aside": summary.set_aside, "pending": summary.pending,
                                          "stopped": summary.stopped})
         return summary
+
+    def _rules_state(self) -> dict[str, str]:
+        """Which rule set the pass ran with, and why the files on disk are not in force, if so."""
+        if self.rules is None:
+            return {}
+        return {"rules_fingerprint": self.rules.rules.fingerprint, "rules_problems": self.rules.problems}
 
     def _failed(self, pass_id: int, exc: Exception) -> None:
         """The pass row says "failed" with the error, whatever the error (never left "running")."""

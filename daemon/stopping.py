@@ -3,8 +3,9 @@
 `run` and `poll` install one `StopSignal`; the pass asks `requested()` between messages,
 and every wait (the schedule, retry and reconnect backoff, an ATS `Retry-After`) sleeps
 with `sleep()`, which returns as soon as a stop is requested. So a stop never cuts a
-create in half and never waits out a long backoff. SIGHUP stops like SIGTERM until a
-reload exists (its default action would kill the process mid-create).
+create in half and never waits out a long backoff. In `poll`, SIGHUP stops like SIGTERM;
+in `run` it asks for a reload of the routing rules instead (`on_hangup`). Either way its
+default action, which would kill the process mid-create, is never taken.
 
 A second SIGINT (Ctrl-C twice) raises KeyboardInterrupt: a person at a terminal who
 insists gets the process back at once.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -53,12 +54,15 @@ class StopSignal:
             pass
 
     @contextmanager
-    def installed(self) -> Iterator[StopSignal]:
-        """Handle SIGTERM, SIGINT and SIGHUP as a stop request while inside; restore the old handlers after.
+    def installed(self, on_hangup: Callable[[], None] | None = None) -> Iterator[StopSignal]:
+        """Handle SIGTERM and SIGINT as a stop request while inside, and SIGHUP too unless
+        `on_hangup` is given (then SIGHUP calls it); restore the old handlers after.
 
         Must be entered in the main thread (Python delivers signals only there).
         """
         previous = {signum: signal.signal(signum, self._handle) for signum in STOP_SIGNALS}
+        if on_hangup is not None:
+            signal.signal(signal.SIGHUP, lambda _signum, _frame: on_hangup())
         try:
             yield self
         finally:

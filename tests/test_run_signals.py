@@ -1,4 +1,5 @@
-"""`ats-inbox run` in a subprocess: SIGHUP, SIGTERM and SIGINT stop it cleanly, even mid-backoff."""
+"""`ats-inbox run` in a subprocess: SIGTERM and SIGINT stop it cleanly, even mid-backoff; SIGHUP
+asks for a reload of the rules and never kills it."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ class Daemon:
             time.sleep(0.05)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_run_stops_cleanly_on_each_stop_signal(tmp_path, signum):
     """A stop signal while `run` waits for its next pass exits 0 within seconds, logging stopping and stopped."""
     config = tmp_path / "config.toml"
@@ -66,6 +67,24 @@ def test_run_stops_cleanly_on_each_stop_signal(tmp_path, signum):
         daemon.process.kill()
     daemon.reader.join(timeout=5)
     log = "".join(daemon.lines)
-    assert code == 0, log[-2000:]  # not -SIGHUP: the default action of SIGHUP would kill it
+    assert code == 0, log[-2000:]
     assert "daemon.stopping" in log and signum.name in log and "daemon.stopped" in log
     assert took < 10
+
+
+def test_sighup_reloads_instead_of_stopping(tmp_path):
+    """SIGHUP to `run` (systemd's ExecReload) neither kills nor stops it; SIGTERM afterwards still does."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    daemon = Daemon(config)
+    try:
+        daemon.wait_for_log("poll.will_retry")
+        daemon.process.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert daemon.process.poll() is None, "".join(daemon.lines)[-2000:]
+        daemon.process.send_signal(signal.SIGTERM)
+        code = daemon.process.wait(timeout=20)
+    finally:
+        daemon.process.kill()
+    daemon.reader.join(timeout=5)
+    assert code == 0

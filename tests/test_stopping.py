@@ -74,3 +74,12 @@ def test_second_sigint_interrupts_at_once():
         stop.sleep(1)
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)  # the handler runs as soon as os.kill returns
+
+
+def test_with_a_hangup_handler_sighup_calls_it_and_does_not_stop():
+    """In `run`, SIGHUP asks for a reload: the handler runs, no stop is requested."""
+    stop, calls = StopSignal(), []
+    with stop.installed(on_hangup=lambda: calls.append("reload")):
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(0.05)
+    assert calls == ["reload"] and not stop.requested()

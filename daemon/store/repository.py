@@ -229,12 +229,13 @@ class Store:
             return record.id
 
     def finish_pass(self, pass_id: int, *, outcome: str, seen: int, submitted: int, set_aside: int,
-                    error: str = "") -> None:
+                    error: str = "", rules_fingerprint: str = "", rules_problems: str = "") -> None:
         with self.session() as s:
             record = s.get_one(PassRecord, pass_id)
             record.finished_at = utcnow()
             record.outcome, record.seen, record.submitted = outcome, seen, submitted
             record.set_aside, record.error = set_aside, error
+            record.rules_fingerprint, record.rules_problems = rules_fingerprint, rules_problems
 
     def last_pass(self) -> PassRecord | None:
         with self.reading() as s:
