@@ -13,6 +13,12 @@ class Attachment:
     filename: str  # decoded (RFC 2047/2231), path stripped, NFC, no control chars; may be ""
     content_type: str  # as declared by the sender, lower case; not trusted
     data: bytes
+    # The name as sent, decoded but not sanitised (paths, controls kept; capped in length), for
+    # the record only: escape it before showing it, never use it as a path or send it on.
+    original_filename: str = ""
+    # Where the file was found when not a part of its own: "winmail.dat" for a file unpacked
+    # from a TNEF attachment; "" otherwise.
+    container: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,13 @@ class ParsedEmail:
     headers: tuple[tuple[str, str], ...] = ()
     # Addresses the mail was sent to (To, Cc, Delivered-To, X-Original-To), lower-cased.
     recipients: tuple[str, ...] = ()
+    # The top-level `type/subtype`, lower case ("multipart/report" for a delivery report).
+    content_type: str = ""
+    # Messages attached to this one (message/rfc822 parts and `.eml` files), in mail order,
+    # each parsed the same way (its own `attached` holding deeper ones); bounded in count and
+    # depth (`parsing.MAX_ATTACHED_MESSAGES`, `parsing.MAX_ATTACHED_DEPTH`). Their files are
+    # also in `attachments`, which lists every file of the mail at any depth.
+    attached: tuple[ParsedEmail, ...] = ()
 
     def header(self, name: str) -> str:
         """The first value of a header ("" when absent); `name` in any case."""

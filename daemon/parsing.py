@@ -23,7 +23,14 @@ Everything here reads attacker-controlled text, so the rules are:
   (`mikel-iso-2022-jp.eml`), none of which belongs in the applicant's body text.
 - Header values are unfolded, RFC 2047 decoded, stripped of control characters; raw 8-bit
   headers are read as UTF-8, else Windows-1252.
-- File names are display text only (`safe_filename`): never join them into a path.
+- File names are display text only (`safe_filename`): never join them into a path. The name
+  as sent is kept beside it (`Attachment.original_filename`) for the record.
+- Every file is found: parts with `inline` or no disposition, text other than plain and HTML,
+  files inside attached messages, and the files Outlook wraps in `winmail.dat` (TNEF,
+  `daemon.tnef`). Attached messages (message/rfc822 at any depth, `.eml` files) are also kept
+  whole in `ParsedEmail.attached`, read from the same tree (an `.eml` file's own bytes are
+  parsed once, after `check_structure`), bounded by `MAX_ATTACHED_MESSAGES` and
+  `MAX_ATTACHED_DEPTH`.
 - Input that has no header at all is not an email: `UnparseableMail`. So is anything the
   libraries raise on; their exception is chained, never leaked.
 """
@@ -34,7 +41,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email._encoded_words import decode_b  # what compat32's get_payload decodes base64 with
 from email.errors import HeaderParseError
@@ -50,6 +57,8 @@ import mailparser
 
 from daemon.errors import UnparseableMail
 from daemon.mail import Attachment, ParsedEmail
+from daemon.tnef import is_tnef
+from daemon.tnef import unpack as unpack_tnef
 
 log = logging.getLogger(__name__)
 # mail-parser logs header text and file names (at ERROR when a header does not decode): mail
@@ -63,6 +72,12 @@ MAX_HEADERS = 500  # top-level headers kept for rules; a real mail has a few doz
 HEADER_VALUE_MAX_CHARS = 4_000
 _RECIPIENT_HEADERS = frozenset({"to", "cc", "delivered-to", "x-original-to"})
 MAX_FILENAME_CHARS = 150
+ORIGINAL_FILENAME_MAX_CHARS = 1_000  # the name as sent, kept for the record
+MAX_ATTACHED_MESSAGES = 20  # attached messages kept as ParsedEmail, all depths together
+MAX_ATTACHED_DEPTH = 5  # levels of messages in messages kept; deeper ones give their files only
+EML_MAX_BYTES = 25 * 1024 * 1024  # an `.eml` file larger than this stays a file
+_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+_BODY_TYPES = frozenset({"text/plain", "text/html"})
 MAX_MIME_PARTS = 1_000  # parts walked per message; the rest are ignored
 HEADER_BLOCK_MAX_BYTES = 1024 * 1024  # header bytes given to mail-parser, at most
 _FEED_BYTES = 64 * 1024
@@ -269,7 +284,12 @@ def _capped(name: str) -> str:
 
 
 def _parsed(headers: Headers, message: Message) -> ParsedEmail:
-    leaves = list(_leaves(message))
+    return _email(headers, message, _Walk(), depth=0)
+
+
+def _email(headers: Headers, message: Message, walk: _Walk, depth: int) -> ParsedEmail:
+    """One message level of the tree: its own body and files, and its attached messages."""
+    level = _read_level(message, walk, depth)
     every = all_headers(message)
     return ParsedEmail(
         sender_name=headers.sender_name,
@@ -277,10 +297,12 @@ def _parsed(headers: Headers, message: Message) -> ParsedEmail:
         subject=headers.subject,
         date=headers.date,
         message_id=headers.message_id,
-        body_text=_body_text(leaves),
-        attachments=tuple(_attachment(part) for part, _ in leaves if _is_attachment(part)),
+        body_text=_body_text(level.texts),
+        attachments=tuple(level.files),
         headers=every,
         recipients=recipients(every),
+        content_type=_content_type(message),
+        attached=tuple(level.attached),
     )
 
 
@@ -476,14 +498,59 @@ def _message_id(value: str) -> str:
 # -- MIME tree ---------------------------------------------------------------------------
 
 
-def _leaves(message: Message) -> Iterator[tuple[Message, bool]]:
-    """Each non-multipart part in order, with whether it sits inside an attached message."""
+@dataclass(slots=True)
+class _Walk:
+    """What one mail's walk has used so far, across all its attached messages."""
+
+    parts: int = 0
+    messages: int = 0
+
+
+@dataclass(slots=True)
+class _Level:
+    """What one message level holds: its leaves (with whether they sit in a non-message
+    `message/*` part, such as a delivery report), every file at any depth in mail order, and
+    the attached messages kept as `ParsedEmail`."""
+
+    texts: list[tuple[Message, bool]] = field(default_factory=list)
+    files: list[Attachment] = field(default_factory=list)
+    attached: list[ParsedEmail] = field(default_factory=list)
+
+
+def _read_level(message: Message, walk: _Walk, depth: int) -> _Level:
+    level = _Level()
+    for part, nested in _parts(message, walk):
+        if _is_attached_message(part):
+            _add_message(level, part.get_payload()[0], walk, depth)
+        elif not _is_attachment(part):
+            level.texts.append((part, nested))
+        else:
+            for file in _files(part):
+                inner = _eml_message(file) if depth < MAX_ATTACHED_DEPTH else None
+                if inner is None:
+                    level.files.append(file)
+                else:
+                    _add_message(level, inner, walk, depth)
+    return level
+
+
+def _add_message(level: _Level, inner: Message, walk: _Walk, depth: int) -> None:
+    """An attached message: its files join the level's; it is kept whole within the bounds."""
+    child = _email(headers_from_stdlib(b"", inner), inner, walk, depth + 1)
+    level.files.extend(child.attachments)
+    if depth < MAX_ATTACHED_DEPTH and walk.messages < MAX_ATTACHED_MESSAGES:
+        walk.messages += 1
+        level.attached.append(child)
+
+
+def _parts(message: Message, walk: _Walk) -> Iterator[tuple[Message, bool]]:
+    """The leaves and attached messages of one level in mail order (attached messages are not
+    entered here), with whether each sits in another `message/*` part; `MAX_MIME_PARTS` in all."""
     stack: list[tuple[Message, bool]] = [(message, False)]
-    walked = 0
-    while stack and walked < MAX_MIME_PARTS:
+    while stack and walk.parts < MAX_MIME_PARTS:
         part, nested = stack.pop()
-        walked += 1
-        if not part.is_multipart():
+        walk.parts += 1
+        if _is_attached_message(part) or not part.is_multipart():
             yield part, nested
             continue
         inner = nested or part.get_content_maintype() == "message"
@@ -491,27 +558,72 @@ def _leaves(message: Message) -> Iterator[tuple[Message, bool]]:
         stack.extend((child, inner) for child in reversed(children))
 
 
+def _is_attached_message(part: Message) -> bool:
+    """A message/rfc822 (or message/global) part holding a parsed message."""
+    if part.get_content_type() not in _MESSAGE_TYPES:
+        return False
+    payload = part.get_payload()
+    return isinstance(payload, list) and bool(payload) and isinstance(payload[0], Message)
+
+
 def _is_attachment(part: Message) -> bool:
-    """A named part, one marked as attachment, or any leaf that is not text."""
+    """A named part, one marked as attachment, or any leaf that is not body text.
+
+    Disposition `inline` or none does not matter: a PDF with no disposition is a file. Text
+    other than plain and HTML (RTF, calendar, vCard) is a file too, never silently dropped.
+    """
     if _filename(part) or part.get_content_disposition() == "attachment":
         return True
-    return part.get_content_maintype() not in ("text", "multipart", "message")
+    if part.get_content_maintype() == "text":
+        return part.get_content_type() not in _BODY_TYPES
+    return part.get_content_maintype() not in ("multipart", "message")
 
 
-def _attachment(part: Message) -> Attachment:
-    return Attachment(
-        filename=_filename(part), content_type=_content_type(part), data=_decoded_bytes(part)
+def _files(part: Message) -> list[Attachment]:
+    """The file of one attachment part; a TNEF `winmail.dat` gives the files inside it instead."""
+    sent = _sent_filename(part)
+    file = Attachment(
+        filename=safe_filename(sent), content_type=_content_type(part), data=_decoded_bytes(part),
+        original_filename=sent,
     )
+    if not is_tnef(file.filename, file.content_type, file.data):
+        return [file]
+    inside = [
+        Attachment(filename=safe_filename(unpacked.name), content_type="application/octet-stream",
+                   data=unpacked.data, original_filename=unpacked.name[:ORIGINAL_FILENAME_MAX_CHARS],
+                   container=file.filename or "winmail.dat")
+        for unpacked in unpack_tnef(file.data)
+    ]
+    return inside or [file]
+
+
+def _eml_message(file: Attachment) -> Message | None:
+    """The message in an `.eml` file sent as a plain attachment (any declared type); None when
+    the name is not `.eml`, the bytes are too many or beyond the structure limits, or they hold
+    no mail headers. The mail's own tree is not parsed again: only these bytes."""
+    if not file.filename.lower().endswith(".eml") or len(file.data) > EML_MAX_BYTES:
+        return None
+    try:
+        check_structure(file.data, STRUCTURE_LIMITS)
+        inner = _message_tree(file.data)
+    except Exception:  # hostile bytes: the file stays a file
+        return None
+    return inner if inner.get("from") is not None else None
 
 
 def _filename(part: Message) -> str:
-    """RFC 2231 (continuations, charsets) then RFC 2047 decoding, then `safe_filename`."""
+    """The part's file name made safe for display and for the ATS (`safe_filename`)."""
+    return safe_filename(_sent_filename(part))
+
+
+def _sent_filename(part: Message) -> str:
+    """RFC 2231 (continuations, charsets) then RFC 2047 decoding; not sanitised, capped."""
     probe = Message()  # the two headers re-read as real text, so 8-bit names survive
     for key in ("content-disposition", "content-type"):
         if value := _header(part, key):
             probe[key] = value
     name = probe.get_filename() or ""
-    return safe_filename(_decode_words(name))
+    return _decode_words(name)[:ORIGINAL_FILENAME_MAX_CHARS]
 
 
 def _content_type(part: Message) -> str:
@@ -547,7 +659,7 @@ def _base64_bytes(payload: str) -> bytes:
 
 def _body_text(leaves: list[tuple[Message, bool]]) -> str:
     """The plain-text parts of the mail itself; else its HTML parts as text; bounded."""
-    texts = [part for part, nested in leaves if not nested and not _is_attachment(part)]
+    texts = [part for part, nested in leaves if not nested]
     plain = [_part_text(p) for p in texts if p.get_content_type() == "text/plain"]
     if not any(t.strip() for t in plain):
         html = [

@@ -233,7 +233,8 @@ def test_resume_names_are_made_safe() -> None:
             [("doc", "Biodiversité de semaine en semaine.doc")],
         ),
         ("enmime-msword-doc-attachment.eml", []),  # "some.doc" holds 7 bytes of HTML
-        ("mailcore-tnef-winmail-dat.eml", []),
+        # The Word 97 file Outlook wrapped in winmail.dat (TNEF), unpacked.
+        ("mailcore-tnef-winmail-dat.eml", [("doc", "GIR - LINUX.doc")]),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
