@@ -11,10 +11,12 @@ from pathlib import Path
 from daemon import review
 from daemon.config import Settings
 from daemon.mailbox import restore
+from daemon.rules import RulesInvalid, load_rules
 from daemon.scheduler import run_forever
 from daemon.service import Service
 from daemon.stopping import StopSignal
 from daemon.store import Store, open_store
+from daemon.store.models import PassRecord
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -60,12 +62,12 @@ def _service(settings: Settings, stop: StopSignal) -> Service:
 
 def status(settings: Settings, limit: int) -> int:
     with _store(settings) as store:
-        print(status_text(store, limit))
+        print(status_text(store, limit, settings.rules_path))
     return EXIT_OK
 
 
-def status_text(store: Store, limit: int) -> str:
-    """Counts per status, the last pass, and the most recent messages."""
+def status_text(store: Store, limit: int, rules_folder: Path | None = None) -> str:
+    """Counts per status, the last pass, the rules in force, and the most recent messages."""
     last = store.last_pass()
     counts = store.counts()
     lines = ["Messages: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")]
@@ -75,10 +77,29 @@ def status_text(store: Store, limit: int) -> str:
         lines.append(f"Last pass: #{last.id} started {last.started_at:%Y-%m-%d %H:%M:%S}, {last.outcome}"
                      f" (seen {last.seen}, submitted {last.submitted}, set aside {last.set_aside})"
                      + (f": {last.error}" if last.error else ""))
+    if rules_folder is not None:
+        lines.append(rules_text(rules_folder, last))
     recent = store.messages(limit=limit)
     if recent:
         lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):", review.list_text(recent)]
     return "\n".join(lines)
+
+
+def rules_text(folder: Path, last: PassRecord | None) -> str:
+    """The rule files on disk, and whether the daemon's last pass ran with them."""
+    try:
+        on_disk = load_rules(folder)
+    except RulesInvalid as exc:
+        problems = "\n".join(f"  {p}" for p in exc.problems)
+        kept = " The daemon keeps running with the last good rule set." if last and last.rules_fingerprint else ""
+        return f"Rules: the files in {folder} are INVALID and not in force.{kept}\n{problems}"
+    said = f"Rules: {len(on_disk.rules)} rule(s) in {folder}"
+    if last is None:
+        return said
+    if last.rules_fingerprint == on_disk.fingerprint:
+        return f"{said}, in force in the last pass"
+    return (f"{said}; the last pass ran with other rules (the files changed since: a running daemon loads "
+            "them before its next message)")
 
 
 def messages_list(settings: Settings, statuses: Sequence[str], limit: int) -> int:
