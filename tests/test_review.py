@@ -463,3 +463,11 @@ def test_show_tells_a_refused_mailbox_action_and_where_the_mail_is(store, config
     assert "refused 2 time(s) by the server: NO [OVERQUOTA] Quota exceeded" in capsys.readouterr().out
     assert messages(config, "show", str(moved)) == 0
     assert "Review (UID 41)" in capsys.readouterr().out
+
+
+def test_show_prints_the_rule_that_routed_the_mail_and_why(store, config, capsys):
+    """The rule (or inference step) and its reasons are part of what `messages show` prints."""
+    pk = add(store, 1, "submitted", rule="Data engineering by address", route_reason="recipient tag data-eng")
+    assert messages(config, "show", str(pk)) == 0
+    out = capsys.readouterr().out
+    assert "Data engineering by address" in out and "recipient tag data-eng" in out
