@@ -17,12 +17,20 @@ from daemon.files import private_dir, private_file
 from daemon.intake import FlowOptions
 from daemon.mailbox.local import LocalFolder
 from daemon.report import table
+from daemon.rules.live import LiveRules
 from daemon.runner import PassSummary, RunnerOptions
 from daemon.sandbox import SandboxATS
 from daemon.service import Service
 from daemon.store import open_store
 
 SAMPLES = Path(daemon.__file__).resolve().parent / "samples"
+
+
+def example_rules() -> Path:
+    """The documented example rule set: `rules/` of a checkout, or its copy inside the wheel."""
+    package = Path(daemon.__file__).resolve().parent
+    installed = package / "_rules"
+    return installed if installed.is_dir() else package.parent / "rules"
 SOURCE_NAME = "Email"
 
 
@@ -35,7 +43,8 @@ def run_demo(workdir: Path, mail: Path | None = None) -> str:
     service = Service(store=open_store(f"sqlite:///{(workdir / 'ats-inbox.db').resolve()}"),
                       client=(client := AtsClient(base_url, "demo-token", timeout=10)),
                       directory=AtsDirectory(client, source_name=SOURCE_NAME),
-                      options=RunnerOptions(), flow_options=FlowOptions(), mailbox_factory=lambda: folder)
+                      options=RunnerOptions(), flow_options=FlowOptions(), mailbox_factory=lambda: folder,
+                      rules=LiveRules(example_rules()))
     try:
         summary = service.run_pass()
         return _report(service, folder, summary, workdir)
