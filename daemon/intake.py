@@ -19,7 +19,7 @@ from daemon.ats.directory import AtsDirectory
 from daemon.errors import NoResume, NoRoute
 from daemon.journal import DONE, StoreJournal
 from daemon.mail import ParsedEmail
-from daemon.outcome import Disposition, Outcome, classify, reason_of
+from daemon.outcome import Disposition, MailSummary, Outcome, classify, reason_of
 from daemon.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.resumes import ResumeLimits, pick_resumes
 from daemon.rules import IGNORE, Decision, RuleSet, decide
@@ -72,9 +72,10 @@ class MessageFlow:
         email: ParsedEmail | None = None
         try:
             email = parse_email(raw, limits=self.options.structure)
-            return self._route_and_submit(record, email)
+            outcome = self._route_and_submit(record, email)
         except Exception as exc:  # every error becomes an outcome; the runner decides what it means
-            return self._with_target(record, _failed(record, exc, email))
+            outcome = self._with_target(record, _failed(record, exc))
+        return outcome if email is None else replace(outcome, mail=MailSummary.of(email))
 
     def _route_and_submit(self, record: MessageRecord, email: ParsedEmail) -> Outcome:
         journal = StoreJournal(self.store, record.id, crash_after=self.options.crash_after_step, sleep=self._sleep)
@@ -84,20 +85,19 @@ class MessageFlow:
                                                                    "route_reason": "; ".join(target.reasons)}
         if decision is not None and decision.action == IGNORE:
             log.info("mail.ignored", extra={"record": record.id, "rule": decision.rule})
-            return Outcome(IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}"[:2000],
-                           message_id=email.message_id, **routed)
+            return Outcome(IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}"[:2000], **routed)
         pick = pick_resumes(email.attachments, self.options.limits)
         if not pick.resumes:
             skipped = "; ".join(f"{s.filename or 'unnamed'}: {s.reason}" for s in pick.skipped)
             error = NoResume(f"no PDF, DOC or DOCX attachment{f' ({skipped})' if skipped else ''}")
-            return replace(_failed(record, error, email), **routed)
+            return replace(_failed(record, error), **routed)
         if decision is not None and (decision.action == REVIEW_ACTION or decision.job is None):
-            return Outcome(REVIEW, _review_reason(decision)[:2000], message_id=email.message_id, **routed)
+            return Outcome(REVIEW, _review_reason(decision)[:2000], **routed)
         job = target.job if target is not None else decision.job
         done = submit(Application(email, pick.resumes, job, decision), self.client, self.directory, journal,
                       received=email.date)
         log.info("mail.submitted", extra={"record": record.id, "job": str(job.id), "candidate": done.candidate_id})
-        return Outcome(SUBMITTED, message_id=email.message_id, job_id=str(job.id), job_title=job.title[:500],
+        return Outcome(SUBMITTED, job_id=str(job.id), job_title=job.title[:500],
                        applicant_id=done.applicant_id, candidate_id=done.candidate_id, **routed)
 
     def _decide(self, email: ParsedEmail) -> Decision:
@@ -129,7 +129,7 @@ def _review_reason(decision: Decision) -> str:
     return f"set aside by rule {decision.rule!r}: {decision.reason}"
 
 
-def _failed(record: MessageRecord, exc: Exception, email: ParsedEmail | None) -> Outcome:
+def _failed(record: MessageRecord, exc: Exception) -> Outcome:
     disposition = classify(exc)
     if disposition is Disposition.BUG:
         log.exception("mail.crashed", extra={"record": record.id})
@@ -139,5 +139,4 @@ def _failed(record: MessageRecord, exc: Exception, email: ParsedEmail | None) ->
     reason = reason_of(exc)
     if disposition is Disposition.UNCERTAIN:
         reason = f"ATS outcome unknown, check the ATS before retrying: {exc}"
-    return Outcome(_STATUS.get(disposition, PENDING), reason[:2000], disposition, exc,
-                   message_id=email.message_id if email else "")
+    return Outcome(_STATUS.get(disposition, PENDING), reason[:2000], disposition, exc)

@@ -24,7 +24,9 @@ disposition; the runner acts on dispositions, never on exception types:
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from daemon.ats.breaker import CircuitOpen
 from daemon.errors import (
@@ -41,6 +43,7 @@ from daemon.errors import (
     StoreBusy,
     TransientError,
 )
+from daemon.mail import ParsedEmail
 
 
 class Disposition(enum.Enum):
@@ -96,6 +99,29 @@ def reason_of(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class MailSummary:
+    """What a mail says of itself, for the record and the review queue (personal data)."""
+
+    message_id: str = ""
+    sender_name: str = ""
+    sender_email: str = ""
+    subject: str = ""
+    sent_at: datetime | None = None
+    attachments: tuple[tuple[str, int], ...] = ()  # (file name, size in bytes)
+
+    @classmethod
+    def of(cls, email: ParsedEmail) -> MailSummary:
+        return cls(email.message_id[:998], email.sender_name[:320], email.sender_email[:320], email.subject[:1000],
+                   email.date, tuple((a.filename[:200], len(a.data)) for a in email.attachments[:50]))
+
+    def fields(self) -> dict[str, object]:
+        """The record's columns."""
+        files = json.dumps([{"name": name, "size": size} for name, size in self.attachments], ensure_ascii=False)
+        return {"message_id": self.message_id, "sender_name": self.sender_name, "sender_email": self.sender_email,
+                "subject": self.subject, "sent_at": self.sent_at, "attachments": files}
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What handling one message came to; the runner records it and acts on the mailbox.
 
@@ -111,6 +137,6 @@ class Outcome:
     job_title: str = ""
     applicant_id: str = ""
     candidate_id: str = ""
-    message_id: str = ""
+    mail: MailSummary | None = None  # None when the mail could not be parsed
     rule: str = ""  # the routing rule or inference step that decided, when one did
     route_reason: str = ""

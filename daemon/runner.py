@@ -322,8 +322,8 @@ class Runner:
             fields.update(applicant_id=outcome.applicant_id, candidate_id=outcome.candidate_id, last_error="")
         if outcome.job_id:
             fields.update(job_id=outcome.job_id, job_title=outcome.job_title)
-        if outcome.message_id:
-            fields["message_id"] = outcome.message_id[:998]
+        if outcome.mail is not None:
+            fields.update(outcome.mail.fields())
         if outcome.rule:
             fields.update(rule=outcome.rule, route_reason=outcome.route_reason)
         if outcome.status in (REVIEW, UNCERTAIN):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from daemon.ats.client import AtsClient
@@ -154,7 +156,7 @@ class ScriptedFlow:
         if isinstance(step, BaseException):
             if not isinstance(step, Exception):
                 raise step  # a kill: nothing after this line runs
-            return _failed(record, step, None)
+            return _failed(record, step)
         return step or Outcome("submitted", candidate_id=f"c{record.uid}")
 
 
@@ -366,3 +368,14 @@ def test_two_folders_never_work_on_one_record(parts):
     statuses = sorted((r.folder, r.status) for r in store.messages())
     assert statuses == [("Careers", "duplicate"), ("INBOX", "submitted")]
     assert inbox.done == {1: ""} and careers.done == {1: ""}
+
+
+def test_what_the_mail_says_is_recorded(parts):
+    """Sender, subject, date and attachment names and sizes are kept for the review queue."""
+    _, _, store = parts
+    box = FakeMailbox([mail(1, "Data Analyst")])
+    intake(parts, box).run_pass()
+    [record] = store.messages()
+    assert (record.sender_name, record.sender_email, record.subject) == ("P 1", "p1@example.org", "Data Analyst")
+    assert record.sent_at is not None
+    assert json.loads(record.attachments) == [{"name": "cv.pdf", "size": len(PDF)}]

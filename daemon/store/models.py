@@ -47,6 +47,15 @@ class MessageRecord(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     job_id: Mapped[str] = mapped_column(String(100), default="")
     job_title: Mapped[str] = mapped_column(String(500), default="")
+    # What the mail says of itself (personal data: removed after [database] retention_days).
+    sender_name: Mapped[str] = mapped_column(String(320), default="")
+    sender_email: Mapped[str] = mapped_column(String(320), default="", index=True)
+    subject: Mapped[str] = mapped_column(String(1000), default="")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attachments: Mapped[str] = mapped_column(Text, default="")  # JSON: [{"name", "size"}, ...]
+    # Who the candidate is and how they were found (a forward: the forwarder too).
+    found_by: Mapped[str] = mapped_column(String(40), default="")
+    forwarded_by: Mapped[str] = mapped_column(String(400), default="")
     # Which routing rule (or inference step) decided, and why.
     rule: Mapped[str] = mapped_column(String(200), default="")
     route_reason: Mapped[str] = mapped_column(Text, default="")
