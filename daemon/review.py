@@ -92,9 +92,17 @@ def list_text(records: Sequence[MessageRecord]) -> str:
     """The table `messages list` prints."""
     if not records:
         return "no messages"
-    rows = [[str(m.id), _when(m.created_at, seconds=False), m.status, m.job_title or "-",
-             m.candidate_id or "-", m.reason or m.last_error or "-"] for m in records]
-    return table(["#", "Received (UTC)", "Status", "Job", "Candidate", "Reason / last error"], rows)
+    rows = [[str(m.id), _when(m.created_at, seconds=False), m.status, _cut(m.sender_email, 30),
+             _cut(m.subject, 40), m.job_title or "-", m.candidate_id or "-", m.reason or m.last_error or "-"]
+            for m in records]
+    return table(["#", "Received (UTC)", "Status", "From", "Subject", "Job", "Candidate", "Reason / last error"],
+                 rows)
+
+
+def _cut(text: str, limit: int) -> str:
+    if not text:
+        return "-"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def message(store: Store, pk: int) -> tuple[MessageRecord, list[StepRecord]]:
@@ -113,6 +121,8 @@ def show_text(record: MessageRecord, steps: Sequence[StepRecord]) -> str:
     m = record
     fields = [
         ("Status", m.status), ("Reason", m.reason), ("Received", _when(m.created_at)),
+        ("From", f"{m.sender_name} <{m.sender_email}>" if m.sender_name else m.sender_email),
+        ("Subject", m.subject), ("Sent", _when(m.sent_at)), ("Files", _files(m.attachments)),
         ("Updated", _when(m.updated_at)), ("Account", m.account), ("Folder", m.folder),
         ("UIDVALIDITY", str(m.uidvalidity)), ("UID", str(m.uid)), ("Message-ID", m.message_id),
         ("SHA-256", m.sha256), ("Size", f"{m.size} bytes"),
@@ -245,6 +255,15 @@ def _retry_warning(record: MessageRecord, started: Sequence[str]) -> str:
         steps = steps or "the call whose answer was lost"
         return UNCERTAIN_WARNING.format(pk=record.id, steps=steps)
     return STILL_STARTED.format(pk=record.id, steps=steps) if started else ""
+
+
+def _files(attachments: str) -> str:
+    """The attachment names and sizes, as recorded."""
+    try:
+        files = json.loads(attachments) if attachments else []
+    except ValueError:
+        return ""
+    return ", ".join(f"{f.get('name') or 'unnamed'} ({f.get('size', 0)} bytes)" for f in files)
 
 
 def _action_text(m: MessageRecord) -> str:

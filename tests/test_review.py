@@ -471,3 +471,15 @@ def test_show_prints_the_rule_that_routed_the_mail_and_why(store, config, capsys
     assert messages(config, "show", str(pk)) == 0
     out = capsys.readouterr().out
     assert "Data engineering by address" in out and "recipient tag data-eng" in out
+
+
+def test_list_and_show_give_sender_subject_and_files(store, config, capsys):
+    """A recruiter sees who sent what: sender and subject in the list; date and files in show."""
+    pk = add(store, 1, REVIEW, reason="no job matched", sender_name="Ann Lee", sender_email="ann@example.org",
+             subject="Application: Head Chef", attachments='[{"name": "cv.pdf", "size": 1234}]')
+    assert messages(config, "list") == 0
+    listed = capsys.readouterr().out
+    assert "ann@example.org" in listed and "Application: Head Chef" in listed
+    assert messages(config, "show", str(pk)) == 0
+    shown = capsys.readouterr().out
+    assert "Ann Lee <ann@example.org>" in shown and "cv.pdf (1234 bytes)" in shown
