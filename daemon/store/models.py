@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -105,6 +105,12 @@ class FolderState(Base):
     folder: Mapped[str] = mapped_column(String(1000), primary_key=True)
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     highest_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The first pass over the folder takes only mail in a window ([imap] since / skip_seen);
+    # until highest_uid reaches window_end_uid, UIDs up to it are taken only if in the window.
+    window_end_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    window_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    window_unseen: Mapped[bool] = mapped_column(Boolean, default=False)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # mail left out by the window, counted
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
