@@ -24,15 +24,15 @@ class RuleLines:
         """The line of the `index`-th rule's header (0-based index); 1 when not found."""
         return self.starts[index] if index < len(self.starts) else 1
 
-    def key(self, index: int, key: str) -> int:
-        """The first line of the `index`-th rule's block that sets `key`."""
-        start = self.rule(index)
+    def key(self, index: int, key: str, inside_key: str = "") -> int:
+        """The first line of the `index`-th rule's block that sets `key` (within `inside_key`'s value)."""
+        start = self.key(index, inside_key) if inside_key else self.rule(index)
         end = self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.lines)
         name = re.escape(key)
         quoted = rf"""(?:{name}|"{name}"|'{name}')"""
         at_start = re.compile(rf"""^\s*{quoted}\s*[=.]|^\s*\[\s*rule\s*\.\s*{quoted}\s*\]""")
         inside = re.compile(rf"""(?:^|[{{,\s]){quoted}\s*=""")
-        for pattern in (at_start, inside):
+        for pattern in (inside, at_start) if inside_key else (at_start, inside):
             for n in range(start, end + 1):
                 if pattern.search(self.lines[n - 1]):
                     return n

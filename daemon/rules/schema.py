@@ -64,9 +64,10 @@ class RuleReader:
         self.captured: set[str] = set()
         self.case_sensitive = False
         self.name = ""
+        self.inside = ""  # "any" or "not" while reading their tables
 
     def fail(self, key: str | None, message: str) -> None:
-        line = self.lines.key(self.index, key) if key else self.lines.rule(self.index)
+        line = self.lines.key(self.index, key, self.inside) if key else self.lines.rule(self.index)
         self.problems.append(Problem(self.file, line, f"rule {self.name!r}: {message}" if self.name else message))
 
     def read(self, table: Mapping[str, Any]) -> Rule:
@@ -104,6 +105,7 @@ class RuleReader:
     def conditions(self, table: Mapping[str, Any], within: str) -> c.AllOf:
         """The conditions of a rule (within "") or of one table of `any`/`not`."""
         found: list[c.Condition] = []
+        outer, self.inside = self.inside, self.inside or within
         for key, value in table.items():
             if within and key not in CONDITION_KEYS:
                 home = " It belongs in the rule itself." if key in RULE_KEYS else nearest(key, CONDITION_KEYS)
@@ -114,6 +116,7 @@ class RuleReader:
                 condition = reader(key, value)
                 if condition is not None:
                     found.append(condition)
+        self.inside = outer
         return c.AllOf(tuple(found))
 
     def _condition_readers(self) -> dict[str, Callable[[str, Any], c.Condition | None]]:
