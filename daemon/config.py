@@ -14,6 +14,7 @@ import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +35,7 @@ SECURITY_MODES = ("ssl", "starttls", "none")
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "imap": ("host", "port", "security", "username", "password", "password_file", "ca_file", "folder",
              "processed_folder", "review_folder", "ignored_folder", "batch_size", "max_message_bytes",
-             "timeout_seconds", "reconnect_attempts"),
+             "timeout_seconds", "reconnect_attempts", "since", "skip_seen"),
     "ats": ("base_url", "token", "token_file", "source", "ca_file", "timeout_seconds", "max_attempts",
             "retry_attempts"),
     "database": ("url",),
@@ -43,6 +44,26 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "resumes": ("max_bytes", "max_count"),
 }
 REQUIRED_TABLES = ("imap", "ats")
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPass:
+    """Which mail the first pass over a folder takes: what arrived since a date or in the
+    last `days` days (both None: all of it), and only unread mail when `unseen_only`."""
+
+    days: int | None = 30
+    on_or_after: date | None = None
+    unseen_only: bool = True
+
+    def since(self, today: date) -> date | None:
+        if self.on_or_after is not None:
+            return self.on_or_after
+        return today - timedelta(days=self.days) if self.days is not None else None
+
+    def describe(self) -> str:
+        when = (f"since {self.on_or_after}" if self.on_or_after else
+                f"of the last {self.days} days" if self.days is not None else "of any date")
+        return f"mail {when}{', unread only' if self.unseen_only else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +82,7 @@ class ImapSettings:
     max_message_bytes: int
     timeout_seconds: float
     reconnect_attempts: int
+    first_pass: FirstPass = FirstPass()
 
     def __repr__(self) -> str:  # never show the password
         return f"ImapSettings(host={self.host!r}, port={self.port}, username={self.username!r})"
@@ -123,6 +145,12 @@ class _Section:
             raise self._fail(key, f"must be an integer, not {type(value).__name__}")
         if not low <= value <= high:
             raise self._fail(key, f"must be between {low} and {high}, not {value}")
+        return value
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(key, f"must be true or false, not {type(value).__name__}")
         return value
 
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
@@ -290,10 +318,32 @@ def _imap(s: _Section, environ: Mapping[str, str], need_secrets: bool) -> ImapSe
         max_message_bytes=s.int("max_message_bytes", 50 * 1024 * 1024, low=1024),
         timeout_seconds=float(s.int("timeout_seconds", 60, low=1, high=3600)),
         reconnect_attempts=s.int("reconnect_attempts", 5, low=0, high=100),
+        first_pass=FirstPass(*_since(s), unseen_only=s.bool("skip_seen", True)),
     )
     if not settings.username.isascii():
         raise s._fail("username", "has non-ASCII characters, which IMAP LOGIN cannot carry")
     return settings
+
+
+def _since(s: _Section) -> tuple[int | None, date | None]:
+    """`since`: a number of days, a date (YYYY-MM-DD), or "all"; default 30 days."""
+    value = s.data.get("since", 30)
+    if isinstance(value, bool):
+        raise s._fail("since", "must be a number of days, a date such as 2026-11-01, or \"all\"")
+    if isinstance(value, int):
+        if not 0 <= value <= 100_000:
+            raise s._fail("since", f"must be between 0 and 100000 days, not {value}")
+        return value, None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return None, value
+    if isinstance(value, str) and value.strip().lower() == "all":
+        return None, None
+    if isinstance(value, str):
+        try:
+            return None, date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise s._fail("since", f"must be a number of days, a date such as 2026-11-01, or \"all\", not {value!r}")
 
 
 def same_folder(a: str, b: str) -> bool:

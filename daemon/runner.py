@@ -17,17 +17,19 @@ import hashlib
 import json
 import logging
 import random
-import time
+import time as clock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 
+from daemon.config import FirstPass
 from daemon.errors import Conflict, MailboxActionRefused, MailboxUnavailable, StoreBusy
 from daemon.identity import content_key
 from daemon.intake import MessageFlow
 from daemon.journal import crash_point
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox, MessageFacts, MessageKey
 from daemon.outcome import Disposition, Outcome
-from daemon.store.models import MessageRecord
+from daemon.store.models import FolderState, MessageRecord
 from daemon.store.repository import (
     ACTION_REFUSED,
     DUPLICATE,
@@ -60,6 +62,8 @@ class RunnerOptions:
     failures_before_pause: int = 3  # messages failing transiently in a row end the pass
     fetch_bytes: int = 16 * 1024 * 1024  # bodies downloaded per FETCH, at most (one message at least)
     crash_after_step: str = ""  # test hook, see daemon.journal
+    first_pass: FirstPass | None = None  # the window of the first pass over a folder; None: all mail
+    backfill_since: date | None = None  # `backfill`: mail of the folder since then that has no record
 
 
 @dataclass
@@ -102,7 +106,7 @@ class Runner:
 
     def __init__(self, store: Store, mailbox: Mailbox, flow: MessageFlow, options: RunnerOptions, *,
                  probe: Callable[[], bool] = lambda: True, should_stop: Callable[[], bool] = lambda: False,
-                 sleep: Callable[[float], object] = time.sleep, heartbeat: Callable[[], bool] = lambda: True):
+                 sleep: Callable[[float], object] = clock.sleep, heartbeat: Callable[[], bool] = lambda: True):
         self.store, self.mailbox, self.flow, self.options = store, mailbox, flow, options
         self.probe = probe  # does the ATS answer at all? (tells an outage from one message's failure)
         self.should_stop = should_stop
@@ -143,31 +147,67 @@ class Runner:
 
     def _sweep(self, uidvalidity: int, ordered: bool, summary: PassSummary) -> None:
         account, folder = self.mailbox.account, self.mailbox.folder
-        highest = self._highest_uid(account, folder, uidvalidity)
+        state = self._folder_state(account, folder, uidvalidity)
+        highest = state.highest_uid
+        backfill = self.options.backfill_since is not None
         owed = self.store.pending_uids(account, folder, uidvalidity)
         known = set(owed)
-        uids = owed + [uid for uid in self.mailbox.uids_after(highest) if uid not in known]
+        uids = owed + [uid for uid in self._new_uids(state, uidvalidity) if uid not in known]
         for start in range(0, len(uids), self.options.batch_size):
             for key, record in self._batch(uidvalidity, uids[start:start + self.options.batch_size], summary):
-                if ordered and key.uid > highest:
-                    highest = key.uid
+                if ordered and key.uid > highest and not backfill:
+                    highest = key.uid  # every UID below is handled, or left out by the first pass's window
                     self.store.save_folder_state(account, folder, uidvalidity, highest)
                 if record is not None and record.status != PENDING:
                     self._act(record)
                 if not self.heartbeat():
                     raise Stop
+        if ordered and highest < state.window_end_uid and not backfill:
+            self.store.save_folder_state(account, folder, uidvalidity, state.window_end_uid)  # the rest: left out
 
-    def _highest_uid(self, account: str, folder: str, uidvalidity: int) -> int:
+    def _new_uids(self, state: FolderState, uidvalidity: int) -> list[int]:
+        """UIDs to look at: above the highest handled, those the first pass's window leaves out
+        excepted; for a backfill, the folder's mail since the date that has no record yet."""
+        if self.options.backfill_since is not None:
+            found = sorted(self.mailbox.window(self.options.backfill_since, unseen_only=False))
+            return [uid for uid in found if self.store.message(self._key(uidvalidity, uid)) is None]
+        uids = self.mailbox.uids_after(state.highest_uid)
+        if state.window_end_uid <= state.highest_uid:
+            return uids
+        since = state.window_since.date() if state.window_since is not None else None
+        inside = self.mailbox.window(since, state.window_unseen)
+        return [uid for uid in uids if uid > state.window_end_uid or uid in inside]
+
+    def _folder_state(self, account: str, folder: str, uidvalidity: int) -> FolderState:
         state = self.store.folder_state(account, folder)
-        if state is None or state.uidvalidity != uidvalidity:
-            if state is not None:
-                # Every UID seen so far is void. Mail already recorded is recognised again by
-                # its content (daemon.identity), so nothing is submitted twice.
-                log.warning("imap.uidvalidity_changed", extra={"folder": folder, "old": state.uidvalidity,
-                                                                "new": uidvalidity})
+        if state is None:
+            return self._first_pass(account, folder, uidvalidity)
+        if state.uidvalidity != uidvalidity:
+            # Every UID seen so far is void. Mail already recorded is recognised again by
+            # its content (daemon.identity), so nothing is submitted twice.
+            log.warning("imap.uidvalidity_changed", extra={"folder": folder, "old": state.uidvalidity,
+                                                            "new": uidvalidity})
+            self.store.save_folder_state(account, folder, uidvalidity, 0, window_end_uid=0)
+            return self.store.folder_state(account, folder)
+        return state
+
+    def _first_pass(self, account: str, folder: str, uidvalidity: int) -> FolderState:
+        """A folder seen for the first time: only mail in the window is taken; the rest is
+        counted (never recorded one by one) and left untouched (`backfill` takes it later)."""
+        window = self.options.first_pass
+        everything = self.mailbox.uids_after(0) if window is not None else []
+        if window is None or not everything:
             self.store.save_folder_state(account, folder, uidvalidity, 0)
-            return 0
-        return state.highest_uid
+            return self.store.folder_state(account, folder)
+        since = window.since(datetime.now(UTC).date())
+        inside = self.mailbox.window(since, window.unseen_only)
+        skipped = sum(1 for uid in everything if uid not in inside)
+        log.info("imap.first_pass", extra={"folder": folder, "messages": len(everything), "left_out": skipped,
+                                           "window": window.describe()})
+        moment = datetime.combine(since, time.min, tzinfo=UTC) if since is not None else None
+        self.store.save_folder_state(account, folder, uidvalidity, 0, window_end_uid=max(everything),
+                                     window_since=moment, window_unseen=window.unseen_only, skipped=skipped)
+        return self.store.folder_state(account, folder)
 
     def _batch(self, uidvalidity: int, uids: list[int],
                summary: PassSummary) -> Iterator[tuple[MessageKey, MessageRecord | None]]:

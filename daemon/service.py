@@ -61,7 +61,7 @@ def runner_options(settings: Settings) -> RunnerOptions:
         ignored_folder=settings.imap.ignored_folder,
         batch_size=settings.imap.batch_size, max_message_bytes=settings.imap.max_message_bytes,
         max_attempts=settings.ats.max_attempts, reconnects=settings.imap.reconnect_attempts,
-        crash_after_step=settings.test_crash_after,
+        crash_after_step=settings.test_crash_after, first_pass=settings.imap.first_pass,
     )
 
 

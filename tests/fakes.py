@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from daemon.ats.models import AtsId
@@ -30,6 +31,8 @@ class FakeMailbox:
         self.refuse: set[int] = set()
         self.keywords: dict[int, set[str]] = {}
         self.actions: list[int] = []  # every action attempted, refused ones too
+        self.arrived: dict[int, date] = {}  # INTERNALDATE by UID (default: today)
+        self.seen: set[int] = set()
         self.opens = 0
 
     def open(self) -> FolderInfo:
@@ -42,6 +45,11 @@ class FakeMailbox:
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         return {u: MessageFacts(len(self.messages[u]), frozenset(self.keywords.get(u, ())))
                 for u in uids if u in self.messages}
+
+    def window(self, since: date | None, unseen_only: bool) -> set[int]:
+        today = datetime.now(UTC).date()
+        return {u for u in self.messages
+                if (since is None or self.arrived.get(u, today) >= since) and not (unseen_only and u in self.seen)}
 
     def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
         for uid in uids:

@@ -291,8 +291,10 @@ def _subcommands(help_text: str) -> list[str]:
 
 
 def _toml(data: Mapping[str, Mapping[str, Any]]) -> str:
-    """A minimal TOML writer for tables of strings, integers and lists of integers."""
+    """A minimal TOML writer for tables of strings, booleans, integers and lists of integers."""
     def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
         if isinstance(v, str):
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if isinstance(v, list):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 DONE_KEYWORD = "$AtsInboxDone"  # set with \Seen on mail that is done: never submit it again
@@ -60,6 +61,10 @@ class Mailbox(Protocol):
 
     def uids_after(self, uid: int) -> list[int]:
         """UIDs greater than `uid`, ascending (all UIDs when UIDs are unordered)."""
+
+    def window(self, since: date | None, unseen_only: bool) -> set[int]:
+        """UIDs of the mail that arrived on or after `since` (INTERNALDATE; None: any time),
+        only unread ones when `unseen_only`."""
 
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         """Size and our keywords of each message that still exists."""

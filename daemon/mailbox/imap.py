@@ -36,6 +36,7 @@ import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, IMAPClientReadOnlyError, LoginError
@@ -364,6 +365,13 @@ class ImapMailbox:
         with reading("searching for new mail"):
             found = self.client.search(["UID", f"{uid + 1}:*"])
         return sorted(u for u in found if u > uid)  # "n:*" always includes the last message
+
+    def window(self, since: date | None, unseen_only: bool) -> set[int]:
+        criteria: list[object] = ["SINCE", since] if since is not None else ["ALL"]
+        if unseen_only:
+            criteria.append("UNSEEN")
+        with reading("searching for mail in the first pass's window"):
+            return set(self.client.search(criteria))
 
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         if not uids:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from daemon.errors import MailboxUnavailable
@@ -47,6 +48,10 @@ class LocalFolder:
 
     def uids_after(self, uid: int) -> list[int]:
         return list(self._files)  # file order; UIDs are not ordered by arrival
+
+    def window(self, since: date | None, unseen_only: bool) -> set[int]:
+        """Files have no arrival date or read flag: every file is in the window."""
+        return set(self._files)
 
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         """Each file's size; files carry no keywords (what was done is only in the store)."""

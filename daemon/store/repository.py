@@ -70,13 +70,18 @@ class Store:
         with self.reading() as s:
             return s.get(FolderState, (account, folder))
 
-    def save_folder_state(self, account: str, folder: str, uidvalidity: int, highest_uid: int) -> None:
+    def save_folder_state(self, account: str, folder: str, uidvalidity: int, highest_uid: int,
+                          **window: object) -> None:
+        """Where intake stands in a folder; `window` sets the first pass's window columns."""
         with self.session() as s:
             state = s.get(FolderState, (account, folder))
             if state is None:
-                s.add(FolderState(account=account, folder=folder, uidvalidity=uidvalidity, highest_uid=highest_uid))
-            else:
-                state.uidvalidity, state.highest_uid = uidvalidity, highest_uid
+                state = FolderState(account=account, folder=folder, uidvalidity=uidvalidity, highest_uid=highest_uid,
+                                    window_end_uid=0, window_unseen=False, skipped=0)
+                s.add(state)
+            state.uidvalidity, state.highest_uid = uidvalidity, highest_uid
+            for name, value in window.items():
+                setattr(state, name, value)
 
     # messages
     def message(self, key: MessageKey) -> MessageRecord | None:
