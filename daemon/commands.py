@@ -6,6 +6,8 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from daemon import review
@@ -16,16 +18,20 @@ from daemon.scheduler import run_forever
 from daemon.service import Service
 from daemon.stopping import StopSignal
 from daemon.store import Store, open_store
-from daemon.store.models import PassRecord
+from daemon.store.models import FolderState, PassRecord
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def poll(settings: Settings) -> int:
+def poll(settings: Settings, backfill_since: date | None = None) -> int:
+    """One pass; with `backfill_since`, over the folder's mail since that date that has no record
+    (what the first pass's window left out), with the same journal."""
     stop = StopSignal()
     with stop.installed():
         service = _service(settings, stop)
+        if backfill_since is not None:
+            service.options = replace(service.options, backfill_since=backfill_since)
         try:
             summary = service.run_pass(stop.requested)
         finally:
@@ -77,12 +83,23 @@ def status_text(store: Store, limit: int, rules_folder: Path | None = None) -> s
         lines.append(f"Last pass: #{last.id} started {last.started_at:%Y-%m-%d %H:%M:%S}, {last.outcome}"
                      f" (seen {last.seen}, submitted {last.submitted}, set aside {last.set_aside})"
                      + (f": {last.error}" if last.error else ""))
+    lines += [_left_out(state) for state in store.folder_states() if state.skipped]
     if rules_folder is not None:
         lines.append(rules_text(rules_folder, last))
     recent = store.messages(limit=limit)
     if recent:
         lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):", review.list_text(recent)]
     return "\n".join(lines)
+
+
+def _left_out(state: FolderState) -> str:
+    """What the first pass over a folder left out, and how to take it in."""
+    since = f"{state.window_since:%Y-%m-%d}" if state.window_since else "any date"
+    read = " or already read" if state.window_unseen else ""
+    example = state.window_since - timedelta(days=30) if state.window_since else None
+    hint = f"{example:%Y-%m-%d}" if example else "YYYY-MM-DD"
+    return (f"Left out on the first pass over {state.folder}: {state.skipped} message(s) from before {since}{read}"
+            f"; take them in with `ats-inbox backfill --since {hint}`")
 
 
 def rules_text(folder: Path, last: PassRecord | None) -> str:

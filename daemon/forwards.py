@@ -32,6 +32,7 @@ from daemon.resumes import detect_kind
 FOUND_BY_SENDER = "sender"
 FOUND_BY_HEADER = "forwarded header"
 FOUND_BY_ATTACHED = "attached message"
+CUT_OFF = "a forward without the original sender's header (cut off?)"
 
 __all__ = [
     "FOUND_BY_ATTACHED",
@@ -87,6 +88,8 @@ def find_candidate(email: ParsedEmail, internal: Collection[str] = ()) -> Candid
                             passed_over=lambda address: is_internal(address, internal_set))
     if inline is not None:
         return _from_inline(email, inline, sender, internal_set)
+    if forward_subject:
+        return _needs_person(sender, CUT_OFF)
     if sender_internal or not sender.address:
         why = "mail from an internal sender" if sender.address else "mail without a sender address"
         return _needs_person(sender if sender.address else None, f"{why}, with no candidate found in it")
@@ -111,7 +114,7 @@ def _from_inline(
 ) -> CandidateSearch:
     found, subject = inline.sender, inline.subject or strip_prefixes(email.subject)
     if found is None:
-        return _needs_person(sender, "forwarded mail without the original sender's header (cut off?)")
+        return _needs_person(sender, CUT_OFF)
     if found.address and found.address == sender.address:  # a candidate forwarding her own mail
         return CandidateSearch((Candidate(sender, FOUND_BY_SENDER, subject, email.attachments),))
     if is_internal(found.address, internal):

@@ -122,15 +122,16 @@ def inline_forward(
 
     `expect_forward`: the mail is a forward by other signs (subject prefix, internal sender),
     so a block introduced by an Outlook separator or by nothing counts too. A forward separator
-    with no readable block under it (headers cut off) gives `InlineForward(None, "")`.
+    with no readable block under it (headers cut off) gives `InlineForward(None, "")`; no
+    block and no forward separator give None, whatever `expect_forward` says.
     `passed_over(address)`: a block from such an address (an internal colleague who forwarded
     it on) leads on to the next block.
     """
     lines = _lines(text)
     blocks = [b for b in header_blocks(lines) if b.forward_separator or (expect_forward and b.fields.get("from"))]
     if not blocks:
-        signs = expect_forward or any(_FORWARD_SEPARATOR.fullmatch(line) for line in lines)
-        return InlineForward(None, "") if signs else None
+        cut = any(_FORWARD_SEPARATOR.fullmatch(line) for line in lines)
+        return InlineForward(None, "") if cut else None
     block = _innermost(blocks, passed_over)
     sender = block.sender
     found = sender if (sender.name or sender.address) else None
