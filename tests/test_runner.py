@@ -379,3 +379,57 @@ def test_what_the_mail_says_is_recorded(parts):
     assert (record.sender_name, record.sender_email, record.subject) == ("P 1", "p1@example.org", "Data Analyst")
     assert record.sent_at is not None
     assert json.loads(record.attachments) == [{"name": "cv.pdf", "size": len(PDF)}]
+
+
+def test_the_first_pass_takes_only_new_unread_mail_and_counts_the_rest(parts):
+    """A mailbox in use for years: old and read mail is counted and left untouched, never recorded."""
+    from datetime import date, timedelta
+
+    from daemon.config import FirstPass
+
+    _, _, store = parts
+    box = FakeMailbox([mail(1), mail(2), mail(3), mail(4)])
+    box.arrived = {1: date(2023, 3, 1), 2: date.today() - timedelta(days=2)}
+    box.seen = {3}
+    summary = intake(parts, box, first_pass=FirstPass(days=30, unseen_only=True)).run_pass()
+    assert summary.submitted == 2
+    assert sorted(r.uid for r in store.messages()) == [2, 4]
+    assert box.fetched == [2, 4] and box.done == {2: "", 4: ""}
+    state = store.folder_state(box.account, box.folder)
+    assert (state.skipped, state.highest_uid) == (2, 4)
+    box.messages[5] = mail(5)
+    intake(parts, box, first_pass=FirstPass()).run_pass()
+    assert sorted(r.uid for r in store.messages()) == [2, 4, 5]
+
+
+def test_a_first_pass_cut_short_keeps_its_window(parts):
+    """The ATS goes down during the first pass: the next pass still leaves out the old mail."""
+    from datetime import date
+
+    from daemon.config import FirstPass
+
+    _, _, store = parts
+    box = FakeMailbox([mail(1), mail(2), mail(3), mail(4)])
+    box.arrived = {3: date(2023, 3, 1)}
+    runner, _ = scripted(parts, box, {}, first_pass=FirstPass(days=30))
+    runner.should_stop = lambda: bool(box.done)  # a stop after the first message
+    runner.run_pass()
+    scripted(parts, box, {}, first_pass=FirstPass(days=30))[0].run_pass()
+    assert sorted(r.uid for r in store.messages()) == [1, 2, 4]
+
+
+def test_backfill_takes_the_mail_the_first_pass_left_out(parts):
+    """`backfill --since DATE`: mail of the folder since then with no record is processed; nothing twice."""
+    from datetime import date
+
+    from daemon.config import FirstPass
+
+    _, _, store = parts
+    box = FakeMailbox([mail(1), mail(2), mail(3)])
+    box.arrived = {1: date(2023, 3, 1), 2: date(2025, 6, 1)}
+    intake(parts, box, first_pass=FirstPass(days=30)).run_pass()
+    assert [r.uid for r in store.messages()] == [3]
+    summary = intake(parts, box, backfill_since=date(2025, 1, 1)).run_pass()
+    assert summary.submitted == 1
+    assert sorted(r.uid for r in store.messages()) == [2, 3]
+    assert len(parts[0].state()["candidates"]) == 2

@@ -70,6 +70,10 @@ class Store:
         with self.reading() as s:
             return s.get(FolderState, (account, folder))
 
+    def folder_states(self) -> list[FolderState]:
+        with self.reading() as s:
+            return list(s.scalars(select(FolderState).order_by(FolderState.account, FolderState.folder)))
+
     def save_folder_state(self, account: str, folder: str, uidvalidity: int, highest_uid: int,
                           **window: object) -> None:
         """Where intake stands in a folder; `window` sets the first pass's window columns."""
