@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from daemon import __version__, logs
@@ -16,7 +17,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONFIG_HELP = f"configuration file (default: ${CONFIG_ENV})"
 # Commands that talk to the mailbox or the ATS; the others only use the database and run
 # without the IMAP password and the ATS token.
-NEED_SECRETS = {("poll",), ("run",), ("messages", "retry")}
+NEED_SECRETS = {("poll",), ("run",), ("backfill",), ("messages", "retry")}
 
 DESCRIPTION = """\
 Turns a jobs@ mailbox into applications in the Skailer ATS: reads new mail over IMAP,
@@ -52,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("poll", "Run one pass over new mail, then exit (0 also when some mail was set aside).")
+    backfill = command("backfill", "Take in mail the first pass left out ([imap] since / skip_seen): every "
+                                   "message of the folder since DATE that has no record, with the same journal.")
+    backfill.add_argument("--since", type=_day, required=True, metavar="DATE",
+                          help="the first arrival date to take in (YYYY-MM-DD)")
     command("run", "Run the daemon: a pass every [schedule] interval_seconds until SIGTERM, SIGINT or SIGHUP.")
     status = command("status", "Show what was processed, what was set aside and why, and the last pass.")
     status.add_argument("--limit", type=int, default=20, help="how many recent messages to list (default 20)")
@@ -67,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="where the demo keeps its databases (default ./ats-inbox-demo)")
     demo.add_argument("--mail", type=Path, default=None,
                       help="a folder of .eml files or a Maildir to use instead of the bundled samples")
+    _rules_arguments(command("rules", "Routing rules: check them, or try them on mail (see rules/README.md).",
+                             config=False))
     return parser
 
 
@@ -113,6 +120,13 @@ def _messages_arguments(sub: argparse.ArgumentParser) -> None:
     resolve = action("resolve", "Mark a review, uncertain or pending message as dealt with.")
     resolve.add_argument("id", type=_message_id, metavar="ID", help="the message's number")
     resolve.add_argument("--note", type=_note, required=True, help="what was done (required)")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _message_id(text: str) -> int:
@@ -172,8 +186,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return commands.demo(args.workdir, args.mail)
     settings = _settings(args)
-    handlers = {"poll": commands.poll, "run": commands.run, "status": lambda s: commands.status(s, args.limit),
-                "db": commands.db_upgrade, "messages": lambda s: _messages(commands, s, args)}
+    handlers = {"poll": commands.poll, "backfill": lambda s: commands.poll(s, backfill_since=args.since),
+                "run": commands.run, "status": lambda s: commands.status(s, args.limit),
+                "db": commands.db_upgrade, "messages": lambda s: _messages(commands, s, args),
+                "rules": lambda s: _rules(commands, s, args)}
     return handlers[args.command](settings)
 
 
@@ -185,6 +201,37 @@ def _messages(commands, settings: Settings, args: argparse.Namespace) -> int:
         "resolve": lambda: commands.messages_resolve(settings, args.id, args.note),
     }
     return actions[args.messages_command]()
+
+
+RULES_HELP = """\
+The rule files are the *.toml files in [rules] path, read in file-name order; the first rule
+that matches a mail decides (rules/README.md lists every key). Exit codes: `check` 0 valid,
+1 problems found (each with file and line); `test` 0 done (unreadable mail is reported),
+2 invalid rules, a bad configuration or a path that does not exist; 1 the ATS did not answer."""
+
+
+def _rules_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.description, sub.formatter_class = RULES_HELP, argparse.RawDescriptionHelpFormatter
+    actions = sub.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    check = actions.add_parser("check", help="Report every problem of the rule files at once, and check the "
+                                             "jobs, stages and sources they name against the ATS (when its "
+                                             "token is available).")
+    test = actions.add_parser("test", help="Show what the rules decide for mail, and why; reads the ATS's jobs, "
+                                           "creates nothing.")
+    test.add_argument("paths", type=Path, nargs="+", metavar="MAIL",
+                      help="a .eml file, a folder of .eml files or a Maildir (one line a mail and a summary)")
+    test.add_argument("--json", action="store_true", help="one JSON object per mail, one per line")
+    test.add_argument("--explain", action="store_true", help="also say why each earlier rule did not match")
+    for parser in (check, test):
+        _config_argument(parser)
+        parser.add_argument("--rules", type=Path, default=None, metavar="FOLDER",
+                            help="a rule folder to use instead of [rules] path (to try a new set first)")
+
+
+def _rules(commands, settings: Settings, args: argparse.Namespace) -> int:
+    if args.rules_command == "check":
+        return commands.rules_check(settings, args.rules)
+    return commands.rules_test(settings, args.paths, args.rules, as_json=args.json, explain=args.explain)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
