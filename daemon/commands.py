@@ -201,3 +201,68 @@ def demo(workdir: Path, mail: Path | None) -> int:
 
     print(run_demo(workdir, mail))
     return EXIT_OK
+
+
+
+# -- ats-inbox rules check / rules test --------------------------------------------------------
+# Exit codes: check 0 valid (warnings allowed), 1 problems found; test 0 every mail decided
+# (unreadable mail is reported, not fatal), 2 invalid rules, a bad configuration or a path that
+# does not exist. Neither creates anything in the ATS.
+
+
+def rules_check(settings: Settings, folder: Path | None = None) -> int:
+    """Every problem of the rule set at once, then against the ATS when its token is available."""
+    from daemon.rules import check_against, tryout
+
+    folder = folder or settings.rules_path
+    try:
+        rules = load_rules(folder)
+    except RulesInvalid as exc:
+        print("\n".join(str(p) for p in exc.problems))
+        print(f"{_count(len(exc.problems), 'problem')} in the rules in {folder}: fix them, then run "
+              "`ats-inbox rules check` again (poll and run refuse to start until then)")
+        return EXIT_FAILED
+    directory, why_not = tryout.ats_directory(settings)
+    if directory is None:
+        print(f"{folder}: {rules.summary()}, all valid; the ATS checks were skipped: {why_not}")
+        return EXIT_OK
+    problems = check_against(rules, directory.jobs, directory.pipelines, directory.sources)
+    if problems:
+        print("\n".join(str(p) for p in problems))
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        print(f"{_count(len(errors), 'problem')} against the ATS in the rules in {folder}")
+        return EXIT_FAILED
+    print(f"{folder}: {rules.summary()}, all valid; checked against the ATS: {directory.summary()}")
+    return EXIT_OK
+
+
+def rules_test(settings: Settings, paths: Sequence[Path], folder: Path | None = None, *,
+               as_json: bool = False, explain: bool = False) -> int:
+    """The decision for each mail and why; reads the ATS directory, creates nothing."""
+    from daemon.rules import report, tryout
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"ats-inbox: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    rules = load_rules(folder or settings.rules_path)  # invalid: RulesInvalid, exit 2 with every problem
+    directory = tryout.ats_directory(settings, strict=True)[0]
+    defaults = directory.defaults(settings.ats.source)
+    tried: list[report.Tried] = []
+    for path in paths:
+        batch = [tryout.try_mail(name, raw, rules, directory) for name, raw in tryout.mails(path)]
+        tried += batch
+        if as_json:
+            print("\n".join(report.as_json(t, defaults, explain) for t in batch))
+        elif path.is_dir():
+            print(report.rows(batch, defaults) if batch else f"{path}: no mail in this folder")
+        else:
+            print("\n\n".join(report.block(t, defaults, explain) for t in batch))
+    if not as_json and (len(tried) > 1 or any(p.is_dir() for p in paths)):
+        print("\n" + report.summary(tried))
+    return EXIT_OK
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -104,6 +104,8 @@ class RecipientTag:
         for tag in (plus_tag(r) for r in mail.recipients):
             if tag and any(_glob(p, tag) for p in self.patterns):
                 return Check(True, f"recipient tag {tag}", {"tag": tag})
+        if self.patterns == ("*",):
+            return Check(False, "no recipient has a plus tag (jobs+TAG@...)")
         return Check(False, f"no recipient tag is {_quoted(self.patterns)}")
 
 
