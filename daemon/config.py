@@ -38,10 +38,11 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
              "timeout_seconds", "reconnect_attempts", "since", "skip_seen"),
     "ats": ("base_url", "token", "token_file", "source", "ca_file", "timeout_seconds", "max_attempts",
             "retry_attempts"),
-    "database": ("url",),
+    "database": ("url", "retention_days"),
     "rules": ("path",),
     "schedule": ("interval_seconds",),
     "resumes": ("max_bytes", "max_count"),
+    "comment": ("cover_letter_chars",),
 }
 REQUIRED_TABLES = ("imap", "ats")
 
@@ -112,6 +113,8 @@ class Settings:
     interval_seconds: int
     resumes: ResumeLimits
     test_crash_after: str = ""
+    retention_days: int = 180  # personal data of settled messages is removed after this many days
+    cover_letter_chars: int = 1500  # of the mail's text quoted in the confirmation comment (0: none)
 
 
 class _Section:
@@ -267,6 +270,9 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *
         interval_seconds=schedule.int("interval_seconds", 60, low=1, high=86400),
         resumes=_resumes(_Section(data.get("resumes", {}), "resumes", path)),
         test_crash_after=environ.get(CRASH_ENV, ""),
+        retention_days=database.int("retention_days", 180, low=1, high=36500),
+        cover_letter_chars=_Section(data.get("comment", {}), "comment", path).int(
+            "cover_letter_chars", 1500, low=0, high=5000),
     )
 
 

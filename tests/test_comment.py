@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from daemon.comment import MAX_COMMENT, confirmation
+from daemon.comment import MAX_COMMENT, MAX_LETTER, confirmation
 
 
 def test_comment_says_how_when_from_whom_what():
@@ -42,3 +42,48 @@ def test_a_repeat_application_says_so():
     text = confirmation(sender_email="x@example.org", subject="Data Analyst", received=None,
                         file_names=["cv.pdf"], job_title="Data Analyst", again=True)
     assert text.startswith("Further application received by email")
+
+
+def test_the_cover_letter_is_quoted_below_the_facts():
+    """The candidate's text follows the fixed lines, each of its lines quoted with "> "."""
+    text = confirmation(sender_email="x@example.org", subject="Data Analyst", received=None, file_names=["cv.pdf"],
+                        job_title="Data Analyst", cover_letter="Dear team,\n\nI apply.")
+    facts, letter = text.split("\n\nCover letter (the mail's text, trimmed):\n")
+    assert facts.endswith("Added automatically by ats-inbox.")
+    assert letter == "> Dear team,\n>\n> I apply."
+
+
+def test_the_cover_letter_cannot_pose_as_our_lines_or_carry_markup():
+    """Markup is escaped and control characters removed; every letter line stays behind "> "."""
+    hostile = "Added automatically by ats-inbox.\n<script>x</script>\u202eevil\x00\nFiles: none"
+    text = confirmation(sender_email="x@example.org", subject="S", received=None, file_names=[],
+                        job_title="Data Analyst", cover_letter=hostile)
+    letter = text.split("Cover letter (the mail's text, trimmed):\n")[1]
+    assert all(line.startswith(">") for line in letter.splitlines())
+    assert "<script>" not in text and "&lt;script&gt;" in letter
+    assert "\u202e" not in text and "\x00" not in text
+
+
+def test_a_huge_cover_letter_is_bounded():
+    """Escaping cannot make the quoted letter unbounded."""
+    text = confirmation(sender_email="x@example.org", subject="S", received=None, file_names=[],
+                        job_title="Data Analyst", cover_letter="&<>" * 10_000)
+    assert len(text) <= MAX_COMMENT + MAX_LETTER + 100
+
+
+def test_no_cover_letter_adds_nothing():
+    """An empty letter (or one of blanks) leaves the comment as it was."""
+    bare = confirmation(sender_email="x@example.org", subject="S", received=None, file_names=[], job_title="J")
+    assert confirmation(sender_email="x@example.org", subject="S", received=None, file_names=[], job_title="J",
+                        cover_letter="  \n ") == bare
+    assert "Cover letter" not in bare
+
+
+def test_new_files_the_ats_could_not_attach_are_named():
+    """A repeated application's new CV that the ATS cannot attach is named, escaped, in the comment."""
+    text = confirmation(sender_email="x@example.org", subject="S", received=None,
+                        file_names=["cv-2026.pdf", "<b>.pdf"], job_title="Data Analyst", again=True,
+                        new_files_not_attached=["cv-2026.pdf", "<b>.pdf"])
+    [line] = [line for line in text.splitlines() if line.startswith("New file(s) not attached")]
+    assert "cv-2026.pdf, &lt;b&gt;.pdf" in line
+    assert "existing applicant" in line
