@@ -51,6 +51,7 @@ NOT_INSPECTED = "not inspected (too many files in the mail)"
 _ACCEPTED = "the ATS takes PDF, DOC and DOCX only"
 # What a file that is no resume looks like, from its first bytes (for the skipped list only).
 _LOOKS_LIKE = (
+    (b"\x78\x9f\x3e\x22", "Outlook winmail.dat (TNEF) with no file inside"),
     (b"{\\rtf", "RTF document"),
     (b"\x89PNG", "PNG image"),
     (b"\xff\xd8\xff", "JPEG image"),
