@@ -18,7 +18,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.errors import NoResume, NoRoute
 from daemon.journal import DONE, StoreJournal
-from daemon.mail import ParsedEmail
+from daemon.mail import ParsedEmail, Resume
 from daemon.outcome import Disposition, MailSummary, Outcome, classify, reason_of
 from daemon.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.resumes import ResumeLimits, pick_resumes
@@ -52,6 +52,18 @@ class FlowOptions:
 INFERENCE_STEPS = ("job code in the subject", "job title in the subject")
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What handling a mail comes to before anything is sent: submit, ignore or set aside."""
+
+    status: str  # SUBMITTED (to be submitted), IGNORED or REVIEW
+    reason: str
+    rule: str
+    route_reason: str
+    decision: Decision | None = None  # None when the target was journalled earlier
+    resumes: tuple[Resume, ...] = ()
+
+
 class MessageFlow:
     """Handles one recorded message against the ATS; see the module docstring.
 
@@ -80,25 +92,34 @@ class MessageFlow:
     def _route_and_submit(self, record: MessageRecord, email: ParsedEmail) -> Outcome:
         journal = StoreJournal(self.store, record.id, crash_after=self.options.crash_after_step, sleep=self._sleep)
         target = recorded_target(journal)  # decided on an earlier attempt: never decided again
-        decision = None if target is not None else self._decide(email)
-        routed = _routed(decision) if decision is not None else {"rule": target.rule,
-                                                                   "route_reason": "; ".join(target.reasons)}
-        if decision is not None and decision.action == IGNORE:
-            log.info("mail.ignored", extra={"record": record.id, "rule": decision.rule})
-            return Outcome(IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}"[:2000], **routed)
-        pick = pick_resumes(email.attachments, self.options.limits)
-        if not pick.resumes:
-            skipped = "; ".join(f"{s.filename or 'unnamed'}: {s.reason}" for s in pick.skipped)
-            error = NoResume(f"no PDF, DOC or DOCX attachment{f' ({skipped})' if skipped else ''}")
-            return replace(_failed(record, error), **routed)
-        if decision is not None and (decision.action == REVIEW_ACTION or decision.job is None):
-            return Outcome(REVIEW, _review_reason(decision)[:2000], **routed)
-        job = target.job if target is not None else decision.job
-        done = submit(Application(email, pick.resumes, job, decision), self.client, self.directory, journal,
+        plan = self.plan(email, target)
+        routed = {"rule": plan.rule[:200], "route_reason": plan.route_reason[:2000]}
+        if plan.status != SUBMITTED:
+            log.info("mail.planned", extra={"record": record.id, "status": plan.status, "rule": plan.rule})
+            return Outcome(plan.status, plan.reason[:2000], **routed)
+        job = target.job if target is not None else plan.decision.job
+        done = submit(Application(email, plan.resumes, job, plan.decision), self.client, self.directory, journal,
                       received=email.date)
         log.info("mail.submitted", extra={"record": record.id, "job": str(job.id), "candidate": done.candidate_id})
         return Outcome(SUBMITTED, job_id=str(job.id), job_title=job.title[:500],
                        applicant_id=done.applicant_id, candidate_id=done.candidate_id, **routed)
+
+    def plan(self, email: ParsedEmail, target: Target | None = None) -> Plan:
+        """What would become of this mail (nothing is sent): the routing decision (or the target
+        journalled earlier), the resumes, and whether it is submitted, ignored or set aside."""
+        decision = None if target is not None else self._decide(email)
+        rule = target.rule if decision is None else decision.rule
+        why = "; ".join(target.reasons) if decision is None else decision.reason
+        if decision is not None and decision.action == IGNORE:
+            return Plan(IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}", rule, why, decision)
+        pick = pick_resumes(email.attachments, self.options.limits)
+        if not pick.resumes:
+            skipped = "; ".join(f"{s.filename or 'unnamed'}: {s.reason}" for s in pick.skipped)
+            missing = NoResume(f"no PDF, DOC or DOCX attachment{f' ({skipped})' if skipped else ''}")
+            return Plan(REVIEW, reason_of(missing), rule, why, decision)
+        if decision is not None and (decision.action == REVIEW_ACTION or decision.job is None):
+            return Plan(REVIEW, _review_reason(decision), rule, why, decision, pick.resumes)
+        return Plan(SUBMITTED, "", rule, why, decision, pick.resumes)
 
     def _decide(self, email: ParsedEmail) -> Decision:
         return decide(email, self._rules(), self.directory.open_jobs(), self.directory.pipelines(),
@@ -115,10 +136,6 @@ class MessageFlow:
         target = Target.from_journal(json.loads(step.detail))
         return replace(outcome, job_id=str(target.job.id), job_title=target.job.title[:500], rule=target.rule,
                        route_reason="; ".join(target.reasons))
-
-
-def _routed(decision: Decision) -> dict[str, str]:
-    return {"rule": decision.rule[:200], "route_reason": decision.reason[:2000]}
 
 
 def _review_reason(decision: Decision) -> str:
