@@ -149,6 +149,7 @@ def test_the_first_matching_rule_decides_in_file_name_order(tmp_path):
     ('subject_regex = "position: (?P<job>.+)$"\njob_title = "{job}"', {"subject": "Position: Data Analyst "}, "103"),
     ('body_regex = "job code (?P<job>\\\\S+)"\njob_code = "{job}"', {"body": "for job code sup-2 please"}, "104"),
     ('to_tag = "*"\njob = "{tag}"', {"to": "jobs+eng-8@acme.com"}, "102"),
+    ('subject_regex = \'job\\s*#\\s*(?P<n>\\d+)\'\njob_code = "ENG-{n}"', {"subject": "Job # 7"}, "101"),
 ])
 def test_captures_name_the_job(tmp_path, rule, fields, job_id):
     """A named group `job` (or the recipient tag) fills the job action."""

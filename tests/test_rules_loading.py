@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,13 @@ def test_a_problem_reads_as_file_line_message():
     """str(Problem) is the line `rules check` prints."""
     assert str(Problem("r/10.toml", 3, "bad")) == "r/10.toml:3: bad"
     assert str(Problem("r/10.toml", 3, "closed", warning=True)) == "r/10.toml:3: warning: closed"
+
+
+def test_every_example_on_the_admins_page_is_a_valid_rule(tmp_path):
+    """Each ```toml block of rules/README.md loads on its own, without a problem."""
+    blocks = re.findall(r"^```toml\n(.*?)^```", (REPO_RULES / "README.md").read_text(), re.MULTILINE | re.DOTALL)
+    assert len(blocks) >= 6
+    for n, block in enumerate(blocks):
+        folder = tmp_path / f"example-{n}"
+        write(folder, "10-example.toml", block)
+        assert load_rules(folder).rules, block
