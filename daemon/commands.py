@@ -47,6 +47,19 @@ def poll(settings: Settings, backfill_since: date | None = None) -> int:
     return EXIT_OK
 
 
+def dry_run(settings: Settings) -> int:
+    """`poll --dry-run`: one line per new mail saying what would happen; nothing is changed."""
+    from daemon import dryrun
+    from daemon.service import ats_client
+
+    with ats_client(settings.ats) as client:
+        previews, summary = dryrun.run(settings, client)
+    for item in previews:
+        print(item.line)
+    print(summary)
+    return EXIT_OK
+
+
 def run(settings: Settings) -> int:
     """Passes on the schedule until SIGTERM or SIGINT; the message in hand is finished first.
     SIGHUP re-reads the routing rules before the next message."""
