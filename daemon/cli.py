@@ -52,7 +52,11 @@ def _parser() -> argparse.ArgumentParser:
             _config_argument(sub)
         return sub
 
-    command("poll", "Run one pass over new mail, then exit (0 also when some mail was set aside).")
+    poll = command("poll", "Run one pass over new mail, then exit (0 also when some mail was set aside).")
+    poll.add_argument("--dry-run", action="store_true",
+                      help="say what the pass would do with each new mail (who, resumes, job, stage, source, "
+                           "or why it would be set aside or ignored) and touch nothing: no ATS write, no flag, "
+                           "no move, no record")
     backfill = command("backfill", "Take in mail the first pass left out ([imap] since / skip_seen): every "
                                    "message of the folder since DATE that has no record, with the same journal.")
     backfill.add_argument("--since", type=_day, required=True, metavar="DATE",
@@ -186,7 +190,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return commands.demo(args.workdir, args.mail)
     settings = _settings(args)
-    handlers = {"poll": commands.poll, "backfill": lambda s: commands.poll(s, backfill_since=args.since),
+    handlers = {"poll": lambda s: commands.dry_run(s) if args.dry_run else commands.poll(s), "backfill": lambda s: commands.poll(s, backfill_since=args.since),
                 "run": commands.run, "status": lambda s: commands.status(s, args.limit),
                 "db": commands.db_upgrade, "messages": lambda s: _messages(commands, s, args),
                 "rules": lambda s: _rules(commands, s, args)}
