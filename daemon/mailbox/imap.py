@@ -264,8 +264,12 @@ class Relocation:
 class ImapMailbox:
     """One folder of one IMAP account."""
 
-    def __init__(self, settings: ImapSettings, client_factory: Callable[[], IMAPClient] | None = None):
+    def __init__(self, settings: ImapSettings, client_factory: Callable[[], IMAPClient] | None = None, *,
+                 read_only: bool = False):
+        """`read_only`: look, never change (a dry run): the folder is EXAMINEd, missing target
+        folders are not created, and the actions refuse."""
         self.settings = settings
+        self.read_only = read_only
         self.account = f"{settings.username}@{settings.host}:{settings.port}"
         self.folder = settings.folder  # as configured: it is part of every record's MessageKey
         self._client: IMAPClient | None = None
@@ -319,7 +323,7 @@ class ImapMailbox:
                           ("imap.ignored_folder", s.ignored_folder)):
             self._prepare(client, name, key)
         with reading(f"selecting {self.folder!r}"):
-            selected = client.select_folder(self.folder)
+            selected = client.select_folder(self.folder, readonly=self.read_only)
         self._keywords = _allows_keywords(selected)
         return selected
 
@@ -333,6 +337,9 @@ class ImapMailbox:
             return name
         with reading(f"looking for folder {name!r}"):
             exists = any(listed == name for _f, _s, listed in client.list_folders("", name))
+        if not exists and self.read_only:
+            log.info("imap.folder_missing", extra={"folder": name, "key": key})
+            return name
         if not exists:
             try:
                 with acting(f"creating folder {name!r}"):
@@ -395,6 +402,8 @@ class ImapMailbox:
         return self._act(uid, move_to, FLAGGED, REVIEW_KEYWORD, "setting mail aside")
 
     def _act(self, uid: int, move_to: str, flag: bytes, keyword: str, action: str) -> Placement:
+        if self.read_only:
+            raise MailboxActionRefused(f"{action}: the mailbox was opened read-only (a dry run)")
         target = self.target(move_to)
         flags = [flag, keyword.encode()] if self._keywords else [flag]
         try:
