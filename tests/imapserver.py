@@ -35,6 +35,7 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from string import Template
 from typing import IO
@@ -340,12 +341,14 @@ class Dovecot:
         finally:
             imap.logout()
 
-    def append(self, folder: str, raw: bytes, flags: Sequence[bytes | str] = ()) -> int:
-        """Deliver `raw` into `folder` (created if missing); return the new message's UID."""
+    def append(self, folder: str, raw: bytes, flags: Sequence[bytes | str] = (),
+               arrived: datetime | None = None) -> int:
+        """Deliver `raw` into `folder` (created if missing), arrived at `arrived` (its INTERNALDATE;
+        default now); return the new message's UID."""
         with self._session() as imap:
             if not imap.folder_exists(folder):
                 imap.create_folder(folder)
-            response = imap.append(folder, raw, flags=tuple(flags))
+            response = imap.append(folder, raw, flags=tuple(flags), msg_time=arrived)
         match = _APPENDUID.search(response)
         if match is None:
             raise RuntimeError(f"no APPENDUID in the APPEND reply: {response!r}")

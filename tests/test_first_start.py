@@ -1,0 +1,66 @@
+"""First start on a mailbox in use for years, and seeing before doing: against Dovecot and the sandbox."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from daemon import cli
+from tests import invariant
+from tests.mailfactory import build_email
+from tests.world import PDF, application
+
+pytestmark = pytest.mark.imap
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging():
+    """cli.main() replaces the root handlers; put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+def main(*args: str) -> int:
+    return cli.main(["--log-level", "ERROR", *args])
+
+
+def test_first_start_takes_only_new_unread_mail_and_says_what_it_left_out(world, capsys):
+    """Old mail and read mail stay untouched and counted; new unread mail is submitted; backfill takes the rest."""
+    long_ago = datetime.now(UTC) - timedelta(days=900)
+    old = world.dovecot.append("INBOX", application(1), arrived=long_ago)
+    read = world.dovecot.append("INBOX", application(2, "Senior Python Developer"), flags=[b"\\Seen"])
+    world.deliver(application(3, "Python Developer"))
+    assert main("poll", "--config", str(world.config)) == 0
+    assert [r.uid for r in invariant.records(world.database)] == [3]
+    assert set(world.dovecot.flags("INBOX", old)) <= {b"\\Recent"}
+    assert set(world.dovecot.flags("INBOX", read)) - {b"\\Recent"} == {b"\\Seen"}
+    capsys.readouterr()
+    assert main("status", "--config", str(world.config)) == 0
+    status = capsys.readouterr().out
+    assert "Left out on the first pass over INBOX: 2 message(s)" in status and "backfill --since" in status
+    since = (long_ago - timedelta(days=1)).date().isoformat()
+    assert main("backfill", "--since", since, "--config", str(world.config)) == 0
+    assert sorted(r.uid for r in invariant.records(world.database)) == [1, 2, 3]
+    assert len(world.sandbox.state()["candidates"]) == 3
+
+
+def test_a_dry_run_reports_every_decision_and_touches_nothing(world, capsys):
+    """poll --dry-run: one line per new mail; no flag, no move, no record, no ATS write."""
+    world.deliver(application(1), build_email(sender=("No Cv", "nocv@example.org"), subject="Data Analyst"),
+                  build_email(sender=("Chef", "chef@example.org"), subject="Head Chef",
+                              attachments=[("cv.pdf", PDF, "application/pdf")]))
+    assert main("poll", "--dry-run", "--config", str(world.config)) == 0
+    out = capsys.readouterr().out
+    assert "would be submitted to 'Data Analyst'" in out
+    assert "would be set aside: no resume attached" in out
+    assert "would be set aside: no job matched" in out
+    assert "nothing was sent, flagged, moved or recorded" in out
+    assert not world.database.exists()
+    flags = {flag for uid in world.dovecot.uids("INBOX") for flag in world.dovecot.flags("INBOX", uid)}
+    assert flags <= {b"\\Recent"}
+    requests = world.sandbox.state()["requests"]
+    assert not [route for route in requests if route.startswith("POST") and "search" not in route]
