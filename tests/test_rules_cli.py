@@ -82,7 +82,7 @@ def test_check_against_the_sandbox_names_an_unknown_job_and_stage(tmp_path, sand
     path = config(tmp_path, sandbox.base_url, folder)
     assert main(["rules", "check", "--config", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "10-rules.toml:1: rule 'a': no job in the ATS has the code 'ENG-99'" in out
+    assert "10-rules.toml:1: rule 'a': the ATS has no open job with the code 'ENG-99'" in out
     assert "10-rules.toml:5: rule 'b': the pipeline 'Engineering hiring'" in out and "no stage 'Hired'" in out
     assert "10-rules.toml:10: warning: rule 'c': the job 'Office Manager'" in out
     assert "2 problems against the ATS" in out

@@ -111,7 +111,7 @@ def test_no_stage_and_no_source_are_left_to_the_defaults(tmp_path):
     ('job_code = "OPS-1"', "closed"),  # a closed job is never a target
     ('job_title = "Office Manager"', "closed"),
     ('job_id = 105', "closed"),
-    ('job_code = "NOPE-1"', "no job in the ATS has the code"),
+    ('job_code = "NOPE-1"', "the ATS has no open job with the code"),
     ('job_code = "ENG-8"\nstage = "Screening"', "has no stage 'Screening'"),
     ('job_code = "ENG-8"\nsource = "Newspaper"', "no source 'Newspaper'"),
     ('source = "Referral"', "names no job"),  # and the subject names none either

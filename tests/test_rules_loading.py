@@ -124,9 +124,9 @@ SOURCES = [Source(1, "Email")]
 
 
 @pytest.mark.parametrize(("action", "words", "warning"), [
-    ('job_code = "ENG-9"', "no job in the ATS has the code 'ENG-9'", False),
-    ('job_id = 999', "no job in the ATS has the id '999'", False),
-    ('job_title = "Chef"', "no job in the ATS has the title 'Chef'", False),
+    ('job_code = "ENG-9"', "the ATS has no open job with the code 'ENG-9'", False),
+    ('job_id = 999', "the ATS has no open job with the id '999'", False),
+    ('job_title = "Chef"', "the ATS has no open job with the title 'Chef'", False),
     ('job_code = "OPS-1"', "is closed", True),
     ('job_code = "ENG-7"\nstage = "Offer"', "has no stage 'Offer' (its stages: 'Applied')", False),
     ('stage = "Offer"', "no pipeline has a stage 'Offer'", False),

@@ -46,7 +46,7 @@ def find_job(by: str, value: str, jobs: Sequence[Job]) -> Found[Job]:
     named = list({str(j.id): j for j in _with(by, value, jobs)}.values())
     what = "code or title" if by == "code or title" else by
     if not named:
-        return Found(None, f"no job in the ATS has the {what} {value!r}")
+        return Found(None, f"the ATS has no open job with the {what} {value!r}")
     open_jobs = [j for j in named if j.is_open]
     if not open_jobs:
         return Found(None, f"the job {job_label(named[0])} with the {what} {value!r} is {named[0].status or 'closed'}"
