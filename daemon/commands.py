@@ -144,10 +144,14 @@ def messages_show(settings: Settings, pk: int) -> int:
     return EXIT_OK
 
 
-def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool = False) -> int:
-    """One message, or (pk None) every review message; one line each, as it goes."""
+def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool = False,
+                   job: str | None = None, stage: str | None = None) -> int:
+    """One message, or (pk None) every review message; one line each, as it goes. With `job`
+    (and `stage`), the message goes to that job: the choice is journalled before the retry."""
     move_back = _move_back(settings)
     with _store(settings) as store:
+        if job is not None and pk is not None:
+            _choose_job(settings, store, pk, job, stage)
         if pk is not None:
             outcomes = iter([review.retry(store, pk, move_back)])
         else:
@@ -160,6 +164,20 @@ def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool =
             either = " or uncertain" if include_uncertain else ""
             print(f"nothing to retry: no message in review{either}")
     return EXIT_OK
+
+
+def _choose_job(settings: Settings, store: Store, pk: int, job: str, stage: str | None) -> None:
+    from daemon import reroute
+    from daemon.ats.directory import AtsDirectory
+    from daemon.service import ats_client
+
+    record, _steps = review.message(store, pk)
+    if record.status not in review.RETRYABLE:
+        raise review.NotAllowed(f"message #{pk} is {record.status}: only {' or '.join(review.RETRYABLE)} "
+                                "messages can be retried")
+    with ats_client(settings.ats) as client:
+        target = reroute.choose(store, pk, AtsDirectory(client, source_name=settings.ats.source), job, stage)
+    print(f"#{pk} will go to {target.job.title!r} ({target.reasons[0]})", flush=True)
 
 
 def messages_resolve(settings: Settings, pk: int, note: str) -> int:
