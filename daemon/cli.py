@@ -121,6 +121,10 @@ def _messages_arguments(sub: argparse.ArgumentParser) -> None:
     which.add_argument("--all", action="store_true", help="every message in review")
     retry.add_argument("--include-uncertain", action="store_true",
                        help="with --all: uncertain ones too (only after checking each in the ATS)")
+    retry.add_argument("--job", metavar="JOB", help="send it to this open job (its ATS id, job code or exact "
+                                                    "title) instead of routing it again; needs one ID")
+    retry.add_argument("--stage", metavar="STAGE", help="with --job: this stage of the job's pipeline "
+                                                        "(default: the first)")
     resolve = action("resolve", "Mark a review, uncertain or pending message as dealt with.")
     resolve.add_argument("id", type=_message_id, metavar="ID", help="the message's number")
     resolve.add_argument("--note", type=_note, required=True, help="what was done (required)")
@@ -201,7 +205,7 @@ def _messages(commands, settings: Settings, args: argparse.Namespace) -> int:
     actions = {
         "list": lambda: commands.messages_list(settings, args.status or (), args.limit),
         "show": lambda: commands.messages_show(settings, args.id),
-        "retry": lambda: commands.messages_retry(settings, args.id, args.include_uncertain),
+        "retry": lambda: commands.messages_retry(settings, args.id, args.include_uncertain, args.job, args.stage),
         "resolve": lambda: commands.messages_resolve(settings, args.id, args.note),
     }
     return actions[args.messages_command]()
