@@ -194,7 +194,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return commands.demo(args.workdir, args.mail)
     settings = _settings(args)
-    handlers = {"poll": lambda s: commands.dry_run(s) if args.dry_run else commands.poll(s), "backfill": lambda s: commands.poll(s, backfill_since=args.since),
+    handlers = {"poll": lambda s: commands.dry_run(s) if args.dry_run else commands.poll(s),
+                "backfill": lambda s: commands.poll(s, backfill_since=args.since),
                 "run": commands.run, "status": lambda s: commands.status(s, args.limit),
                 "db": commands.db_upgrade, "messages": lambda s: _messages(commands, s, args),
                 "rules": lambda s: _rules(commands, s, args)}
