@@ -64,3 +64,38 @@ def test_a_dry_run_reports_every_decision_and_touches_nothing(world, capsys):
     assert flags <= {b"\\Recent"}
     requests = world.sandbox.state()["requests"]
     assert not [route for route in requests if route.startswith("POST") and "search" not in route]
+
+
+def test_retry_with_a_chosen_job_sends_a_set_aside_mail_there(world, capsys):
+    """A recruiter sends a mail that matched no job to the job and stage she chose, in one command."""
+    world.deliver(build_email(sender=("Chef", "chef@example.org"), subject="Head Chef",
+                              attachments=[("cv.pdf", PDF, "application/pdf")]))
+    assert main("poll", "--config", str(world.config)) == 0
+    [record] = invariant.records(world.database)
+    assert record.status == "review"
+    assert main("messages", "retry", str(record.id), "--job", "DATA-3", "--stage", "Screening",
+                "--config", str(world.config)) == 0
+    assert "will go to 'Data Analyst'" in capsys.readouterr().out
+    assert main("poll", "--config", str(world.config)) == 0
+    [record] = invariant.records(world.database)
+    assert (record.status, record.job_title, record.rule) == ("submitted", "Data Analyst",
+                                                              "chosen by a person (messages retry --job)")
+    [candidate] = world.sandbox.state()["candidates"]
+    assert (str(candidate["job_id"]), str(candidate["pipeline_stage_id"])) == ("103", "22")
+
+
+@pytest.mark.parametrize(("job", "stage", "says"), [
+    ("Head Chef", None, "no open job is 'Head Chef'"), ("OPS-1", None, "no open job"),
+    ("Data Analyst", "Offer", "has no stage 'Offer'"),
+])
+def test_retry_with_a_job_that_cannot_be_refuses_and_changes_nothing(world, capsys, job, stage, says):
+    """An unknown or closed job, or a stage not in its pipeline: exit 1 saying so; the message stays in review."""
+    world.deliver(build_email(sender=("Chef", "chef@example.org"), subject="Head Chef",
+                              attachments=[("cv.pdf", PDF, "application/pdf")]))
+    main("poll", "--config", str(world.config))
+    [record] = invariant.records(world.database)
+    extra = ["--stage", stage] if stage else []
+    assert main("messages", "retry", str(record.id), "--job", job, *extra, "--config", str(world.config)) == 1
+    assert says in capsys.readouterr().err
+    [record] = invariant.records(world.database)
+    assert record.status == "review"
