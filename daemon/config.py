@@ -42,6 +42,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "rules": ("path",),
     "schedule": ("interval_seconds",),
     "resumes": ("max_bytes", "max_count"),
+    "intake": ("internal_senders", "own_addresses", "max_per_sender_per_hour"),
     "comment": ("cover_letter_chars",),
 }
 REQUIRED_TABLES = ("imap", "ats")
@@ -65,6 +66,16 @@ class FirstPass:
         when = (f"since {self.on_or_after}" if self.on_or_after else
                 f"of the last {self.days} days" if self.days is not None else "of any date")
         return f"mail {when}{', unread only' if self.unseen_only else ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSettings:
+    """Who is who in the mail: people who never apply themselves (recruiters forwarding CVs),
+    the daemon's own addresses (its mail is never an application), and a flood cap."""
+
+    internal_senders: tuple[str, ...] = ()  # domains ("acme.test") and addresses
+    own_addresses: tuple[str, ...] = ()
+    max_per_sender_per_hour: int = 20  # more mails than this from one sender in an hour are ignored; 0: no cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +126,7 @@ class Settings:
     test_crash_after: str = ""
     retention_days: int = 180  # personal data of settled messages is removed after this many days
     cover_letter_chars: int = 1500  # of the mail's text quoted in the confirmation comment (0: none)
+    intake: IntakeSettings = IntakeSettings()  # noqa: RUF009 (frozen)
 
 
 class _Section:
@@ -155,6 +167,12 @@ class _Section:
         if not isinstance(value, bool):
             raise self._fail(key, f"must be true or false, not {type(value).__name__}")
         return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._fail(key, f"must be a list of strings, such as [\"acme.test\"], not {value!r}")
+        return tuple(value)
 
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.str(key, default).lower()
@@ -273,6 +291,15 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *
         retention_days=database.int("retention_days", 180, low=1, high=36500),
         cover_letter_chars=_Section(data.get("comment", {}), "comment", path).int(
             "cover_letter_chars", 1500, low=0, high=5000),
+        intake=_intake(_Section(data.get("intake", {}), "intake", path)),
+    )
+
+
+def _intake(s: _Section) -> IntakeSettings:
+    return IntakeSettings(
+        internal_senders=tuple(v.strip().lower().lstrip("@") for v in s.strings("internal_senders") if v.strip()),
+        own_addresses=tuple(v.strip().lower() for v in s.strings("own_addresses") if v.strip()),
+        max_per_sender_per_hour=s.int("max_per_sender_per_hour", 20, low=0, high=100_000),
     )
 
 
