@@ -126,7 +126,7 @@ class Settings:
     test_crash_after: str = ""
     retention_days: int = 180  # personal data of settled messages is removed after this many days
     cover_letter_chars: int = 1500  # of the mail's text quoted in the confirmation comment (0: none)
-    intake: IntakeSettings = IntakeSettings()  # noqa: RUF009 (frozen)
+    intake: IntakeSettings = IntakeSettings()
 
 
 class _Section:
