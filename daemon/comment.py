@@ -30,7 +30,8 @@ def plain(text: str, limit: int = MAX_FIELD) -> str:
 
 def confirmation(*, sender_email: str, subject: str, received: datetime | None,
                  file_names: Sequence[str], job_title: str, again: bool = False, rule: str = "",
-                 note: str = "", cover_letter: str = "", new_files_not_attached: Sequence[str] = ()) -> str:
+                 note: str = "", cover_letter: str = "", new_files_not_attached: Sequence[str] = (),
+                 forwarded_by: str = "") -> str:
     """Says the application arrived by email: when, from which address, subject and files.
 
     `again`: the candidate existed before this mail (the same person applied again).
@@ -38,6 +39,7 @@ def confirmation(*, sender_email: str, subject: str, received: datetime | None,
     `cover_letter`: the candidate's text (daemon.coverletter.cover_letter), quoted below.
     `new_files_not_attached`: CVs this mail brought that the ATS could not attach to the
     existing applicant (a repeated application): the comment names them.
+    `forwarded_by`: who sent the candidate's mail in ("Rita Recruiter <rita@acme.test>").
     """
     when = received.isoformat(timespec="minutes") if received else "an unknown date"
     files = ", ".join(plain(name, 120) for name in file_names) or "none"
@@ -45,6 +47,7 @@ def confirmation(*, sender_email: str, subject: str, received: datetime | None,
         f"{'Further application' if again else 'Application'} received by email for {plain(job_title)}.",
         f"Received: {when}",
         f"From: {plain(sender_email) or 'unknown address'}",
+        *([f"Forwarded by: {plain(forwarded_by)}"] if forwarded_by else []),
         f"Subject: {plain(subject) or '(no subject)'}",
         f"Files: {files}",
         *([f"Routed by: {plain(rule)}"] if rule else []),

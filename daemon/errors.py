@@ -19,6 +19,7 @@
           ├── UnparseableMail
           ├── NoResume
           ├── NoRoute
+          ├── NoCandidate         a forward whose candidate cannot be found (never the forwarder)
           └── AtsRejected         4xx from the ATS (validation, auth, not found)
 
 Adapters translate foreign exceptions (imaplib, httpx, sqlalchemy) into these at their
@@ -111,6 +112,10 @@ class NoResume(PermanentError):
 
 class NoRoute(PermanentError):
     reason = "no job matched"
+
+
+class NoCandidate(PermanentError):
+    reason = "no candidate found"
 
 
 class AtsRejected(PermanentError):

@@ -22,7 +22,8 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import AtsId, Job
 from daemon.comment import confirmation
-from daemon.errors import AtsRejected, OutcomeUnknown
+from daemon.errors import AtsRejected, NoCandidate, OutcomeUnknown
+from daemon.inline_forward import Person
 from daemon.mail import ParsedEmail, Resume
 from daemon.rules.decision import Decision
 
@@ -46,10 +47,24 @@ class Application:
     rule); None means the job's first stage and the configured source.
     """
 
+    @property
+    def who(self) -> Person:
+        """The person the mail says is the candidate (the address may be "")."""
+        if self.person is not None:
+            return self.person
+        if self.person_from_cv:
+            return Person("", "")
+        return Person(self.email.sender_name, self.email.sender_email)
+
     email: ParsedEmail
     resumes: tuple[Resume, ...]
     job: Job
     decision: Decision | None = None
+    # The candidate when it is not the mail's sender (a forward), and who forwarded it.
+    person: Person | None = None
+    forwarder: Person | None = None
+    # No candidate address in the mail: take the ATS's reading of the CV, never the sender.
+    person_from_cv: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +155,14 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
         journal.record(ROUTE, target.job.id, target.to_journal())
     job = target.job
     uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
-    applicant = _applicant(client, journal, app.email, uploads, target.source_id)
+    applicant = _applicant(client, journal, app, uploads, target.source_id)
     candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
                                   target.source_id)
-    text = confirmation(sender_email=app.email.sender_email, subject=app.email.subject, received=received,
+    forwarder = app.forwarder
+    forwarded = f"{forwarder.name} <{forwarder.address}>" if forwarder and forwarder.name else (
+        forwarder.address if forwarder else "")
+    text = confirmation(sender_email=_address(app, uploads) or app.email.sender_email, subject=app.email.subject,
+                        received=received, forwarded_by=forwarded,
                         file_names=[r.filename or r.upload_name for r in app.resumes], job_title=job.title,
                         again=again, rule=target.rule, note=target.comment)
     _once(journal, COMMENT, lambda: client.add_comment(candidate, text), {})
@@ -184,16 +203,20 @@ def _reuse(journal: Journal, step: str, ats_id: AtsId, data: Mapping[str, Any]) 
     return ats_id
 
 
-def _applicant(client: AtsClient, journal: Journal, email: ParsedEmail, uploads: list[Mapping[str, Any]],
+def _applicant(client: AtsClient, journal: Journal, app: Application, uploads: list[Mapping[str, Any]],
                source_id: AtsId) -> AtsId:
     done = journal.get(APPLICANT)
     if done is not None:
         return AtsId.of(done["id"])
-    address = _address(email, uploads)
-    known = journal.known_applicant(address) if address else None
+    address = _address(app, uploads)
+    if not address:
+        raise NoCandidate("no address for the candidate in the mail nor in the ATS's reading of the CV; "
+                          "the sender was not used" if app.person_from_cv or app.person else
+                          "no sender address in the mail nor in the ATS's reading of the CV")
+    known = journal.known_applicant(address)
     if known is not None:
         return _reuse(journal, APPLICANT, known, {"email": address})
-    return _once(journal, APPLICANT, lambda: _create_applicant(client, email, address, uploads, source_id),
+    return _once(journal, APPLICANT, lambda: _create_applicant(client, app, address, uploads, source_id),
                  {"email": address})
 
 
@@ -226,15 +249,17 @@ def _upload(client: AtsClient, journal: Journal, index: int, resume: Resume) -> 
     return data
 
 
-def _address(email: ParsedEmail, uploads: list[Mapping[str, Any]]) -> str:
+def _address(app: Application, uploads: list[Mapping[str, Any]]) -> str:
+    """The candidate's address: from the mail, else from the ATS's reading of the CV."""
     parsed = next((u["parsed"] for u in uploads if u.get("parsed")), {})
-    return (email.sender_email or str(parsed.get("email") or "")).strip().lower()
+    address = (app.who.address or str(parsed.get("email") or "")).strip().lower()
+    return "" if app.forwarder is not None and address == app.forwarder.address else address  # never the forwarder
 
 
-def _create_applicant(client: AtsClient, email: ParsedEmail, address: str, uploads: list[Mapping[str, Any]],
+def _create_applicant(client: AtsClient, app: Application, address: str, uploads: list[Mapping[str, Any]],
                       source_id: AtsId) -> AtsId:
     parsed = next((u["parsed"] for u in uploads if u.get("parsed")), {})
-    name = applicant_name(email.sender_name, parsed, address)
+    name = applicant_name(app.who.name, parsed, address)
     return client.create_applicant(
         first_name=name.first, middle_name=name.middle, last_name=name.last, email=address,
         phone=str(parsed.get("phone") or ""), cv_ids=[AtsId.of(u["id"]) for u in uploads], source_id=source_id)
