@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from daemon import __version__, logs
-from daemon.config import CONFIG_ENV, Settings, config_path, load_settings
+from daemon.config import ATS_TOKEN_ENV, CONFIG_ENV, Settings, config_path, load_settings
 from daemon.errors import AtsInboxError, ConfigError, DatabaseReplaced
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -17,7 +19,10 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONFIG_HELP = f"configuration file (default: ${CONFIG_ENV})"
 # Commands that talk to the mailbox or the ATS; the others only use the database and run
 # without the IMAP password and the ATS token.
-NEED_SECRETS = {("poll",), ("run",), ("backfill",), ("messages", "retry")}
+NEED_SECRETS = {("poll",), ("run",), ("backfill",), ("messages", "retry"), ("check",)}
+# Commands that use the mailbox but never the ATS; `resolve` runs without the password too
+# (the record is resolved, the output says the mailbox was not updated).
+NEED_IMAP, WANT_IMAP = {("messages", "open")}, {("messages", "resolve")}
 
 DESCRIPTION = """\
 Turns a jobs@ mailbox into applications in the Skailer ATS: reads new mail over IMAP,
@@ -62,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--since", type=_day, required=True, metavar="DATE",
                           help="the first arrival date to take in (YYYY-MM-DD)")
     command("run", "Run the daemon: a pass every [schedule] interval_seconds until SIGTERM, SIGINT or SIGHUP.")
+    command("check", "Check before going live: IMAP login and folders, the ATS token, the source, the rules; "
+                     "list the open jobs and how mail reaches them. Exit 0 only when everything is ready.")
     status = command("status", "Show what was processed, what was set aside and why, and the last pass.")
     status.add_argument("--limit", type=int, default=20, help="how many recent messages to list (default 20)")
     db = command("db", "Database maintenance.", config=False)
@@ -87,6 +94,7 @@ def _config_argument(sub: argparse.ArgumentParser) -> None:
 
 
 MESSAGE_STATUSES = ("review", "uncertain", "pending", "submitted", "duplicate", "resolved", "ignored")
+RESOLVE_STATUSES = ("review", "uncertain", "pending")
 MESSAGES_HELP = """\
 Mail the daemon set aside waits here for a person: `review` (a permanent problem: no
 resume, no job matched, refused by the ATS, or it kept failing) and `uncertain` (a create
@@ -125,9 +133,26 @@ def _messages_arguments(sub: argparse.ArgumentParser) -> None:
                                                     "title) instead of routing it again; needs one ID")
     retry.add_argument("--stage", metavar="STAGE", help="with --job: this stage of the job's pipeline "
                                                         "(default: the first)")
-    resolve = action("resolve", "Mark a review, uncertain or pending message as dealt with.")
-    resolve.add_argument("id", type=_message_id, metavar="ID", help="the message's number")
+    resolve = action("resolve", "Mark review, uncertain or pending messages as dealt with: by ID, or all in "
+                                "--status (older than --older-than). Their flagged mail is unflagged, marked "
+                                "done and moved to imap.processed_folder when one is set.")
+    resolve.add_argument("ids", type=_message_id, nargs="*", metavar="ID", help="the messages' numbers")
+    resolve.add_argument("--status", action="extend", nargs="+", choices=RESOLVE_STATUSES, metavar="STATUS",
+                         help=f"instead of IDs: every message in these statuses ({', '.join(RESOLVE_STATUSES)})")
+    resolve.add_argument("--older-than", type=_age, default=None, metavar="AGE",
+                         help="with --status: only those recorded more than AGE ago, e.g. 30d")
+    resolve.add_argument("--by", default=None, metavar="NAME",
+                         help="who resolved them (default: your login name)")
     resolve.add_argument("--note", type=_note, required=True, help="what was done (required)")
+    opened = action("open", "Write the original mail, as the IMAP server has it now, to a file or stdout, "
+                            "for a person to read; it is not marked read.")
+    opened.add_argument("id", type=_message_id, metavar="ID", help="the message's number")
+    opened.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                        help="a new file to create, readable by you only (default: stdout)")
+    purge = action("purge", "Remove one person's data from the database on request: the sender, subject, "
+                            "date, file names and notes of their messages, and the applicant remembered for "
+                            "the address. The ATS and the mailbox keep their copies.")
+    purge.add_argument("--email", required=True, metavar="ADDRESS", help="the person's e-mail address")
 
 
 def _day(text: str) -> date:
@@ -169,7 +194,10 @@ def _sandbox_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "messages_command", None) == "resolve":
+        _check_resolve(parser, args)
     logs.setup(args.log_level or ("WARNING" if args.command == "demo" else "INFO"))
     try:
         return _dispatch(args)
@@ -198,7 +226,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "backfill": lambda s: commands.poll(s, backfill_since=args.since),
                 "run": commands.run, "status": lambda s: commands.status(s, args.limit),
                 "db": commands.db_upgrade, "messages": lambda s: _messages(commands, s, args),
-                "rules": lambda s: _rules(commands, s, args)}
+                "rules": lambda s: _rules(commands, s, args), "check": commands.check}
     return handlers[args.command](settings)
 
 
@@ -207,7 +235,11 @@ def _messages(commands, settings: Settings, args: argparse.Namespace) -> int:
         "list": lambda: commands.messages_list(settings, args.status or (), args.limit),
         "show": lambda: commands.messages_show(settings, args.id),
         "retry": lambda: commands.messages_retry(settings, args.id, args.include_uncertain, args.job, args.stage),
-        "resolve": lambda: commands.messages_resolve(settings, args.id, args.note),
+        "resolve": lambda: commands.messages_resolve(settings, args.ids, args.note, _resolver(args.by),
+                                                     args.status or (), args.older_than,
+                                                     getattr(args, "mailbox_off", "")),
+        "open": lambda: commands.messages_open(settings, args.id, args.output),
+        "purge": lambda: commands.messages_purge(settings, args.email),
     }
     return actions[args.messages_command]()
 
@@ -246,7 +278,39 @@ def _rules(commands, settings: Settings, args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     action = getattr(args, "messages_command", None) or getattr(args, "db_command", None)
     words = (args.command, action) if action else (args.command,)
-    return load_settings(config_path(args.config), need_secrets=words in NEED_SECRETS)
+    path = config_path(args.config)
+    if words in NEED_IMAP | WANT_IMAP:
+        no_token = {**os.environ, ATS_TOKEN_ENV: "unused"}  # these commands never call the ATS
+        try:
+            return load_settings(path, no_token, need_secrets=True)
+        except ConfigError as exc:
+            if words in NEED_IMAP:
+                raise
+            args.mailbox_off = f"no IMAP password: {exc}"
+    return load_settings(path, need_secrets=words in NEED_SECRETS)
+
+
+def _check_resolve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """IDs or --status, not both; --older-than only with --status (a usage error, exit 2)."""
+    if bool(args.ids) == bool(args.status):
+        parser.error("messages resolve: give message numbers or --status (with --older-than), not both")
+    if args.older_than is not None and not args.status:
+        parser.error("messages resolve: --older-than goes with --status, e.g. --status review --older-than 30d")
+
+
+def _age(text: str) -> timedelta:
+    """An age as `30d` (days) or `2w` (weeks); a bare number is days."""
+    number, unit = (text[:-1], text[-1].lower()) if text[-1:].isalpha() else (text, "d")
+    if not number.isdigit() or unit not in "dw":
+        raise argparse.ArgumentTypeError(f"not an age: {text!r} (write e.g. 30d or 2w)")
+    return timedelta(days=int(number) * (7 if unit == "w" else 1))
+
+
+def _resolver(by: str | None) -> str:
+    """Who resolves: --by, else the login name (the one behind sudo when run with sudo)."""
+    if by is not None and by.strip():
+        return by.strip()
+    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 if __name__ == "__main__":

@@ -180,10 +180,118 @@ def _choose_job(settings: Settings, store: Store, pk: int, job: str, stage: str 
     print(f"#{pk} will go to {target.job.title!r} ({target.reasons[0]})", flush=True)
 
 
-def messages_resolve(settings: Settings, pk: int, note: str) -> int:
+def messages_resolve(settings: Settings, pks: Sequence[int], note: str, by: str = "",
+                     statuses: Sequence[str] = (), older_than: timedelta | None = None,
+                     mailbox_off: str = "") -> int:
+    """The messages `pks`, or those in `statuses` older than `older_than`; one line each, as it goes.
+
+    Their mail is settled over one IMAP connection, opened only when a message needs it;
+    `mailbox_off` says why the mailbox cannot be used (no IMAP password), if so."""
+    from daemon.mailbox.recorded import MailDesk
+
+    desk = None if mailbox_off else MailDesk(settings.imap)
+    settle = desk.settle if desk is not None else None
+    try:
+        with _store(settings) as store:
+            if len(pks) == 1:  # one message: a refusal is the command's error (exit 1)
+                _say(review.resolve(store, pks[0], note, by, settle, mailbox_off=mailbox_off))
+                return EXIT_OK
+            chosen = list(pks) or review.resolvable(store, statuses, older_than)
+            outcomes = list(_each(review.resolve_many(store, chosen, note, by, settle, mailbox_off=mailbox_off)))
+    finally:
+        if desk is not None:
+            desk.close()
+    if not chosen:
+        age = f" recorded more than {older_than.days} day(s) ago" if older_than else ""
+        print(f"nothing to resolve: no message in {' or '.join(statuses)}{age}")
+    refused = [o for o in outcomes if " not resolved: " in o.said]
+    print(f"resolved {len(outcomes) - len(refused)} of {len(outcomes)} message(s)")
+    return EXIT_FAILED if refused else EXIT_OK
+
+
+def _each(outcomes: Iterator[review.Outcome]) -> Iterator[review.Outcome]:
+    """Each outcome printed as it comes: refusals to stderr."""
+    for outcome in outcomes:
+        if " not resolved: " in outcome.said:
+            print(outcome.said, file=sys.stderr, flush=True)
+        else:
+            _say(outcome)
+        yield outcome
+
+
+def messages_open(settings: Settings, pk: int, output: Path | None) -> int:
+    """The original mail, as the server has it, to `output` (created 0600, never overwritten) or stdout."""
+    from daemon.mailbox.recorded import MailDesk
+
     with _store(settings) as store:
-        _say(review.resolve(store, pk, note))
+        record, _steps = review.message(store, pk)
+    desk = MailDesk(settings.imap)
+    try:
+        raw = desk.read(record)
+    finally:
+        desk.close()
+    if raw is None:
+        print(f"ats-inbox: the mail of #{pk} is not in the mailbox any more (looked in "
+              f"{', '.join(desk.places(record))}, by UID and by Message-ID and hash)", file=sys.stderr)
+        return EXIT_FAILED
+    if output is None or str(output) == "-":
+        sys.stdout.buffer.write(raw)
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    _write_private(output, raw)
+    print(f"wrote the mail of #{pk} ({len(raw)} bytes) to {output}", file=sys.stderr)
     return EXIT_OK
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A new file readable by its owner only; an existing file is never overwritten."""
+    import os
+
+    from daemon.errors import AtsInboxError
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise AtsInboxError(f"{path} exists: give the name of a new file") from None
+    except OSError as exc:
+        raise AtsInboxError(f"cannot create {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(data)
+
+
+def messages_purge(settings: Settings, email: str) -> int:
+    """Remove one person's data from the database, and say what stays elsewhere."""
+    from daemon.retention import purge_person
+    from daemon.store.models import utcnow
+
+    with _store(settings) as store:
+        purged = purge_person(store, email, utcnow())
+    if not purged.ids and not purged.applicant_id:
+        print(f"nothing recorded for {email}: no message from that address and no applicant created for it")
+        return EXIT_OK
+    ids = ", ".join(f"#{pk}" for pk in purged.ids)
+    print(f"removed the personal data of {len(purged.ids)} message(s) of {email}"
+          + (f" ({ids})" if ids else "") + " from the database"
+          + (f", and forgot its ATS applicant {purged.applicant_id} (a new application creates a new applicant)"
+             if purged.applicant_id else "") + ".")
+    applicant = f" (applicant {purged.applicant_id}, its CVs and comments)" if purged.applicant_id else ""
+    print(f"The ATS keeps its own copy{applicant}: delete it there.")
+    if purged.folders:
+        print(f"The mails themselves stay in the mailbox ({', '.join(purged.folders)}): delete them there too.")
+    if purged.pending:
+        print(f"{len(purged.pending)} of them still pending ({', '.join(f'#{pk}' for pk in purged.pending)}): the "
+              "next pass reads the mail again and records the sender again; resolve them or delete the mail first.")
+    return EXIT_OK
+
+
+def check(settings: Settings) -> int:
+    """Whether everything is ready to go live: IMAP and its folders, the ATS, the source, the rules."""
+    from daemon.check import run_checks
+
+    report = run_checks(settings)
+    print(report.text())
+    return EXIT_OK if report.ready else EXIT_FAILED
 
 
 def _move_back(settings: Settings) -> review.MoveBack | None:

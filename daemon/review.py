@@ -6,7 +6,9 @@ first: the next pass takes it again and resumes from its journal, so steps alrea
 are never repeated. Where the mail itself has to move (out of the review folder), the
 caller passes a `MoveBack`; it runs after the record is pending (so a pass that sees the
 mail come back continues the record instead of calling it a duplicate), and a move that
-fails puts the record back as it was.
+fails puts the record back as it was. A resolved message's mail is settled after the record
+changed (a `Settle`): unflagged, marked done, moved to the processed folder; when the mailbox
+cannot be reached the record stays resolved and the person is told how to finish.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, select
 
-from daemon.errors import AtsInboxError
+from daemon.errors import AtsInboxError, ConfigError, Conflict, MailboxActionRefused, MailboxUnavailable
 from daemon.journal import STARTED
+from daemon.mailbox.base import Placement
 from daemon.report import table
 from daemon.runner import MAILBOX_STEP
-from daemon.store.models import MessageRecord, StepRecord
+from daemon.store.models import MessageRecord, StepRecord, utcnow
 from daemon.store.repository import (
+    ACTION_REFUSED,
     DUPLICATE,
     IGNORED,
     NEEDS_PERSON,
@@ -53,6 +57,9 @@ STILL_STARTED = (
 
 MoveBack = Callable[[MessageRecord], bool]
 """Puts a record's mail back into the watched folder; False when the mail was not found."""
+Settle = Callable[[MessageRecord], Placement | None]
+"""Unflags a resolved record's mail, marks it done, moves it to the processed folder; None: not found."""
+FLAGGED_ACTION, DONE_ACTION = "flagged", "processed"  # MessageRecord.mailbox_action as the runner writes it
 
 
 class UnknownMessage(AtsInboxError):
@@ -131,6 +138,7 @@ def show_text(record: MessageRecord, steps: Sequence[StepRecord]) -> str:
         ("Applicant", m.applicant_id), ("Candidate", m.candidate_id), ("Attempts", str(m.attempts)),
         ("Last error", m.last_error),
         ("Duplicate of", f"#{m.duplicate_of}" if m.duplicate_of else ""), ("Note", m.note),
+        ("Resolved by", _resolved(m)), ("Personal data", _removed(m)),
         ("Mailbox action", _action_text(m)),
         ("Now in", f"{m.placed_folder} (UID {m.placed_uid})" if m.placed_uid else m.placed_folder),
     ]
@@ -146,6 +154,18 @@ def show_text(record: MessageRecord, steps: Sequence[StepRecord]) -> str:
         lines += ["", f"Next: `ats-inbox messages retry {m.id}` or "
                       f"`ats-inbox messages resolve {m.id} --note TEXT`"]
     return "\n".join(lines)
+
+
+def _resolved(m: MessageRecord) -> str:
+    if m.resolved_at is None:
+        return m.resolved_by
+    return f"{m.resolved_by or 'someone'} at {_when(m.resolved_at)}"
+
+
+def _removed(m: MessageRecord) -> str:
+    if m.personal_data_removed_at is None:
+        return ""
+    return f"removed at {_when(m.personal_data_removed_at)} (sender, subject, date, file names, note)"
 
 
 # -- changing ------------------------------------------------------------------------------
@@ -184,19 +204,81 @@ def retry_all(store: Store, move_back: MoveBack | None = None,
         yield retry(store, pk, move_back)
 
 
-def resolve(store: Store, pk: int, note: str) -> Outcome:
-    """A person dealt with the message: `resolved`, with their note; nothing else changes."""
+def resolve(store: Store, pk: int, note: str, by: str = "", settle: Settle | None = None,
+            now: datetime | None = None, mailbox_off: str = "") -> Outcome:
+    """A person dealt with the message: `resolved`, with their note and name; then its mail is settled.
+
+    The record changes first, by compare-and-set on the status it was seen in. Mail that was
+    flagged (or whose action the server refused) is then unflagged, marked done and moved to
+    the processed folder by `settle`; when that cannot be done (`mailbox_off` says why, or the
+    server cannot be reached) the record stays resolved and the line says how to finish.
+    Resolving a resolved message whose mail is still flagged only settles the mail.
+    """
     if not note.strip():
         raise NotAllowed("a note is required: say what was done, e.g. --note 'added by hand'")
-    with store.session() as s:
-        record = s.get(MessageRecord, pk)
-        if record is None:
-            raise UnknownMessage(f"no message #{pk}; see `ats-inbox messages list`")
-        _require(record, RESOLVABLE, "resolved")
-        was = record.status
-        record.status, record.note = RESOLVED, note.strip()
-    log.info("review.resolved", extra={"record": pk, "was": was})
-    return Outcome(pk, f"#{pk} {was} -> resolved")
+    record, _steps = message(store, pk)
+    if record.status == RESOLVED and _mail_owed(record):
+        return Outcome(pk, f"#{pk} already resolved (note kept)" + _settled(store, record, settle, mailbox_off))
+    _require(record, RESOLVABLE, "resolved")
+    try:
+        store.update_message(pk, expect=record.status, status=RESOLVED, note=note.strip(), resolved_by=by.strip(),
+                             resolved_at=now or utcnow())
+    except Conflict as exc:
+        raise NotAllowed(f"{exc}: it changed meanwhile; nothing done") from exc
+    log.info("review.resolved", extra={"record": pk, "was": record.status})
+    said = f"#{pk} {record.status} -> resolved"
+    if _mail_owed(record):
+        said += _settled(store, record, settle, mailbox_off)
+    return Outcome(pk, said)
+
+
+def resolve_many(store: Store, pks: Sequence[int], note: str, by: str = "", settle: Settle | None = None,
+                 now: datetime | None = None, mailbox_off: str = "") -> Iterator[Outcome]:
+    """Resolve each message in turn; one that cannot be resolved says why and the others go on."""
+    for pk in pks:
+        try:
+            yield resolve(store, pk, note, by, settle, now, mailbox_off)
+        except NotAllowed as exc:
+            yield Outcome(pk, f"#{pk} not resolved: {exc}")
+
+
+def resolvable(store: Store, statuses: Sequence[str], older_than: timedelta | None,
+               now: datetime | None = None) -> list[int]:
+    """Ids of the messages in `statuses` recorded more than `older_than` ago, oldest first."""
+    refused = sorted(set(statuses) - set(RESOLVABLE))
+    if refused:
+        raise NotAllowed(f"only {', '.join(RESOLVABLE)} messages can be resolved, not {', '.join(refused)}")
+    query = select(MessageRecord.id).where(MessageRecord.status.in_(statuses)).order_by(MessageRecord.id)
+    if older_than is not None:
+        query = query.where(MessageRecord.created_at < (now or utcnow()) - older_than)
+    with store.reading() as s:
+        return list(s.scalars(query))
+
+
+def _mail_owed(record: MessageRecord) -> bool:
+    """Its mail was flagged for a person (or the server refused that): the mailbox must be told."""
+    return record.mailbox_action in (FLAGGED_ACTION, ACTION_REFUSED)
+
+
+def _settled(store: Store, record: MessageRecord, settle: Settle | None, mailbox_off: str) -> str:
+    """The mailbox side of a resolve, as the end of the line said for it."""
+    again = f"run `ats-inbox messages resolve {record.id} --note ...` again to finish"
+    if settle is None:
+        return f"; the mailbox was NOT updated ({mailbox_off or 'no mailbox configured'}): {again}"
+    try:
+        placement = settle(record)
+    except (MailboxUnavailable, MailboxActionRefused, ConfigError) as exc:
+        log.warning("review.settle_failed", extra={"record": record.id, "error": type(exc).__name__})
+        return f"; the mailbox was NOT updated ({exc}): {again} when the IMAP server can be reached"
+    if placement is None:
+        return "; its mail was NOT found in the mailbox (unflag or move it by hand)"
+    detail = json.dumps({"action": DONE_ACTION, "folder": placement.folder, "uid": placement.uid})
+    try:
+        store.record_action(record.id, expect=RESOLVED, action=DONE_ACTION, placement=placement,
+                            step=MAILBOX_STEP, detail=detail)
+    except Conflict:
+        log.warning("review.changed_meanwhile", extra={"record": record.id})
+    return f"; mail unflagged, marked done, now in {placement.folder}"
 
 
 def _require(record: MessageRecord, allowed: Sequence[str], action: str) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from daemon import cli, review
 from daemon.errors import MailboxUnavailable
-from daemon.mailbox.base import MessageKey
+from daemon.mailbox.base import MessageKey, Placement
 from daemon.sandbox import Fault
 from daemon.store import open_store
 from daemon.store.repository import (
@@ -483,3 +484,138 @@ def test_list_and_show_give_sender_subject_and_files(store, config, capsys):
     assert messages(config, "show", str(pk)) == 0
     shown = capsys.readouterr().out
     assert "Ann Lee <ann@example.org>" in shown and "cv.pdf (1234 bytes)" in shown
+
+
+# -- resolve: several, by whom, and the mailbox ------------------------------------------------
+
+def test_resolve_takes_several_ids_and_records_who(store, config, capsys):
+    """`resolve 1 2 --by NAME --note TEXT`: each resolved with the note, the name and the time."""
+    pks = [add(store, n, REVIEW, reason="no job matched") for n in (1, 2)]
+    assert messages(config, "resolve", *map(str, pks), "--by", "maria", "--note", "added by hand") == 0
+    out = capsys.readouterr().out
+    assert f"#{pks[0]} review -> resolved" in out and "resolved 2 of 2 message(s)" in out
+    for pk in pks:
+        record = store.message_by_pk(pk)
+        assert (record.status, record.note, record.resolved_by) == (RESOLVED, "added by hand", "maria")
+        assert record.resolved_at is not None
+
+
+def test_resolve_by_defaults_to_the_login_name(store, config, monkeypatch):
+    """Without --by the person is the login name (the one behind sudo)."""
+    monkeypatch.setenv("SUDO_USER", "maria")
+    pk = add(store, 1, REVIEW)
+    assert messages(config, "resolve", str(pk), "--note", "done") == 0
+    assert store.message_by_pk(pk).resolved_by == "maria"
+
+
+def test_resolve_by_status_and_age(store, config, capsys):
+    """`--status review --older-than 30d` resolves exactly the review messages older than 30 days."""
+    old_review = add(store, 1, REVIEW, created_at=datetime.now(UTC) - timedelta(days=40))
+    young_review = add(store, 2, REVIEW, created_at=datetime.now(UTC) - timedelta(days=5))
+    old_uncertain = add(store, 3, UNCERTAIN, created_at=datetime.now(UTC) - timedelta(days=40))
+    assert messages(config, "resolve", "--status", "review", "--older-than", "30d", "--note", "stale") == 0
+    assert [store.message_by_pk(pk).status for pk in (old_review, young_review, old_uncertain)] == [
+        RESOLVED, REVIEW, UNCERTAIN]
+    assert "resolved 1 of 1 message(s)" in capsys.readouterr().out
+
+
+def test_resolve_by_status_with_nothing_to_do(store, config, capsys):
+    """No message matches: said so, exit 0."""
+    assert messages(config, "resolve", "--status", "uncertain", "--older-than", "30d", "--note", "x") == 0
+    assert "nothing to resolve: no message in uncertain recorded more than 30 day(s) ago" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["1", "--status", "review"], ["--older-than", "30d"], [],
+                                  ["--status", "review", "--older-than", "soon"]])
+def test_resolve_usage_errors_exit_2(config, args):
+    """IDs and --status together, neither, --older-than alone or a bad age are usage errors."""
+    with pytest.raises(SystemExit) as exited:
+        messages(config, "resolve", *args, "--note", "x")
+    assert exited.value.code == 2
+
+
+def test_bulk_resolve_goes_on_past_a_message_it_cannot_resolve(store, config, capsys):
+    """A settled message among the ids is refused on its own line (exit 1); the others are resolved."""
+    done = add(store, 1, SUBMITTED)
+    waiting = add(store, 2, REVIEW)
+    assert messages(config, "resolve", str(done), str(waiting), "--note", "x") == 1
+    captured = capsys.readouterr()
+    assert f"#{done} not resolved: message #{done} is submitted" in captured.err
+    assert store.message_by_pk(waiting).status == RESOLVED
+
+
+class FakeDesk:
+    """Settles mail in memory: records what it was asked, or fails as told."""
+
+    def __init__(self, fail: Exception | None = None, found: bool = True):
+        self.fail, self.found, self.settled = fail, found, []
+
+    def settle(self, record):
+        if self.fail is not None:
+            raise self.fail
+        self.settled.append(record.id)
+        return Placement("Processed", 77) if self.found else None
+
+
+def test_a_resolved_flagged_mail_is_settled_and_its_placement_recorded(store):
+    """Flagged mail is settled after the record is resolved; the record then says it is done, and where."""
+    pk = add(store, 1, REVIEW, mailbox_action="flagged", placed_folder="Review", placed_uid=4)
+    desk = FakeDesk()
+    outcome = review.resolve(store, pk, "handled", "maria", desk.settle)
+    assert desk.settled == [pk]
+    assert outcome.said == f"#{pk} review -> resolved; mail unflagged, marked done, now in Processed"
+    record = store.message_by_pk(pk)
+    assert (record.status, record.mailbox_action, record.placed_folder, record.placed_uid) == (
+        RESOLVED, "processed", "Processed", 77)
+    assert step_states(store, pk)["mailbox"] == "done"
+
+
+def test_mail_whose_action_is_still_owed_is_left_to_the_daemon(store):
+    """No mailbox action yet (the daemon owes it): nothing is settled here; the next pass marks it done."""
+    pk = add(store, 1, PENDING)
+    desk = FakeDesk()
+    assert review.resolve(store, pk, "x", "maria", desk.settle).said == f"#{pk} pending -> resolved"
+    assert desk.settled == []
+
+
+def test_an_unreachable_mailbox_leaves_the_record_resolved_and_says_how_to_finish(store):
+    """The server is down: resolved all the same; the line says the mailbox was not updated and how to retry,
+    and resolving again later settles only the mail (the note stays)."""
+    pk = add(store, 1, REVIEW, mailbox_action="flagged")
+    down = review.resolve(store, pk, "first", "maria", FakeDesk(MailboxUnavailable("IMAP error: refused")).settle)
+    assert "the mailbox was NOT updated (IMAP error: refused)" in down.said
+    assert f"`ats-inbox messages resolve {pk} --note ...` again" in down.said
+    assert store.message_by_pk(pk).status == RESOLVED
+    desk = FakeDesk()
+    again = review.resolve(store, pk, "second", "someone", desk.settle)
+    assert again.said.startswith(f"#{pk} already resolved (note kept); mail unflagged")
+    record = store.message_by_pk(pk)
+    assert (record.note, record.resolved_by, record.mailbox_action) == ("first", "maria", "processed")
+
+
+def test_without_the_imap_password_resolve_still_resolves(store, tmp_path, database, capsys, monkeypatch):
+    """No IMAP password in the configuration: the record is resolved, the mailbox not updated, said so."""
+    monkeypatch.delenv("ATS_INBOX_IMAP_PASSWORD", raising=False)
+    config = make_config(tmp_path, database)
+    text = config.read_text().replace("password_file", "# password_file")
+    config.write_text(text)
+    pk = add(store, 1, REVIEW, mailbox_action="flagged")
+    assert messages(config, "resolve", str(pk), "--note", "x") == 0
+    assert "the mailbox was NOT updated (no IMAP password" in capsys.readouterr().out
+    assert store.message_by_pk(pk).status == RESOLVED
+
+
+def test_a_mail_not_found_is_said_and_the_record_stays_resolved(store):
+    """The mail is gone from every folder: the record is resolved, the line says to look by hand."""
+    pk = add(store, 1, REVIEW, mailbox_action="flagged")
+    outcome = review.resolve(store, pk, "x", "maria", FakeDesk(found=False).settle)
+    assert "its mail was NOT found in the mailbox" in outcome.said
+    assert store.message_by_pk(pk).mailbox_action == "flagged"
+
+
+def test_show_says_who_resolved_it(store, config, capsys):
+    """`messages show` prints who resolved the message and when."""
+    pk = add(store, 1, REVIEW)
+    review.resolve(store, pk, "added by hand", "maria", now=datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    assert messages(config, "show", str(pk)) == 0
+    assert "maria at 2026-12-01 09:00:00" in capsys.readouterr().out

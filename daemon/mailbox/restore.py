@@ -57,7 +57,7 @@ def _move_back(mailbox: ImapMailbox, review: str, message_id: str, sha256: str, 
         return None  # set-aside mail stays in the watched folder: nothing to move
     with reading("looking for mail in the review folder"):
         uidvalidity = int(client.select_folder(review)[b"UIDVALIDITY"])
-        uid = _by_message_id(mailbox, message_id, sha256, size) or _find(mailbox, [], sha256, size)
+        uid = find(mailbox, message_id, sha256, size)
     if uid is None:
         log.warning("review.mail_not_found", extra={"sha256": sha256})
         return None
@@ -66,6 +66,12 @@ def _move_back(mailbox: ImapMailbox, review: str, message_id: str, sha256: str, 
         placement = mailbox.relocation(review, uidvalidity)(uid, mailbox.folder)
     log.info("review.mail_moved_back", extra={"sha256": sha256, "review_uid": uid, "new_uid": placement.uid})
     return placement
+
+
+def find(mailbox: ImapMailbox, message_id: str, sha256: str, size: int) -> int | None:
+    """The UID in the selected folder of the mail with this Message-ID and SHA-256 (found by its
+    hash among the newest messages of its size when the Message-ID search finds nothing)."""
+    return _by_message_id(mailbox, message_id, sha256, size) or _find(mailbox, [], sha256, size)
 
 
 def _by_message_id(mailbox: ImapMailbox, message_id: str, sha256: str, size: int) -> int | None:

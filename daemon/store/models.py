@@ -70,6 +70,11 @@ class MessageRecord(Base):
     # Where the mail is after its mailbox action (the UID from COPYUID when the server gives it).
     placed_folder: Mapped[str] = mapped_column(String(1000), default="")
     placed_uid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Who dealt with it (`messages resolve --by`) and when.
+    resolved_by: Mapped[str] = mapped_column(String(200), default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When its personal data was removed ([database] retention_days, or `messages purge`).
+    personal_data_removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
