@@ -13,10 +13,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
+from daemon.ats.models import Job
+from daemon.automatic import automatic_mail
 from daemon.errors import NoResume, NoRoute
+from daemon.forwards import CandidateSearch, find_candidate
+from daemon.inline_forward import Person
 from daemon.journal import DONE, StoreJournal
 from daemon.mail import ParsedEmail, Resume
 from daemon.outcome import Disposition, MailSummary, Outcome, classify, reason_of
@@ -26,7 +31,7 @@ from daemon.rules import IGNORE, Decision, RuleSet, decide
 from daemon.rules import REVIEW as REVIEW_ACTION
 from daemon.store.models import MessageRecord
 from daemon.store.repository import IGNORED, PENDING, REVIEW, SUBMITTED, UNCERTAIN, Store
-from daemon.submission import ROUTE, Application, Target, recorded_target, submit
+from daemon.submission import ROUTE, Application, Journal, PrefixedJournal, Target, recorded_target, submit
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,9 @@ class FlowOptions:
     max_message_bytes: int = 50 * 1024 * 1024
     limits: ResumeLimits = ResumeLimits()  # noqa: RUF009 (frozen, so sharing the default is safe)
     crash_after_step: str = ""  # test hook, see daemon.journal
+    internal_senders: tuple[str, ...] = ()  # [intake]: people who never apply themselves
+    own_addresses: tuple[str, ...] = ()  # the daemon's own: their mail is ignored
+    max_per_sender_per_hour: int = 0  # 0: no flood cap
 
     @property
     def structure(self) -> StructureLimits:
@@ -52,6 +60,19 @@ class FlowOptions:
 INFERENCE_STEPS = ("job code in the subject", "job title in the subject")
 
 
+FOUND_BY_CV = "ATS reading of the CV"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidacy:
+    """One person the mail applies for, and their resumes. `person` None, or with no address:
+    the address comes from the ATS's reading of the CV (`from_cv`)."""
+
+    person: Person | None
+    resumes: tuple[Resume, ...]
+    from_cv: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What handling a mail comes to before anything is sent: submit, ignore or set aside."""
@@ -61,7 +82,14 @@ class Plan:
     rule: str
     route_reason: str
     decision: Decision | None = None  # None when the target was journalled earlier
-    resumes: tuple[Resume, ...] = ()
+    forwarder: Person | None = None
+    found_by: str = ""  # how the (first) candidate was found
+    candidacies: tuple[Candidacy, ...] = ()
+    notes: tuple[str, ...] = ()  # candidates of a bundle that could not be submitted, and why
+
+    @property
+    def resumes(self) -> tuple[Resume, ...]:
+        return tuple(r for c in self.candidacies for r in c.resumes)
 
 
 class MessageFlow:
@@ -92,34 +120,71 @@ class MessageFlow:
     def _route_and_submit(self, record: MessageRecord, email: ParsedEmail) -> Outcome:
         journal = StoreJournal(self.store, record.id, crash_after=self.options.crash_after_step, sleep=self._sleep)
         target = recorded_target(journal)  # decided on an earlier attempt: never decided again
+        if target is None and self._flooding(email):
+            cap = self.options.max_per_sender_per_hour
+            return Outcome(IGNORED, f"more than {cap} mails from this sender within an hour (a loop or a flood); "
+                                    "nothing sent to the ATS")
         plan = self.plan(email, target)
-        routed = {"rule": plan.rule[:200], "route_reason": plan.route_reason[:2000]}
+        common = {"rule": plan.rule[:200], "route_reason": plan.route_reason[:2000], "found_by": plan.found_by,
+                  "forwarded_by": _named(plan.forwarder)[:400]}
         if plan.status != SUBMITTED:
             log.info("mail.planned", extra={"record": record.id, "status": plan.status, "rule": plan.rule})
-            return Outcome(plan.status, plan.reason[:2000], **routed)
+            return Outcome(plan.status, plan.reason[:2000], **common)
         job = target.job if target is not None else plan.decision.job
-        done = submit(Application(email, plan.resumes, job, plan.decision), self.client, self.directory, journal,
-                      received=email.date)
-        log.info("mail.submitted", extra={"record": record.id, "job": str(job.id), "candidate": done.candidate_id})
-        return Outcome(SUBMITTED, job_id=str(job.id), job_title=job.title[:500],
-                       applicant_id=done.applicant_id, candidate_id=done.candidate_id, **routed)
+        done = [self._submit_one(email, job, plan, candidacy, _journal_for(journal, i))
+                for i, candidacy in enumerate(c for c in plan.candidacies if c.resumes)]
+        log.info("mail.submitted", extra={"record": record.id, "job": str(job.id), "candidates": len(done)})
+        return Outcome(SUBMITTED, "; ".join(plan.notes)[:2000], job_id=str(job.id), job_title=job.title[:500],
+                       applicant_id=", ".join(d.applicant_id for d in done)[:100],
+                       candidate_id=", ".join(d.candidate_id for d in done)[:100], **common)
+
+    def _submit_one(self, email: ParsedEmail, job: Job, plan: Plan, candidacy: Candidacy, journal: Journal):
+        app = Application(email, candidacy.resumes, job, plan.decision, person=candidacy.person,
+                          forwarder=plan.forwarder, person_from_cv=candidacy.from_cv)
+        return submit(app, self.client, self.directory, journal, received=email.date)
+
+    def _flooding(self, email: ParsedEmail) -> bool:
+        cap = self.options.max_per_sender_per_hour
+        if not cap or not email.sender_email:
+            return False
+        return self.store.count_from(email.sender_email, datetime.now(UTC) - timedelta(hours=1)) >= cap
 
     def plan(self, email: ParsedEmail, target: Target | None = None) -> Plan:
-        """What would become of this mail (nothing is sent): the routing decision (or the target
-        journalled earlier), the resumes, and whether it is submitted, ignored or set aside."""
-        decision = None if target is not None else self._decide(email)
-        rule = target.rule if decision is None else decision.rule
-        why = "; ".join(target.reasons) if decision is None else decision.reason
+        """What would become of this mail (nothing is sent): who the candidates are, the routing
+        decision (or the target journalled earlier), the resumes, and whether it is submitted,
+        ignored or set aside."""
+        search = find_candidate(email, self.options.internal_senders)
+        first = search.candidate
+        routed = replace(email, subject=first.subject) if search.forwarder and first and first.subject else email
+        decision = None if target is not None else self._decide(routed)
+        ruled = {"rule": target.rule if decision is None else decision.rule,
+                 "route_reason": "; ".join(target.reasons) if decision is None else decision.reason,
+                 "decision": decision, "forwarder": search.forwarder,
+                 "found_by": first.found_by if first and first.person.address else FOUND_BY_CV}
         if decision is not None and decision.action == IGNORE:
-            return Plan(IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}", rule, why, decision)
-        pick = pick_resumes(email.attachments, self.options.limits)
-        if not pick.resumes:
-            skipped = "; ".join(f"{s.filename or 'unnamed'}: {s.reason}" for s in pick.skipped)
+            return Plan(IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}", **ruled)
+        automatic = automatic_mail(email, self.options.own_addresses) if decision is not None else None
+        if automatic is not None and decision.rule in INFERENCE_STEPS:  # a rule may take such mail in
+            return Plan(IGNORED, f"{automatic.reason}; nothing sent to the ATS", **ruled)
+        candidacies = self._candidacies(email, search)
+        if not any(c.resumes for c in candidacies):
+            skipped = "; ".join(s.text for s in pick_resumes(email.attachments, self.options.limits).skipped)
             missing = NoResume(f"no PDF, DOC or DOCX attachment{f' ({skipped})' if skipped else ''}")
-            return Plan(REVIEW, reason_of(missing), rule, why, decision)
+            return Plan(REVIEW, reason_of(missing), **ruled)
         if decision is not None and (decision.action == REVIEW_ACTION or decision.job is None):
-            return Plan(REVIEW, _review_reason(decision), rule, why, decision, pick.resumes)
-        return Plan(SUBMITTED, "", rule, why, decision, pick.resumes)
+            return Plan(REVIEW, _review_reason(decision), candidacies=candidacies, **ruled)
+        notes = tuple(f"{_named(c.person) or 'a candidate'}: no resume of theirs, not submitted"
+                      for c in candidacies if not c.resumes)
+        return Plan(SUBMITTED, "", candidacies=candidacies, notes=notes, **ruled)
+
+    def _candidacies(self, email: ParsedEmail, search: CandidateSearch) -> tuple[Candidacy, ...]:
+        """One candidacy per candidate, each with its own resumes; with no candidate to be found,
+        one whose person comes from the ATS's reading of the CV (never the sender)."""
+        if not search.candidates:
+            return (Candidacy(None, pick_resumes(email.attachments, self.options.limits).resumes, from_cv=True),)
+        return tuple(Candidacy(c.person, pick_resumes(c.attachments, self.options.limits).resumes,
+                               from_cv=not c.person.address)
+                     for c in search.candidates)
 
     def _decide(self, email: ParsedEmail) -> Decision:
         return decide(email, self._rules(), self.directory.open_jobs(), self.directory.pipelines(),
@@ -136,6 +201,17 @@ class MessageFlow:
         target = Target.from_journal(json.loads(step.detail))
         return replace(outcome, job_id=str(target.job.id), job_title=target.job.title[:500], rule=target.rule,
                        route_reason="; ".join(target.reasons))
+
+
+def _named(person: Person | None) -> str:
+    if person is None:
+        return ""
+    return f"{person.name} <{person.address}>" if person.name and person.address else person.name or person.address
+
+
+def _journal_for(journal: Journal, index: int) -> Journal:
+    """The first candidate of a mail uses the message's journal; the others a part of it each."""
+    return journal if index == 0 else PrefixedJournal(journal, f"candidate {index + 1}/")
 
 
 def _review_reason(decision: Decision) -> str:

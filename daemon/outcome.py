@@ -140,3 +140,5 @@ class Outcome:
     mail: MailSummary | None = None  # None when the mail could not be parsed
     rule: str = ""  # the routing rule or inference step that decided, when one did
     route_reason: str = ""
+    found_by: str = ""  # how the candidate was found (sender, forwarded header, attached message, CV)
+    forwarded_by: str = ""

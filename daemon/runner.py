@@ -366,6 +366,8 @@ class Runner:
             fields.update(outcome.mail.fields())
         if outcome.rule:
             fields.update(rule=outcome.rule, route_reason=outcome.route_reason)
+        if outcome.found_by:
+            fields.update(found_by=outcome.found_by, forwarded_by=outcome.forwarded_by)
         if outcome.status in (REVIEW, UNCERTAIN):
             log.info("mail.set_aside", extra={"record": record.id, "reason": outcome.reason.split(":")[0]})
         try:

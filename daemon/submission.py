@@ -143,6 +143,35 @@ class Journal(Protocol):
         """The candidate created earlier for this applicant and job, if any."""
 
 
+class PrefixedJournal:
+    """One part of a message's journal: every step name gets `prefix` (one candidate of a
+    mail that brings several), while what is known about people is shared."""
+
+    def __init__(self, journal: Journal, prefix: str):
+        self.journal, self.prefix = journal, prefix
+
+    def get(self, step: str) -> Mapping[str, Any] | None:
+        return self.journal.get(self.prefix + step)
+
+    def started(self, step: str) -> bool:
+        return self.journal.started(self.prefix + step)
+
+    def start(self, step: str) -> None:
+        self.journal.start(self.prefix + step)
+
+    def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
+        self.journal.record(self.prefix + step, ats_id, data)
+
+    def abandon(self, step: str) -> None:
+        self.journal.abandon(self.prefix + step)
+
+    def known_applicant(self, email: str) -> AtsId | None:
+        return self.journal.known_applicant(email)
+
+    def known_candidate(self, applicant_id: AtsId, job_id: AtsId) -> AtsId | None:
+        return self.journal.known_candidate(applicant_id, job_id)
+
+
 def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal: Journal,
            received: datetime | None) -> Submitted:
     """Run the remaining steps of the flow for `app`; return the ids it created or found.
@@ -159,7 +188,7 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
     candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
                                   target.source_id)
     forwarder = app.forwarder
-    forwarded = f"{forwarder.name} <{forwarder.address}>" if forwarder and forwarder.name else (
+    forwarded = f"{forwarder.name} ({forwarder.address})" if forwarder and forwarder.name else (
         forwarder.address if forwarder else "")
     text = confirmation(sender_email=_address(app, uploads) or app.email.sender_email, subject=app.email.subject,
                         received=received, forwarded_by=forwarded,

@@ -19,9 +19,9 @@ def application(n: int, job: str = "Data Analyst", email: str | None = None) -> 
 class World:
     """A Dovecot folder, a sandbox ATS and a config file tying them together."""
 
-    def __init__(self, tmp_path, dovecot, folder: str = "INBOX"):
-        self.tmp, self.dovecot, self.folder = tmp_path, dovecot, folder
-        self.sandbox = SandboxATS(tmp_path / "sandbox.db", token=SANDBOX_TOKEN)
+    def __init__(self, tmp_path, dovecot, folder: str = "INBOX", seed=None, extra: str = ""):
+        self.tmp, self.dovecot, self.folder, self.extra = tmp_path, dovecot, folder, extra
+        self.sandbox = SandboxATS(tmp_path / "sandbox.db", seed_path=seed, token=SANDBOX_TOKEN)
         self.url = self.sandbox.start()
         self.database = tmp_path / "ats-inbox.db"
         self.delivered: list[bytes] = []
@@ -30,7 +30,7 @@ class World:
     def configure(self, folder: str, name: str = "config.toml"):
         imap = imap_settings(self.dovecot, folder=folder, reconnect_attempts=8, processed_folder="",
                              review_folder="")
-        return write_config(self.tmp / name, imap=imap, ats_url=self.url, database=self.database)
+        return write_config(self.tmp / name, imap=imap, ats_url=self.url, database=self.database, extra=self.extra)
 
     def deliver(self, *mails: bytes, folder: str | None = None) -> None:
         for mail in mails:

@@ -167,6 +167,12 @@ class Store:
             )
             return list(rows)
 
+    def count_from(self, sender_email: str, since: datetime) -> int:
+        """How many messages from this sender were recorded since then."""
+        with self.reading() as s:
+            return s.scalar(select(func.count()).select_from(MessageRecord).where(
+                MessageRecord.sender_email == sender_email.lower(), MessageRecord.created_at >= since)) or 0
+
     def messages(self, *, limit: int = 50) -> list[MessageRecord]:
         """The most recent records, newest first (the review queue has its own filters)."""
         with self.reading() as s:
