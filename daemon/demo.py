@@ -8,6 +8,8 @@ that nothing is processed twice. The work folder and the files the demo writes i
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 import daemon
@@ -67,5 +69,17 @@ def _report(service: Service, folder: LocalFolder, summary: PassSummary, workdir
         table(["Mail", "Outcome", "Job", "Applicant", "Candidate", "Why set aside"], sorted(rows)),
         "",
         f"State is in {workdir}/. To browse what the sandbox ATS received:",
-        f"  ats-inbox sandbox --db {workdir}/sandbox-ats.db   (then open http://127.0.0.1:8025/)",
+        f"  {ats_inbox_command()} sandbox --db {shlex.quote(str(workdir / 'sandbox-ats.db'))}"
+        "   (then open http://127.0.0.1:8025/)",
     ])
+
+
+def ats_inbox_command(cwd: Path | None = None) -> str:
+    """How to run ats-inbox from here, as it was installed: `.venv/bin/ats-inbox` for the README's
+    virtual environment (relative when it lies under the current folder), else `python -m daemon.cli`."""
+    script = Path(sys.executable).with_name("ats-inbox")
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m daemon.cli"
+    here = (cwd or Path.cwd()).resolve()
+    shown = script.relative_to(here) if script.is_relative_to(here) else script
+    return shlex.quote(str(shown))

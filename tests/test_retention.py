@@ -42,16 +42,16 @@ def store(tmp_path: Path):
 def add(store: Store, uid: int, status: str = SUBMITTED, age_days: int = 200, email: str = "ann@example.org",
         **fields: object) -> int:
     """A record with every personal field filled, `age_days` old, with an applicant and an upload step."""
-    values = dict(
-        sender_name="Ann Lee", sender_email=email, subject="Application: Data Analyst (Ann Lee)",
-        sent_at=NOW - timedelta(days=age_days), forwarded_by="hr@acme.example",
-        attachments=json.dumps([{"name": "Ann_Lee_CV.pdf", "size": 1234}]),
-        note="called Ann Lee, added by hand", reason=f"no job matched; sender {email}",
-        route_reason=f"sender {email}; attachment 'Ann_Lee_CV.pdf'", last_error="ATS: applicant Ann Lee exists",
-        action_error="", job_id="7", job_title="Data Analyst", rule="job title in the subject",
-        applicant_id="1001", candidate_id="2001", created_at=NOW - timedelta(days=age_days),
-        resolved_by="maria" if status == RESOLVED else "",
-    )
+    values = {
+        "sender_name": "Ann Lee", "sender_email": email, "subject": "Application: Data Analyst (Ann Lee)",
+        "sent_at": NOW - timedelta(days=age_days), "forwarded_by": "hr@acme.example",
+        "attachments": json.dumps([{"name": "Ann_Lee_CV.pdf", "size": 1234}]),
+        "note": "called Ann Lee, added by hand", "reason": f"no job matched; sender {email}",
+        "route_reason": f"sender {email}; attachment 'Ann_Lee_CV.pdf'", "last_error": "ATS: applicant Ann Lee exists",
+        "action_error": "", "job_id": "7", "job_title": "Data Analyst", "rule": "job title in the subject",
+        "applicant_id": "1001", "candidate_id": "2001", "created_at": NOW - timedelta(days=age_days),
+        "resolved_by": "maria" if status == RESOLVED else "",
+    }
     values.update(fields)
     key = MessageKey("jobs@imap:993", "INBOX", 7, uid)
     pk = store.add_message(key, message_id=f"m{uid}@example.org", sha256="ab" * 32, size=4321,

@@ -619,3 +619,89 @@ def test_show_says_who_resolved_it(store, config, capsys):
     review.resolve(store, pk, "added by hand", "maria", now=datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
     assert messages(config, "show", str(pk)) == 0
     assert "maria at 2026-12-01 09:00:00" in capsys.readouterr().out
+
+
+# -- the mail itself, in a real Dovecot: open and resolve ---------------------------------------
+
+def in_review(store: Store, dovecot, raw: bytes, message_id: str, **fields: object) -> int:
+    """`raw` set aside in Review (flagged), recorded as moved there; its UID there recorded unless told."""
+    uid = dovecot.append("Review", raw, flags=[b"\\Flagged", b"$AtsInboxReview"])
+    key = MessageKey(f"{dovecot.user}@127.0.0.1:{dovecot.imaps_port}", "INBOX", 1, 1000 + uid)
+    values = {"placed_folder": "Review", "placed_uid": uid, **fields}
+    return store.add_message(key, message_id=message_id, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw),
+                             status=REVIEW, reason="no job matched", mailbox_action="flagged", **values).id
+
+
+@pytest.mark.imap
+@pytest.mark.parametrize("placed", [True, False], ids=["by COPYUID", "by Message-ID"])
+def test_open_writes_the_original_mail_to_a_private_file_without_marking_it_read(
+        tmp_path, dovecot, database, store, placed):
+    """`messages open ID -o FILE`: the exact bytes, a 0600 file, the mail still unread; found where its
+    move put it, or again by Message-ID and hash when no UID was recorded."""
+    raw = build_email(subject="Application: Head Chef", message_id="open-me@example.org")
+    dovecot.append("Review", build_email(subject="Other", message_id="other@example.org"))
+    pk = in_review(store, dovecot, raw, "open-me@example.org", **({} if placed else {"placed_uid": None}))
+    out = tmp_path / "mail.eml"
+    result = run_cli("messages", "open", str(pk), "--output", str(out),
+                     "--config", str(dovecot_config(tmp_path, dovecot, database)))
+    assert result.code == 0, result.stderr
+    assert out.read_bytes() == raw
+    assert out.stat().st_mode & 0o777 == 0o600
+    uid = dovecot.uids("Review", ["HEADER", "Message-ID", "open-me@example.org"])[0]
+    assert b"\\Seen" not in dovecot.flags("Review", uid)
+
+
+@pytest.mark.imap
+def test_open_finds_mail_left_in_the_watched_folder_by_its_uid(tmp_path, dovecot, database, store, capsysbinary):
+    """No folder moves: the mail is read from the watched folder by its recorded UID (to stdout)."""
+    raw = build_email(subject="Application: Head Chef", message_id=None)
+    uid = dovecot.append("INBOX", raw)
+    key = MessageKey(f"{dovecot.user}@127.0.0.1:{dovecot.imaps_port}", "INBOX", dovecot.folder_uidvalidity("INBOX"),
+                     uid)
+    pk = store.add_message(key, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), status=REVIEW).id
+    assert messages(dovecot_config(tmp_path, dovecot, database), "open", str(pk)) == 0
+    assert capsysbinary.readouterr().out == raw
+
+
+@pytest.mark.imap
+def test_open_never_overwrites_and_says_when_the_mail_is_gone(tmp_path, dovecot, database, store, capsys):
+    """An existing output file is refused (exit 1, unchanged); a mail in no folder is exit 1, said so."""
+    raw = build_email(subject="Application: Head Chef", message_id="gone-open@example.org")
+    pk = in_review(store, dovecot, raw, "gone-open@example.org")
+    config = dovecot_config(tmp_path, dovecot, database)
+    existing = tmp_path / "keep.txt"
+    existing.write_text("mine")
+    assert messages(config, "open", str(pk), "-o", str(existing)) == 1
+    assert existing.read_text() == "mine" and "exists" in capsys.readouterr().err
+    with dovecot.client() as imap:
+        imap.select_folder("Review")
+        imap.delete_messages(imap.search("ALL"))
+        imap.expunge()
+    assert messages(config, "open", str(pk), "-o", str(tmp_path / "new.eml")) == 1
+    assert "not in the mailbox any more (looked in Review, INBOX" in capsys.readouterr().err
+    assert not (tmp_path / "new.eml").exists()
+
+
+@pytest.mark.imap
+def test_bulk_resolve_unflags_the_mail_and_moves_it_to_processed(tmp_path, dovecot, database, store):
+    """`resolve --status review --by NAME`: each mail leaves Review for Processed, unflagged, seen and marked
+    done; the records say so and who resolved them; mail of other records is untouched."""
+    raws = [build_email(subject=f"Application {n}", message_id=f"resolve-{n}@example.org") for n in (1, 2)]
+    pks = [in_review(store, dovecot, raw, f"resolve-{n}@example.org", **({} if n == 1 else {"placed_uid": None}))
+           for n, raw in zip((1, 2), raws, strict=True)]
+    bystander = dovecot.append("Review", build_email(subject="Someone else"), flags=[b"\\Flagged"])
+    result = run_cli("messages", "resolve", "--status", "review", "--by", "maria", "--note", "sorted by hand",
+                     "--config", str(dovecot_config(tmp_path, dovecot, database)))
+    assert result.code == 0, result.stderr
+    assert result.stdout.count("mail unflagged, marked done, now in Processed") == 2
+    assert dovecot.uids("Review") == [bystander]
+    processed = dovecot.uids("Processed")
+    assert len(processed) == 2
+    for uid in processed:
+        flags = {f.lower() for f in dovecot.flags("Processed", uid)}
+        assert b"\\flagged" not in flags and b"$atsinboxreview" not in flags
+        assert {b"\\seen", b"$atsinboxdone"} <= flags
+    for pk in pks:
+        record = store.message_by_pk(pk)
+        assert (record.status, record.resolved_by, record.mailbox_action, record.placed_folder) == (
+            RESOLVED, "maria", "processed", "Processed")

@@ -21,6 +21,10 @@ def render_page(state: dict[str, Any]) -> str:
     stages = {str(s["id"]): s.get("name", "")
               for p in state["pipelines"] for s in p.get("stages", [])}
     sections = [
+        _table("Open jobs (mail whose subject names the title or carries the code goes here)",
+               ["Id", "Title", "Code", "A subject that routes here"], [
+                   [j["id"], j.get("title", ""), j.get("code") or "", _subject(j)]
+                   for j in state["jobs"] if _is_open(j)]),
         _table("Applicants", ["Id", "Name", "Email", "Phone", "Source", "CVs"], [
             [a["id"], _full_name(a), a["email"], a["phone"], a["source_id"], _ids(a["cv_ids"])]
             for a in state["applicants"]]),
@@ -39,6 +43,15 @@ def render_page(state: dict[str, Any]) -> str:
     return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Sandbox ATS</title>"
             f"<style>{_STYLE}</style></head><body><h1>Sandbox ATS</h1>"
             f"{''.join(sections)}</body></html>")
+
+
+def _is_open(job: dict[str, Any]) -> bool:
+    return str(job.get("status") or "open").strip().casefold() == "open"
+
+
+def _subject(job: dict[str, Any]) -> str:
+    code = f" [{job['code']}]" if job.get("code") else ""
+    return f"Application: {job.get('title', '')}{code}"
 
 
 def _full_name(applicant: dict[str, Any]) -> str:
