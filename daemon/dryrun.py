@@ -18,7 +18,7 @@ from pathlib import Path
 from daemon.ats.directory import AtsDirectory
 from daemon.config import Settings
 from daemon.errors import UnparseableMail
-from daemon.intake import FlowOptions, MessageFlow, Plan
+from daemon.intake import Candidacy, FlowOptions, MessageFlow, Plan, named
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox, MessageKey
 from daemon.mailbox.imap import ImapMailbox
 from daemon.parsing import parse_email
@@ -108,7 +108,15 @@ def _said(plan: Plan) -> str:
     source = decision.source.name if decision is not None and decision.source is not None else "the [ats] source"
     files = ", ".join(r.filename or r.upload_name for r in plan.resumes)
     title = job.title if job is not None else "?"
-    return f"would be submitted to {title!r} ({stage}, {source}) with {files}{rule}"
+    people = "; ".join(_person(c) for c in plan.candidacies if c.resumes)
+    forwarded = f", forwarded by {named(plan.forwarder)}" if plan.forwarder else ""
+    return f"would be submitted to {title!r} ({stage}, {source}) as {people}{forwarded} with {files}{rule}"
+
+
+def _person(candidacy: Candidacy) -> str:
+    if candidacy.person is not None and candidacy.person.address:
+        return named(candidacy.person)
+    return "the person the ATS reads in the CV"
 
 
 def existing_store(url: str) -> Store | None:

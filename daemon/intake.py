@@ -126,7 +126,7 @@ class MessageFlow:
                                     "nothing sent to the ATS")
         plan = self.plan(email, target)
         common = {"rule": plan.rule[:200], "route_reason": plan.route_reason[:2000], "found_by": plan.found_by,
-                  "forwarded_by": _named(plan.forwarder)[:400]}
+                  "forwarded_by": named(plan.forwarder)[:400]}
         if plan.status != SUBMITTED:
             log.info("mail.planned", extra={"record": record.id, "status": plan.status, "rule": plan.rule})
             return Outcome(plan.status, plan.reason[:2000], **common)
@@ -173,7 +173,7 @@ class MessageFlow:
             return Plan(REVIEW, reason_of(missing), **ruled)
         if decision is not None and (decision.action == REVIEW_ACTION or decision.job is None):
             return Plan(REVIEW, _review_reason(decision), candidacies=candidacies, **ruled)
-        notes = tuple(f"{_named(c.person) or 'a candidate'}: no resume of theirs, not submitted"
+        notes = tuple(f"{named(c.person) or 'a candidate'}: no resume of theirs, not submitted"
                       for c in candidacies if not c.resumes)
         return Plan(SUBMITTED, "", candidacies=candidacies, notes=notes, **ruled)
 
@@ -203,7 +203,7 @@ class MessageFlow:
                        route_reason="; ".join(target.reasons))
 
 
-def _named(person: Person | None) -> str:
+def named(person: Person | None) -> str:
     if person is None:
         return ""
     return f"{person.name} <{person.address}>" if person.name and person.address else person.name or person.address
