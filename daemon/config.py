@@ -1,8 +1,9 @@
 """Configuration: one TOML file, loaded and validated once at start-up into typed objects.
 
-Secrets come from `ATS_INBOX_IMAP_PASSWORD` / `ATS_INBOX_ATS_TOKEN`, or from files
-(`password_file`, `token_file`; with systemd `LoadCredential=` these live under
-`$CREDENTIALS_DIRECTORY`), or inline in the file. Nothing deeper in the code reads
+Secrets come from `ATS_INBOX_IMAP_PASSWORD` / `ATS_INBOX_ATS_TOKEN` (and, for OAuth2,
+`ATS_INBOX_IMAP_OAUTH2_CLIENT_SECRET` / `ATS_INBOX_IMAP_OAUTH2_REFRESH_TOKEN`), or from files
+(`password_file`, `token_file`, `oauth2_..._file`; with systemd `LoadCredential=` these live
+under `$CREDENTIALS_DIRECTORY`), or inline in the file. Nothing deeper in the code reads
 settings or the environment.
 """
 
@@ -29,13 +30,20 @@ from daemon.resumes import ResumeLimits
 CONFIG_ENV = "ATS_INBOX_CONFIG"
 IMAP_PASSWORD_ENV = "ATS_INBOX_IMAP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 ATS_TOKEN_ENV = "ATS_INBOX_ATS_TOKEN"  # noqa: S105 (a variable name, not a secret)
+OAUTH2_CLIENT_SECRET_ENV = "ATS_INBOX_IMAP_OAUTH2_CLIENT_SECRET"  # noqa: S105 (a variable name, not a secret)
+OAUTH2_REFRESH_TOKEN_ENV = "ATS_INBOX_IMAP_OAUTH2_REFRESH_TOKEN"  # noqa: S105 (a variable name, not a secret)
 CRASH_ENV = "ATS_INBOX_TEST_CRASH_AFTER"  # test hook: kill -9 ourselves after this journal step
 SECURITY_MODES = ("ssl", "starttls", "none")
+AUTH_MODES = ("password", "oauth2")
+MAX_IDLE_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before 29 minutes; keep a margin
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 # Every table and key the loader reads; anything else in the file is a mistake (a typo).
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "imap": ("host", "port", "security", "username", "password", "password_file", "ca_file", "folder",
              "processed_folder", "review_folder", "ignored_folder", "batch_size", "max_message_bytes",
-             "timeout_seconds", "reconnect_attempts", "since", "skip_seen"),
+             "timeout_seconds", "reconnect_attempts", "since", "skip_seen", "idle", "idle_seconds", "auth",
+             "oauth2_token_url", "oauth2_client_id", "oauth2_client_secret", "oauth2_client_secret_file",
+             "oauth2_refresh_token", "oauth2_refresh_token_file", "oauth2_scope"),
     "ats": ("base_url", "token", "token_file", "source", "ca_file", "timeout_seconds", "max_attempts",
             "retry_attempts"),
     "database": ("url", "retention_days"),
@@ -79,6 +87,24 @@ class IntakeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OAuth2Settings:
+    """The refresh-token grant (RFC 6749 6) that gives the access tokens for XOAUTH2 logins.
+
+    `refresh_token_key` is where the refresh token came from (a key or a variable): the
+    thing to fix when the provider says the token is revoked."""
+
+    token_url: str
+    client_id: str
+    client_secret: str  # "" for a public client (no secret)
+    refresh_token: str
+    scope: str
+    refresh_token_key: str = "imap.oauth2_refresh_token_file"  # noqa: S105 (a key's name, not a secret)
+
+    def __repr__(self) -> str:  # never show the secrets
+        return f"OAuth2Settings(token_url={self.token_url!r}, client_id={self.client_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
 class ImapSettings:
     host: str
     port: int
@@ -95,6 +121,10 @@ class ImapSettings:
     timeout_seconds: float
     reconnect_attempts: int
     first_pass: FirstPass = FirstPass()
+    idle: bool = True  # wait for news of new mail with IMAP IDLE between the scheduled passes
+    idle_seconds: int = 600  # IDLE is ended and re-issued this often
+    auth: str = "password"  # or "oauth2" (XOAUTH2 with `oauth2`)
+    oauth2: OAuth2Settings | None = None
 
     def __repr__(self) -> str:  # never show the password
         return f"ImapSettings(host={self.host!r}, port={self.port}, username={self.username!r})"
@@ -336,12 +366,15 @@ def _nearest(word: str, known: list[str], form: str) -> str:
 def _imap(s: _Section, environ: Mapping[str, str], need_secrets: bool) -> ImapSettings:
     security = s.choice("security", "ssl", SECURITY_MODES)
     folder = s.str("folder", "INBOX") or "INBOX"
+    auth = s.choice("auth", "password", AUTH_MODES)
+    oauth2 = _oauth2(s, environ, need_secrets and auth == "oauth2")
     settings = ImapSettings(
         host=s.required_str("host"),
         port=s.int("port", 993 if security == "ssl" else 143, low=1, high=65535),
         security=security,
         username=s.required_str("username"),
-        password=s.secret("password", "password_file", IMAP_PASSWORD_ENV, environ, needed=need_secrets),
+        password=s.secret("password", "password_file", IMAP_PASSWORD_ENV, environ,
+                          needed=need_secrets and auth == "password"),
         ca_file=s.ca_file(),
         folder=folder,
         processed_folder=_other_folder(s, "processed_folder", folder),
@@ -352,10 +385,53 @@ def _imap(s: _Section, environ: Mapping[str, str], need_secrets: bool) -> ImapSe
         timeout_seconds=float(s.int("timeout_seconds", 60, low=1, high=3600)),
         reconnect_attempts=s.int("reconnect_attempts", 5, low=0, high=100),
         first_pass=FirstPass(*_since(s), unseen_only=s.bool("skip_seen", True)),
+        idle=s.bool("idle", True),
+        idle_seconds=s.int("idle_seconds", 600, low=10, high=MAX_IDLE_SECONDS),
+        auth=auth,
+        oauth2=oauth2,
     )
     if not settings.username.isascii():
         raise s._fail("username", "has non-ASCII characters, which IMAP LOGIN cannot carry")
     return settings
+
+
+def _oauth2(s: _Section, environ: Mapping[str, str], needed: bool) -> OAuth2Settings | None:
+    """The OAuth2 keys, type-checked always; required, and the secrets read, only when `needed`."""
+    token_url, client_id = s.str("oauth2_token_url", ""), s.str("oauth2_client_id", "")
+    scope = s.str("oauth2_scope", "")
+    has_secret = OAUTH2_CLIENT_SECRET_ENV in environ or bool(s.str("oauth2_client_secret_file", "")) or bool(
+        s.str("oauth2_client_secret", ""))
+    secret = s.secret("oauth2_client_secret", "oauth2_client_secret_file", OAUTH2_CLIENT_SECRET_ENV, environ,
+                      needed=needed and has_secret)  # a public client (Microsoft's device flow) has none
+    refresh = s.secret("oauth2_refresh_token", "oauth2_refresh_token_file", OAUTH2_REFRESH_TOKEN_ENV, environ,
+                       needed=needed)
+    if not needed:
+        return None
+    for key, value in (("oauth2_token_url", token_url), ("oauth2_client_id", client_id)):
+        if not value.strip():
+            raise s._fail(key, 'is required with auth = "oauth2"')
+    origin = (OAUTH2_REFRESH_TOKEN_ENV if OAUTH2_REFRESH_TOKEN_ENV in environ else
+              "imap.oauth2_refresh_token_file" if s.str("oauth2_refresh_token_file", "") else
+              "imap.oauth2_refresh_token")
+    return OAuth2Settings(token_url=_token_url(s, token_url.strip()), client_id=client_id.strip(),
+                          client_secret=secret, refresh_token=refresh, scope=" ".join(scope.split()),
+                          refresh_token_key=origin)
+
+
+def _token_url(s: _Section, url: str) -> str:
+    """An https URL (http only to this machine, for a local test endpoint)."""
+    example = "such as https://oauth2.googleapis.com/token"
+    try:
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise s._fail("oauth2_token_url", f"is not a valid URL ({exc}): give one {example}") from exc
+    local = parts.scheme == "http" and parts.host in LOOPBACK_HOSTS
+    if parts.scheme != "https" and not local:
+        raise s._fail("oauth2_token_url", f"must start with https:// (the refresh token travels in it), "
+                                          f"{example}, not {url!r}")
+    if not parts.host:
+        raise s._fail("oauth2_token_url", f"has no host name: give a URL {example}")
+    return url
 
 
 def _since(s: _Section) -> tuple[int | None, date | None]:
