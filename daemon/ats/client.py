@@ -24,6 +24,9 @@ the rest is decided here:
 AtsMisdirected is about ats.base_url, not about one message: the server answered, but not
 as the ATS (a wrong path, http redirected to https, a proxy's error or login page).
 
+`observe`, when given, is told of every exchange as (step, status): the HTTP status ("201"),
+"error" when no answer came, and "retry" before each retry wait (for metrics).
+
 The token is only ever in the request headers: it never appears in a log record or an
 exception message (server text that echoes it is redacted).
 """
@@ -126,8 +129,10 @@ class AtsClient:
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
                  rng: Uniform | None = None,
-                 not_done_statuses: Collection[int] = DEFAULT_NOT_DONE_STATUSES):
+                 not_done_statuses: Collection[int] = DEFAULT_NOT_DONE_STATUSES,
+                 observe: Callable[[str, str], None] | None = None):
         self._token = token
+        self.observe = observe or _unobserved
         self._not_done = check_not_done_statuses(not_done_statuses)
         self._retry = retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
@@ -253,8 +258,12 @@ class AtsClient:
         def attempt() -> T:
             return self._attempt(effect, what, method, url, read, **kwargs)
 
+        def wait(seconds: float) -> None:
+            self.observe(what, "retry")
+            self._sleep(seconds)
+
         return call_with_retry(lambda: self.breaker.call(attempt), self._retry,
-                               sleep=self._sleep, clock=self._clock, rng=self._rng)
+                               sleep=wait, clock=self._clock, rng=self._rng)
 
     def _attempt(self, effect: Effect, what: str, method: str, url: str,
                  read: Callable[[Any], T], **kwargs: Any) -> T:
@@ -264,10 +273,13 @@ class AtsClient:
     def _send(self, effect: Effect, what: str, method: str, url: str,
               **kwargs: Any) -> httpx.Response:
         try:
-            return self._http.request(method, url, **kwargs)
+            response = self._http.request(method, url, **kwargs)
         except (httpx.TransportError, httpx.DecodingError) as exc:
+            self.observe(what, "error")
             log.warning("ats.transport.failed", extra={"step": what, "error": type(exc).__name__})
             raise _transport_error(effect, what, exc) from exc
+        self.observe(what, str(response.status_code))
+        return response
 
     def _answer(self, effect: Effect, what: str, response: httpx.Response,
                 read: Callable[[Any], T]) -> T:
@@ -334,6 +346,10 @@ class AtsClient:
         root = target.copy_with(userinfo=b"", query=None, fragment=None,
                                 path=target.path.removesuffix(api_path) or "/")
         return str(root).rstrip("/")
+
+
+def _unobserved(step: str, status: str) -> None:
+    pass
 
 
 def _read_page(body: Any) -> tuple[Any, list[dict[str, Any]]]:
