@@ -19,6 +19,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import Job
 from daemon.automatic import automatic_mail
+from daemon.coverletter import cover_letter
 from daemon.errors import NoResume, NoRoute
 from daemon.forwards import CandidateSearch, find_candidate
 from daemon.inline_forward import Person
@@ -48,6 +49,7 @@ class FlowOptions:
     internal_senders: tuple[str, ...] = ()  # [intake]: people who never apply themselves
     own_addresses: tuple[str, ...] = ()  # the daemon's own: their mail is ignored
     max_per_sender_per_hour: int = 0  # 0: no flood cap
+    cover_letter_chars: int = 1500  # of the mail's text quoted in the comment (0: none)
 
     @property
     def structure(self) -> StructureLimits:
@@ -140,7 +142,8 @@ class MessageFlow:
 
     def _submit_one(self, email: ParsedEmail, job: Job, plan: Plan, candidacy: Candidacy, journal: Journal):
         app = Application(email, candidacy.resumes, job, plan.decision, person=candidacy.person,
-                          forwarder=plan.forwarder, person_from_cv=candidacy.from_cv)
+                          forwarder=plan.forwarder, person_from_cv=candidacy.from_cv,
+                          cover_letter=cover_letter(email.body_text, self.options.cover_letter_chars))
         return submit(app, self.client, self.directory, journal, received=email.date)
 
     def _flooding(self, email: ParsedEmail) -> bool:

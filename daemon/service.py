@@ -17,9 +17,11 @@ from daemon.intake import FlowOptions, MessageFlow
 from daemon.lease import MailboxLease
 from daemon.mailbox.base import Mailbox
 from daemon.mailbox.imap import ImapMailbox
+from daemon.retention import purge_expired
 from daemon.rules import RuleSet
 from daemon.rules.live import LiveRules
 from daemon.runner import PassSummary, Runner, RunnerOptions
+from daemon.store.models import utcnow
 from daemon.store.repository import Store
 from daemon.store.watch import DatabaseWatch
 
@@ -69,6 +71,7 @@ def flow_options(settings: Settings) -> FlowOptions:
     intake = settings.intake
     own = (*intake.own_addresses, *([settings.imap.username.lower()] if "@" in settings.imap.username else []))
     return FlowOptions(max_message_bytes=settings.imap.max_message_bytes, limits=settings.resumes,
+                       cover_letter_chars=settings.cover_letter_chars,
                        crash_after_step=settings.test_crash_after, internal_senders=intake.internal_senders,
                        own_addresses=own, max_per_sender_per_hour=intake.max_per_sender_per_hour)
 
@@ -86,6 +89,7 @@ class Service:
     watch: DatabaseWatch | None = None
     stop: Stopping = NeverStop()  # noqa: RUF009 (stateless)
     rules: LiveRules | None = None
+    retention_days: int = 0  # personal data of settled messages older than this is removed (0: never)
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store, stop: Stopping | None = None) -> Service:
@@ -95,7 +99,8 @@ class Service:
         return cls(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
                    options=runner_options(settings), flow_options=flow_options(settings),
                    mailbox_factory=lambda: ImapMailbox(settings.imap),
-                   watch=DatabaseWatch(store, settings.database_url), stop=stop, rules=rules)
+                   watch=DatabaseWatch(store, settings.database_url), stop=stop, rules=rules,
+                   retention_days=settings.retention_days)
 
     def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
@@ -124,6 +129,10 @@ class Service:
         outcome = "ats down" if summary.ats_down else "deferred" if summary.pending else "ok"
         self.store.finish_pass(pass_id, outcome=outcome, seen=summary.seen, submitted=summary.submitted,
                                set_aside=summary.set_aside, error=summary.last_error, **self._rules_state())
+        if self.retention_days:
+            removed = purge_expired(self.store, self.retention_days, utcnow())
+            if removed:
+                log.info("retention.removed", extra={"messages": removed, "days": self.retention_days})
         log.info("poll.finished", extra={"pass": pass_id, "seen": summary.seen, "submitted": summary.submitted,
                                          "set_aside": summary.set_aside, "pending": summary.pending,
                                          "stopped": summary.stopped})

@@ -65,6 +65,7 @@ class Application:
     forwarder: Person | None = None
     # No candidate address in the mail: take the ATS's reading of the CV, never the sender.
     person_from_cv: bool = False
+    cover_letter: str = ""  # the candidate's own text, quoted in the comment
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,7 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
     job = target.job
     uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
     applicant = _applicant(client, journal, app, uploads, target.source_id)
+    reused = bool((journal.get(APPLICANT) or {}).get("reused"))
     candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
                                   target.source_id)
     forwarder = app.forwarder
@@ -193,7 +195,8 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
     text = confirmation(sender_email=_address(app, uploads) or app.email.sender_email, subject=app.email.subject,
                         received=received, forwarded_by=forwarded,
                         file_names=[r.filename or r.upload_name for r in app.resumes], job_title=job.title,
-                        again=again, rule=target.rule, note=target.comment)
+                        again=again, rule=target.rule, note=target.comment, cover_letter=app.cover_letter,
+                        new_files_not_attached=[r.filename or r.upload_name for r in app.resumes] if reused else [])
     _once(journal, COMMENT, lambda: client.add_comment(candidate, text), {})
     return Submitted(str(applicant), str(candidate), tuple(str(u["id"]) for u in uploads))
 

@@ -181,3 +181,22 @@ def test_an_uncertain_message_names_its_job(world):
     world.poll()
     [record] = world.store.messages()
     assert (record.status, record.job_title) == ("uncertain", "Senior Python Developer")
+
+
+def test_the_comment_quotes_the_cover_letter_and_names_files_a_repeat_could_not_attach(world):
+    """The candidate's text reaches the recruiter; a second mail from the same person names its unattached CV."""
+    from tests.mailfactory import build_email
+    from tests.world import PDF
+
+    first = build_email(sender=("Ann Lee", "ann@example.org"), subject="Application: Data Analyst",
+                        body="Dear team,\nI love data.\n\n-- \nAnn Lee\n+49 30 1234",
+                        attachments=[("cv.pdf", PDF, "application/pdf")])
+    again = build_email(sender=("Ann Lee", "ann@example.org"), subject="Application: Python Developer",
+                        body="Also this one.", attachments=[("cv-2024.pdf", PDF + b"\n", "application/pdf")])
+    world.deliver(first, again)
+    world.poll()
+    first_comment, second_comment = (a["comment"] for a in world.sandbox.state()["actions"])
+    assert "> I love data." in first_comment and "+49 30 1234" not in first_comment
+    assert "not attached to the existing applicant" not in first_comment
+    assert "New file(s) not attached to the existing applicant" in second_comment
+    assert "cv-2024.pdf. The file(s) are in the mail" in second_comment
