@@ -49,3 +49,27 @@ def test_a_replaced_database_stops_the_pass_before_it_starts(service, tmp_path):
     (tmp_path / "service.db").unlink()
     with pytest.raises(DatabaseReplaced):
         service.run_pass()
+
+
+def test_each_pass_removes_personal_data_past_retention(tmp_path):
+    """A settled message older than retention_days loses its sender and subject at the end of a pass."""
+    from datetime import timedelta
+
+    from daemon.mailbox.base import MessageKey
+    from daemon.store.models import utcnow
+    from tests.fakes import FakeMailbox
+
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    old = store.add_message(MessageKey("a", "INBOX", 1, 1), sha256="00", size=1, status="submitted",
+                            sender_email="ann@example.org", subject="Application: Data Analyst",
+                            created_at=utcnow() - timedelta(days=400))
+    client = AtsClient("http://127.0.0.1:1", "t")
+    service = Service(store=store, client=client, directory=AtsDirectory(client, source_name="Email"),
+                      options=RunnerOptions(), flow_options=FlowOptions(), mailbox_factory=FakeMailbox,
+                      retention_days=180)
+    try:
+        service.run_pass()
+        record = store.message_by_pk(old.id)
+        assert (record.sender_email, record.subject, record.status) == ("", "", "submitted")
+    finally:
+        service.close()
