@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -16,8 +17,11 @@ log = logging.getLogger(__name__)
 
 
 def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_seconds: int,
-                stop: StopSignal) -> None:
+                stop: StopSignal, wake: threading.Event | None = None) -> None:
     """Run `one_pass` now and every `interval_seconds`, never two at once, until `stop` is requested.
+
+    `wake` (set by the IDLE watcher, daemon/idle.py): a pass now, or right after the one in
+    progress (which may have swept before the new mail came); wakes during a pass make one more.
 
     `one_pass` gets `stop.requested`: on a stop the pass in progress finishes the message in
     hand, then the loop ends. The caller installs the signal handlers (`stop.installed()`).
@@ -33,12 +37,25 @@ def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_secon
                       id="poll", max_instances=1, coalesce=True, misfire_grace_time=interval_seconds,
                       next_run_time=datetime.now(UTC))
     scheduler.start()
+    waker = threading.Thread(target=_on_wake, args=(guarded, wake, stop), name="wake", daemon=True)
+    if wake is not None:
+        waker.start()
     log.info("daemon.started", extra={"interval_seconds": interval_seconds})
     stop.wait()
     scheduler.shutdown(wait=True)
+    if waker.is_alive():
+        waker.join()
     log.info("daemon.stopped")
     if guarded.fatal is not None:
         raise guarded.fatal
+
+
+def _on_wake(guarded: _Guarded, wake: threading.Event, stop: StopSignal) -> None:
+    """A pass each time `wake` is set, until `stop`."""
+    while not stop.requested():
+        if wake.wait(0.5) and not stop.requested():
+            wake.clear()  # set again during the pass: one more pass after it
+            guarded.now()
 
 
 class _Guarded:
@@ -48,8 +65,22 @@ class _Guarded:
         self.one_pass, self.stop = one_pass, stop
         self.passes = 0
         self.fatal: AtsInboxError | None = None
+        self._one_at_a_time = threading.Lock()
 
     def __call__(self) -> None:
+        """The scheduled pass; skipped when a woken one is running (it covers this one)."""
+        if self._one_at_a_time.acquire(blocking=False):
+            try:
+                self._run()
+            finally:
+                self._one_at_a_time.release()
+
+    def now(self) -> None:
+        """A woken pass: after the one in progress, if any."""
+        with self._one_at_a_time:
+            self._run()
+
+    def _run(self) -> None:
         if self.stop.requested():
             return
         self.passes += 1
