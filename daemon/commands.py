@@ -90,6 +90,9 @@ def status_text(store: Store, limit: int, rules_folder: Path | None = None) -> s
     last = store.last_pass()
     counts = store.counts()
     lines = ["Messages: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")]
+    found = {how: n for how, n in store.counts("found_by").items() if how}
+    if found:
+        lines.append("Candidates found by: " + ", ".join(f"{how} {n}" for how, n in sorted(found.items())))
     if last is None:
         lines.append("Last pass: never")
     else:

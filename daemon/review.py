@@ -134,6 +134,7 @@ def show_text(record: MessageRecord, steps: Sequence[StepRecord]) -> str:
         ("UIDVALIDITY", str(m.uidvalidity)), ("UID", str(m.uid)), ("Message-ID", m.message_id),
         ("SHA-256", m.sha256), ("Size", f"{m.size} bytes"),
         ("Job", f"{m.job_title} ({m.job_id})" if m.job_id else m.job_title),
+        ("Candidate found by", m.found_by), ("Forwarded by", m.forwarded_by),
         ("Routed by", m.rule), ("Routing reason", m.route_reason),
         ("Applicant", m.applicant_id), ("Candidate", m.candidate_id), ("Attempts", str(m.attempts)),
         ("Last error", m.last_error),

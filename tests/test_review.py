@@ -705,3 +705,14 @@ def test_bulk_resolve_unflags_the_mail_and_moves_it_to_processed(tmp_path, dovec
         record = store.message_by_pk(pk)
         assert (record.status, record.resolved_by, record.mailbox_action, record.placed_folder) == (
             RESOLVED, "maria", "processed", "Processed")
+
+
+def test_show_and_status_say_how_the_candidate_was_found(store, config, capsys):
+    """A forward's record says how the candidate was found and who forwarded it; status counts the ways."""
+    pk = add(store, 1, SUBMITTED, found_by="attached message", forwarded_by="Rita Recruiter <rita@acme.test>")
+    add(store, 2, SUBMITTED, found_by="sender")
+    assert messages(config, "show", str(pk)) == 0
+    shown = capsys.readouterr().out
+    assert "attached message" in shown and "Rita Recruiter <rita@acme.test>" in shown
+    assert cli.main(["--log-level", "ERROR", "status", "--config", str(config)]) in (0, 1)
+    assert "Candidates found by: attached message 1, sender 1" in capsys.readouterr().out

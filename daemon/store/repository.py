@@ -178,10 +178,12 @@ class Store:
         with self.reading() as s:
             return list(s.scalars(select(MessageRecord).order_by(MessageRecord.id.desc()).limit(limit)))
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, column: str = "status") -> dict[str, int]:
+        """How many messages have each value of `column` (status, found_by, ...)."""
+        field = getattr(MessageRecord, column)
         with self.reading() as s:
-            rows = s.execute(select(MessageRecord.status, func.count()).group_by(MessageRecord.status))
-            return {status: count for status, count in rows.all()}  # noqa: C416 (Result has .keys())
+            rows = s.execute(select(field, func.count()).group_by(field))
+            return {value: count for value, count in rows.all()}  # noqa: C416 (Result has .keys())
 
     # steps (the journal)
     def steps(self, pk: int) -> dict[str, StepRecord]:
