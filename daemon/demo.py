@@ -59,14 +59,14 @@ def _report(service: Service, folder: LocalFolder, summary: PassSummary, workdir
     folder.open()
     names = folder.file_names()
     records = [service.store.message_in(folder.account, folder.folder, uid) for uid in names]
-    rows = [[names[r.uid], r.status, r.job_title or "-", r.applicant_id or "-", r.candidate_id or "-",
+    rows = [[names[r.uid], r.status, r.job_title or "-", r.rule or "-", r.applicant_id or "-", r.candidate_id or "-",
              r.reason or r.last_error or ""] for r in records if r is not None]
     head = (f"Processed {summary.seen} new message(s): {summary.submitted} submitted, "
             f"{summary.set_aside} set aside, {summary.pending} waiting for retry."
             if summary.seen else "Nothing new: every message was already processed in an earlier run.")
     return "\n".join([
         head, "",
-        table(["Mail", "Outcome", "Job", "Applicant", "Candidate", "Why set aside"], sorted(rows)),
+        table(["Mail", "Outcome", "Job", "Routed by", "Applicant", "Candidate", "Why set aside"], sorted(rows)),
         "",
         f"State is in {workdir}/. To browse what the sandbox ATS received:",
         f"  {ats_inbox_command()} sandbox --db {shlex.quote(str(workdir / 'sandbox-ats.db'))}"
