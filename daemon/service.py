@@ -17,11 +17,12 @@ from daemon.intake import FlowOptions, MessageFlow
 from daemon.lease import MailboxLease
 from daemon.mailbox.base import Mailbox
 from daemon.mailbox.imap import ImapMailbox
+from daemon.outcome import Outcome
 from daemon.retention import purge_expired
 from daemon.rules import RuleSet
 from daemon.rules.live import LiveRules
 from daemon.runner import PassSummary, Runner, RunnerOptions
-from daemon.store.models import utcnow
+from daemon.store.models import MessageRecord, utcnow
 from daemon.store.repository import Store
 from daemon.store.watch import DatabaseWatch
 
@@ -76,6 +77,50 @@ def flow_options(settings: Settings) -> FlowOptions:
                        own_addresses=own, max_per_sender_per_hour=intake.max_per_sender_per_hour)
 
 
+class PassObserver(Protocol):
+    """Told what each pass does (systemd notify, metrics, alerts): quick calls that never raise."""
+
+    def pass_started(self, pass_id: int) -> None: ...
+    def progress(self) -> None: ...  # after each message, the mailbox open: the pass is moving
+    def message_handled(self, status: str, seconds: float) -> None: ...
+    def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None: ...
+
+
+class PassObservers:
+    """Several observers as one (none: nobody is told)."""
+
+    def __init__(self, *observers: PassObserver):
+        self.observers = observers
+
+    def pass_started(self, pass_id: int) -> None:
+        for observer in self.observers:
+            observer.pass_started(pass_id)
+
+    def progress(self) -> None:
+        for observer in self.observers:
+            observer.progress()
+
+    def message_handled(self, status: str, seconds: float) -> None:
+        for observer in self.observers:
+            observer.message_handled(status, seconds)
+
+    def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None:
+        for observer in self.observers:
+            observer.pass_ended(pass_id, summary, error)
+
+
+class _ObservedFlow(MessageFlow):
+    """The message flow, each message timed for the observer."""
+
+    observer: PassObserver
+
+    def handle(self, record: MessageRecord, raw: bytes | None) -> Outcome:
+        started = time.monotonic()
+        outcome = super().handle(record, raw)
+        self.observer.message_handled(outcome.status, time.monotonic() - started)
+        return outcome
+
+
 @dataclass
 class Service:
     """Long-lived parts shared by passes: the store, the ATS client and its directory cache."""
@@ -90,6 +135,7 @@ class Service:
     stop: Stopping = NeverStop()  # noqa: RUF009 (stateless)
     rules: LiveRules | None = None
     retention_days: int = 0  # personal data of settled messages older than this is removed (0: never)
+    observer: PassObserver = PassObservers()  # noqa: RUF009 (stateless)
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store, stop: Stopping | None = None) -> Service:
@@ -111,18 +157,22 @@ class Service:
         lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}")
         if not lease.acquire():
             log.info("poll.skipped", extra={"reason": "another instance holds the mailbox"})
+            self.observer.pass_ended(0, PassSummary(busy=True), None)
             return PassSummary(busy=True)
         pass_id = self.store.start_pass()
         log.info("poll.started", extra={"pass": pass_id})
+        self.observer.pass_started(pass_id)
         rules = self.rules.current if self.rules is not None else RuleSet
-        flow = MessageFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep,
-                           rules=rules)
+        flow = _ObservedFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep,
+                             rules=rules)
         runner = Runner(self.store, mailbox, flow, self.options, probe=self.client.answers, should_stop=should_stop,
-                        sleep=self.stop.sleep, heartbeat=lease.acquire)
+                        sleep=self.stop.sleep, heartbeat=lambda: self._beat(lease))
+        flow.observer = self.observer
         try:
             summary = runner.run_pass()
         except Exception as exc:
             self._failed(pass_id, exc)
+            self.observer.pass_ended(pass_id, None, exc)
             raise
         finally:
             _quietly(lease.release)
@@ -136,7 +186,13 @@ class Service:
         log.info("poll.finished", extra={"pass": pass_id, "seen": summary.seen, "submitted": summary.submitted,
                                          "set_aside": summary.set_aside, "pending": summary.pending,
                                          "stopped": summary.stopped})
+        self.observer.pass_ended(pass_id, summary, None)
         return summary
+
+    def _beat(self, lease: MailboxLease) -> bool:
+        """After each message: the observer hears of the progress; False when our lease is gone."""
+        self.observer.progress()
+        return lease.acquire()
 
     def _rules_state(self) -> dict[str, str]:
         """Which rule set the pass ran with, and why the files on disk are not in force, if so."""
