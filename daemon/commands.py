@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from daemon import review
+from daemon import idle, review
 from daemon.config import Settings
 from daemon.mailbox import restore
 from daemon.rules import RulesInvalid, load_rules
@@ -61,15 +62,20 @@ def dry_run(settings: Settings) -> int:
 
 
 def run(settings: Settings) -> int:
-    """Passes on the schedule until SIGTERM or SIGINT; the message in hand is finished first.
-    SIGHUP re-reads the routing rules before the next message."""
+    """Passes on the schedule, and at once when IDLE tells of new mail, until SIGTERM or SIGINT;
+    the message in hand is finished first. SIGHUP re-reads the routing rules before the next message."""
     stop = StopSignal()
     service = _service(settings, stop)
     reload_rules = service.rules.request_reload if service.rules is not None else None
+    wake = threading.Event()
     with stop.installed(on_hangup=reload_rules):
+        watcher = idle.start(settings.imap, wake, stop)
         try:
-            run_forever(service.run_pass, settings.interval_seconds, stop)
+            run_forever(service.run_pass, settings.interval_seconds, stop, wake=wake)
         finally:
+            stop.request("the daemon loop ended")  # ends the IDLE watcher too
+            if watcher is not None:
+                watcher.join(timeout=5)
             service.close()
     return EXIT_OK
 

@@ -17,6 +17,11 @@ anvil's auth-penalty listener off), so tests of wrong passwords take millisecond
 MOVE, as Courier-IMAP), `NO_UIDPLUS` (neither MOVE nor UIDPLUS) and `COURIER_NAMESPACE`
 (personal folders under `INBOX.`, as Courier-IMAP). `running(extra_config)` starts one in a
 temporary directory for a session-scoped fixture.
+
+`files` are written into `workdir` beside the configuration, and `${dir}` in `extra_config`
+is the work directory: `OAUTH2_PASSDB` with `oauth2_files(url)` makes a Dovecot that takes
+XOAUTH2 and OAUTHBEARER logins (besides the password) and asks `url` whether a bearer token
+is good (Dovecot's oauth2 passdb, RFC 7662 introspection by POST).
 """
 
 from __future__ import annotations
@@ -112,6 +117,24 @@ namespace inbox {
 }
 """
 
+OAUTH2_PASSDB = """\
+auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${dir}/dovecot-oauth2.conf.ext
+}
+"""
+
+
+def oauth2_files(introspection_url: str) -> dict[str, str]:
+    """The oauth2 passdb's settings: POST `token=...` to the URL; good when it answers
+    `{"active": true, "username": USER}` for the user logging in."""
+    return {"dovecot-oauth2.conf.ext": (f"introspection_mode = post\nintrospection_url = {introspection_url}\n"
+                                        "force_introspection = yes\nusername_attribute = username\n"
+                                        "active_attribute = active\nactive_value = true\n")}
+
+
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 _running: weakref.WeakSet[Dovecot] = weakref.WeakSet()
 
@@ -177,10 +200,11 @@ class Dovecot:
 
     def __init__(
         self, workdir: Path, user: str = "jobs", password: str = "secret",  # noqa: S107 - test account
-        extra_config: str = "",
+        extra_config: str = "", files: dict[str, str] | None = None,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.extra_config = extra_config
+        self.files = dict(files or {})
         self.user = user
         self.password = password
         self._ports: tuple[int, int] | None = None
@@ -288,11 +312,13 @@ class Dovecot:
         self.workdir.chmod(0o755)
         _make_certificate(self.workdir)
         (self.workdir / "users").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
+        for name, text in self.files.items():
+            (self.workdir / name).write_text(text)
         ports = (_free_port(), _free_port())
         while ports[0] == ports[1]:
             ports = (ports[0], _free_port())
         conf = CONFIG.substitute(dir=self.workdir, imap_port=ports[0], imaps_port=ports[1],
-                                 extra=self.extra_config)
+                                 extra=Template(self.extra_config).safe_substitute(dir=self.workdir))
         (self.workdir / "dovecot.conf").write_text(conf)
         _chown_tree(self.workdir, "dovecot")
         self._ports = ports
@@ -394,10 +420,11 @@ class Dovecot:
 
 
 @contextmanager
-def running(extra_config: str = "") -> Iterator[Dovecot]:
-    """A Dovecot with `extra_config`, started in its own temp dir (pytest's are not o+x), then removed."""
+def running(extra_config: str = "", files: dict[str, str] | None = None) -> Iterator[Dovecot]:
+    """A Dovecot with `extra_config` (and `files`), started in its own temp dir (pytest's are not
+    o+x), then removed."""
     workdir = Path(tempfile.mkdtemp(prefix="ats-inbox-dovecot-"))
-    server = Dovecot(workdir, extra_config=extra_config)
+    server = Dovecot(workdir, extra_config=extra_config, files=files)
     try:
         server.start()
         yield server

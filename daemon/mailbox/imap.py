@@ -25,6 +25,14 @@ original is left \\Deleted (a plain EXPUNGE would also remove other clients' del
 and the log says so. The COPY is skipped when the target already holds the message (same
 RFC822.SIZE, not \\Deleted, same SHA-256 of its bytes), so a repeat after a cut between COPY
 and EXPUNGE never leaves two copies. The new UID comes from COPYUID, when the server sends it.
+
+Logging in (`log_in`): IMAP LOGIN with the password, or with `auth = "oauth2"` AUTHENTICATE
+XOAUTH2 with an access token from daemon.oauth2; a refused token is refreshed and tried once
+more before the login counts as refused.
+
+Listening (`IdleConnection`): a connection of its own, in IDLE (RFC 2177) on the watched
+folder, that only says whether the server announced new mail; the IDLE watcher
+(daemon/idle.py) drives it.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import selectors
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +50,7 @@ from datetime import date
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, IMAPClientReadOnlyError, LoginError
 
+from daemon import oauth2
 from daemon.config import ImapSettings
 from daemon.errors import ConfigError, MailboxActionRefused, MailboxUnavailable
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts, Placement
@@ -103,6 +113,51 @@ def acting(action: str) -> Iterator[None]:
     except IMAPClientError as exc:
         words = server_words(exc)
         raise MailboxActionRefused(f"the IMAP server refused {action}: {words}", server_text=words) from exc
+
+
+def connect(settings: ImapSettings) -> IMAPClient:
+    """A connection to the server (TLS as configured; `timeout_seconds` on every read), not logged in."""
+    s = settings
+    context = tls_context(s.ca_file)
+    client = IMAPClient(s.host, port=s.port, ssl=s.security == "ssl",
+                        ssl_context=context if s.security == "ssl" else None,
+                        timeout=s.timeout_seconds)
+    if s.security == "starttls":
+        try:
+            client.starttls(context)
+        except BaseException:
+            _drop(client)  # a failed STARTTLS must not leak its socket
+            raise
+    return client
+
+
+def access_tokens(settings: ImapSettings) -> oauth2.AccessTokens | None:
+    """The process's access tokens for this account when it logs in with OAuth2, else None."""
+    if settings.auth != "oauth2" or settings.oauth2 is None:
+        return None
+    return oauth2.tokens_for(settings.oauth2)
+
+
+def log_in(client: IMAPClient, settings: ImapSettings, tokens: oauth2.AccessTokens | None) -> None:
+    """LOGIN with the password, or AUTHENTICATE XOAUTH2 (tried again once with a fresh token if refused).
+
+    Raises LoginError for a refused password; MailboxUnavailable for a refused token (the
+    token endpoint's own errors come from daemon.oauth2: ConfigError or MailboxUnavailable).
+    """
+    if tokens is None:
+        client.login(settings.username, settings.password)
+        return
+    try:
+        client.oauth2_login(settings.username, tokens.token())
+        return
+    except LoginError:
+        log.info("imap.xoauth2_refused", extra={"then": "refreshing the access token and trying once more"})
+    try:
+        client.oauth2_login(settings.username, tokens.refreshed())
+    except LoginError as exc:
+        raise MailboxUnavailable(
+            "IMAP XOAUTH2 login refused with a fresh access token: check imap.username (the mailbox the "
+            "token was granted for), imap.oauth2_scope, and that IMAP access is enabled for the account") from exc
 
 
 def _drop(client: IMAPClient) -> None:
@@ -265,10 +320,12 @@ class ImapMailbox:
     """One folder of one IMAP account."""
 
     def __init__(self, settings: ImapSettings, client_factory: Callable[[], IMAPClient] | None = None, *,
-                 read_only: bool = False):
+                 read_only: bool = False, tokens: oauth2.AccessTokens | None = None):
         """`read_only`: look, never change (a dry run): the folder is EXAMINEd, missing target
-        folders are not created, and the actions refuse."""
+        folders are not created, and the actions refuse. `tokens`: the OAuth2 access tokens
+        (default: the process's own for this account, when `auth = "oauth2"`)."""
         self.settings = settings
+        self._tokens = tokens or access_tokens(settings)
         self.read_only = read_only
         self.account = f"{settings.username}@{settings.host}:{settings.port}"
         self.folder = settings.folder  # as configured: it is part of every record's MessageKey
@@ -282,18 +339,7 @@ class ImapMailbox:
         self._uidvalidity = 0
 
     def _connect(self) -> IMAPClient:
-        s = self.settings
-        context = tls_context(s.ca_file)
-        client = IMAPClient(s.host, port=s.port, ssl=s.security == "ssl",
-                            ssl_context=context if s.security == "ssl" else None,
-                            timeout=s.timeout_seconds)
-        if s.security == "starttls":
-            try:
-                client.starttls(context)
-            except BaseException:
-                _drop(client)  # a failed STARTTLS must not leak its socket
-                raise
-        return client
+        return connect(self.settings)
 
     def open(self) -> FolderInfo:
         with reading("connecting"):
@@ -312,7 +358,7 @@ class ImapMailbox:
     def _log_in_and_check(self, client: IMAPClient) -> dict[bytes, object]:
         s = self.settings
         with reading("logging in"):
-            client.login(s.username, s.password)
+            log_in(client, s, self._tokens)
             # Re-read capabilities after login: some servers announce MOVE only then.
             self._can_move = client.has_capability("MOVE")
             self._uidplus = client.has_capability("UIDPLUS")
@@ -442,3 +488,92 @@ def _ours(flags: Sequence[bytes]) -> frozenset[str]:
     """Which of our keywords are among a message's flags (keywords are case-insensitive)."""
     present = {bytes(f).lower() for f in flags}
     return frozenset(k for k in OUR_KEYWORDS if k.lower().encode() in present)
+
+
+# -- listening ------------------------------------------------------------------------------
+
+NEWS = (b"EXISTS", b"RECENT")  # untagged answers that mean mail arrived in the selected folder
+
+
+class IdleConnection:
+    """A connection of its own to the watched folder that only listens for new mail (IDLE, RFC 2177).
+
+    It reads no mail and changes nothing: the folder is EXAMINEd. The socket keeps
+    `timeout_seconds` as its read timeout, so a DONE or NOOP that a dead connection never
+    answers ends in MailboxUnavailable instead of hanging. Every failure is MailboxUnavailable,
+    except the OAuth2 token endpoint's ConfigError.
+    """
+
+    def __init__(self, settings: ImapSettings, client_factory: Callable[[], IMAPClient] | None = None, *,
+                 tokens: oauth2.AccessTokens | None = None):
+        self.settings = settings
+        self._factory = client_factory or (lambda: connect(settings))
+        self._tokens = tokens or access_tokens(settings)
+        self._client: IMAPClient | None = None
+        self._selector: selectors.BaseSelector | None = None
+
+    def open(self) -> bool:
+        """Connect, log in and EXAMINE the folder; whether the server offers IDLE."""
+        with reading("connecting to listen for new mail"):
+            client = self._factory()
+        try:
+            with reading("logging in to listen for new mail"):
+                log_in(client, self.settings, self._tokens)
+                client.select_folder(self.settings.folder, readonly=True)
+                offered = client.has_capability("IDLE")
+        except BaseException:
+            _drop(client)
+            raise
+        self._client = client
+        return offered
+
+    @property
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            raise MailboxUnavailable("the IDLE connection is not open")
+        return self._client
+
+    def start(self) -> None:
+        """IDLE: from now on the server tells of changes to the folder unasked."""
+        with reading("starting IDLE"):
+            self.client.idle()
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self.client.socket(), selectors.EVENT_READ)
+
+    def wait(self, seconds: float) -> bool:
+        """Listen up to `seconds`; whether the server announced new mail (EXISTS or RECENT).
+
+        A socket that turns readable with nothing to read was closed; BYE means the server is
+        going away: both are MailboxUnavailable.
+        """
+        sock = self.client.socket()
+        pending = getattr(sock, "pending", lambda: 0)()  # TLS bytes already decrypted: select() cannot see them
+        if not pending and (self._selector is None or not self._selector.select(max(0.0, seconds))):
+            return False
+        with reading("listening in IDLE"):
+            answers = self.client.idle_check(timeout=0)
+        if not answers:
+            raise MailboxUnavailable("the IMAP server closed the IDLE connection")
+        if any(a and a[0] == b"BYE" for a in answers):
+            raise MailboxUnavailable("the IMAP server ended the IDLE connection (BYE)")
+        return any(len(a) > 1 and a[1] in NEWS for a in answers)
+
+    def finish(self) -> bool:
+        """DONE, then NOOP, both answered (the connection is alive); whether either told of new mail."""
+        self._forget_selector()
+        with reading("ending IDLE"):
+            _text, during = self.client.idle_done()
+            _text, after = self.client.noop()
+        return any(len(a) > 1 and a[1] in NEWS for a in [*during, *after])
+
+    def close(self) -> None:
+        """Drop the connection at once (no DONE, no LOGOUT: a dead server must not delay a stop)."""
+        self._forget_selector()
+        client, self._client = self._client, None
+        if client is not None:
+            _drop(client)
+
+    def _forget_selector(self) -> None:
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
