@@ -57,8 +57,9 @@ class InProcessWorld:
             self.box.messages[max(self.box.messages, default=0) + 1] = raw
             self.delivered.append(raw)
 
-    def poll(self, **options):
-        flow = MessageFlow(self.store, self.client, self.directory, FlowOptions(), sleep=self.clock.sleep)
+    def poll(self, flow_options: FlowOptions | None = None, rules=None, **options):
+        flow = MessageFlow(self.store, self.client, self.directory, flow_options or FlowOptions(),
+                           sleep=self.clock.sleep, **({"rules": lambda: rules} if rules is not None else {}))
         runner = Runner(self.store, self.box, flow, RunnerOptions(**options), probe=self.client.answers,
                         sleep=self.clock.sleep)
         return runner.run_pass()
