@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from collections import defaultdict
 from pathlib import Path
+
+import pytest
 
 UNIT = Path(__file__).resolve().parent.parent / "systemd" / "ats-inbox.service"
 
@@ -46,3 +51,47 @@ def test_unit_is_hardened():
 def test_unit_does_not_restart_on_a_configuration_error():
     """Exit 2 (bad configuration) is not restarted: a restart cannot fix it and would loop."""
     assert directives()["RestartPreventExitStatus"] == ["2"]
+
+
+def test_unit_tells_systemd_when_it_is_ready_and_alive():
+    """Type=notify with a watchdog well above the default schedule, a start timeout, and SIGHUP for reload."""
+    unit = directives()
+    assert unit["Type"] == ["notify"] and unit["NotifyAccess"] == ["main"]
+    assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert _seconds(unit["WatchdogSec"][0]) > 2 * 60  # the default interval_seconds (60) below half of it
+    assert _seconds(unit["TimeoutStartSec"][0]) >= 60
+
+
+def _seconds(value: str) -> int:
+    number, unit = int(value.rstrip("minsec")), value.lstrip("0123456789")
+    return number * {"min": 60, "s": 1, "": 1}[unit]
+
+
+def _analyze() -> str:
+    found = shutil.which("systemd-analyze")
+    if found is None:
+        pytest.skip("systemd-analyze is not installed")
+    return found
+
+
+def test_unit_passes_systemd_analyze_verify(tmp_path):
+    """`systemd-analyze verify` finds nothing wrong (ats-inbox itself replaced by a stub: it is not installed here)."""
+    stub = tmp_path / "ats-inbox"
+    stub.write_text("#!/bin/sh\n")
+    stub.chmod(0o755)
+    unit = tmp_path / "ats-inbox.service"
+    unit.write_text(UNIT.read_text().replace("/opt/ats-inbox/bin/ats-inbox", str(stub)))
+    done = subprocess.run([_analyze(), "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "ats-inbox.service" not in done.stderr, done.stderr
+
+
+def test_unit_hardening_scores_2_or_lower():
+    """`systemd-analyze security --offline=true` rates the exposure at 2.0 or lower (README states it)."""
+    done = subprocess.run([_analyze(), "security", "--offline=true", str(UNIT)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    score = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", done.stdout)
+    if score is None and "offline" in done.stderr:
+        pytest.skip(f"this systemd-analyze has no --offline: {done.stderr.strip()[:200]}")
+    assert score, done.stdout[-2000:] + done.stderr
+    assert float(score.group(1)) <= 2.0
