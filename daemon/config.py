@@ -10,6 +10,7 @@ settings or the environment.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import ssl
 import tomllib
@@ -52,6 +53,10 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "resumes": ("max_bytes", "max_count"),
     "intake": ("internal_senders", "own_addresses", "max_per_sender_per_hour"),
     "comment": ("cover_letter_chars",),
+    "health": ("no_success_minutes",),
+    "metrics": ("listen", "allow_remote"),
+    "alerts": ("command", "webhook_url", "webhook_url_file", "review_queue_above", "login_failures",
+               "timeout_seconds"),
 }
 REQUIRED_TABLES = ("imap", "ats")
 
@@ -74,6 +79,35 @@ class FirstPass:
         when = (f"since {self.on_or_after}" if self.on_or_after else
                 f"of the last {self.days} days" if self.days is not None else "of any date")
         return f"mail {when}{', unread only' if self.unseen_only else ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    """When the daemon counts as unhealthy (/healthz 503, `status` exit 1, the no_success alert)."""
+
+    no_success_minutes: int = 15  # no successful pass for this long (at least three schedule intervals)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """The HTTP listener for /metrics and /healthz; off when `host` is ""."""
+
+    host: str = ""
+    port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """Where alerts go (neither: they are only logged) and when an incident opens."""
+
+    command: tuple[str, ...] = ()  # argv; the alert's state, kind and summary are appended
+    webhook_url: str = ""
+    review_queue_above: int = 25  # 0: no alert on the review queue
+    login_failures: int = 3  # passes in a row that cannot use the mailbox; 0: no alert
+    timeout_seconds: float = 10.0
+
+    def __repr__(self) -> str:  # the webhook URL may carry a secret
+        return f"AlertSettings(command={self.command!r}, webhook={'set' if self.webhook_url else 'unset'})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +191,9 @@ class Settings:
     retention_days: int = 180  # personal data of settled messages is removed after this many days
     cover_letter_chars: int = 1500  # of the mail's text quoted in the confirmation comment (0: none)
     intake: IntakeSettings = IntakeSettings()
+    health: HealthSettings = HealthSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    alerts: AlertSettings = AlertSettings()
 
 
 class _Section:
@@ -322,7 +359,62 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *
         cover_letter_chars=_Section(data.get("comment", {}), "comment", path).int(
             "cover_letter_chars", 1500, low=0, high=5000),
         intake=_intake(_Section(data.get("intake", {}), "intake", path)),
+        health=_health(_Section(data.get("health", {}), "health", path)),
+        metrics=_metrics(_Section(data.get("metrics", {}), "metrics", path)),
+        alerts=_alerts(_Section(data.get("alerts", {}), "alerts", path), need_secrets),
     )
+
+
+def _health(s: _Section) -> HealthSettings:
+    return HealthSettings(no_success_minutes=s.int("no_success_minutes", 15, low=1, high=100_000))
+
+
+def _metrics(s: _Section) -> MetricsSettings:
+    """`listen`: "HOST:PORT" (an IPv6 host in brackets); a host other than loopback only with
+    `allow_remote = true`: the pages have no password, and /healthz names what failed."""
+    listen, allow_remote = s.str("listen", "").strip(), s.bool("allow_remote", False)
+    if not listen:
+        return MetricsSettings()
+    example = 'such as "127.0.0.1:9464" or "[::1]:9464"'
+    host, colon, port = listen.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    host = "127.0.0.1" if host == "localhost" else host
+    try:
+        address = ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise s._fail("listen", f"must be an IP address and a port, {example}, not {listen!r}") from None
+    if not colon or not 1 <= number <= 65535:
+        raise s._fail("listen", f"must end in a port from 1 to 65535, {example}, not {listen!r}")
+    if not address.is_loopback and not allow_remote:
+        raise s._fail("listen", f"{host} is reachable from other machines and the pages have no password: "
+                                "listen on 127.0.0.1 (and scrape through a proxy), or set "
+                                "metrics.allow_remote = true")
+    return MetricsSettings(host=str(address), port=number)
+
+
+def _alerts(s: _Section, need_secrets: bool) -> AlertSettings:
+    command = s.strings("command")
+    if command and not command[0].strip():
+        raise s._fail("command", 'must start with the program, such as ["/usr/local/bin/page-me"]')
+    inline, file_name = s.str("webhook_url", "").strip(), s.str("webhook_url_file", "").strip()
+    url = s._read_secret_file("webhook_url_file", s._resolve(file_name)) if file_name and need_secrets else inline
+    if url:
+        _webhook_url(s, "webhook_url_file" if file_name else "webhook_url", url)
+    return AlertSettings(command=command, webhook_url=url,
+                         review_queue_above=s.int("review_queue_above", 25, low=0, high=10_000_000),
+                         login_failures=s.int("login_failures", 3, low=0, high=10_000),
+                         timeout_seconds=float(s.int("timeout_seconds", 10, low=1, high=300)))
+
+
+def _webhook_url(s: _Section, key: str, url: str) -> None:
+    """An https URL (http only to this machine); the URL itself is never shown (it may hold a token)."""
+    try:
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        raise s._fail(key, "is not a valid URL: give one such as https://hooks.example.org/...") from None
+    if not parts.host or (parts.scheme != "https" and not (parts.scheme == "http" and parts.host in LOOPBACK_HOSTS)):
+        raise s._fail(key, "must be an https:// URL with a host (http:// only to 127.0.0.1)")
 
 
 def _intake(s: _Section) -> IntakeSettings:
