@@ -5,21 +5,27 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from daemon import idle, review
+from daemon import alerts, idle, notify, review
 from daemon.config import Settings
+from daemon.errors import ConfigError
 from daemon.mailbox import restore
 from daemon.rules import RulesInvalid, load_rules
 from daemon.scheduler import run_forever
-from daemon.service import Service
+from daemon.service import PassObservers, Service
 from daemon.stopping import StopSignal
 from daemon.store import Store, open_store
 from daemon.store.models import FolderState, PassRecord
+
+if TYPE_CHECKING:
+    from daemon.health import Watch
+    from daemon.metrics import Metrics
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -63,15 +69,26 @@ def dry_run(settings: Settings) -> int:
 
 def run(settings: Settings) -> int:
     """Passes on the schedule, and at once when IDLE tells of new mail, until SIGTERM or SIGINT;
-    the message in hand is finished first. SIGHUP re-reads the routing rules before the next message."""
+    the message in hand is finished first. SIGHUP re-reads the routing rules before the next message.
+
+    Under systemd (Type=notify) it says READY=1 once the mailbox opened, STATUS= lines, and
+    WATCHDOG=1 after real progress; `[metrics] listen` serves /metrics and /healthz; `[alerts]`
+    are checked from the main loop."""
+    notifier = notify.Notifier.from_environ()
+    _check_watchdog(settings, notifier)
+    notify.install(notifier)
     stop = StopSignal()
     service = _service(settings, stop)
-    reload_rules = service.rules.request_reload if service.rules is not None else None
+    watch, alerting, metrics = _monitoring(settings, service, notifier)
+    reload = notify.Reload(notifier, service.rules.request_reload if service.rules is not None else lambda: None,
+                           _reload_check(settings))
     wake = threading.Event()
-    with stop.installed(on_hangup=reload_rules):
-        watcher = idle.start(settings.imap, wake, stop)
+    with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch):
+        watcher = idle.start(settings.imap, wake, stop, progress=notify.progress)
         try:
-            run_forever(service.run_pass, settings.interval_seconds, stop, wake=wake)
+            run_forever(service.run_pass, settings.interval_seconds, stop, wake=wake,
+                        after_pass=notifier.pass_done, on_stop=notifier.stopping,
+                        chores=[reload.report, lambda: alerting.tick(watch)])
         finally:
             stop.request("the daemon loop ended")  # ends the IDLE watcher too
             if watcher is not None:
@@ -80,15 +97,99 @@ def run(settings: Settings) -> int:
     return EXIT_OK
 
 
+def _check_watchdog(settings: Settings, notifier: notify.Notifier) -> None:
+    """Passes must come well inside systemd's WatchdogSec=: the interval below half of it."""
+    limit = notifier.watchdog_seconds
+    if limit is not None and settings.interval_seconds * 2 >= limit:
+        raise ConfigError(f"is {settings.interval_seconds} s, but the unit's WatchdogSec= is {limit:.0f} s: a quiet "
+                          f"mailbox would look hung; set interval_seconds below {limit / 2:.0f}, or raise WatchdogSec=",
+                          key="schedule.interval_seconds", path=str(settings.path))
+
+
+def _monitoring(settings: Settings, service: Service,
+                notifier: notify.Notifier) -> tuple[Watch, alerts.Alerting, Metrics | None]:
+    """Health, alerts and (with [metrics] listen) metrics, told of every pass."""
+    from daemon.health import Watch, no_success_window
+    from daemon.metrics import Metrics
+
+    window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
+    watch = Watch(service.store, window, started=datetime.now(UTC))
+    a = settings.alerts
+    alerting = alerts.Alerting(alerts.senders(a.command, a.webhook_url, a.timeout_seconds),
+                               alerts.Thresholds(a.review_queue_above, a.login_failures))
+    metrics = Metrics(watch, lambda: service.client.breaker.is_open) if settings.metrics.host else None
+    if metrics is not None:
+        service.client.observe = metrics.ats_exchange
+    report = notify.PassReport(notifier, settings.interval_seconds)
+    service.observer = PassObservers(report, alerting, *([metrics] if metrics is not None else []))
+    return watch, alerting, metrics
+
+
+def _listening(settings: Settings, metrics: Metrics | None, watch: Watch) -> AbstractContextManager[object]:
+    """The /metrics and /healthz listener while inside, when [metrics] listen is set."""
+    from daemon.metrics import Listener
+
+    if metrics is None:
+        return nullcontext()
+    try:
+        return Listener(settings.metrics.host, settings.metrics.port, metrics, watch.judge)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {settings.metrics.host}:{settings.metrics.port}: {exc.strerror}",
+                          key="metrics.listen", path=str(settings.path)) from exc
+
+
+def _reload_check(settings: Settings) -> Callable[[], str]:
+    """What a reload (SIGHUP) finds: the rules, read again before the next message; the configuration
+    file only checked (its changes take effect on a restart)."""
+    from daemon.config import load_settings
+
+    started = _digest(settings.path)
+
+    def check() -> str:
+        try:
+            rules = load_rules(settings.rules_path)
+        except RulesInvalid as exc:
+            said = (f"reload refused: {len(exc.problems)} problem(s) in the rules in {settings.rules_path} "
+                    "(`ats-inbox rules check`); the running rules stay")
+        else:
+            said = f"reloaded: {len(rules.rules)} rule(s) in force from the next message"
+        if _digest(settings.path) == started:
+            return said
+        try:
+            load_settings(settings.path, need_secrets=False)
+        except ConfigError as exc:
+            return f"{said}; {settings.path} changed and is invalid ({exc}): the running configuration stays"
+        return f"{said}; {settings.path} changed: restart to apply it (a reload re-reads the rules only)"
+
+    return check
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 def _service(settings: Settings, stop: StopSignal) -> Service:
     """The service for `poll` and `run`: its waits (retry, reconnect, Retry-After) end on `stop`."""
     return Service.from_settings(settings, open_store(settings.database_url), stop=stop)
 
 
 def status(settings: Settings, limit: int) -> int:
+    """The health line first, then the counts and the last pass; exit 1 when unhealthy (a monitoring check)."""
+    from daemon.health import Watch, no_success_window
+
     with _store(settings) as store:
+        window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
+        watch = Watch(store, window)
+        facts = watch.facts()
+        health = watch.judge(facts)
+        print(f"Health: {health.line()}; review queue {facts.review_queue}, backlog {facts.backlog}")
         print(status_text(store, limit, settings.rules_path))
-    return EXIT_OK
+    return EXIT_OK if health.healthy else EXIT_FAILED
 
 
 def status_text(store: Store, limit: int, rules_folder: Path | None = None) -> str:

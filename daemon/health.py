@@ -1,0 +1,130 @@
+"""Is the daemon healthy? One judgement for `/healthz`, `ats-inbox status` and the alerts.
+
+Unhealthy when passes have stopped succeeding (none succeeded within `[health]
+no_success_minutes`, counted from the daemon's start when none ever did) or when the last
+finished pass failed (the mailbox could not be reached or refused the login, the database
+was locked, a bug). The facts come from the database, which every pass is recorded in, so
+the daemon and a separate `ats-inbox status` judge alike. `assess` is pure.
+
+A pass succeeded when it went through the folder: outcome "ok", or "deferred" (some mail
+waits for a retry). "ats down" (the pass stopped early: the ATS did not answer) is not a
+success: the mail is waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from daemon.store.models import PassRecord
+from daemon.store.repository import NEEDS_PERSON, PENDING, Store
+
+SUCCEEDED = ("ok", "deferred")
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the database says about the daemon's passes and its queue."""
+
+    last_success: datetime | None  # when the last successful pass finished
+    last_finished: PassRecord | None  # the last pass that finished, whatever its outcome
+    review_queue: int  # messages waiting for a person (review, uncertain)
+    backlog: int  # messages seen but not settled (pending)
+    counts: dict[str, int]  # messages by status
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    healthy: bool
+    reasons: tuple[str, ...]  # why not, when not; else what is fine
+    stale: bool = False  # no successful pass for too long (the alert "no_success")
+
+    def line(self) -> str:
+        word = "healthy" if self.healthy else "UNHEALTHY"
+        return f"{word}: {'; '.join(self.reasons)}"
+
+
+def read_facts(store: Store) -> Facts:
+    """The facts, in two short read transactions (they take no lock)."""
+    with store.reading() as s:
+        success = s.scalar(select(PassRecord.finished_at).where(PassRecord.outcome.in_(SUCCEEDED))
+                           .order_by(PassRecord.id.desc()).limit(1))
+        finished = s.scalar(select(PassRecord).where(PassRecord.finished_at.is_not(None))
+                            .order_by(PassRecord.id.desc()).limit(1))
+    counts = store.counts()
+    return Facts(last_success=_aware(success), last_finished=finished,
+                 review_queue=sum(counts.get(status, 0) for status in NEEDS_PERSON),
+                 backlog=counts.get(PENDING, 0), counts=counts)
+
+
+def assess(facts: Facts, now: datetime, no_success: timedelta, started: datetime | None = None) -> Health:
+    """Healthy, or why not. `started`: when this daemon started, which gives its first pass
+    `no_success` to succeed; None (a separate command): only the last success counts, and a
+    database with no pass recorded at all is not judged (a fresh install)."""
+    if started is None and facts.last_success is None and facts.last_finished is None:
+        return Health(True, ("no pass recorded yet: nothing to judge (is the daemon running?)",))
+    reasons: list[str] = []
+    since = max((m for m in (facts.last_success, started) if m is not None), default=None)
+    stale = since is None or now - since > no_success
+    if stale:
+        reasons.append(_no_success(facts.last_success, now, no_success))
+    last = facts.last_finished
+    if last is not None and last.outcome == "failed":
+        reasons.append(f"the last pass (#{last.id}) failed: {last.error}")
+    if reasons:
+        return Health(False, tuple(reasons), stale=stale)
+    if facts.last_success is None:
+        return Health(True, ("started, no pass finished yet",))
+    return Health(True, (f"last successful pass {_ago(now - facts.last_success)} ago",))
+
+
+def seconds_since_success(facts: Facts, now: datetime) -> float | None:
+    return None if facts.last_success is None else max(0.0, (now - facts.last_success).total_seconds())
+
+
+def _no_success(last: datetime | None, now: datetime, limit: timedelta) -> str:
+    if last is None:
+        return "no pass has succeeded yet"
+    return f"no successful pass for {_ago(now - last)} (limit {_ago(limit)}; last at {last:%Y-%m-%d %H:%M} UTC)"
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they are UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+class Watch:
+    """The judgement over one store, with the daemon's start as the clock for its first pass."""
+
+    def __init__(self, store: Store, no_success: timedelta, started: datetime | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.store, self.no_success, self.started, self._clock = store, no_success, started, clock
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def facts(self) -> Facts:
+        return read_facts(self.store)
+
+    def judge(self, facts: Facts | None = None) -> Health:
+        return assess(facts or self.facts(), self._clock(), self.no_success, self.started)
+
+
+def no_success_window(no_success_minutes: int, interval_seconds: int) -> timedelta:
+    """How long without a successful pass is unhealthy: the setting, but at least three intervals
+    (a daemon polling hourly is not unhealthy after 15 minutes)."""
+    return timedelta(seconds=max(no_success_minutes * 60, 3 * interval_seconds))
