@@ -38,7 +38,7 @@ class Listener(Protocol):
     """What the watcher needs of the IMAP side (daemon.mailbox.imap.IdleConnection)."""
 
     def open(self) -> bool: ...  # connect and log in; whether the server offers IDLE
-    def start(self) -> None: ...  # IDLE
+    def start(self) -> bool: ...  # IDLE; whether new mail was announced on the way in
     def wait(self, seconds: float) -> bool: ...  # whether new mail was announced
     def finish(self) -> bool: ...  # DONE and NOOP, answered; whether new mail was announced
     def close(self) -> None: ...
@@ -109,7 +109,8 @@ class IdleWatcher:
     def _listen(self, listener: Listener) -> None:
         """IDLE rounds of `idle_seconds` until a stop; raises when the connection fails."""
         while not self.stop.requested():
-            listener.start()
+            if listener.start():
+                self._wake("new mail")
             until = self.clock() + self.idle_seconds
             while not self.stop.requested() and (left := until - self.clock()) > 0:
                 if listener.wait(min(self.step, left)):

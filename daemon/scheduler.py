@@ -39,6 +39,7 @@ def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_secon
     a database replaced under the daemon (going on would submit the mailbox again).
     """
     guarded = _Guarded(one_pass, stop, after_pass)
+    guarded.wake = wake
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(guarded, IntervalTrigger(seconds=interval_seconds),
                       id="poll", max_instances=1, coalesce=True, misfire_grace_time=interval_seconds,
@@ -68,7 +69,6 @@ def _on_wake(guarded: _Guarded, wake: threading.Event, stop: StopSignal) -> None
     """A pass each time `wake` is set, until `stop`."""
     while not stop.requested():
         if wake.wait(0.5) and not stop.requested():
-            wake.clear()  # set again during the pass: one more pass after it
             guarded.now()
 
 
@@ -81,6 +81,7 @@ class _Guarded:
         self.passes = 0
         self.fatal: AtsInboxError | None = None
         self._one_at_a_time = threading.Lock()
+        self.wake: threading.Event | None = None  # cleared as each pass starts: it sweeps what came before
 
     def __call__(self) -> None:
         """The scheduled pass; skipped when a woken one is running (it covers this one)."""
@@ -91,11 +92,14 @@ class _Guarded:
                 self._one_at_a_time.release()
 
     def now(self) -> None:
-        """A woken pass: after the one in progress, if any."""
+        """A woken pass: after the one in progress, unless a pass started since the wake (it covers it)."""
         with self._one_at_a_time:
-            self._run()
+            if self.wake is None or self.wake.is_set():
+                self._run()
 
     def _run(self) -> None:
+        if self.wake is not None:
+            self.wake.clear()  # set again during this pass: one more pass after it
         if self.stop.requested():
             return
         self.passes += 1

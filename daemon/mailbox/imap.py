@@ -533,12 +533,16 @@ class IdleConnection:
             raise MailboxUnavailable("the IDLE connection is not open")
         return self._client
 
-    def start(self) -> None:
-        """IDLE: from now on the server tells of changes to the folder unasked."""
+    def start(self) -> bool:
+        """IDLE: from now on the server tells of changes to the folder unasked. Whether it told
+        of new mail on the way in (answers before its "+ idling", which imaplib files away)."""
         with reading("starting IDLE"):
             self.client.idle()
             self._selector = selectors.DefaultSelector()
             self._selector.register(self.client.socket(), selectors.EVENT_READ)
+        filed = self.client._imap.untagged_responses
+        told = [name for name in ("EXISTS", "RECENT") if filed.pop(name, None)]
+        return bool(told)
 
     def wait(self, seconds: float) -> bool:
         """Listen up to `seconds`; whether the server announced new mail (EXISTS or RECENT).
