@@ -398,8 +398,9 @@ def test_a_revoked_refresh_token_stops_the_login_with_the_key_to_fix(xoauth2):
 
 
 @pytest.mark.imap
-def test_poll_with_oauth2_submits_and_a_revoked_token_exits_2(xoauth2, sandbox, tmp_path):
-    """`ats-inbox poll` with auth = "oauth2" logs in by XOAUTH2 and submits; revoked, it exits 2 naming the key."""
+def test_poll_with_oauth2_submits_and_a_revoked_token_exits_2_and_fails_the_health_check(xoauth2, sandbox, tmp_path):
+    """`ats-inbox poll` with auth = "oauth2" logs in by XOAUTH2 and submits; revoked, it exits 2 naming the
+    key, and `ats-inbox status` says UNHEALTHY with that reason (exit 1)."""
     from tests.world import application
 
     server, provider, _settings = xoauth2
@@ -421,3 +422,6 @@ def test_poll_with_oauth2_submits_and_a_revoked_token_exits_2(xoauth2, sandbox, 
     refused = run_cli("poll", "--config", str(path))
     assert refused.code == 2, refused.stderr[-2000:]
     assert "imap.oauth2_refresh_token_file" in refused.stderr and "revoked" in refused.stderr
+    health = run_cli("status", "--config", str(path))
+    assert health.code == 1, health.stdout
+    assert "UNHEALTHY" in health.stdout and "imap.oauth2_refresh_token_file" in health.stdout
