@@ -137,7 +137,7 @@ class Listener:
         handler = type("Handler", (_Handler,), {"metrics": metrics, "health": staticmethod(health)})
         server_class = _Server6 if ":" in host else ThreadingHTTPServer
         self.server = server_class((host, port), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.1,), name="metrics", daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
