@@ -1,0 +1,269 @@
+"""The benchmark: the daemon against the I/O floor and the naive flow, on one generated mailbox.
+
+    .venv/bin/python -m benchmarks.run [--messages N] [--concurrency C ...] [--skip-naive] [--skip-growth]
+
+Starts Dovecot on loopback (tests/imapserver.py), loads N generated mails (benchmarks/generate.py),
+and runs, each as a subprocess against a fresh sandbox ATS (its own process) and with the
+mailbox's flags cleared: the floor, the naive flow, `ats-inbox poll` once per concurrency;
+then loads 3N more mails and runs `ats-inbox poll` over the 4N. Prints the figures and
+the ratios, and writes them to benchmarks/results.json (the previous file's figures are
+printed beside the new ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.common import Target
+from benchmarks.generate import mail
+from tests.e2e import wait_healthy
+from tests.imapserver import Dovecot, running
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results.json"
+TOKEN = "bench-token"  # noqa: S105 (the sandbox's, on loopback)
+ROUTES = [("POST", "/api/v1/jobs/search"), ("GET", "/api/v1/pipelines/all"), ("GET", "/api/v1/sources/all"),
+          ("POST", "/api/v1/upload-cv-file"), ("POST", "/api/v1/applicant"), ("POST", "/api/v1/candidate"),
+          ("POST", "/api/v1/candidates/{id}/actions")]
+OUR_FLAGS = [b"\\Seen", b"\\Flagged", b"$AtsInboxDone", b"$AtsInboxReview"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000, help="mails in the mailbox (default 2000)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4],
+                        help="[ats] concurrency of each daemon run (default: 1 4)")
+    parser.add_argument("--ats-latency-ms", type=float, default=20.0,
+                        help="added to every ATS answer (default 20: a fast ATS; loopback alone is under 1 ms)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive flow (the slowest run)")
+    parser.add_argument("--skip-growth", action="store_true", help="leave out the run over 4N mails")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    previous = json.loads(args.out.read_text()) if args.out.exists() else None
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ats-inbox-bench-") as work, running() as dovecot:
+        bench = Bench(Path(work), dovecot, args.seed, args.ats_latency_ms / 1000)
+        results = bench.measure(args)
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    report(results, previous)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {args.out}")
+    return 0
+
+
+class Bench:
+    def __init__(self, work: Path, dovecot: Dovecot, seed: int, latency: float):
+        self.work, self.dovecot, self.seed, self.latency = work, dovecot, seed, latency
+        self.manifest = work / "manifest.jsonl"
+        self.count = 0
+        self.bytes = 0
+
+    def measure(self, args: argparse.Namespace) -> dict[str, Any]:
+        n = args.messages
+        load = self.load(n)
+        results: dict[str, Any] = {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "messages": n, "seed": args.seed,
+            "ats_latency_ms": args.ats_latency_ms,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+            "mailbox": {"bytes": self.bytes, "load_seconds": load}, "runs": {},
+        }
+        runs = results["runs"]
+        runs["floor"] = self.script("floor")
+        if not args.skip_naive:
+            runs["naive"] = self.script("naive")
+        for concurrency in args.concurrency:
+            runs[f"daemon_c{concurrency}"] = self.daemon(concurrency)
+        if not args.skip_growth:
+            results["mailbox"]["load_4n_seconds"] = self.load(4 * n)
+            results["mailbox"]["bytes_4n"] = self.bytes
+            runs[f"daemon_c{args.concurrency[0]}_4n"] = self.daemon(args.concurrency[0])
+        results["ratios"] = ratios(results, args.concurrency)
+        return results
+
+    # -- the mailbox -----------------------------------------------------------------------
+
+    def load(self, upto: int) -> float:
+        """Append mails count+1..upto to INBOX (UID = mail number) and to the manifest."""
+        started = time.monotonic()
+        imap = self.dovecot.client()
+        with self.manifest.open("a") as manifest:
+            for n in range(self.count + 1, upto + 1):
+                raw, spec = mail(self.seed, n)
+                imap.append("INBOX", raw)
+                manifest.write(json.dumps(spec.to_json()) + "\n")
+                self.bytes += len(raw)
+        imap.logout()
+        self.count = upto
+        return round(time.monotonic() - started, 1)
+
+    def reset_flags(self) -> None:
+        imap = self.dovecot.client()
+        imap.select_folder("INBOX")
+        uids = imap.search("ALL")
+        for start in range(0, len(uids), 1000):
+            imap.remove_flags(uids[start:start + 1000], OUR_FLAGS, silent=True)
+        imap.logout()
+
+    def target(self, ats_url: str) -> Target:
+        d = self.dovecot
+        return Target(host="127.0.0.1", port=d.imaps_port, user=d.user, password=d.password,
+                      ca_file=str(d.cert_path), folder="INBOX", ats_url=ats_url, token=TOKEN,
+                      manifest=str(self.manifest))
+
+    # -- the runs ----------------------------------------------------------------------------
+
+    def script(self, name: str) -> dict[str, Any]:
+        """The floor or the naive flow, in a subprocess, against a fresh sandbox."""
+        with Sandbox(self.work / f"{name}-ats.db", self.latency) as ats:
+            path = self.target(ats.url).save(self.work / f"{name}.json")
+            run = measured([sys.executable, "-m", f"benchmarks.{name}", str(path)], self.work / name)
+            said = json.loads(run.pop("stdout").strip().splitlines()[-1])
+            calls = ats.calls()
+        print(f"{name}: {said['messages']} mails in {run['seconds']} s", flush=True)
+        return {**run, "messages": said["messages"], "applications": said["applications"], "ats_calls": calls,
+                "messages_per_second": round(said["messages"] / run["seconds"], 2)}
+
+    def daemon(self, concurrency: int) -> dict[str, Any]:
+        """`ats-inbox poll` over the whole folder, in a subprocess, against a fresh sandbox and database."""
+        self.reset_flags()
+        name = f"daemon-c{concurrency}-{self.count}"
+        database = self.work / f"{name}.db"
+        with Sandbox(self.work / f"{name}-ats.db", self.latency) as ats:
+            config = self.config(name, ats.url, database, concurrency)
+            counts = self.work / f"{name}-counts.json"
+            run = measured([sys.executable, "-m", "benchmarks.counted", "poll", "--config", str(config)],
+                           self.work / name, env={"BENCH_COUNTS": str(counts)})
+            calls = ats.calls()
+        run.pop("stdout")
+        statuses = dict(sqlite3.connect(database).execute("SELECT status, count(*) FROM messages GROUP BY status"))
+        database.unlink()
+        db = json.loads(counts.read_text())
+        submitted = statuses.get("submitted", 0)
+        seen = sum(statuses.values())
+        print(f"daemon (concurrency {concurrency}): {seen} mails in {run['seconds']} s, {statuses}", flush=True)
+        return {**run, "concurrency": concurrency, "messages": seen, "statuses": statuses, "ats_calls": calls,
+                "messages_per_second": round(seen / run["seconds"], 2),
+                "ats_calls_per_application": round(sum(calls.values()) / max(submitted, 1), 3),
+                "creates_per_application": round(_creates(calls) / max(submitted, 1), 3),
+                "database": db,
+                "write_transactions_per_message": round(db.get("writes", 0) / max(seen, 1), 2),
+                "read_transactions_per_message": round(db.get("reads", 0) / max(seen, 1), 2),
+                "statements_per_message": round(db.get("statements", 0) / max(seen, 1), 2),
+                "cpu_ms_per_message": round(1000 * run["cpu_seconds"] / max(seen, 1), 2)}
+
+    def config(self, name: str, ats_url: str, database: Path, concurrency: int) -> Path:
+        d = self.dovecot
+        (self.work / "imap-password").write_text(d.password + "\n")
+        (self.work / "ats-token").write_text(TOKEN + "\n")
+        lines = [
+            "[imap]", 'host = "127.0.0.1"', f"port = {d.imaps_port}", 'security = "ssl"', f'username = "{d.user}"',
+            f'password_file = "{self.work / "imap-password"}"', f'ca_file = "{d.cert_path}"', 'since = "all"',
+            "[ats]", f'base_url = "{ats_url}"', f'token_file = "{self.work / "ats-token"}"', 'source = "Email"',
+            *([f"concurrency = {concurrency}"] if concurrency != 1 else []),
+            "[database]", f'url = "sqlite:///{database}"',
+        ]
+        path = self.work / f"{name}.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+
+class Sandbox:
+    """The sandbox ATS in its own process (`ats-inbox sandbox`), so it takes no CPU from the measured one."""
+
+    def __init__(self, db: Path, latency: float):
+        self.db, self.latency = db, latency
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = db.with_suffix(".log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.sandbox", "--host", "127.0.0.1", "--port", str(port),
+             "--db", str(db), "--token", TOKEN, "--log-level", "WARNING"], stdout=self.log, stderr=self.log)
+
+    def __enter__(self) -> Sandbox:
+        if not wait_healthy(self.url + "/_sandbox/health"):
+            raise RuntimeError(f"the sandbox ATS did not start: see {self.log.name}")
+        for method, path in ROUTES if self.latency else ():
+            fault = {"method": method, "path": path, "after_commit": True, "delay": self.latency, "times": -1}
+            httpx.post(self.url + "/_sandbox/faults", json=fault, headers={"Authorization": f"Bearer {TOKEN}"})
+        return self
+
+    def calls(self) -> dict[str, int]:
+        state = httpx.get(self.url + "/_sandbox/state", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+        return state.json()["requests"]
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+
+
+def measured(argv: list[str], stem: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run `argv`; its wall time, CPU time and peak RSS (wait4: this child's own rusage)."""
+    out, err = stem.with_suffix(".out"), stem.with_suffix(".err")
+    with out.open("w") as stdout, err.open("w") as stderr:
+        started = time.monotonic()
+        process = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}: {err.read_text()[-3000:]}")
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": out.read_text()}
+
+
+def _creates(calls: dict[str, int]) -> int:
+    return sum(count for route, count in calls.items() if route.startswith("POST") and "search" not in route)
+
+
+def ratios(results: dict[str, Any], concurrency: list[int]) -> dict[str, float]:
+    runs = results["runs"]
+    floor = runs["floor"]["seconds"]
+    found: dict[str, float] = {}
+    for c in concurrency:
+        daemon = runs[f"daemon_c{c}"]["seconds"]
+        found[f"daemon_c{c}/floor"] = round(daemon / floor, 3)
+        if "naive" in runs:
+            found[f"naive/daemon_c{c}"] = round(runs["naive"]["seconds"] / daemon, 2)
+    growth = runs.get(f"daemon_c{concurrency[0]}_4n")
+    if growth is not None:
+        found[f"rss_4n/rss_n (c{concurrency[0]})"] = round(
+            growth["peak_rss_mb"] / runs[f"daemon_c{concurrency[0]}"]["peak_rss_mb"], 3)
+    return found
+
+
+def report(results: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    print(f"\n{results['messages']} mails, {results['mailbox']['bytes'] / 2**20:.0f} MB")
+    print(f"{'run':<22}{'s':>9}{'msg/s':>9}{'cpu s':>9}{'rss MB':>9}{'calls/app':>11}{'writes/msg':>12}")
+    for name, run in results["runs"].items():
+        calls = run.get("ats_calls_per_application", "")
+        writes = run.get("write_transactions_per_message", "")
+        print(f"{name:<22}{run['seconds']:>9}{run['messages_per_second']:>9}{run['cpu_seconds']:>9}"
+              f"{run['peak_rss_mb']:>9}{calls!s:>11}{writes!s:>12}")
+    print()
+    before = (previous or {}).get("ratios", {})
+    for key, value in results["ratios"].items():
+        was = f" (previous run: {before[key]})" if key in before else ""
+        print(f"{key:<28}{value}{was}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
