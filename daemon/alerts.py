@@ -4,6 +4,7 @@ Three incidents are watched, each open or not:
 
     no_success     no pass succeeded within [health] no_success_minutes (the health check's rule)
     mailbox        [alerts] login_failures passes in a row could not reach or log in to the mailbox
+                   (an IMAP error, or a refused OAuth2 refresh token: a ConfigError about imap.*)
     review_queue   more than [alerts] review_queue_above messages wait for a person
 
 `Incidents.update` is the pure part: given the conditions that hold now, it opens and
@@ -32,7 +33,7 @@ from typing import Protocol
 
 import httpx
 
-from daemon.errors import AtsInboxError, MailboxUnavailable
+from daemon.errors import AtsInboxError, ConfigError, MailboxUnavailable
 from daemon.health import Facts, Health, Watch
 from daemon.runner import PassSummary
 
@@ -222,10 +223,17 @@ class Alerting:
         pass
 
     def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None:
-        if isinstance(error, MailboxUnavailable):
+        if _about_the_mailbox(error):
             self.mailbox_failures, self.mailbox_error = self.mailbox_failures + 1, str(error)[:300]
         elif summary is not None and not summary.busy:
             self.mailbox_failures, self.mailbox_error = 0, ""
+
+
+def _about_the_mailbox(error: Exception | None) -> bool:
+    """The mailbox could not be reached or refused the login (a refused OAuth2 refresh token too)."""
+    if isinstance(error, MailboxUnavailable):
+        return True
+    return isinstance(error, ConfigError) and (error.key or "").startswith("imap.")
 
 
 def senders(command: Sequence[str], webhook_url: str, timeout: float,

@@ -124,6 +124,22 @@ def test_login_failures_alert_after_so_many_passes_in_a_row_and_clear_on_a_good_
     assert "3 passes in a row could not use the mailbox: IMAP login refused" in outbox.alerts[0].summary
 
 
+@pytest.mark.parametrize(("error", "counts"), [
+    (ConfigError("the provider refused the refresh token", key="imap.oauth2_refresh_token_file"), True),
+    (MailboxUnavailable("connection refused"), True),
+    (ConfigError("token refused", key="ats.token"), False),
+    (RuntimeError("a bug"), False),
+], ids=["refresh token refused", "imap down", "ats token", "bug"])
+def test_what_counts_as_a_login_failure(error, counts):
+    """The mailbox unreachable or refusing the login, a revoked OAuth2 refresh token too; not other failures."""
+    outbox = Outbox()
+    alerting = Alerting([outbox], Thresholds(login_failures=2))
+    for pass_id in (1, 2):
+        alerting.pass_ended(pass_id, None, error)
+    alerting.check(HEALTHY, facts(), T0)
+    assert outbox.said() == ([(MAILBOX, FIRING)] if counts else [])
+
+
 def test_a_failed_delivery_is_tried_again_then_dropped():
     """The sender failing: tried at the next checks, three times in all, then dropped; nothing is sent twice."""
     outbox = Outbox()
