@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 
@@ -272,10 +273,18 @@ def test_wakes_during_a_pass_make_one_more_pass_after_it_never_two_at_once():
 
 # -- against Dovecot -------------------------------------------------------------------------
 
+def over(dovecot, security: str):
+    """Settings for the session's Dovecot over plain IMAP or IMAPS (trusting its certificate)."""
+    if security == "none":
+        return imap_settings(dovecot)
+    return replace(imap_settings(dovecot), port=dovecot.imaps_port, security="ssl", ca_file=str(dovecot.cert_path))
+
+
 @pytest.mark.imap
-def test_the_idle_connection_hears_an_append_within_two_seconds(dovecot):
+@pytest.mark.parametrize("security", ["none", "ssl"])
+def test_the_idle_connection_hears_an_append_within_two_seconds(dovecot, security):
     """IdleConnection against Dovecot: IDLE offered, an APPEND announced within 2 s, DONE and NOOP answered."""
-    listener = IdleConnection(imap_settings(dovecot))
+    listener = IdleConnection(over(dovecot, security))
     try:
         assert listener.open() is True
         listener.start()
@@ -287,6 +296,29 @@ def test_the_idle_connection_hears_an_append_within_two_seconds(dovecot):
         assert listener.finish() is False
     finally:
         listener.close()
+
+
+@pytest.mark.imap
+@pytest.mark.parametrize("security", ["none", "ssl"])
+def test_a_server_killed_during_idle_is_noticed_at_once(dovecot, security):
+    """Dovecot killed (no BYE, the socket just closes) while in IDLE: wait() raises MailboxUnavailable."""
+    listener = IdleConnection(over(dovecot, security))
+    try:
+        listener.open()
+        listener.start()
+        dovecot.kill()
+        with pytest.raises(MailboxUnavailable):
+            listen_for(listener, seconds=2)
+    finally:
+        listener.close()
+        dovecot.start()
+
+
+def listen_for(listener: IdleConnection, seconds: float) -> None:
+    """wait() in short steps for `seconds` (what the watcher does)."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        listener.wait(0.1)
 
 
 def dovecot_watcher(settings, wake: threading.Event, stop: StopSignal) -> tuple[IdleWatcher, threading.Thread]:

@@ -511,6 +511,7 @@ class IdleConnection:
         self._tokens = tokens or access_tokens(settings)
         self._client: IMAPClient | None = None
         self._selector: selectors.BaseSelector | None = None
+        self._empty_reads = 0  # readable, yet nothing read: EOF, or half a TLS record
 
     def open(self) -> bool:
         """Connect, log in and EXAMINE the folder; whether the server offers IDLE."""
@@ -540,6 +541,7 @@ class IdleConnection:
             self.client.idle()
             self._selector = selectors.DefaultSelector()
             self._selector.register(self.client.socket(), selectors.EVENT_READ)
+        self._empty_reads = 0
         filed = self.client._imap.untagged_responses
         told = [name for name in ("EXISTS", "RECENT") if filed.pop(name, None)]
         return bool(told)
@@ -547,8 +549,8 @@ class IdleConnection:
     def wait(self, seconds: float) -> bool:
         """Listen up to `seconds`; whether the server announced new mail (EXISTS or RECENT).
 
-        A socket that turns readable with nothing to read was closed; BYE means the server is
-        going away: both are MailboxUnavailable.
+        A socket that is readable twice in a row with nothing to read was closed (once may be
+        half a TLS record); BYE means the server is going away: both are MailboxUnavailable.
         """
         sock = self.client.socket()
         pending = getattr(sock, "pending", lambda: 0)()  # TLS bytes already decrypted: select() cannot see them
@@ -556,7 +558,8 @@ class IdleConnection:
             return False
         with reading("listening in IDLE"):
             answers = self.client.idle_check(timeout=0)
-        if not answers:
+        self._empty_reads = 0 if answers else self._empty_reads + 1
+        if self._empty_reads >= 2:
             raise MailboxUnavailable("the IMAP server closed the IDLE connection")
         if any(a and a[0] == b"BYE" for a in answers):
             raise MailboxUnavailable("the IMAP server ended the IDLE connection (BYE)")
