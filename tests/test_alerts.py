@@ -206,7 +206,7 @@ def test_the_command_gets_the_alert_as_arguments_and_environment_without_a_shell
 def test_a_command_that_fails_is_not_sent(argv, said):
     """A non-zero exit, a missing program or a command past its timeout: AlertNotSent, saying which."""
     with pytest.raises(AlertNotSent, match=said):
-        CommandSender(argv, timeout=1).send(Alert(MAILBOX, FIRING, "x", T0))
+        CommandSender(argv, timeout=0.3).send(Alert(MAILBOX, FIRING, "x", T0))
 
 
 def test_the_webhook_gets_the_alert_as_json():
