@@ -22,23 +22,51 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from email.utils import parseaddr
 
 HEADER_BLOCK_MAX_BYTES = 1024 * 1024  # header bytes read for the four identity headers
 _PIECE_BYTES = 64 * 1024
 _SEPARATOR = re.compile(rb"\r?\n\r?\n")
 _LINE_END = re.compile(rb"[ \t]*\r?\n")
-_TRAILING_BLANKS = (b" \n", b"\t\n", b" \r\n", b"\t\r\n")
+_TRAILING_BLANK = re.compile(rb"[ \t]\r?\n")  # a blank before a line end
 # A line the standard library does not take for a header (`email.feedparser.headerRE`).
 _NOT_A_HEADER_LINE = re.compile(rb"^(?!From |[\x21-\x39\x3b-\x7e]*:|[\t ])", re.MULTILINE)
 _IDENTITY_HEADERS = ("message-id", "from", "date", "subject")
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A mail's content key and its sender's address (lower case, "" when none), from one reading
+    of its header block."""
+
+    content_key: str
+    sender: str
+
+
+def identify(raw: bytes) -> Identity:
+    """The content key and the sender of `raw`."""
+    head_end, body_start = _header_block(raw)
+    headers = _header_fields(raw, head_end)
+    return Identity(_key(raw, body_start, _identity_headers(headers)), _address(headers))
+
+
+def sender(raw: bytes) -> str:
+    """The address in the From header of `raw`, lower case ("" when none): who a mail is from,
+    read from the header block only (the runner keeps two mails of one sender apart)."""
+    return _address(_header_fields(raw, _header_block(raw)[0]))
+
+
 def content_key(raw: bytes) -> str:
     """A hex SHA-256 that is equal for copies of one mail and different for different mails."""
     head_end, body_start = _header_block(raw)
-    material = _identity_headers(raw, head_end)
+    return _key(raw, body_start, _identity_headers(_header_fields(raw, head_end)))
+
+
+def _key(raw: bytes, body_start: int, material: list[str]) -> str:
     digest = hashlib.sha256("\n".join(material).encode("utf-8", "surrogateescape"))
     digest.update(b"\n\n")
     if not _hash_text(digest, raw, body_start) and not any(material):
@@ -56,11 +84,18 @@ def _header_block(raw: bytes) -> tuple[int, int]:
     return head_end, body_start
 
 
-def _identity_headers(raw: bytes, head_end: int) -> list[str]:
-    """The Message-ID alone when there is one, else From, Date and Subject (may be "")."""
+def _header_fields(raw: bytes, head_end: int) -> Message:
     if head_end > HEADER_BLOCK_MAX_BYTES:  # whole lines only, within the bound
         head_end = raw.rfind(b"\n", 0, HEADER_BLOCK_MAX_BYTES) + 1 or HEADER_BLOCK_MAX_BYTES
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:head_end] + b"\n\n")
+    return BytesHeaderParser(policy=compat32).parsebytes(raw[:head_end] + b"\n\n")
+
+
+def _address(headers: Message) -> str:
+    return parseaddr(" ".join(str(headers.get("from", "")).split()))[1].strip().lower()
+
+
+def _identity_headers(headers: Message) -> list[str]:
+    """The Message-ID alone when there is one, else From, Date and Subject (may be "")."""
     material = [" ".join(str(headers.get(name, "")).split()) for name in _IDENTITY_HEADERS]
     return material[:1] if material[0] else material
 
@@ -88,7 +123,7 @@ def _hash_text(digest: hashlib._Hash, raw: bytes, start: int) -> bool:
 
 def _normalised(piece: bytes) -> bytes:
     """Line ends as `\\n`, blanks before them dropped (a plain replace when there are none)."""
-    if any(blank in piece for blank in _TRAILING_BLANKS):
+    if _TRAILING_BLANK.search(piece):
         return _LINE_END.sub(b"\n", piece)
     return piece.replace(b"\r\n", b"\n")
 

@@ -92,6 +92,17 @@ class Store:
         with self.reading() as s:
             return s.scalar(_by_key(key))
 
+    def messages_at(self, account: str, folder: str, uidvalidity: int,
+                    uids: Collection[int]) -> dict[int, MessageRecord]:
+        """The records of these UIDs under this UIDVALIDITY, by UID (one query for a batch)."""
+        if not uids:
+            return {}
+        with self.reading() as s:
+            rows = s.scalars(select(MessageRecord).where(
+                MessageRecord.account == account, MessageRecord.folder == folder,
+                MessageRecord.uidvalidity == uidvalidity, MessageRecord.uid.in_(list(uids))))
+            return {row.uid: row for row in rows}
+
     def message_in(self, account: str, folder: str, uid: int) -> MessageRecord | None:
         """The latest record of `uid` in a folder, whatever the UIDVALIDITY."""
         with self.reading() as s:
