@@ -46,7 +46,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
              "oauth2_token_url", "oauth2_client_id", "oauth2_client_secret", "oauth2_client_secret_file",
              "oauth2_refresh_token", "oauth2_refresh_token_file", "oauth2_scope"),
     "ats": ("base_url", "token", "token_file", "source", "ca_file", "timeout_seconds", "max_attempts",
-            "retry_attempts"),
+            "retry_attempts", "concurrency"),
     "database": ("url", "retention_days"),
     "rules": ("path",),
     "schedule": ("interval_seconds",),
@@ -173,6 +173,7 @@ class AtsSettings:
     timeout_seconds: float
     max_attempts: int
     retry_attempts: int = 5
+    concurrency: int = 4  # messages whose ATS steps run at once (1: one message at a time)
 
     def __repr__(self) -> str:  # never show the token
         return f"AtsSettings(base_url={self.base_url!r}, source={self.source!r})"
@@ -570,6 +571,7 @@ def _ats(s: _Section, environ: Mapping[str, str], need_secrets: bool) -> AtsSett
         timeout_seconds=float(s.int("timeout_seconds", 30, low=1, high=600)),
         max_attempts=s.int("max_attempts", 5, low=1, high=1000),
         retry_attempts=s.int("retry_attempts", 5, low=1, high=10),
+        concurrency=s.int("concurrency", 4, low=1, high=32),
     )
 
 

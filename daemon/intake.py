@@ -32,7 +32,16 @@ from daemon.rules import IGNORE, Decision, RuleSet, decide
 from daemon.rules import REVIEW as REVIEW_ACTION
 from daemon.store.models import MessageRecord
 from daemon.store.repository import IGNORED, PENDING, REVIEW, SUBMITTED, UNCERTAIN, Store
-from daemon.submission import ROUTE, Application, Journal, PrefixedJournal, Target, recorded_target, submit
+from daemon.submission import (
+    ROUTE,
+    Application,
+    Journal,
+    People,
+    PrefixedJournal,
+    Target,
+    recorded_target,
+    submit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +115,7 @@ class MessageFlow:
         self.options = options
         self._sleep = sleep
         self._rules = rules
+        self.people = People()  # flows of several messages may run at once (daemon.runner)
 
     def handle(self, record: MessageRecord, raw: bytes | None) -> Outcome:
         """The outcome for `record`, whose bytes are `raw` (None: too large to download)."""
@@ -144,7 +154,7 @@ class MessageFlow:
         app = Application(email, candidacy.resumes, job, plan.decision, person=candidacy.person,
                           forwarder=plan.forwarder, person_from_cv=candidacy.from_cv,
                           cover_letter=cover_letter(email.body_text, self.options.cover_letter_chars))
-        return submit(app, self.client, self.directory, journal, received=email.date)
+        return submit(app, self.client, self.directory, journal, received=email.date, people=self.people)
 
     def _flooding(self, email: ParsedEmail) -> bool:
         cap = self.options.max_per_sender_per_hour

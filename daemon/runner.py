@@ -6,6 +6,17 @@ let the message flow (daemon.intake) handle it, record its Outcome with the stat
 was decided on (compare-and-set), and only then act on the mailbox. The runner owns
 reconnects and pausing; it acts on dispositions (daemon.outcome), never on error types.
 
+With `concurrency` above 1 the flows of up to that many messages run at once in worker
+threads (each message's own steps still in order, each journalled), while this thread
+fetches, records and counts the next ones. Everything else stays on this thread: IMAP,
+records, outcomes and mailbox actions, in UID order (a message lands, has its outcome
+recorded and its mailbox action done, only after every message started before it). Two
+mails from one sender are never in flight at once: the second waits for the first to land.
+A pass starts one message at a time and opens up to `concurrency` once a message went
+through without error; any failure closes it to one again (so an outage or a failing
+endpoint meets one message, not a burst). A pause or a stop starts no new message; the
+messages in flight finish and land first.
+
     a new UID ---------------> record -> attempt -> flow -> outcome -> mailbox action
     a pending one (retry) ---------------> attempt -> flow -> outcome -> mailbox action
     a settled one, action owed ----------------------------------------> mailbox action
@@ -18,13 +29,15 @@ import json
 import logging
 import random
 import time as clock
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from daemon.config import FirstPass
 from daemon.errors import Conflict, MailboxActionRefused, MailboxUnavailable, StoreBusy
-from daemon.identity import content_key
+from daemon.identity import Identity, identify, sender
 from daemon.intake import MessageFlow
 from daemon.journal import crash_point
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox, MessageFacts, MessageKey
@@ -64,6 +77,7 @@ class RunnerOptions:
     crash_after_step: str = ""  # test hook, see daemon.journal
     first_pass: FirstPass | None = None  # the window of the first pass over a folder; None: all mail
     backfill_since: date | None = None  # `backfill`: mail of the folder since then that has no record
+    concurrency: int = 1  # message flows (ATS work) running at once; 1: one message at a time
 
 
 @dataclass
@@ -101,6 +115,32 @@ class Stop(Exception):
     """Ends the sweep early: the pass paused, or a stop was requested."""
 
 
+@dataclass(slots=True)
+class _Flight:
+    """A message started in this sweep: its flow running (`future`), or already settled (`settled`)."""
+
+    key: MessageKey
+    record: MessageRecord | None
+    sender: str = ""
+    future: Future | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.future is not None
+
+
+class _Inline:
+    """An executor that runs the flow at once, in this thread (concurrency 1)."""
+
+    def submit(self, fn: Callable[..., Outcome], *args: object) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+    def shutdown(self) -> None:
+        pass
+
+
 class Runner:
     """Runs passes over one mailbox, recording everything in the store."""
 
@@ -115,6 +155,11 @@ class Runner:
         self._pause = ""  # why no further message should start in this pass
         self._outage = False  # the pause is because the ATS does not answer (usefully)
         self._failures_in_a_row = 0
+        self._flights: deque[_Flight] = deque()  # started, not yet landed, in UID order
+        self._executor: ThreadPoolExecutor | _Inline = _Inline()
+        self._highest = 0  # the folder's highest handled UID in this sweep
+        self._keeps_highest = False
+        self._open = False  # the last flow went through without error: `concurrency` flows may run
 
     # -- the pass --------------------------------------------------------------------------
 
@@ -125,6 +170,14 @@ class Runner:
         scheduled pass tries again); one that drops mid-pass is reconnected.
         """
         summary = PassSummary()
+        workers = self.options.concurrency
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="flow") if workers > 1 else _Inline()
+        try:
+            return self._run(summary)
+        finally:
+            self._executor.shutdown()
+
+    def _run(self, summary: PassSummary) -> PassSummary:
         connected = False
         for attempt in range(self.options.reconnects + 1):
             try:
@@ -153,17 +206,25 @@ class Runner:
         owed = self.store.pending_uids(account, folder, uidvalidity)
         known = set(owed)
         uids = owed + [uid for uid in self._new_uids(state, uidvalidity) if uid not in known]
-        for start in range(0, len(uids), self.options.batch_size):
-            for key, record in self._batch(uidvalidity, uids[start:start + self.options.batch_size], summary):
-                if ordered and key.uid > highest and not backfill:
-                    highest = key.uid  # every UID below is handled, or left out by the first pass's window
-                    self.store.save_folder_state(account, folder, uidvalidity, highest)
-                if record is not None and record.status != PENDING:
-                    self._act(record)
-                if not self.heartbeat():
-                    raise Stop
-        if ordered and highest < state.window_end_uid and not backfill:
+        self._highest, self._keeps_highest, self._open = highest, ordered and not backfill, False
+        try:
+            for start in range(0, len(uids), self.options.batch_size):
+                self._batch(uidvalidity, uids[start:start + self.options.batch_size], summary)
+                self._save_highest(uidvalidity, highest)
+            while self._flights:
+                self._land(self._flights.popleft(), summary)
+        finally:
+            self._drain(summary)
+            self._save_highest(uidvalidity, highest)
+        if self._keeps_highest and self._highest < state.window_end_uid:
             self.store.save_folder_state(account, folder, uidvalidity, state.window_end_uid)  # the rest: left out
+
+    def _save_highest(self, uidvalidity: int, saved: int) -> None:
+        """Where intake stands, saved once per batch: every UID at or below it is handled (or
+        left out by the first pass's window); a crash before the save only looks again at
+        UIDs whose records say what was done."""
+        if self._keeps_highest and self._highest > saved:
+            self.store.save_folder_state(self.mailbox.account, self.mailbox.folder, uidvalidity, self._highest)
 
     def _new_uids(self, state: FolderState, uidvalidity: int) -> list[int]:
         """UIDs to look at: above the highest handled, those the first pass's window leaves out
@@ -209,21 +270,22 @@ class Runner:
                                      window_since=moment, window_unseen=window.unseen_only, skipped=skipped)
         return self.store.folder_state(account, folder)
 
-    def _batch(self, uidvalidity: int, uids: list[int],
-               summary: PassSummary) -> Iterator[tuple[MessageKey, MessageRecord | None]]:
-        """(key, record after handling) for each message of `uids` that still exists."""
+    def _batch(self, uidvalidity: int, uids: list[int], summary: PassSummary) -> None:
+        """Start each message of `uids` that still exists (and land those that are done)."""
         facts = self.mailbox.facts(uids)  # sizes and our keywords before any body is downloaded
-        records = {uid: self.store.message(self._key(uidvalidity, uid)) for uid in uids if uid in facts}
+        present = [uid for uid in uids if uid in facts]
+        found = self.store.messages_at(self.mailbox.account, self.mailbox.folder, uidvalidity, present)
+        records = {uid: found.get(uid) for uid in present}
         wanted = {uid: facts[uid].size for uid, record in records.items()
                   if self._needs_body(record, facts[uid])}
-        for chunk in _chunks([uid for uid in uids if uid in facts], wanted, self.options.fetch_bytes):
+        for chunk in _chunks(present, wanted, self.options.fetch_bytes):
             bodies = self.mailbox.fetch([uid for uid in chunk if uid in wanted])
             for uid in chunk:
                 if uid in wanted and uid not in bodies:
                     continue  # gone from the folder (moved or expunged by someone else)
                 self._before_next(summary)
-                key = self._key(uidvalidity, uid)
-                yield key, self._one(key, records[uid], facts[uid], bodies.pop(uid, None), summary)
+                self._one(self._key(uidvalidity, uid), records[uid], facts[uid], bodies.pop(uid, None), summary)
+                self._land_ready(summary)
 
     def _needs_body(self, record: MessageRecord | None, facts: MessageFacts) -> bool:
         if record is None:
@@ -248,40 +310,87 @@ class Runner:
     # -- one message -------------------------------------------------------------------------
 
     def _one(self, key: MessageKey, record: MessageRecord | None, facts: MessageFacts, raw: bytes | None,
-             summary: PassSummary) -> MessageRecord | None:
-        """Record, attempt and settle one message; None when it was left to someone else."""
+             summary: PassSummary) -> None:
+        """Record and attempt one message: its flow started, or settled at once (a copy, a marked
+        mail, given up); it lands in its turn. A mail from a sender in flight waits for that one."""
+        found = identify(raw) if record is None and raw is not None else None
+        address = found.sender if found is not None else sender(raw) if raw is not None else ""
+        self._wait_for(address, summary)
+        self._before_next(summary)  # what landed meanwhile may have paused the pass
+        counted = False
         if record is None:
-            record = self._record(key, facts, raw)
+            record, counted = self._record(key, facts, raw, found)
             crash_point(RECORDED_STEP, self.options.crash_after_step)
             if record.status != PENDING:
                 summary.count(record)
-        if record.status == PENDING:
-            record = self._attempt(record, raw, summary)
+        if record.status != PENDING:
+            self._flights.append(_Flight(key, record))
+            return
+        self._attempt(key, record, raw, address, counted=counted, summary=summary)
+
+    def _wait_for(self, address: str, summary: PassSummary) -> None:
+        """Land messages until none from `address` is in flight and a worker is free."""
+        limit = self.options.concurrency if self._open else 1
+        while any(f.running and address and f.sender == address for f in self._flights) or (
+                sum(f.running for f in self._flights) >= limit):
+            self._land(self._flights.popleft(), summary)
+            limit = self.options.concurrency if self._open else 1
+
+    def _land_ready(self, summary: PassSummary) -> None:
+        """Land the messages at the head whose flows are done, in order."""
+        while self._flights and (not self._flights[0].running or self._flights[0].future.done()):
+            self._land(self._flights.popleft(), summary)
+
+    def _land(self, flight: _Flight, summary: PassSummary, *, draining: bool = False) -> None:
+        """Record the outcome of a flow (waiting for it), then the mailbox action; after each message
+        the heartbeat (False: the lease is gone, stop)."""
+        record = flight.record
+        if flight.future is not None and record is not None:
+            outcome = flight.future.result()
+            self._open = outcome.disposition is None
+            record = self._settle(record, outcome, summary)
             if record is not None:
                 summary.count(record)
-        return record
+        if self._keeps_highest and flight.key.uid > self._highest:
+            self._highest = flight.key.uid  # every UID below is handled, or left out by the first pass's window
+        if record is not None and record.status != PENDING:
+            self._act(record)
+        if not self.heartbeat() and not draining:
+            raise Stop
 
-    def _record(self, key: MessageKey, facts: MessageFacts, raw: bytes | None) -> MessageRecord:
-        """A record for a message seen for the first time under this key; committed at once."""
-        if raw is None:
+    def _drain(self, summary: PassSummary) -> None:
+        """The sweep ends early (a stop, a pause, an error): the flows in flight finish and land;
+        what goes wrong meanwhile is logged, the error that ended the sweep is the one raised."""
+        while self._flights:
+            flight = self._flights.popleft()
+            try:
+                self._land(flight, summary, draining=True)
+            except Exception as exc:  # another error is already on its way
+                log.warning("mail.landed_while_stopping", extra={"uid": flight.key.uid, "error": type(exc).__name__})
+
+    def _record(self, key: MessageKey, facts: MessageFacts, raw: bytes | None,
+                found: Identity | None) -> tuple[MessageRecord, bool]:
+        """A record for a message seen for the first time under this key, committed at once; and
+        whether its first attempt was counted in the same write (a new mail to be handled now)."""
+        if raw is None or found is None:
             return self._record_unread(key, facts)
-        digest, identity = hashlib.sha256(raw).hexdigest(), content_key(raw)
+        digest, identity = hashlib.sha256(raw).hexdigest(), found.content_key
         first = self.store.first_copy(identity)
         if first is None:
-            return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity)
+            return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity, attempts=1), True
         if first.status == PENDING and self._copy_gone(first, key):
             # The same mail under a new UID in this folder (a new UIDVALIDITY, or put back by
             # `messages retry`) and its old copy is gone: it continues the earlier record.
             log.warning("mail.remapped", extra={"record": first.id, "old_uid": first.uid, "uid": key.uid})
-            return self.store.move_record(first.id, key, expect=PENDING)
+            return self.store.move_record(first.id, key, expect=PENDING), False
         original = first.duplicate_of or first.id
         log.info("mail.duplicate", extra={"record": original, "uid": key.uid})
         return self.store.add_message(
             key, sha256=digest, size=facts.size, content_key=identity, message_id=first.message_id,
             status=DUPLICATE, duplicate_of=original, job_title=first.job_title, candidate_id=first.candidate_id,
-            reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS")
+            reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS"), False
 
-    def _record_unread(self, key: MessageKey, facts: MessageFacts) -> MessageRecord:
+    def _record_unread(self, key: MessageKey, facts: MessageFacts) -> tuple[MessageRecord, bool]:
         """A message whose body is not read: too large, or marked by an earlier run of ours."""
         for keyword, (status, action, what, then) in _MARKS.items():
             if keyword in facts.keywords:
@@ -289,8 +398,8 @@ class Runner:
                 return self.store.add_message(
                     key, sha256="", size=facts.size, status=status, mailbox_action=action,
                     reason=f"{what} in the mailbox ({keyword}) by an earlier run that this database has no "
-                           f"record of (a lost or replaced database?); {then}")
-        return self.store.add_message(key, sha256="", size=facts.size)
+                           f"record of (a lost or replaced database?); {then}"), False
+        return self.store.add_message(key, sha256="", size=facts.size, attempts=1), True
 
     def _copy_gone(self, first: MessageRecord, key: MessageKey) -> bool:
         """Is the earlier record's own copy no longer in this folder? (Never true across folders:
@@ -299,15 +408,22 @@ class Runner:
             return False
         return first.uidvalidity != key.uidvalidity or first.uid not in self.mailbox.facts([first.uid])
 
-    def _attempt(self, record: MessageRecord, raw: bytes | None, summary: PassSummary) -> MessageRecord | None:
-        """Count the attempt, handle the message, record what came of it."""
-        if record.attempts >= self.options.max_attempts:
-            return self._write(record, Outcome(REVIEW, _gave_up(record)))
-        try:
-            record = self.store.update_message(record.id, expect=PENDING, attempts=record.attempts + 1)
-        except Conflict:
-            return None  # a person resolved it meanwhile
-        return self._settle(record, self.flow.handle(record, raw), summary)
+    def _attempt(self, key: MessageKey, record: MessageRecord, raw: bytes | None, address: str, *,
+                 counted: bool, summary: PassSummary) -> None:
+        """Count the attempt (unless the new record was written with it), then start the flow."""
+        if not counted:
+            if record.attempts >= self.options.max_attempts:
+                settled = self._write(record, Outcome(REVIEW, _gave_up(record)))
+                if settled is not None:
+                    summary.count(settled)
+                self._flights.append(_Flight(key, settled))
+                return
+            try:
+                record = self.store.update_message(record.id, expect=PENDING, attempts=record.attempts + 1)
+            except Conflict:
+                self._flights.append(_Flight(key, None))  # a person resolved it meanwhile
+                return
+        self._flights.append(_Flight(key, record, address, self._executor.submit(self.flow.handle, record, raw)))
 
     def _settle(self, record: MessageRecord, outcome: Outcome, summary: PassSummary) -> MessageRecord | None:
         disposition = outcome.disposition

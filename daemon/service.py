@@ -65,6 +65,7 @@ def runner_options(settings: Settings) -> RunnerOptions:
         batch_size=settings.imap.batch_size, max_message_bytes=settings.imap.max_message_bytes,
         max_attempts=settings.ats.max_attempts, reconnects=settings.imap.reconnect_attempts,
         crash_after_step=settings.test_crash_after, first_pass=settings.imap.first_pass,
+        concurrency=settings.ats.concurrency,
     )
 
 

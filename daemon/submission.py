@@ -12,7 +12,9 @@ between two steps never sends the rest of an application elsewhere.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -173,11 +175,43 @@ class PrefixedJournal:
         return self.journal.known_candidate(applicant_id, job_id)
 
 
+class People:
+    """One lock per candidate address, for messages whose flows run at once: finding or creating
+    the applicant and the candidate of one address is done by one flow at a time, so that the
+    second flow finds what the first created (KnownApplicant, KnownCandidate) instead of
+    creating it again. The runner already keeps two mails of one sender apart; this also
+    covers a candidate named in a forward or read from the CV."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def one(self, address: str) -> Iterator[None]:
+        if not address:
+            yield
+            return
+        with self._guard:
+            lock, users = self._locks.get(address, (threading.Lock(), 0))
+            self._locks[address] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[address]
+                if users == 1:
+                    del self._locks[address]
+                else:
+                    self._locks[address] = (lock, users - 1)
+
+
 def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal: Journal,
-           received: datetime | None) -> Submitted:
+           received: datetime | None, people: People | None = None) -> Submitted:
     """Run the remaining steps of the flow for `app`; return the ids it created or found.
 
-    The target recorded in the journal wins over `app.job`: it was decided first.
+    The target recorded in the journal wins over `app.job`: it was decided first. With
+    `people`, the applicant and candidate steps hold the candidate address's lock.
     """
     target = recorded_target(journal)
     if target is None:
@@ -185,10 +219,11 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
         journal.record(ROUTE, target.job.id, target.to_journal())
     job = target.job
     uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
-    applicant = _applicant(client, journal, app, uploads, target.source_id)
+    with (people or People()).one(_address(app, uploads)):
+        applicant = _applicant(client, journal, app, uploads, target.source_id)
+        candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
+                                      target.source_id)
     reused = bool((journal.get(APPLICANT) or {}).get("reused"))
-    candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
-                                  target.source_id)
     forwarder = app.forwarder
     forwarded = f"{forwarder.name} ({forwarder.address})" if forwarder and forwarder.name else (
         forwarder.address if forwarder else "")
