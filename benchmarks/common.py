@@ -12,7 +12,7 @@ from imapclient import IMAPClient
 
 from benchmarks.generate import Spec
 
-FETCH_BYTES = 16 * 1024 * 1024  # bodies per FETCH, at most: the daemon's default `fetch_bytes`
+FETCH_BYTES = 4 * 1024 * 1024  # bodies per FETCH, at most: the daemon's default `fetch_bytes`
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,7 @@ class Bench:
         if not args.skip_growth:
             results["mailbox"]["load_4n_seconds"] = self.load(4 * n)
             results["mailbox"]["bytes_4n"] = self.bytes
-            runs[f"daemon_c{args.concurrency[0]}_4n"] = self.daemon(args.concurrency[0])
+            runs[f"daemon_c{max(args.concurrency)}_4n"] = self.daemon(max(args.concurrency))
         results["ratios"] = ratios(results, args.concurrency)
         return results
 
@@ -173,7 +173,7 @@ class Bench:
             "[imap]", 'host = "127.0.0.1"', f"port = {d.imaps_port}", 'security = "ssl"', f'username = "{d.user}"',
             f'password_file = "{self.work / "imap-password"}"', f'ca_file = "{d.cert_path}"', 'since = "all"',
             "[ats]", f'base_url = "{ats_url}"', f'token_file = "{self.work / "ats-token"}"', 'source = "Email"',
-            *([f"concurrency = {concurrency}"] if concurrency != 1 else []),
+            f"concurrency = {concurrency}",
             "[database]", f'url = "sqlite:///{database}"',
         ]
         path = self.work / f"{name}.toml"
@@ -243,10 +243,10 @@ def ratios(results: dict[str, Any], concurrency: list[int]) -> dict[str, float]:
         found[f"daemon_c{c}/floor"] = round(daemon / floor, 3)
         if "naive" in runs:
             found[f"naive/daemon_c{c}"] = round(runs["naive"]["seconds"] / daemon, 2)
-    growth = runs.get(f"daemon_c{concurrency[0]}_4n")
+    growth = runs.get(f"daemon_c{max(concurrency)}_4n")
     if growth is not None:
-        found[f"rss_4n/rss_n (c{concurrency[0]})"] = round(
-            growth["peak_rss_mb"] / runs[f"daemon_c{concurrency[0]}"]["peak_rss_mb"], 3)
+        found[f"rss_4n/rss_n (c{max(concurrency)})"] = round(
+            growth["peak_rss_mb"] / runs[f"daemon_c{max(concurrency)}"]["peak_rss_mb"], 3)
     return found
 
 

@@ -73,7 +73,7 @@ class RunnerOptions:
     reconnects: int = 5  # mailbox reconnects within one pass
     reconnect_base_seconds: float = 1.0
     failures_before_pause: int = 3  # messages failing transiently in a row end the pass
-    fetch_bytes: int = 16 * 1024 * 1024  # bodies downloaded per FETCH, at most (one message at least)
+    fetch_bytes: int = 4 * 1024 * 1024  # bodies downloaded per FETCH, at most (one message at least)
     crash_after_step: str = ""  # test hook, see daemon.journal
     first_pass: FirstPass | None = None  # the window of the first pass over a folder; None: all mail
     backfill_since: date | None = None  # `backfill`: mail of the folder since then that has no record

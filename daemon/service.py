@@ -167,7 +167,7 @@ class Service:
         flow = _ObservedFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep,
                              rules=rules)
         runner = Runner(self.store, mailbox, flow, self.options, probe=self.client.answers, should_stop=should_stop,
-                        sleep=self.stop.sleep, heartbeat=lambda: self._beat(lease))
+                        sleep=self.stop.sleep, heartbeat=_Heartbeat(lease, self.observer))
         flow.observer = self.observer
         try:
             summary = runner.run_pass()
@@ -190,11 +190,6 @@ class Service:
         self.observer.pass_ended(pass_id, summary, None)
         return summary
 
-    def _beat(self, lease: MailboxLease) -> bool:
-        """After each message: the observer hears of the progress; False when our lease is gone."""
-        self.observer.progress()
-        return lease.acquire()
-
     def _rules_state(self) -> dict[str, str]:
         """Which rule set the pass ran with, and why the files on disk are not in force, if so."""
         if self.rules is None:
@@ -211,6 +206,22 @@ class Service:
     def close(self) -> None:
         self.client.close()
         self.store.close()
+
+
+class _Heartbeat:
+    """After each message: the observer hears of the progress, and the lease is renewed when a
+    tenth of its time has passed (not a database write per message); False when it is gone."""
+
+    def __init__(self, lease: MailboxLease, observer: PassObserver, clock: Callable[[], float] = time.monotonic):
+        self.lease, self.observer, self.clock = lease, observer, clock
+        self.renewed = clock()  # run_pass has just acquired it
+
+    def __call__(self) -> bool:
+        self.observer.progress()
+        if self.clock() - self.renewed < self.lease.ttl / 10:
+            return True
+        self.renewed = self.clock()
+        return self.lease.acquire()
 
 
 def _quietly(action: Callable[[], object]) -> None:
