@@ -90,7 +90,7 @@ def check_imap(imap: ImapSettings, report: Report, factory: MailboxFactory) -> N
     try:
         mailbox.open()
     except MailboxUnavailable as exc:
-        report.add(PROBLEM, f"IMAP: {exc}{_imap_hint(exc)}")
+        report.add(PROBLEM, f"IMAP: {exc}{_imap_hint(exc, imap.auth)}")
         return
     except ConfigError as exc:
         report.add(PROBLEM, f"IMAP folders: {exc}; fix the key in the configuration, or create the folder by hand")
@@ -104,8 +104,11 @@ def check_imap(imap: ImapSettings, report: Report, factory: MailboxFactory) -> N
                    f"{imap.folder!r}; {folders}: present (created when missing)")
 
 
-def _imap_hint(exc: MailboxUnavailable) -> str:
+def _imap_hint(exc: MailboxUnavailable, auth: str = "password") -> str:
     text = str(exc)
+    if "login refused" in text and auth == "oauth2":
+        return (" (imap.username must be the mailbox's address; the access token comes from "
+                "imap.oauth2_refresh_token_file and imap.oauth2_scope)")
     if "login refused" in text:
         return " (imap.password_file, imap.password or ATS_INBOX_IMAP_PASSWORD)"
     if "selecting" in text:
