@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
 
 from tests.imapserver import Dovecot, running
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    """cli.main() replaces the root logging handlers; put pytest's back after every test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
 
 # -- A real Dovecot on loopback (tests marked `@pytest.mark.imap`) ----------------------
 

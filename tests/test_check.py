@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ name = "jobs+CODE@ names the job by its code"
 to_tag = "*"
 job = "{tag}"
 '''
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging():
-    """cli.main() replaces the root handlers; put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 def set_up(tmp_path: Path, dovecot, sandbox, rules: str = RULES, **imap: object) -> Path:

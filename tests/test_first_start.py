@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,15 +12,6 @@ from tests.mailfactory import build_email
 from tests.world import PDF, application
 
 pytestmark = pytest.mark.imap
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging():
-    """cli.main() replaces the root handlers; put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 def main(*args: str) -> int:

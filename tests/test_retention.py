@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,15 +20,6 @@ from tests.e2e import write_config
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PERSONAL = {"sender_name", "sender_email", "subject", "sent_at", "forwarded_by", "note", "attachments",
             "reason", "route_reason", "last_error", "action_error", "personal_data_removed_at", "updated_at"}
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging():
-    """cli.main() replaces the root handlers; put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,15 +28,6 @@ from tests.mailfactory import build_email
 SHA = "ab" * 32
 PDF = (FIXTURES / "resumes" / "rendercv-john-doe-classic.pdf").read_bytes()
 UNREACHABLE_IMAP = {"host": "127.0.0.1", "port": 1, "security": "none", "username": "jobs"}
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging():
-    """cli.main() replaces the root handlers; put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture
