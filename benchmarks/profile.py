@@ -1,0 +1,71 @@
+"""Where one poll's CPU time goes: cProfile of `ats-inbox poll` in process over a few hundred mails.
+
+    .venv/bin/python -m benchmarks.profile [--messages 300] [--top 25]
+
+Dovecot and the sandbox ATS (its own process, no added latency) as in benchmarks.run. Prints
+the time spent in each area (by the package that holds the function: self time) and the
+functions with the most cumulative and self time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from benchmarks.run import Bench, Sandbox
+from daemon.cli import main as cli
+from tests.imapserver import running
+
+AREAS = [  # the first match names the area of a function's file
+    ("email/", "stdlib email (MIME tree)"), ("mailparser", "mail-parser"), ("daemon/parsing", "daemon parsing"),
+    ("daemon/identity", "daemon identity"), ("sqlalchemy", "SQLAlchemy"), ("sqlite3", "sqlite3"),
+    ("alembic", "alembic"), ("httpx", "httpx/httpcore"), ("httpcore", "httpx/httpcore"), ("h11", "httpx/httpcore"),
+    ("imapclient", "imapclient"), ("imaplib", "imaplib"), ("ssl", "TLS"), ("socket", "sockets"),
+    ("logging", "logging"), ("daemon/logs", "logging"), ("json", "json"), ("base64", "base64"),
+    ("daemon/", "daemon (other)"), ("~", "builtins"),
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile")
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ats-inbox-profile-") as work, running() as dovecot:
+        bench = Bench(Path(work), dovecot, seed=1, latency=0.0)
+        bench.load(args.messages)
+        with Sandbox(Path(work) / "ats.db", 0.0) as ats:
+            config = bench.config("profile", ats.url, Path(work) / "intake.db", args.concurrency)
+            profiler = cProfile.Profile()
+            started = time.monotonic()
+            profiler.runcall(cli, ["poll", "--config", str(config), "--log-level", "WARNING"])
+            seconds = time.monotonic() - started
+    stats = pstats.Stats(profiler)
+    print(f"{args.messages} mails, {seconds:.1f} s wall, {stats.total_tt:.1f} s CPU profiled "
+          f"({1000 * stats.total_tt / args.messages:.1f} ms per mail)\n")
+    print(areas(stats))
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
+        print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[-(args.top + 2) * 200:])
+
+
+def areas(stats: pstats.Stats) -> str:
+    spent: Counter[str] = Counter()
+    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        area = next((label for key, label in AREAS if key in filename), "other")
+        spent[area] += tottime
+    total = sum(spent.values())
+    return "\n".join(f"{label:<28}{seconds:>7.2f} s {100 * seconds / total:>5.1f} %"
+                     for label, seconds in spent.most_common()) + "\n"
+
+
+if __name__ == "__main__":
+    main()
