@@ -275,7 +275,8 @@ def test_dovecot_restarted_mid_pass_loses_nothing(world):
 
 def test_two_daemons_on_one_mailbox_never_double_process(world):
     """Two pollers started together against the same mailbox and database: each mail once."""
-    world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=0.3, times=-1))
+    # Slow candidates keep the first daemon busy long enough for the second to meet its lease.
+    world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=1.0, times=-1))
     world.deliver(*(application(n) for n in range(1, 5)))
     first, second = ([*cli(), "poll", "--config", str(world.config)] for _ in range(2))
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class LiveRules:
         self._seen = disk_signature(folder)
         self._rules = loader(folder)
         self._reload = False
+        self._lock = threading.Lock()  # the message flows of a pass ask from several threads
         self.problems = ""  # of the files on disk, when they are invalid and not in force
 
     @property
@@ -56,13 +58,14 @@ class LiveRules:
 
     def current(self) -> RuleSet:
         """The rule set in force, reloaded first when the files changed or a reload was asked for."""
-        signature = disk_signature(self.folder)
-        if self._reload:
-            log.info("rules.reload_requested")
-        if self._reload or signature != self._seen:
-            self._reload, self._seen = False, signature
-            self._try_reload()
-        return self._rules
+        with self._lock:
+            signature = disk_signature(self.folder)
+            if self._reload:
+                log.info("rules.reload_requested")
+            if self._reload or signature != self._seen:
+                self._reload, self._seen = False, signature
+                self._try_reload()
+            return self._rules
 
     def _try_reload(self) -> None:
         try:
