@@ -108,3 +108,15 @@ def test_every_database_has_its_own_identity(tmp_path):
     assert first.identity() and first.identity() != second.identity()
     first.close()
     second.close()
+
+
+def test_many_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
+    """Daemons started together on a database that does not exist yet: each one opens it, none says busy."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = f"from daemon.store import open_store; open_store({url!r}).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    results = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
+    assert all(rc == 0 for rc, _ in results), [err[-500:] for _, err in results]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +22,7 @@ from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
+OPEN_ATTEMPTS = 10
 
 
 def migrations_dir() -> Path:
@@ -43,7 +48,10 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    # WAL is a property of the file: set it once. Asking again on every connection would take
+    # a lock SQLite may refuse at once, without the busy timeout, while another process writes.
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
@@ -74,16 +82,42 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     """
     _prepare_sqlite_file(url)
     engine = create_store_engine(url)
-    try:
-        if migrate:
-            upgrade(engine)
-    except OperationalError as exc:
-        if "locked" in str(exc):
-            raise StoreBusy("the database is locked by another process") from exc
-        raise ConfigError(f"cannot open the database: {exc.orig}", key="database.url") from exc
-    except SQLAlchemyError as exc:
-        raise ConfigError(f"cannot open the database: {exc}", key="database.url") from exc
-    return Store(engine)
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            if migrate:
+                with _one_migrator(url):
+                    upgrade(engine)
+            return Store(engine)
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise ConfigError(f"cannot open the database: {exc.orig}", key="database.url") from exc
+            # Two daemons starting on a new database at once: switching it to WAL and
+            # migrating take locks SQLite may refuse without waiting. The other one finishes
+            # in well under a second; try again a few times before calling it busy.
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise StoreBusy("the database is locked by another process") from exc
+            log.info("store.open_retry", extra={"attempt": attempt + 1})
+            time.sleep(0.2 * (attempt + 1))
+        except SQLAlchemyError as exc:
+            raise ConfigError(f"cannot open the database: {exc}", key="database.url") from exc
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def _one_migrator(url: str) -> Iterator[None]:
+    """One process at a time migrates an SQLite file: Alembic does not run SQLite's DDL in one
+    transaction, so two daemons started together could both add the same column."""
+    path = sqlite_path(url)
+    if path is None:
+        yield
+        return
+    lock = private_file(path.with_name(path.name + ".migrate-lock"))
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def sqlite_path(url: str) -> Path | None:
