@@ -53,7 +53,7 @@ def test_existing_files_are_left_as_they_are(tmp_path):
 
 @pytest.mark.parametrize("mask", UMASKS[:2])
 def test_new_sqlite_database_and_its_wal_are_owner_only(tmp_path, mask):
-    """open_store creates the database, its -wal and -shm with mode 0600 under any umask."""
+    """open_store creates the database, its -wal and -shm (and the migration lock) with mode 0600 under any umask."""
     with umask(mask):
         store = open_store(f"sqlite:///{tmp_path / 'ats-inbox.db'}")
         try:
@@ -61,4 +61,5 @@ def test_new_sqlite_database_and_its_wal_are_owner_only(tmp_path, mask):
             modes = {p.name: mode(p) for p in tmp_path.iterdir()}
         finally:
             store.close()
-    assert modes == {"ats-inbox.db": 0o600, "ats-inbox.db-wal": 0o600, "ats-inbox.db-shm": 0o600}
+    assert modes == {"ats-inbox.db": 0o600, "ats-inbox.db-wal": 0o600, "ats-inbox.db-shm": 0o600,
+                     "ats-inbox.db.migrate-lock": 0o600}
