@@ -23,6 +23,7 @@ from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox, MessageKe
 from daemon.mailbox.imap import ImapMailbox
 from daemon.parsing import parse_email
 from daemon.rules import load_rules
+from daemon.runner import fresh_uids
 from daemon.store import Store, open_store
 from daemon.store.repository import PENDING
 from daemon.store.watch import sqlite_path
@@ -63,12 +64,8 @@ def _new_uids(settings: Settings, mailbox: Mailbox, store: Store | None, uidvali
     if state is not None and state.uidvalidity == uidvalidity:
         owed = [uid for uid in store.pending_uids(account, folder, uidvalidity)
                 if _pending(store, MessageKey(account, folder, uidvalidity, uid))]
-        fresh = mailbox.uids_after(state.highest_uid)
-        if state.window_end_uid > state.highest_uid:
-            since = state.window_since.date() if state.window_since is not None else None
-            inside = mailbox.window(since, state.window_unseen)
-            fresh = [uid for uid in fresh if uid > state.window_end_uid or uid in inside]
-        return owed + [uid for uid in fresh if uid not in set(owed)]
+        known = set(owed)
+        return owed + [uid for uid in fresh_uids(mailbox, state) if uid not in known]
     window = settings.imap.first_pass
     inside = mailbox.window(window.since(datetime.now(UTC).date()), window.unseen_only)
     return sorted(uid for uid in mailbox.uids_after(0) if uid in inside)

@@ -232,12 +232,7 @@ class Runner:
         if self.options.backfill_since is not None:
             found = sorted(self.mailbox.window(self.options.backfill_since, unseen_only=False))
             return [uid for uid in found if self.store.message(self._key(uidvalidity, uid)) is None]
-        uids = self.mailbox.uids_after(state.highest_uid)
-        if state.window_end_uid <= state.highest_uid:
-            return uids
-        since = state.window_since.date() if state.window_since is not None else None
-        inside = self.mailbox.window(since, state.window_unseen)
-        return [uid for uid in uids if uid > state.window_end_uid or uid in inside]
+        return fresh_uids(self.mailbox, state)
 
     def _folder_state(self, account: str, folder: str, uidvalidity: int) -> FolderState:
         state = self.store.folder_state(account, folder)
@@ -553,6 +548,16 @@ _MARKS = {
     DONE_KEYWORD: (DUPLICATE, "processed", "marked done", "nothing sent to the ATS"),
     REVIEW_KEYWORD: (REVIEW, "flagged", "set aside", "look at it, then retry or resolve it"),
 }
+
+
+def fresh_uids(mailbox: Mailbox, state: FolderState) -> list[int]:
+    """UIDs above the highest handled in the folder, but those the first pass's window leaves out."""
+    uids = mailbox.uids_after(state.highest_uid)
+    if state.window_end_uid <= state.highest_uid:
+        return uids
+    since = state.window_since.date() if state.window_since is not None else None
+    inside = mailbox.window(since, state.window_unseen)
+    return [uid for uid in uids if uid > state.window_end_uid or uid in inside]
 
 
 def _marked(facts: MessageFacts) -> bool:
