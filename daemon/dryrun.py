@@ -18,6 +18,7 @@ from pathlib import Path
 from daemon.ats.directory import AtsDirectory
 from daemon.config import Settings
 from daemon.errors import UnparseableMail
+from daemon.inline_forward import Person
 from daemon.intake import Candidacy, FlowOptions, MessageFlow, Plan, named
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox, MessageKey
 from daemon.mailbox.imap import ImapMailbox
@@ -89,7 +90,7 @@ def _one(uid: int, keywords: frozenset[str], size: int, raw: bytes | None, flow:
     except UnparseableMail as exc:
         return Preview(uid, f"UID {uid}: would be set aside: {exc.reason}: {exc}", "unreadable")
     plan = flow.plan(email)
-    who = f"{email.sender_name} <{email.sender_email}>" if email.sender_name else email.sender_email or "unknown"
+    who = named(Person(email.sender_name, email.sender_email)) or "unknown"
     return Preview(uid, f"UID {uid}: from {who}, subject {email.subject!r}: {_said(plan)}", plan.status)
 
 

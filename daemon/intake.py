@@ -28,6 +28,7 @@ from daemon.mail import ParsedEmail, Resume
 from daemon.outcome import Disposition, MailSummary, Outcome, classify, reason_of
 from daemon.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.resumes import ResumeLimits, pick_resumes
+from daemon.routing import CODE_STEP, TITLE_STEP
 from daemon.rules import IGNORE, Decision, RuleSet, decide
 from daemon.rules import REVIEW as REVIEW_ACTION
 from daemon.store.models import MessageRecord
@@ -68,7 +69,7 @@ class FlowOptions:
         return replace(STRUCTURE_LIMITS, max_lines=lines)
 
 
-INFERENCE_STEPS = ("job code in the subject", "job title in the subject")
+INFERENCE_STEPS = (CODE_STEP, TITLE_STEP)  # what decided when no rule did
 
 
 FOUND_BY_CV = "ATS reading of the CV"
