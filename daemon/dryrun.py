@@ -20,7 +20,7 @@ from daemon.config import Settings
 from daemon.errors import UnparseableMail
 from daemon.inline_forward import Person
 from daemon.intake import Candidacy, FlowOptions, MessageFlow, Plan, named
-from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox, MessageKey
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox
 from daemon.mailbox.imap import ImapMailbox
 from daemon.parsing import parse_email
 from daemon.rules import load_rules
@@ -63,18 +63,13 @@ def _new_uids(settings: Settings, mailbox: Mailbox, store: Store | None, uidvali
     account, folder = mailbox.account, mailbox.folder
     state = store.folder_state(account, folder) if store is not None else None
     if state is not None and state.uidvalidity == uidvalidity:
-        owed = [uid for uid in store.pending_uids(account, folder, uidvalidity)
-                if _pending(store, MessageKey(account, folder, uidvalidity, uid))]
+        records = store.messages_at(account, folder, uidvalidity, store.pending_uids(account, folder, uidvalidity))
+        owed = sorted(uid for uid, record in records.items() if record.status == PENDING)
         known = set(owed)
         return owed + [uid for uid in fresh_uids(mailbox, state) if uid not in known]
     window = settings.imap.first_pass
     inside = mailbox.window(window.since(datetime.now(UTC).date()), window.unseen_only)
     return sorted(uid for uid in mailbox.uids_after(0) if uid in inside)
-
-
-def _pending(store: Store, key: MessageKey) -> bool:
-    record = store.message(key)
-    return record is not None and record.status == PENDING
 
 
 def _one(uid: int, keywords: frozenset[str], size: int, raw: bytes | None, flow: MessageFlow,
