@@ -26,7 +26,7 @@ from daemon.parsing import parse_email
 from daemon.rules import load_rules
 from daemon.runner import fresh_uids
 from daemon.store import Store, open_store
-from daemon.store.repository import PENDING
+from daemon.store.repository import IGNORED, PENDING, SUBMITTED
 from daemon.store.watch import sqlite_path
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,9 @@ def _one(uid: int, keywords: frozenset[str], size: int, raw: bytes | None, flow:
 
 def _said(plan: Plan) -> str:
     rule = f" (rule: {plan.rule})" if plan.rule else ""
-    if plan.status == "ignored":
+    if plan.status == IGNORED:
         return f"would be ignored: {plan.reason}"
-    if plan.status != "submitted":
+    if plan.status != SUBMITTED:
         return f"would be set aside: {plan.reason}{rule}"
     decision = plan.decision
     job = decision.job if decision is not None else None

@@ -231,8 +231,7 @@ def _journal_for(journal: Journal, index: int) -> Journal:
 def _review_reason(decision: Decision) -> str:
     """Set aside by a rule, or because inference found no single job (never a guess)."""
     if decision.rule in INFERENCE_STEPS or not decision.rule:
-        reason = decision.reason
-        return reason if reason.startswith(NoRoute.reason) else f"{NoRoute.reason}: {reason}"
+        return reason_of(NoRoute(decision.reason))
     return f"set aside by rule {decision.rule!r}: {decision.reason}"
 
 
