@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from daemon.errors import AtsUnavailable, ConfigError, DatabaseReplaced
@@ -10,13 +12,18 @@ from daemon.stopping import StopSignal
 
 
 class Passes:
-    """A pass function that fails as scripted, then requests a stop after the last entry."""
+    """A pass function that fails as scripted, then requests a stop after the last entry.
+
+    Each pass sets `wake` (as IDLE does on new mail), so the next one runs at once instead
+    of a whole interval later."""
 
     def __init__(self, stop, script):
         self.stop, self.script, self.calls = stop, list(script), 0
+        self.wake = threading.Event()
 
     def __call__(self, should_stop):
         self.calls += 1
+        self.wake.set()
         if not self.script:
             self.stop.request("test done")
             return
@@ -40,5 +47,5 @@ def test_transient_failures_and_a_later_configuration_error_are_survived():
     """An ATS outage, or a configuration error after passes that worked: logged, the next pass runs."""
     stop = StopSignal()
     passes = Passes(stop, [None, AtsUnavailable("503"), ConfigError("token refused", key="ats.token")])
-    run_forever(passes, 1, stop)
+    run_forever(passes, 1, stop, wake=passes.wake)
     assert passes.calls == 4
