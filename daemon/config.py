@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from daemon.errors import ConfigError
-from daemon.resumes import ResumeLimits
+from daemon.mail.resumes import ResumeLimits
 
 CONFIG_ENV = "ATS_INBOX_CONFIG"
 IMAP_PASSWORD_ENV = "ATS_INBOX_IMAP_PASSWORD"  # noqa: S105 (a variable name, not a secret)

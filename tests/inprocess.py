@@ -15,11 +15,11 @@ from pathlib import Path
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.errors import MailboxUnavailable
-from daemon.intake import FlowOptions
-from daemon.runner import RunnerOptions
+from daemon.intake.flow import FlowOptions
+from daemon.intake.runner import RunnerOptions
+from daemon.ops.service import Service
 from daemon.sandbox import SandboxATS
 from daemon.sandbox.faults import FOREVER, Fault
-from daemon.service import Service
 from daemon.store import open_store
 from tests.e2e import FIXTURES
 from tests.fakes import FakeMailbox

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from daemon.identity import content_key
+from daemon.mail.identity import content_key
 from daemon.store import open_store
 from daemon.store.repository import DUPLICATE, SUBMITTED, UNCERTAIN
 

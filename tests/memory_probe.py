@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from daemon.errors import UnparseableMail
-from daemon.identity import content_key
-from daemon.parsing import parse_email
+from daemon.mail.identity import content_key
+from daemon.mail.parsing import parse_email
 
 _HEADERS = b"From: Jane Doe <jane@example.com>\r\nSubject: Application\r\nMessage-ID: <probe@example.com>\r\n"
 _MIXED = b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'

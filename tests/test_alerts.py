@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from daemon.alerts import (
+from daemon.config import ConfigError, load_settings
+from daemon.errors import MailboxUnavailable
+from daemon.ops.alerts import (
     CLEARED,
     FIRING,
     MAILBOX,
@@ -25,10 +27,8 @@ from daemon.alerts import (
     Thresholds,
     WebhookSender,
 )
-from daemon.config import ConfigError, load_settings
-from daemon.errors import MailboxUnavailable
-from daemon.health import Facts, Health, Watch
-from daemon.service import PassObservers
+from daemon.ops.health import Facts, Health, Watch
+from daemon.ops.service import PassObservers
 from tests.inprocess import Unreachable, application, service_over
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

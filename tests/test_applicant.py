@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.applicant import PersonName, applicant_name
+from daemon.intake.applicant import PersonName, applicant_name
 
 
 @pytest.mark.parametrize(("display", "parsed", "expected"), [

@@ -15,8 +15,8 @@ import pytest
 from daemon.ats.breaker import CircuitBreaker
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.intake import FlowOptions, MessageFlow
-from daemon.runner import Runner, RunnerOptions
+from daemon.intake.flow import FlowOptions, MessageFlow
+from daemon.intake.runner import Runner, RunnerOptions
 from daemon.sandbox import Fault, SandboxATS
 from daemon.store import open_store
 from tests import invariant

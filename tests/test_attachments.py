@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from daemon.mail import Attachment
-from daemon.parsing import MAX_ATTACHED_DEPTH, MAX_ATTACHED_MESSAGES, parse_email
-from daemon.resumes import (
+from daemon.mail.parsing import MAX_ATTACHED_DEPTH, MAX_ATTACHED_MESSAGES, parse_email
+from daemon.mail.resumes import (
     DUPLICATE,
     MAX_ZIP_RATIO,
     NOT_A_RESUME,
@@ -22,7 +22,7 @@ from daemon.resumes import (
     describe,
     pick_resumes,
 )
-from daemon.tnef import unpack
+from daemon.mail.tnef import unpack
 from tests.mailfactory import MailAttachment, build_email, forwarded
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.automatic import AUTOMATIC_REPLY, BOUNCE, LIST_MAIL, OWN_MAIL, AutomaticMail, automatic_mail
-from daemon.parsing import parse_email
+from daemon.mail.automatic import AUTOMATIC_REPLY, BOUNCE, LIST_MAIL, OWN_MAIL, AutomaticMail, automatic_mail
+from daemon.mail.parsing import parse_email
 from tests.mailfactory import build_email
 
 PDF = ("cv.pdf", b"%PDF-1.4", "application/pdf")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from daemon.comment import MAX_COMMENT, MAX_LETTER, confirmation
+from daemon.intake.comment import MAX_COMMENT, MAX_LETTER, confirmation
 
 
 def test_comment_says_how_when_from_whom_what():

@@ -8,12 +8,12 @@ import threading
 import pytest
 
 from daemon.ats.models import AtsId
-from daemon.intake import FlowOptions, MessageFlow
-from daemon.journal import StoreJournal
+from daemon.intake.flow import FlowOptions, MessageFlow
+from daemon.intake.journal import StoreJournal
+from daemon.intake.runner import Runner, RunnerOptions
+from daemon.intake.submission import Application, People, submit
 from daemon.mail import ParsedEmail, Resume
-from daemon.runner import Runner, RunnerOptions
 from daemon.sandbox import Fault
-from daemon.submission import Application, People, submit
 from tests import invariant
 from tests.test_ats_faults import InProcessWorld
 from tests.world import CREATES, PDF, application

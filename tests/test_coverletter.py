@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from daemon.coverletter import cover_letter
+from daemon.mail.coverletter import cover_letter
 
 LETTER = "Dear team,\n\nI am applying for the Data Analyst role.\n\nBest regards,\nJane"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from daemon.demo import run_demo
+from daemon.cli.demo import run_demo
 from daemon.sandbox import SandboxATS
 from tests.e2e import run_cli
 

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from daemon.automatic import automatic_mail
 from daemon.errors import UnparseableMail
-from daemon.forwards import CUT_OFF, FOUND_BY_ATTACHED, FOUND_BY_HEADER, FOUND_BY_SENDER, find_candidate, is_internal
-from daemon.inline_forward import Person, inline_forward, person, strip_prefixes
-from daemon.parsing import parse_email
-from daemon.resumes import ResumeLimits, pick_resumes
+from daemon.mail.automatic import automatic_mail
+from daemon.mail.forwards import (
+    CUT_OFF,
+    FOUND_BY_ATTACHED,
+    FOUND_BY_HEADER,
+    FOUND_BY_SENDER,
+    find_candidate,
+    is_internal,
+)
+from daemon.mail.inline_forward import Person, inline_forward, person, strip_prefixes
+from daemon.mail.parsing import parse_email
+from daemon.mail.resumes import ResumeLimits, pick_resumes
 from tests.mailfactory import build_email, forwarded
 
 EMAILS = Path(__file__).parent / "fixtures" / "emails"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon import identity
-from daemon.identity import content_key
+from daemon.mail import identity
+from daemon.mail.identity import content_key
 from tests.mailfactory import build_email
 
 EMAILS = Path(__file__).parent / "fixtures" / "emails"

@@ -17,14 +17,14 @@ from dataclasses import replace
 
 import pytest
 
-from daemon import idle
 from daemon.config import ImapSettings, load_settings
 from daemon.errors import ConfigError, MailboxUnavailable
-from daemon.idle import Backoff, IdleWatcher
 from daemon.mailbox.imap import IdleConnection
-from daemon.scheduler import run_forever
-from daemon.service import Service
-from daemon.stopping import StopSignal
+from daemon.ops import idle
+from daemon.ops.idle import Backoff, IdleWatcher
+from daemon.ops.scheduler import run_forever
+from daemon.ops.service import Service
+from daemon.ops.stopping import StopSignal
 from daemon.store import open_store
 from tests.e2e import cli
 from tests.test_imap_mailbox import settings as imap_settings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.intake import FlowOptions
-from daemon.rules import load_rules
+from daemon.intake.flow import FlowOptions
+from daemon.routing import load_rules
 from tests.e2e import FIXTURES
 from tests.mailfactory import build_email
 from tests.test_ats_faults import InProcessWorld

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from daemon.lease import MailboxLease, holder_is_gone, this_process
 from daemon.store import open_store
+from daemon.store.lease import MailboxLease, holder_is_gone, this_process
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.cli import main
 from daemon.config import ConfigError, load_settings
-from daemon.health import Watch, no_success_window
-from daemon.metrics import Listener, Metrics
-from daemon.service import PassObservers
+from daemon.ops.health import Watch, no_success_window
+from daemon.ops.metrics import Listener, Metrics
+from daemon.ops.service import PassObservers
 from daemon.store import open_store
 from tests.inprocess import Unreachable, Wedged, application, ats_down, service_over
 

@@ -7,7 +7,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from daemon.demo import ats_inbox_command, run_demo
+from daemon.cli.demo import ats_inbox_command, run_demo
 from daemon.sandbox import SandboxATS
 from daemon.sandbox.page import render_page
 

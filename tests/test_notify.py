@@ -12,12 +12,12 @@ import time
 import httpx
 import pytest
 
-from daemon import notify
 from daemon.cli import main
-from daemon.notify import Notifier, PassReport, Reload
-from daemon.scheduler import run_forever
-from daemon.service import PassObservers
-from daemon.stopping import StopSignal
+from daemon.ops import notify
+from daemon.ops.notify import Notifier, PassReport, Reload
+from daemon.ops.scheduler import run_forever
+from daemon.ops.service import PassObservers
+from daemon.ops.stopping import StopSignal
 from tests.e2e import cli
 from tests.inprocess import NotifySocket, Unreachable, Wedged, application, ats_down, service_over
 from tests.world import application as dovecot_application

@@ -19,11 +19,12 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from daemon import config, oauth2
+from daemon import config
 from daemon.config import ImapSettings, OAuth2Settings
 from daemon.errors import ConfigError, MailboxUnavailable
+from daemon.mailbox import oauth2
 from daemon.mailbox.imap import IdleConnection, ImapMailbox
-from daemon.oauth2 import AccessTokens, RefreshTokenRevoked
+from daemon.mailbox.oauth2 import AccessTokens, RefreshTokenRevoked
 from tests.e2e import SANDBOX_TOKEN, run_cli
 from tests.imapserver import OAUTH2_PASSDB, Dovecot, oauth2_files, running
 

@@ -21,7 +21,7 @@ from daemon.errors import (
     StoreBusy,
     UnparseableMail,
 )
-from daemon.outcome import Disposition, classify, reason_of
+from daemon.intake.outcome import Disposition, classify, reason_of
 
 D = Disposition
 

@@ -18,7 +18,7 @@ import pytest
 
 from daemon.errors import UnparseableMail
 from daemon.mail import ParsedEmail
-from daemon.parsing import (
+from daemon.mail.parsing import (
     BODY_MAX_CHARS,
     HEADER_READERS,
     MAX_FILENAME_CHARS,
@@ -361,7 +361,7 @@ def fallbacks(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
 
 def test_mailparser_is_the_default_header_reader(caplog: pytest.LogCaptureFixture) -> None:
     """A normal mail's headers are mail-parser's: no fallback, and its reading of the sender."""
-    caplog.set_level(logging.DEBUG, logger="daemon.parsing")
+    caplog.set_level(logging.DEBUG, logger="daemon.mail.parsing")
     raw = build_email(sender=None, headers={"From": "jane@example.com <jane.doe@example.org>"})
     assert HEADER_READERS[0] is headers_from_mailparser
     assert parse_email(raw).sender_email == "jane.doe@example.org"  # the angle-addr
@@ -399,7 +399,7 @@ def test_failing_reader_falls_back_to_stdlib(
     reader: object, error: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A reader that raises or finds nothing gives the stdlib reading; the log names the type."""
-    caplog.set_level(logging.DEBUG, logger="daemon.parsing")
+    caplog.set_level(logging.DEBUG, logger="daemon.mail.parsing")
     raw = build_email(sender=("Jöhn Doe", "john@example.com"), subject="Bewerbung")
     parsed = parse_email(raw, header_readers=(reader,))
     assert parsed == parse_email(raw, header_readers=())
@@ -414,7 +414,7 @@ def test_mail_that_breaks_mailparser_parses_from_its_header_block(
 ) -> None:
     """The two corpus mails mail-parser raises on parse as before: it reads their header block
     only, which it does not raise on, and agrees with the stdlib reading."""
-    caplog.set_level(logging.DEBUG, logger="daemon.parsing")
+    caplog.set_level(logging.DEBUG, logger="daemon.mail.parsing")
     raw = corpus(name)
     with pytest.raises(AttributeError):
         mailparser.parse_from_bytes(raw)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from daemon.mail import Attachment
-from daemon.parsing import parse_email
-from daemon.resumes import (
+from daemon.mail.parsing import parse_email
+from daemon.mail.resumes import (
     MAX_ZIP_ENTRIES,
     ResumeLimits,
     SkippedAttachment,

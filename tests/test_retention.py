@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import inspect
 
 from daemon import cli
+from daemon.intake.retention import REMOVED, purge_expired, purge_person
 from daemon.mailbox.base import MessageKey
-from daemon.retention import REMOVED, purge_expired, purge_person
 from daemon.store import open_store
 from daemon.store.models import MessageRecord
 from daemon.store.repository import PENDING, RESOLVED, REVIEW, SUBMITTED, Remember, Store

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon import cli, review
+from daemon import cli
 from daemon.errors import MailboxUnavailable
+from daemon.intake import review
 from daemon.mailbox.base import MessageKey, Placement
 from daemon.sandbox import Fault
 from daemon.store import open_store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from daemon.ats.models import Job
-from daemon.routing import infer_job
+from daemon.routing.inference import infer_job
 
 JOBS = [
     Job(101, "Senior Python Developer", "p-eng", "open"),

@@ -10,8 +10,8 @@ import pytest
 
 import daemon
 from daemon.ats.models import Job, Pipeline, Source, Stage
-from daemon.parsing import parse_email
-from daemon.rules import IGNORE, REVIEW, SUBMIT, RuleSet, decide, explain, load_rules
+from daemon.mail.parsing import parse_email
+from daemon.routing import IGNORE, REVIEW, SUBMIT, RuleSet, decide, explain, load_rules
 from tests.mailfactory import build_email
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from daemon.rules.live import LiveRules
-from daemon.rules.ruleset import Problem, RuleSet, RulesInvalid
+from daemon.routing.live import LiveRules
+from daemon.routing.ruleset import Problem, RuleSet, RulesInvalid
 
 
 class Loader:

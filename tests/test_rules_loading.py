@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from daemon.ats.models import Job, Pipeline, Source, Stage
-from daemon.rules import Problem, RulesInvalid, check_against, fingerprint, load_rules
+from daemon.routing import Problem, RulesInvalid, check_against, fingerprint, load_rules
 
 REPO_RULES = Path(__file__).resolve().parent.parent / "rules"
 

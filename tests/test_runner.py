@@ -8,8 +8,8 @@ import pytest
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.intake import FlowOptions, MessageFlow
-from daemon.runner import Runner, RunnerOptions
+from daemon.intake.flow import FlowOptions, MessageFlow
+from daemon.intake.runner import Runner, RunnerOptions
 from daemon.sandbox import SandboxATS
 from daemon.store import open_store
 from tests.e2e import FIXTURES
@@ -146,8 +146,8 @@ class ScriptedFlow:
         self.store, self.script, self.calls = store, script, []
 
     def handle(self, record, raw):
-        from daemon.intake import _failed
-        from daemon.outcome import Outcome
+        from daemon.intake.flow import _failed
+        from daemon.intake.outcome import Outcome
 
         self.calls.append(record.uid)
         step = self.script.get(record.uid)
@@ -301,7 +301,7 @@ def test_a_locked_database_stops_the_pass_without_blaming_the_ats(parts):
 
 def test_a_person_resolving_a_mail_during_its_pass_is_not_overwritten(parts):
     """The outcome is written only on the status it was decided on: a resolve meanwhile wins."""
-    from daemon import review
+    from daemon.intake import review
 
     _, _, store = parts
 

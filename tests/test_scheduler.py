@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from daemon.errors import AtsUnavailable, ConfigError, DatabaseReplaced
-from daemon.scheduler import run_forever
-from daemon.stopping import StopSignal
+from daemon.ops.scheduler import run_forever
+from daemon.ops.stopping import StopSignal
 
 
 class Passes:

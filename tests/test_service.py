@@ -7,9 +7,9 @@ import pytest
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.errors import DatabaseReplaced
-from daemon.intake import FlowOptions
-from daemon.runner import RunnerOptions
-from daemon.service import Service
+from daemon.intake.flow import FlowOptions
+from daemon.intake.runner import RunnerOptions
+from daemon.ops.service import Service
 from daemon.store import open_store
 from daemon.store.watch import DatabaseWatch
 

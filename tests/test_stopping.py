@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from daemon.stopping import StopSignal
+from daemon.ops.stopping import StopSignal
 
 
 def test_sleep_wakes_promptly_when_another_thread_requests_a_stop():

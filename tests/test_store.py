@@ -9,7 +9,7 @@ import pytest
 
 from daemon.ats.models import AtsId
 from daemon.errors import Conflict, DatabaseReplaced, StoreBusy
-from daemon.journal import DONE, StoreJournal
+from daemon.intake.journal import DONE, StoreJournal
 from daemon.mailbox.base import MessageKey
 from daemon.store import open_store
 from daemon.store.repository import PENDING, RESOLVED, REVIEW

@@ -8,9 +8,9 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import AtsId
 from daemon.errors import AtsRejected, OutcomeUnknown
+from daemon.intake.submission import APPLICANT, CANDIDATE, COMMENT, Application, submit
 from daemon.mail import ParsedEmail, Resume
 from daemon.sandbox import Fault, SandboxATS
-from daemon.submission import APPLICANT, CANDIDATE, COMMENT, Application, submit
 from tests.fakes import FakeJournal
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
@@ -99,7 +99,7 @@ def test_a_refused_create_can_run_again(ats):
 
 def test_the_target_is_journalled_and_wins_over_a_later_decision(ats):
     """Resuming after the candidate: the comment goes to the journalled job even if another job is given now."""
-    from daemon.submission import ROUTE
+    from daemon.intake.submission import ROUTE
 
     sandbox, client, directory = ats
     journal = FakeJournal()

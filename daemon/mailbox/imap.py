@@ -27,12 +27,12 @@ RFC822.SIZE, not \\Deleted, same SHA-256 of its bytes), so a repeat after a cut 
 and EXPUNGE never leaves two copies. The new UID comes from COPYUID, when the server sends it.
 
 Logging in (`log_in`): IMAP LOGIN with the password, or with `auth = "oauth2"` AUTHENTICATE
-XOAUTH2 with an access token from daemon.oauth2; a refused token is refreshed and tried once
+XOAUTH2 with an access token from daemon.mailbox.oauth2; a refused token is refreshed and tried once
 more before the login counts as refused.
 
 Listening (`IdleConnection`): a connection of its own, in IDLE (RFC 2177) on the watched
 folder, that only says whether the server announced new mail; the IDLE watcher
-(daemon/idle.py) drives it.
+(daemon/ops/idle.py) drives it.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ from datetime import date
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, IMAPClientReadOnlyError, LoginError
 
-from daemon import oauth2
 from daemon.config import ImapSettings
 from daemon.errors import ConfigError, MailboxActionRefused, MailboxUnavailable
+from daemon.mailbox import oauth2
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts, Placement
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def log_in(client: IMAPClient, settings: ImapSettings, tokens: oauth2.AccessToke
     """LOGIN with the password, or AUTHENTICATE XOAUTH2 (tried again once with a fresh token if refused).
 
     Raises LoginError for a refused password; MailboxUnavailable for a refused token (the
-    token endpoint's own errors come from daemon.oauth2: ConfigError or MailboxUnavailable).
+    token endpoint's own errors come from daemon.mailbox.oauth2: ConfigError or MailboxUnavailable).
     """
     if tokens is None:
         client.login(settings.username, settings.password)

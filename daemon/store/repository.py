@@ -126,7 +126,7 @@ class Store:
         return record
 
     def first_copy(self, content_key: str) -> MessageRecord | None:
-        """The earliest record of the same mail (see daemon.identity), if any."""
+        """The earliest record of the same mail (see daemon.mail.identity), if any."""
         if not content_key:
             return None
         with self.reading() as s:

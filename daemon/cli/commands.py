@@ -1,0 +1,520 @@
+"""What each CLI command does (the parser lives in cli.py)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from daemon.config import Settings
+from daemon.errors import ConfigError
+from daemon.intake import review
+from daemon.mailbox import restore
+from daemon.ops import alerts, idle, notify
+from daemon.ops.scheduler import run_forever
+from daemon.ops.service import PassObservers, Service
+from daemon.ops.stopping import StopSignal
+from daemon.routing import RulesInvalid, load_rules
+from daemon.store import Store, open_store
+from daemon.store.models import FolderState, PassRecord
+
+if TYPE_CHECKING:
+    from daemon.ops.health import Watch
+    from daemon.ops.metrics import Metrics
+
+log = logging.getLogger(__name__)
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def poll(settings: Settings, backfill_since: date | None = None) -> int:
+    """One pass; with `backfill_since`, over the folder's mail since that date that has no record
+    (what the first pass's window left out), with the same journal."""
+    stop = StopSignal()
+    with stop.installed():
+        service = _service(settings, stop)
+        if backfill_since is not None:
+            service.options = replace(service.options, backfill_since=backfill_since)
+        try:
+            summary = service.run_pass(stop.requested)
+        finally:
+            service.close()
+    if summary.busy:
+        print("another ats-inbox instance is working on this mailbox; nothing done")
+        return EXIT_OK
+    print(f"seen {summary.seen}, submitted {summary.submitted}, set aside {summary.set_aside}, "
+          f"duplicates {summary.duplicates}, ignored {summary.ignored}, waiting for retry {summary.pending}")
+    if summary.ats_down:
+        print(f"ats-inbox: the ATS did not answer, the pass stopped early: {summary.last_error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def dry_run(settings: Settings) -> int:
+    """`poll --dry-run`: one line per new mail saying what would happen; nothing is changed."""
+    from daemon.intake import preview
+    from daemon.ops.service import ats_client
+
+    with ats_client(settings.ats) as client:
+        previews, summary = preview.run(settings, client)
+    for item in previews:
+        print(item.line)
+    print(summary)
+    return EXIT_OK
+
+
+def run(settings: Settings) -> int:
+    """Passes on the schedule, and at once when IDLE tells of new mail, until SIGTERM or SIGINT;
+    the message in hand is finished first. SIGHUP re-reads the routing rules before the next message.
+
+    Under systemd (Type=notify) it says READY=1 once the mailbox opened, STATUS= lines, and
+    WATCHDOG=1 after real progress; `[metrics] listen` serves /metrics and /healthz; `[alerts]`
+    are checked from the main loop."""
+    notifier = notify.Notifier.from_environ()
+    _check_watchdog(settings, notifier)
+    notify.install(notifier)
+    stop = StopSignal()
+    service = _service(settings, stop)
+    watch, alerting, metrics = _monitoring(settings, service, notifier)
+    reload = notify.Reload(notifier, service.rules.request_reload if service.rules is not None else lambda: None,
+                           _reload_check(settings))
+    wake = threading.Event()
+    with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch):
+        watcher = idle.start(settings.imap, wake, stop, progress=notify.progress)
+        try:
+            run_forever(service.run_pass, settings.interval_seconds, stop, wake=wake,
+                        after_pass=notifier.pass_done, on_stop=notifier.stopping,
+                        chores=[reload.report, lambda: alerting.tick(watch)])
+        finally:
+            stop.request("the daemon loop ended")  # ends the IDLE watcher too
+            if watcher is not None:
+                watcher.join(timeout=5)
+            service.close()
+    return EXIT_OK
+
+
+def _check_watchdog(settings: Settings, notifier: notify.Notifier) -> None:
+    """Passes must come well inside systemd's WatchdogSec=: the interval below half of it."""
+    limit = notifier.watchdog_seconds
+    if limit is not None and settings.interval_seconds * 2 >= limit:
+        raise ConfigError(f"is {settings.interval_seconds} s, but the unit's WatchdogSec= is {limit:.0f} s: a quiet "
+                          f"mailbox would look hung; set interval_seconds below {limit / 2:.0f}, or raise WatchdogSec=",
+                          key="schedule.interval_seconds", path=str(settings.path))
+
+
+def _monitoring(settings: Settings, service: Service,
+                notifier: notify.Notifier) -> tuple[Watch, alerts.Alerting, Metrics | None]:
+    """Health, alerts and (with [metrics] listen) metrics, told of every pass."""
+    from daemon.ops.health import Watch, no_success_window
+    from daemon.ops.metrics import Metrics
+
+    window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
+    watch = Watch(service.store, window, started=datetime.now(UTC))
+    a = settings.alerts
+    alerting = alerts.Alerting(alerts.senders(a.command, a.webhook_url, a.timeout_seconds),
+                               alerts.Thresholds(a.review_queue_above, a.login_failures))
+    metrics = Metrics(watch, lambda: service.client.breaker.is_open) if settings.metrics.host else None
+    if metrics is not None:
+        service.client.observe = metrics.ats_exchange
+    report = notify.PassReport(notifier, settings.interval_seconds)
+    service.observer = PassObservers(report, alerting, *([metrics] if metrics is not None else []))
+    return watch, alerting, metrics
+
+
+def _listening(settings: Settings, metrics: Metrics | None, watch: Watch) -> AbstractContextManager[object]:
+    """The /metrics and /healthz listener while inside, when [metrics] listen is set."""
+    from daemon.ops.metrics import Listener
+
+    if metrics is None:
+        return nullcontext()
+    try:
+        return Listener(settings.metrics.host, settings.metrics.port, metrics, watch.judge)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {settings.metrics.host}:{settings.metrics.port}: {exc.strerror}",
+                          key="metrics.listen", path=str(settings.path)) from exc
+
+
+def _reload_check(settings: Settings) -> Callable[[], str]:
+    """What a reload (SIGHUP) finds: the rules, read again before the next message; the configuration
+    file only checked (its changes take effect on a restart)."""
+    from daemon.config import load_settings
+
+    started = _digest(settings.path)
+
+    def check() -> str:
+        try:
+            rules = load_rules(settings.rules_path)
+        except RulesInvalid as exc:
+            said = (f"reload refused: {len(exc.problems)} problem(s) in the rules in {settings.rules_path} "
+                    "(`ats-inbox rules check`); the running rules stay")
+        else:
+            said = f"reloaded: {len(rules.rules)} rule(s) in force from the next message"
+        if _digest(settings.path) == started:
+            return said
+        try:
+            load_settings(settings.path, need_secrets=False)
+        except ConfigError as exc:
+            return f"{said}; {settings.path} changed and is invalid ({exc}): the running configuration stays"
+        return f"{said}; {settings.path} changed: restart to apply it (a reload re-reads the rules only)"
+
+    return check
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _service(settings: Settings, stop: StopSignal) -> Service:
+    """The service for `poll` and `run`: its waits (retry, reconnect, Retry-After) end on `stop`."""
+    return Service.from_settings(settings, open_store(settings.database_url), stop=stop)
+
+
+def status(settings: Settings, limit: int) -> int:
+    """The health line first, then the counts and the last pass; exit 1 when unhealthy (a monitoring check)."""
+    from daemon.ops.health import Watch, no_success_window
+
+    with _store(settings) as store:
+        window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
+        watch = Watch(store, window)
+        facts = watch.facts()
+        health = watch.judge(facts)
+        print(f"Health: {health.line()}; review queue {facts.review_queue}, backlog {facts.backlog}")
+        print(status_text(store, limit, settings.rules_path))
+    return EXIT_OK if health.healthy else EXIT_FAILED
+
+
+def status_text(store: Store, limit: int, rules_folder: Path | None = None) -> str:
+    """Counts per status, the last pass, the rules in force, and the most recent messages."""
+    last = store.last_pass()
+    counts = store.counts()
+    lines = ["Messages: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")]
+    found = {how: n for how, n in store.counts("found_by").items() if how}
+    if found:
+        lines.append("Candidates found by: " + ", ".join(f"{how} {n}" for how, n in sorted(found.items())))
+    if last is None:
+        lines.append("Last pass: never")
+    else:
+        lines.append(f"Last pass: #{last.id} started {last.started_at:%Y-%m-%d %H:%M:%S}, {last.outcome}"
+                     f" (seen {last.seen}, submitted {last.submitted}, set aside {last.set_aside})"
+                     + (f": {last.error}" if last.error else ""))
+    lines += [_left_out(state) for state in store.folder_states() if state.skipped]
+    if rules_folder is not None:
+        lines.append(rules_text(rules_folder, last))
+    recent = store.messages(limit=limit)
+    if recent:
+        lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):", review.list_text(recent)]
+    return "\n".join(lines)
+
+
+def _left_out(state: FolderState) -> str:
+    """What the first pass over a folder left out, and how to take it in."""
+    since = f"{state.window_since:%Y-%m-%d}" if state.window_since else "any date"
+    read = " or already read" if state.window_unseen else ""
+    example = state.window_since - timedelta(days=30) if state.window_since else None
+    hint = f"{example:%Y-%m-%d}" if example else "YYYY-MM-DD"
+    return (f"Left out on the first pass over {state.folder}: {state.skipped} message(s) from before {since}{read}"
+            f"; take them in with `ats-inbox backfill --since {hint}`")
+
+
+def rules_text(folder: Path, last: PassRecord | None) -> str:
+    """The rule files on disk, and whether the daemon's last pass ran with them."""
+    try:
+        on_disk = load_rules(folder)
+    except RulesInvalid as exc:
+        problems = "\n".join(f"  {p}" for p in exc.problems)
+        kept = " The daemon keeps running with the last good rule set." if last and last.rules_fingerprint else ""
+        return f"Rules: the files in {folder} are INVALID and not in force.{kept}\n{problems}"
+    said = f"Rules: {len(on_disk.rules)} rule(s) in {folder}"
+    if last is None:
+        return said
+    if last.rules_fingerprint == on_disk.fingerprint:
+        return f"{said}, in force in the last pass"
+    return (f"{said}; the last pass ran with other rules (the files changed since: a running daemon loads "
+            "them before its next message)")
+
+
+def messages_list(settings: Settings, statuses: Sequence[str], limit: int) -> int:
+    with _store(settings) as store:
+        print(review.list_text(review.list_messages(store, statuses, limit)))
+    return EXIT_OK
+
+
+def messages_show(settings: Settings, pk: int) -> int:
+    with _store(settings) as store:
+        print(review.show_text(*review.message(store, pk)))
+    return EXIT_OK
+
+
+def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool = False,
+                   job: str | None = None, stage: str | None = None) -> int:
+    """One message, or (pk None) every review message; one line each, as it goes. With `job`
+    (and `stage`), the message goes to that job: the choice is journalled before the retry."""
+    move_back = _move_back(settings)
+    with _store(settings) as store:
+        if job is not None and pk is not None:
+            _choose_job(settings, store, pk, job, stage)
+        if pk is not None:
+            outcomes = iter([review.retry(store, pk, move_back)])
+        else:
+            outcomes = review.retry_all(store, move_back, include_uncertain)
+        done = 0
+        for outcome in outcomes:
+            _say(outcome)
+            done += 1
+        if not done:
+            either = " or uncertain" if include_uncertain else ""
+            print(f"nothing to retry: no message in review{either}")
+    return EXIT_OK
+
+
+def _choose_job(settings: Settings, store: Store, pk: int, job: str, stage: str | None) -> None:
+    from daemon.ats.directory import AtsDirectory
+    from daemon.intake import reroute
+    from daemon.ops.service import ats_client
+
+    record, _steps = review.message(store, pk)
+    if record.status not in review.RETRYABLE:
+        raise review.NotAllowed(f"message #{pk} is {record.status}: only {' or '.join(review.RETRYABLE)} "
+                                "messages can be retried")
+    with ats_client(settings.ats) as client:
+        target = reroute.choose(store, pk, AtsDirectory(client, source_name=settings.ats.source), job, stage)
+    print(f"#{pk} will go to {target.job.title!r} ({target.reasons[0]})", flush=True)
+
+
+def messages_resolve(settings: Settings, pks: Sequence[int], note: str, by: str = "",
+                     statuses: Sequence[str] = (), older_than: timedelta | None = None,
+                     mailbox_off: str = "") -> int:
+    """The messages `pks`, or those in `statuses` older than `older_than`; one line each, as it goes.
+
+    Their mail is settled over one IMAP connection, opened only when a message needs it;
+    `mailbox_off` says why the mailbox cannot be used (no IMAP password), if so."""
+    from daemon.mailbox.recorded import MailDesk
+
+    desk = None if mailbox_off else MailDesk(settings.imap)
+    settle = desk.settle if desk is not None else None
+    try:
+        with _store(settings) as store:
+            if len(pks) == 1:  # one message: a refusal is the command's error (exit 1)
+                _say(review.resolve(store, pks[0], note, by, settle, mailbox_off=mailbox_off))
+                return EXIT_OK
+            chosen = list(pks) or review.resolvable(store, statuses, older_than)
+            outcomes = list(_each(review.resolve_many(store, chosen, note, by, settle, mailbox_off=mailbox_off)))
+    finally:
+        if desk is not None:
+            desk.close()
+    if not chosen:
+        age = f" recorded more than {older_than.days} day(s) ago" if older_than else ""
+        print(f"nothing to resolve: no message in {' or '.join(statuses)}{age}")
+    refused = [o for o in outcomes if " not resolved: " in o.said]
+    print(f"resolved {len(outcomes) - len(refused)} of {len(outcomes)} message(s)")
+    return EXIT_FAILED if refused else EXIT_OK
+
+
+def _each(outcomes: Iterator[review.Outcome]) -> Iterator[review.Outcome]:
+    """Each outcome printed as it comes: refusals to stderr."""
+    for outcome in outcomes:
+        if " not resolved: " in outcome.said:
+            print(outcome.said, file=sys.stderr, flush=True)
+        else:
+            _say(outcome)
+        yield outcome
+
+
+def messages_open(settings: Settings, pk: int, output: Path | None) -> int:
+    """The original mail, as the server has it, to `output` (created 0600, never overwritten) or stdout."""
+    from daemon.mailbox.recorded import MailDesk
+
+    with _store(settings) as store:
+        record, _steps = review.message(store, pk)
+    desk = MailDesk(settings.imap)
+    try:
+        raw = desk.read(record)
+    finally:
+        desk.close()
+    if raw is None:
+        print(f"ats-inbox: the mail of #{pk} is not in the mailbox any more (looked in "
+              f"{', '.join(desk.places(record))}, by UID and by Message-ID and hash)", file=sys.stderr)
+        return EXIT_FAILED
+    if output is None or str(output) == "-":
+        sys.stdout.buffer.write(raw)
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    _write_private(output, raw)
+    print(f"wrote the mail of #{pk} ({len(raw)} bytes) to {output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A new file readable by its owner only; an existing file is never overwritten."""
+    import os
+
+    from daemon.errors import AtsInboxError
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise AtsInboxError(f"{path} exists: give the name of a new file") from None
+    except OSError as exc:
+        raise AtsInboxError(f"cannot create {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(data)
+
+
+def messages_purge(settings: Settings, email: str) -> int:
+    """Remove one person's data from the database, and say what stays elsewhere."""
+    from daemon.intake.retention import purge_person
+    from daemon.store.models import utcnow
+
+    with _store(settings) as store:
+        purged = purge_person(store, email, utcnow())
+    if not purged.ids and not purged.applicant_id:
+        print(f"nothing recorded for {email}: no message from that address and no applicant created for it")
+        return EXIT_OK
+    ids = ", ".join(f"#{pk}" for pk in purged.ids)
+    print(f"removed the personal data of {len(purged.ids)} message(s) of {email}"
+          + (f" ({ids})" if ids else "") + " from the database"
+          + (f", and forgot its ATS applicant {purged.applicant_id} (a new application creates a new applicant)"
+             if purged.applicant_id else "") + ".")
+    applicant = f" (applicant {purged.applicant_id}, its CVs and comments)" if purged.applicant_id else ""
+    print(f"The ATS keeps its own copy{applicant}: delete it there.")
+    if purged.folders:
+        print(f"The mails themselves stay in the mailbox ({', '.join(purged.folders)}): delete them there too.")
+    if purged.pending:
+        print(f"{len(purged.pending)} of them still pending ({', '.join(f'#{pk}' for pk in purged.pending)}): the "
+              "next pass reads the mail again and records the sender again; resolve them or delete the mail first.")
+    return EXIT_OK
+
+
+def check(settings: Settings) -> int:
+    """Whether everything is ready to go live: IMAP and its folders, the ATS, the source, the rules."""
+    from daemon.cli.check import run_checks
+
+    report = run_checks(settings)
+    print(report.text())
+    return EXIT_OK if report.ready else EXIT_FAILED
+
+
+def _move_back(settings: Settings) -> review.MoveBack | None:
+    """How retry puts mail back: None when intake leaves set-aside mail in the watched folder."""
+    imap = settings.imap
+    if not imap.review_folder or imap.review_folder == imap.folder:
+        return None
+    return lambda record: restore.move_back(imap, record.message_id, record.sha256, size=record.size)
+
+
+def _say(outcome: review.Outcome) -> None:
+    print(outcome.said, flush=True)
+    if outcome.warning:
+        print(outcome.warning, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    store = open_store(settings.database_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def db_upgrade(settings: Settings) -> int:
+    open_store(settings.database_url).close()
+    print(f"database is at the latest schema: {settings.database_url}")
+    return EXIT_OK
+
+
+def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None,
+            token_file: Path | None = None) -> int:
+    from daemon.sandbox import SandboxATS
+    from daemon.sandbox.secret import sandbox_token
+
+    server = SandboxATS(db, seed_path=seed, token=sandbox_token(token, token_file))
+    locked = " (token required)" if server.token is not None else ""
+    print(f"sandbox ATS on http://{host}:{port}/{locked} (state in {db}); Ctrl-C to stop")
+    server.serve_forever(host, port)
+    return EXIT_OK
+
+
+def demo(workdir: Path, mail: Path | None) -> int:
+    from daemon.cli.demo import run_demo
+
+    print(run_demo(workdir, mail))
+    return EXIT_OK
+
+
+
+# -- ats-inbox rules check / rules test --------------------------------------------------------
+# Exit codes: check 0 valid (warnings allowed), 1 problems found; test 0 every mail decided
+# (unreadable mail is reported, not fatal), 2 invalid rules, a bad configuration or a path that
+# does not exist. Neither creates anything in the ATS.
+
+
+def rules_check(settings: Settings, folder: Path | None = None) -> int:
+    """Every problem of the rule set at once, then against the ATS when its token is available."""
+    from daemon.cli import rules_tryout as tryout
+    from daemon.routing import check_against
+
+    folder = folder or settings.rules_path
+    try:
+        rules = load_rules(folder)
+    except RulesInvalid as exc:
+        print("\n".join(str(p) for p in exc.problems))
+        print(f"{_count(len(exc.problems), 'problem')} in the rules in {folder}: fix them, then run "
+              "`ats-inbox rules check` again (poll and run refuse to start until then)")
+        return EXIT_FAILED
+    directory, why_not = tryout.ats_directory(settings)
+    if directory is None:
+        print(f"{folder}: {rules.summary()}, all valid; the ATS checks were skipped: {why_not}")
+        return EXIT_OK
+    problems = check_against(rules, directory.jobs, directory.pipelines, directory.sources)
+    if problems:
+        print("\n".join(str(p) for p in problems))
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        print(f"{_count(len(errors), 'problem')} against the ATS in the rules in {folder}")
+        return EXIT_FAILED
+    print(f"{folder}: {rules.summary()}, all valid; checked against the ATS: {directory.summary()}")
+    return EXIT_OK
+
+
+def rules_test(settings: Settings, paths: Sequence[Path], folder: Path | None = None, *,
+               as_json: bool = False, explain: bool = False) -> int:
+    """The decision for each mail and why; reads the ATS directory, creates nothing."""
+    from daemon.cli import rules_report as report
+    from daemon.cli import rules_tryout as tryout
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"ats-inbox: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    rules = load_rules(folder or settings.rules_path)  # invalid: RulesInvalid, exit 2 with every problem
+    directory = tryout.ats_directory(settings, strict=True)[0]
+    defaults = directory.defaults(settings.ats.source)
+    tried: list[report.Tried] = []
+    for path in paths:
+        batch = [tryout.try_mail(name, raw, rules, directory) for name, raw in tryout.mails(path)]
+        tried += batch
+        if as_json:
+            print("\n".join(report.as_json(t, defaults, explain) for t in batch))
+        elif path.is_dir():
+            print(report.rows(batch, defaults) if batch else f"{path}: no mail in this folder")
+        else:
+            print("\n\n".join(report.block(t, defaults, explain) for t in batch))
+    if not as_json and (len(tried) > 1 or any(p.is_dir() for p in paths)):
+        print("\n" + report.summary(tried))
+    return EXIT_OK
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -1,0 +1,64 @@
+"""`messages retry ID --job JOB [--stage STAGE]`: a person sends a set-aside mail to a chosen job.
+
+The choice is journalled like any routing decision (the `route` step, rule "chosen by a
+person"), so the next pass submits to that job and stage and never decides again. A mail
+whose candidate already exists in the ATS cannot be sent elsewhere: that is refused.
+"""
+
+from __future__ import annotations
+
+import json
+
+from daemon.ats.directory import AtsDirectory
+from daemon.ats.models import Job, Stage
+from daemon.errors import AtsInboxError
+from daemon.intake.journal import DONE
+from daemon.intake.submission import APPLICANT, CANDIDATE, ROUTE, Target
+from daemon.store.repository import Store
+
+CHOSEN = "chosen by a person (messages retry --job)"
+
+
+class CannotReroute(AtsInboxError):
+    """The job or stage does not exist, is closed, or the mail already has a candidate."""
+
+
+def find_job(jobs: list[Job], wanted: str) -> Job:
+    """The open job with this ATS id, job code or exact title (case-insensitive)."""
+    text = wanted.strip().casefold()
+    found = [job for job in jobs if text in (str(job.id).casefold(), job.code.casefold(), job.title.casefold())]
+    if not found:
+        listing = "; ".join(f"{job.id} {job.code or '-'} {job.title}" for job in jobs)
+        raise CannotReroute(f"no open job is {wanted!r} (by id, code or title); open jobs: {listing}")
+    if len({str(job.id) for job in found}) > 1:
+        raise CannotReroute(f"{wanted!r} names several open jobs: use the job's id")
+    return found[0]
+
+
+def find_stage(directory: AtsDirectory, job: Job, wanted: str | None) -> Stage:
+    pipeline = directory.pipeline(job.pipeline_id)
+    if wanted is None:
+        stage = pipeline.first_stage()
+        if stage is None:
+            raise CannotReroute(f"the pipeline of {job.title!r} has no stages")
+        return stage
+    match = [s for s in pipeline.stages if s.name.casefold() == wanted.strip().casefold()]
+    if not match:
+        names = ", ".join(s.name for s in pipeline.stages)
+        raise CannotReroute(f"{job.title!r} has no stage {wanted!r}; its stages: {names}")
+    return match[0]
+
+
+def choose(store: Store, pk: int, directory: AtsDirectory, job_text: str, stage_text: str | None) -> Target:
+    """Journal the person's choice of job and stage for message `pk`; return it."""
+    steps = store.steps(pk)
+    made = [name for name in (APPLICANT, CANDIDATE) if name in steps and steps[name].status == DONE]
+    if CANDIDATE in made:
+        raise CannotReroute(f"message #{pk} already has a candidate in the ATS (for the job it was sent to); "
+                            "it cannot be sent to another job: resolve it and add it there by hand")
+    job = find_job(directory.open_jobs(), job_text)
+    stage = find_stage(directory, job, stage_text)
+    target = Target(job, stage.id, directory.source().id, rule=CHOSEN,
+                    reasons=(f"job {job.title!r}, stage {stage.name!r}",))
+    store.record_step(pk, ROUTE, DONE, ats_id=str(job.id), detail=json.dumps(target.to_journal()))
+    return target

@@ -1,0 +1,719 @@
+"""Turn the raw bytes of one email into a `ParsedEmail` (pure: bytes in, data out).
+
+Everything here reads attacker-controlled text, so the rules are:
+
+- Before anything is parsed, `check_structure` makes one pass over the bytes and refuses a
+  mail with more MIME parts, nesting levels or lines than `StructureLimits` allow: memory
+  then stays a small multiple of the mail's size (a 21 MB mail of three million empty parts
+  took 2 GB to parse, a 45 MB mail of short lines 1.4 GB).
+- One MIME tree, from the standard library parser with `policy.compat32`, which never
+  raises on malformed structure (it records defects instead) and keeps 8-bit bytes as
+  surrogate escapes, so attachment bytes come back exactly as sent through
+  `get_payload(decode=True)`, whatever the transfer encoding.
+- mail-parser (`headers_from_mailparser`) reads the sender and subject, from the header block
+  only (`header_block`), so it builds no tree of the body. The standard library reading
+  (`headers_from_stdlib`) is the guarded fallback: for all headers when mail-parser raises
+  or the header block is too large, and field by field where mail-parser reads worse (see
+  `headers_from_mailparser`). (Given whole mails, mail-parser 4.8 raised `AttributeError` on
+  nested parts reusing one boundary: `dovecot-nested-boundary-prefix-clash.eml`,
+  `mailcore-same-boundary-nested-3x.eml`.)
+- Attachments and the body always come from the stdlib tree. mail-parser returns attachments
+  as strings and names unnamed parts at random; its `text_plain` also holds the text of
+  forwarded messages and of named inline text parts, and leaves 7-bit ISO-2022-JP undecoded
+  (`mikel-iso-2022-jp.eml`), none of which belongs in the applicant's body text.
+- Header values are unfolded, RFC 2047 decoded, stripped of control characters; raw 8-bit
+  headers are read as UTF-8, else Windows-1252.
+- File names are display text only (`safe_filename`): never join them into a path. The name
+  as sent is kept beside it (`Attachment.original_filename`) for the record.
+- Every file is found: parts with `inline` or no disposition, text other than plain and HTML,
+  files inside attached messages, and the files Outlook wraps in `winmail.dat` (TNEF,
+  `daemon.mail.tnef`). Attached messages (message/rfc822 at any depth, `.eml` files) are also kept
+  whole in `ParsedEmail.attached`, read from the same tree (an `.eml` file's own bytes are
+  parsed once, after `check_structure`), bounded by `MAX_ATTACHED_MESSAGES` and
+  `MAX_ATTACHED_DEPTH`.
+- Input that has no header at all is not an email: `UnparseableMail`. So is anything the
+  libraries raise on; their exception is chained, never leaked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email._encoded_words import decode_b  # what compat32's get_payload decodes base64 with
+from email.errors import HeaderParseError
+from email.feedparser import BytesFeedParser
+from email.header import decode_header
+from email.message import Message
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
+from itertools import islice
+
+import mailparser
+
+from daemon.errors import UnparseableMail
+from daemon.mail import Attachment, ParsedEmail
+from daemon.mail.tnef import is_tnef
+from daemon.mail.tnef import unpack as unpack_tnef
+
+log = logging.getLogger(__name__)
+# mail-parser logs header text and file names (at ERROR when a header does not decode): mail
+# content must not reach the daemon's logs, and the fallback below reports its failures.
+logging.getLogger("mailparser").setLevel(logging.CRITICAL)
+
+BODY_MAX_CHARS = 100_000
+SUBJECT_MAX_CHARS = 1_000
+MESSAGE_ID_MAX_CHARS = 998
+MAX_HEADERS = 500  # top-level headers kept for rules; a real mail has a few dozen
+HEADER_VALUE_MAX_CHARS = 4_000
+_RECIPIENT_HEADERS = frozenset({"to", "cc", "delivered-to", "x-original-to"})
+MAX_FILENAME_CHARS = 150
+ORIGINAL_FILENAME_MAX_CHARS = 1_000  # the name as sent, kept for the record
+MAX_ATTACHED_MESSAGES = 20  # attached messages kept as ParsedEmail, all depths together
+MAX_ATTACHED_DEPTH = 5  # levels of messages in messages kept; deeper ones give their files only
+EML_MAX_BYTES = 25 * 1024 * 1024  # an `.eml` file larger than this stays a file
+_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+_BODY_TYPES = frozenset({"text/plain", "text/html"})
+MAX_MIME_PARTS = 1_000  # parts walked per message; the rest are ignored
+HEADER_BLOCK_MAX_BYTES = 1024 * 1024  # header bytes given to mail-parser, at most
+_FEED_BYTES = 64 * 1024
+# A line start (after LF, or after a CR not followed by LF) of a line that is no header line
+# (`email.feedparser.headerRE`): an empty line or the first body line.
+_HEADER_BLOCK_END = re.compile(rb"(?:(?<=\n)|(?<=\r)(?!\n))(?!From |[\x21-\x39\x3b-\x7e]*:|[\t ])")
+# Where a MIME level starts or ends: a line starting with `--` (group 1: the rest of it),
+# or a Content-Type of message/* (an attached message). Lines end in CR, LF or CRLF; the
+# mail's first line is a header, never one of these (and a line-end prefix scans fastest).
+_STRUCTURE_EVENT = re.compile(rb"[\r\n](?:--([^\r\n]*)|content-type[ \t]*:\s*message/)", re.IGNORECASE)
+# A boundary parameter (group 1: RFC 2231 `*`; group 2: the value, quoted or not).
+_BOUNDARY_PARAM = re.compile(rb'boundary[ \t]*(\*?)[0-9*]*[ \t]*=\s*("[^"\r\n]*"?|[^;\r\n]*)', re.IGNORECASE)
+_HTML_MAX_CHARS = 1_000_000  # HTML fed to the text stripper
+_MAX_EXTENSION_CHARS = 16
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, bidi, surrogates
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+_DOT_RUNS = re.compile(r"\.{2,}")
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+_ADDR_SPEC = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+_ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+_MIME_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+_CTE_TOKEN = re.compile(r"[^;\s]*")
+# Labels mail clients send that Python's codec registry does not know (WHATWG names).
+_CHARSET_ALIASES = {
+    "windows-874": "cp874",
+    "x-gbk": "gbk",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "iso-8859-8-i": "iso-8859-8",
+    "x-mac-cyrillic": "mac-cyrillic",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Headers:
+    """The header fields of one mail, cleaned: decoded, on one line, bounded."""
+
+    sender_name: str
+    sender_email: str
+    subject: str
+    date: datetime | None
+    message_id: str
+
+
+# A header reader gets the raw bytes and their stdlib tree; None means "nothing usable".
+HeaderReader = Callable[[bytes, Message], "Headers | None"]
+
+
+def parse_email(
+    raw: bytes,
+    *,
+    header_readers: Sequence[HeaderReader] | None = None,
+    limits: StructureLimits | None = None,
+) -> ParsedEmail:
+    """Parse one raw RFC 5322 message; raise `UnparseableMail` when it is not one.
+
+    `check_structure` runs first, so that a mail beyond `limits` (default `STRUCTURE_LIMITS`)
+    is refused before it is parsed. The headers come from the first of `header_readers`
+    (default `HEADER_READERS`) that reads them, else from `headers_from_stdlib`; body and
+    attachments always from the stdlib tree, the one tree built.
+    """
+    if not raw or raw.isspace():
+        raise UnparseableMail("empty message")
+    check_structure(raw, STRUCTURE_LIMITS if limits is None else limits)
+    readers = HEADER_READERS if header_readers is None else header_readers
+    try:
+        message = _message_tree(raw)
+        if not message.keys():
+            raise UnparseableMail("no mail headers found: not an RFC 5322 message")
+        parsed = _parsed(_headers(raw, message, readers), message)
+    except UnparseableMail:
+        raise
+    except Exception as exc:  # hostile input: any library failure means "cannot parse"
+        raise UnparseableMail(f"the mail could not be parsed ({type(exc).__name__})") from exc
+    log.debug(
+        "mail.parsed",
+        extra={"attachments": len(parsed.attachments), "defects": len(message.defects)},
+    )
+    return parsed
+
+
+def _message_tree(raw: bytes) -> Message:
+    """`email.message_from_bytes(raw, policy=compat32)`, fed in pieces.
+
+    The stdlib's own call decodes the whole mail to one str and reads it through a StringIO
+    (four bytes a character): five times the mail's size before the first part exists.
+    """
+    parser = BytesFeedParser(policy=compat32)
+    for start in range(0, len(raw), _FEED_BYTES):
+        parser.feed(raw[start : start + _FEED_BYTES])
+    return parser.close()
+
+
+@dataclass(frozen=True, slots=True)
+class StructureLimits:
+    """The shape a mail may have to be parsed at all; checked on its bytes, before parsing.
+
+    Parsing costs memory per MIME part and per line (the stdlib parser keeps about 90 bytes a
+    line while a part is open, and two objects a part), so these bound it whatever the size:
+    - `max_parts`: delimiter lines of the boundaries the mail declares. An application has a
+      handful; 1,000 is also what the body and attachment walk looks at (`MAX_MIME_PARTS`).
+    - `max_depth`: nested multiparts and attached messages open at once. Forwards of forwards
+      reach ten or so; the stdlib parser recurses per level and fails near 600.
+    - `max_lines`: a mail of the default `imap.max_message_bytes` (50 MB) holds at most
+      about 690,000 lines of 76-column base64 (800,000 at 64 columns); 1,000,000 leaves room
+      for text and costs the parser at most about 100 MB.
+    """
+
+    max_parts: int = 1_000
+    max_depth: int = 50
+    max_lines: int = 1_000_000
+
+
+STRUCTURE_LIMITS = StructureLimits()
+
+
+def check_structure(raw: bytes, limits: StructureLimits) -> None:
+    """Refuse (`UnparseableMail`) a mail with too many parts, levels or lines; one pass, no tree.
+
+    Delimiter lines count only for boundaries declared somewhere in the mail, so a text full
+    of `-----` lines is not taken for parts; when a declaration is one this check cannot read
+    exactly (RFC 2231 `boundary*=`, escapes in quotes), every `--` line counts instead.
+    """
+    _check_levels(raw, _declared_boundaries(raw, limits.max_parts), limits)
+    lines = raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
+    if lines > limits.max_lines:
+        raise UnparseableMail(f"too many lines ({lines}, limit {limits.max_lines})")
+
+
+def _check_levels(raw: bytes, boundaries: frozenset[bytes] | None, limits: StructureLimits) -> None:
+    """Count parts and open levels along the delimiter lines and attached-message headers."""
+    parts, depth = 0, 0
+    open_levels: list[bytes | None] = []  # a boundary, or None for an attached message
+    for events, match in enumerate(_STRUCTURE_EVENT.finditer(raw), start=1):
+        if events > limits.max_lines:
+            return  # more lines than allowed: refused by the caller, without walking them all
+        token = match.group(1)
+        if token is None:
+            open_levels.append(None)
+        elif (delimiter := _delimiter(token, boundaries)) is not None:
+            parts += _shut(open_levels, *delimiter)
+        depth = max(depth, len(open_levels))
+        if parts > limits.max_parts:
+            raise UnparseableMail(f"too many MIME parts (more than {limits.max_parts}, the limit)")
+        if depth > limits.max_depth:
+            raise UnparseableMail(f"MIME parts nested too deep (more than {limits.max_depth} levels, the limit)")
+
+
+def _declared_boundaries(raw: bytes, max_parts: int) -> frozenset[bytes] | None:
+    """The multipart boundaries the mail declares; None when one is not plainly readable."""
+    found: set[bytes] = set()
+    for count, match in enumerate(_BOUNDARY_PARAM.finditer(raw), start=1):
+        if count > max_parts:  # each declaration is a multipart, itself a part
+            raise UnparseableMail(f"too many MIME parts (more than {max_parts} multipart boundaries)")
+        value = match.group(2).strip()
+        if match.group(1):  # RFC 2231: encoded or in continuations
+            return None
+        if value.startswith(b'"'):
+            if len(value) < 2 or not value.endswith(b'"') or b"\\" in value:
+                return None
+            value = value[1:-1]
+        if value := value.rstrip():
+            found.add(value)
+    return frozenset(found)
+
+
+def _delimiter(token: bytes, boundaries: frozenset[bytes] | None) -> tuple[bytes, bool] | None:
+    """(boundary, closing) when `--token` is a delimiter line of a declared boundary."""
+    token = token.rstrip(b" \t")
+    if not token:
+        return None
+    if boundaries is not None and token in boundaries:
+        return token, False
+    if token.endswith(b"--") and (boundaries is None or token[:-2] in boundaries):
+        return token[:-2], True
+    return (token, False) if boundaries is None else None
+
+
+def _shut(open_levels: list[bytes | None], boundary: bytes, closing: bool) -> int:
+    """Track one delimiter line: levels inside it end; returns 1 for a part that starts."""
+    if boundary in open_levels:  # an opening line keeps its own level, a closing one ends it
+        del open_levels[open_levels.index(boundary) + (not closing) :]
+    elif not closing:
+        open_levels.append(boundary)
+    return 0 if closing else 1
+
+
+def safe_filename(name: str) -> str:
+    """A sender's file name made safe to display: no path, controls or bidi tricks; NFC; capped."""
+    text = unicodedata.normalize("NFC", name)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in _UNSAFE_CATEGORIES)
+    text = _PATH_SEPARATORS.split(text)[-1]
+    text = _DOT_RUNS.sub(".", text).strip().strip(".").strip()
+    return _capped(text)
+
+
+def _capped(name: str) -> str:
+    if len(name) <= MAX_FILENAME_CHARS:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension) > _MAX_EXTENSION_CHARS:
+        return name[:MAX_FILENAME_CHARS].rstrip(" .")
+    return f"{stem[: MAX_FILENAME_CHARS - len(extension) - 1].rstrip(' .')}.{extension}"
+
+
+def _parsed(headers: Headers, message: Message) -> ParsedEmail:
+    return _email(headers, message, _Walk(), depth=0)
+
+
+def _email(headers: Headers, message: Message, walk: _Walk, depth: int) -> ParsedEmail:
+    """One message level of the tree: its own body and files, and its attached messages."""
+    level = _read_level(message, walk, depth)
+    every = all_headers(message)
+    return ParsedEmail(
+        sender_name=headers.sender_name,
+        sender_email=headers.sender_email,
+        subject=headers.subject,
+        date=headers.date,
+        message_id=headers.message_id,
+        body_text=_body_text(level.texts),
+        attachments=tuple(level.files),
+        headers=every,
+        recipients=recipients(every),
+        content_type=_content_type(message),
+        attached=tuple(level.attached),
+    )
+
+
+def all_headers(part: Message) -> tuple[tuple[str, str], ...]:
+    """Every header of `part` as (lower-case name, decoded one-line value), bounded in count and size."""
+    found = []
+    for key, value in islice(part.raw_items(), MAX_HEADERS):
+        text = _LINE_BREAKS.sub("", _unescape_8bit(str(value)))
+        found.append((_one_line(key).lower(), _one_line(_decode_words(text[:HEADER_VALUE_MAX_CHARS]))))
+    return tuple(found)
+
+
+def recipients(headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The addresses in To, Cc, Delivered-To and X-Original-To, lower-cased, each once, in order."""
+    values = [value for name, value in headers if name in _RECIPIENT_HEADERS]
+    seen: dict[str, None] = {}
+    for _name, address in getaddresses(values):
+        address = _one_line(address).lower()
+        if _ADDR_SPEC.fullmatch(address):
+            seen.setdefault(address, None)
+    return tuple(seen)
+
+
+def _headers(raw: bytes, message: Message, readers: Sequence[HeaderReader]) -> Headers:
+    """The first reader's headers; any failure of theirs falls back to the standard library."""
+    for reader in readers:
+        try:
+            headers = reader(raw, message)
+        except Exception as exc:  # a library bug on hostile input: the next reader decides
+            _log_fallback(reader, type(exc).__name__)
+            continue
+        if headers is not None:
+            return headers
+        _log_fallback(reader, "no result")
+    return headers_from_stdlib(raw, message)
+
+
+def _log_fallback(reader: HeaderReader, error: str) -> None:
+    name = getattr(reader, "__name__", type(reader).__name__)
+    log.debug("parse.fallback", extra={"reader": name, "error": error})
+
+
+# -- headers ---------------------------------------------------------------------------
+
+
+def headers_from_mailparser(raw: bytes, message: Message) -> Headers | None:
+    """mail-parser's sender and subject over the stdlib's other fields; None without headers.
+
+    The standard library's value is kept where mail-parser reads worse:
+    - date: mail-parser turns it into UTC and keeps the sender's offset only as a string
+      rounded to a tenth of an hour ("+5.8" for +0545);
+    - Message-ID: an opaque token that needs no decoding; mail-parser RFC 2047-decodes it
+      (`<=?utf-8?q?a=C3=A9?=@x>` becomes `aé@x`), which would change the mail's identity;
+    - a From or Subject with raw 8-bit octets, or whose encoded words do not decode (U+FFFD
+      in the stdlib reading): mail-parser then drops bytes (`errors="ignore"`), leaves
+      escaped surrogates or skips the encoded words (`flanker-malformed-8bit-headers.eml`);
+    - a sender mail-parser refuses as ambiguous (`Jane <jane@example.com`, no `>`).
+    mail-parser's subjects are NFC; its sender is the angle-addr of `a@b.example <c@d.example>`.
+    It reads the header block only (`header_block`), so it builds no second tree of the body.
+    """
+    head = header_block(raw)
+    if head is None:
+        return None
+    mail = mailparser.parse_from_bytes(head)
+    if mail.message is None or not mail.message.keys():
+        return None
+    stdlib = headers_from_stdlib(raw, message)
+    name, address = _pick_sender(mail.from_)
+    if not address or not _plain(message, "from", stdlib.sender_name):
+        name, address = stdlib.sender_name, stdlib.sender_email
+    subject = _one_line(_first(mail.subject))[:SUBJECT_MAX_CHARS]
+    if not _plain(message, "subject", stdlib.subject):
+        subject = stdlib.subject
+    return replace(stdlib, sender_name=name, sender_email=address, subject=subject)
+
+
+def headers_from_stdlib(raw: bytes, message: Message) -> Headers:
+    """The standard library's reading of the headers (from `message`, the tree of `raw`)."""
+    sender_name, sender_email = _sender(_header(message, "from"))
+    return Headers(
+        sender_name=sender_name,
+        sender_email=sender_email,
+        subject=_one_line(_decode_words(_header(message, "subject")))[:SUBJECT_MAX_CHARS],
+        date=_date(_header(message, "date")),
+        message_id=_message_id(_header(message, "message-id")),
+    )
+
+
+HEADER_READERS: tuple[HeaderReader, ...] = (headers_from_mailparser,)
+
+
+def header_block(raw: bytes) -> bytes | None:
+    """The header lines of `raw`: up to its first empty line, or to the first line that is not
+    a header (where the stdlib parser's headers end too); None past `HEADER_BLOCK_MAX_BYTES`."""
+    end = _HEADER_BLOCK_END.search(raw, 1, HEADER_BLOCK_MAX_BYTES + 1)
+    if end is not None:
+        return raw[: end.start()]
+    return raw if len(raw) <= HEADER_BLOCK_MAX_BYTES else None
+
+
+def _first(value: str | list[str]) -> str:
+    """mail-parser gives a list when a header repeats; the first counts, as in `_header`."""
+    return value[0] if isinstance(value, list) else value
+
+
+def _plain(message: Message, name: str, stdlib_text: str) -> bool:
+    """Whether a header is 7-bit on the wire and its stdlib reading shows no U+FFFD."""
+    raw = next((str(v) for k, v in message.raw_items() if k.strip().lower() == name), "")
+    return raw.isascii() and "\ufffd" not in stdlib_text
+
+
+def _header(part: Message, name: str) -> str:
+    """The first raw value of a header, unfolded, 8-bit bytes read as text; "" when absent."""
+    for key, value in part.raw_items():
+        if key.strip().lower() == name:
+            return _LINE_BREAKS.sub("", _unescape_8bit(str(value)))
+    return ""
+
+
+def _unescape_8bit(value: str) -> str:
+    """Undo the parser's surrogate escapes: raw bytes as (mostly) UTF-8, else Windows-1252."""
+    raw = value.encode("utf-8", "surrogateescape")
+    text = raw.decode("utf-8", "replace")
+    if any(ch > "\x7f" and ch != "\ufffd" for ch in text) or "\ufffd" not in text:
+        return text  # UTF-8, perhaps with a few broken bytes
+    return raw.decode("cp1252", "replace")
+
+
+def _decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded words; unknown charsets and broken words degrade, never raise."""
+    if "=?" not in value:
+        return value
+    try:
+        chunks = decode_header(value)
+    except (HeaderParseError, ValueError):
+        return value
+    return "".join(_chunk_text(chunk, charset) for chunk, charset in chunks)
+
+
+def _chunk_text(chunk: bytes | str, charset: str | None) -> str:
+    if isinstance(chunk, str):
+        return chunk
+    if charset is None:  # decode_header's own escaping of the unencoded runs
+        try:
+            return chunk.decode("raw-unicode-escape")
+        except UnicodeDecodeError:
+            return chunk.decode("latin-1")
+    return _text(chunk, charset)
+
+
+def _text(data: bytes, charset: str | None) -> str:
+    label = (charset or "utf-8").strip().lower()
+    try:
+        return data.decode(_CHARSET_ALIASES.get(label, label), "replace")
+    except LookupError:  # unknown or made-up charset label
+        return data.decode("utf-8", "replace")
+
+
+def _one_line(text: str) -> str:
+    collapsed = " ".join(text.split())
+    return "".join(ch for ch in collapsed if unicodedata.category(ch) not in _UNSAFE_CATEGORIES)
+
+
+def _sender(value: str) -> tuple[str, str]:
+    return _pick_sender(getaddresses([value]) if value else [])
+
+
+def _pick_sender(pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    """The first pair with an address; its name RFC 2047 decoded, also when quoted (Outlook)."""
+    named = next((pair for pair in pairs if "@" in pair[1]), pairs[0] if pairs else ("", ""))
+    address = _one_line(named[1]).lower()
+    return _one_line(_decode_words(named[0])), address if _ADDR_SPEC.fullmatch(address) else ""
+
+
+def _date(value: str) -> datetime | None:
+    if not value.strip():
+        return None
+    try:
+        parsed = parsedate_to_datetime(_one_line(value))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    # RFC 5322: "-0000" (and, by extension, no zone at all) means the time is in UTC.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _message_id(value: str) -> str:
+    text = _one_line(value)
+    match = _ANGLE_ID.search(text)
+    found = match.group(1) if match else text.strip("<> ")
+    return found[:MESSAGE_ID_MAX_CHARS]
+
+
+# -- MIME tree ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Walk:
+    """What one mail's walk has used so far, across all its attached messages."""
+
+    parts: int = 0
+    messages: int = 0
+
+
+@dataclass(slots=True)
+class _Level:
+    """What one message level holds: its leaves (with whether they sit in a non-message
+    `message/*` part, such as a delivery report), every file at any depth in mail order, and
+    the attached messages kept as `ParsedEmail`."""
+
+    texts: list[tuple[Message, bool]] = field(default_factory=list)
+    files: list[Attachment] = field(default_factory=list)
+    attached: list[ParsedEmail] = field(default_factory=list)
+
+
+def _read_level(message: Message, walk: _Walk, depth: int) -> _Level:
+    level = _Level()
+    for part, nested in _parts(message, walk):
+        if _is_attached_message(part):
+            _add_message(level, part.get_payload()[0], walk, depth)
+        elif not _is_attachment(part):
+            level.texts.append((part, nested))
+        else:
+            for file in _files(part):
+                inner = _eml_message(file) if depth < MAX_ATTACHED_DEPTH else None
+                if inner is None:
+                    level.files.append(file)
+                else:
+                    _add_message(level, inner, walk, depth)
+    return level
+
+
+def _add_message(level: _Level, inner: Message, walk: _Walk, depth: int) -> None:
+    """An attached message: its files join the level's; it is kept whole within the bounds."""
+    child = _email(headers_from_stdlib(b"", inner), inner, walk, depth + 1)
+    level.files.extend(child.attachments)
+    if depth < MAX_ATTACHED_DEPTH and walk.messages < MAX_ATTACHED_MESSAGES:
+        walk.messages += 1
+        level.attached.append(child)
+
+
+def _parts(message: Message, walk: _Walk) -> Iterator[tuple[Message, bool]]:
+    """The leaves and attached messages of one level in mail order (attached messages are not
+    entered here), with whether each sits in another `message/*` part; `MAX_MIME_PARTS` in all."""
+    stack: list[tuple[Message, bool]] = [(message, False)]
+    while stack and walk.parts < MAX_MIME_PARTS:
+        part, nested = stack.pop()
+        walk.parts += 1
+        if _is_attached_message(part) or not part.is_multipart():
+            yield part, nested
+            continue
+        inner = nested or part.get_content_maintype() == "message"
+        children = [child for child in part.get_payload() if isinstance(child, Message)]
+        stack.extend((child, inner) for child in reversed(children))
+
+
+def _is_attached_message(part: Message) -> bool:
+    """A message/rfc822 (or message/global) part holding a parsed message."""
+    if part.get_content_type() not in _MESSAGE_TYPES:
+        return False
+    payload = part.get_payload()
+    return isinstance(payload, list) and bool(payload) and isinstance(payload[0], Message)
+
+
+def _is_attachment(part: Message) -> bool:
+    """A named part, one marked as attachment, or any leaf that is not body text.
+
+    Disposition `inline` or none does not matter: a PDF with no disposition is a file. Text
+    other than plain and HTML (RTF, calendar, vCard) is a file too, never silently dropped.
+    """
+    if _filename(part) or part.get_content_disposition() == "attachment":
+        return True
+    if part.get_content_maintype() == "text":
+        return part.get_content_type() not in _BODY_TYPES
+    return part.get_content_maintype() not in ("multipart", "message")
+
+
+def _files(part: Message) -> list[Attachment]:
+    """The file of one attachment part; a TNEF `winmail.dat` gives the files inside it instead."""
+    sent = _sent_filename(part)
+    file = Attachment(
+        filename=safe_filename(sent), content_type=_content_type(part), data=_decoded_bytes(part),
+        original_filename=sent,
+    )
+    if not is_tnef(file.filename, file.content_type, file.data):
+        return [file]
+    inside = [
+        Attachment(filename=safe_filename(unpacked.name), content_type="application/octet-stream",
+                   data=unpacked.data, original_filename=unpacked.name[:ORIGINAL_FILENAME_MAX_CHARS],
+                   container=file.filename or "winmail.dat")
+        for unpacked in unpack_tnef(file.data)
+    ]
+    return inside or [file]
+
+
+def _eml_message(file: Attachment) -> Message | None:
+    """The message in an `.eml` file sent as a plain attachment (any declared type); None when
+    the name is not `.eml`, the bytes are too many or beyond the structure limits, or they hold
+    no mail headers. The mail's own tree is not parsed again: only these bytes."""
+    if not file.filename.lower().endswith(".eml") or len(file.data) > EML_MAX_BYTES:
+        return None
+    try:
+        check_structure(file.data, STRUCTURE_LIMITS)
+        inner = _message_tree(file.data)
+    except Exception:  # hostile bytes: the file stays a file
+        return None
+    return inner if inner.get("from") is not None else None
+
+
+def _filename(part: Message) -> str:
+    """The part's file name made safe for display and for the ATS (`safe_filename`)."""
+    return safe_filename(_sent_filename(part))
+
+
+def _sent_filename(part: Message) -> str:
+    """RFC 2231 (continuations, charsets) then RFC 2047 decoding; not sanitised, capped."""
+    probe = Message()  # the two headers re-read as real text, so 8-bit names survive
+    for key in ("content-disposition", "content-type"):
+        if value := _header(part, key):
+            probe[key] = value
+    name = probe.get_filename() or ""
+    return _decode_words(name)[:ORIGINAL_FILENAME_MAX_CHARS]
+
+
+def _content_type(part: Message) -> str:
+    match = _MIME_TYPE.match(part.get_content_type().strip().lower())
+    return match.group(0) if match else "application/octet-stream"
+
+
+def _decoded_bytes(part: Message) -> bytes:
+    """The part's bytes with its transfer encoding undone (tolerating `base64;` and the like)."""
+    declared = _header(part, "content-transfer-encoding")
+    token = _CTE_TOKEN.match(declared.strip().lower())
+    if token and declared and token.group(0) != declared:
+        part.replace_header("content-transfer-encoding", token.group(0))
+    payload = part.get_payload()
+    if isinstance(payload, str) and str(part.get("content-transfer-encoding", "")).lower() == "base64":
+        return _base64_bytes(payload)
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
+def _base64_bytes(payload: str) -> bytes:
+    """`get_payload(decode=True)` of a base64 part, without its list of one object per line.
+
+    Same steps as compat32's (bytes as parsed, line breaks dropped, `decode_b`'s lenience for
+    bad padding and stray characters); `translate` drops exactly what `splitlines` splits on.
+    """
+    encoded = payload.encode("ascii", "surrogateescape").translate(None, b"\r\n")
+    return decode_b(encoded)[0]
+
+
+# -- body --------------------------------------------------------------------------------
+
+
+def _body_text(leaves: list[tuple[Message, bool]]) -> str:
+    """The plain-text parts of the mail itself; else its HTML parts as text; bounded."""
+    texts = [part for part, nested in leaves if not nested]
+    plain = [_part_text(p) for p in texts if p.get_content_type() == "text/plain"]
+    if not any(t.strip() for t in plain):
+        html = [
+            _part_text(p)[:_HTML_MAX_CHARS] for p in texts if p.get_content_type() == "text/html"
+        ]
+        plain = [_html_to_text(h) for h in html]
+    return _clean_body("\n\n".join(t for t in plain if t.strip()))[:BODY_MAX_CHARS]
+
+
+def _part_text(part: Message) -> str:
+    return _text(
+        _decoded_bytes(part)[: BODY_MAX_CHARS * 4 + _HTML_MAX_CHARS], part.get_content_charset()
+    )
+
+
+def _clean_body(text: str) -> str:
+    text = _LINE_BREAKS.sub("\n", text)
+    kept = (ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _UNSAFE_CATEGORIES)
+    return "".join(kept).strip()
+
+
+class _HtmlText(HTMLParser):
+    """Collects the visible text of an HTML body, with line breaks at block elements."""
+
+    _HIDDEN = frozenset({"script", "style", "title"})
+    _BLOCKS = frozenset(
+        {"br", "p", "div", "li", "tr", "table", "h1", "h2", "h3", "h4", "blockquote", "pre", "hr"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag in self._BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self._BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.chunks.append(data)
+
+
+def _html_to_text(html: str) -> str:
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.chunks).splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -1,0 +1,1 @@
+"""Operations: the service, the scheduler, IMAP IDLE, systemd notify, metrics, health and alerts."""

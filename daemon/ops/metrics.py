@@ -1,0 +1,192 @@
+"""Prometheus metrics, and the optional HTTP listener that serves them with `/healthz`.
+
+Counted as it happens (this process, since it started):
+
+    ats_inbox_messages_total{outcome}            messages handled, by outcome (submitted, review, ...)
+    ats_inbox_message_seconds                    time to handle one message (histogram)
+    ats_inbox_passes_total{outcome}              passes, by outcome (ok, deferred, ats down, failed, busy)
+    ats_inbox_ats_requests_total{step,status}    ATS calls by step and HTTP status ("error": no answer)
+    ats_inbox_ats_retries_total{step}            retry waits before an ATS call was sent again
+
+Read when scraped (from the database and the ATS client):
+
+    ats_inbox_recorded_messages{status}          messages in the database, by status
+    ats_inbox_review_queue                       messages waiting for a person (review, uncertain)
+    ats_inbox_backlog                            messages seen but not settled (pending)
+    ats_inbox_seconds_since_last_success         since the last successful pass finished (absent: never)
+    ats_inbox_healthy                            1 healthy, 0 not (the same judgement as /healthz)
+    ats_inbox_ats_circuit_open                   1 while the circuit breaker keeps calls away from the ATS
+
+The listener answers GET /metrics and GET /healthz (200 healthy, 503 not, the reason in
+the body) and nothing else; it binds to loopback unless `[metrics] allow_remote` says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from daemon.errors import AtsInboxError
+from daemon.intake.runner import PassSummary
+from daemon.ops.health import Health, Watch, seconds_since_success
+
+log = logging.getLogger(__name__)
+SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class Metrics:
+    """The registry and the counters; a service pass observer (daemon.ops.service.PassObserver)."""
+
+    def __init__(self, watch: Watch | None = None, circuit_open: Callable[[], bool] = lambda: False):
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.messages = Counter("ats_inbox_messages", "Messages handled, by outcome", ["outcome"],
+                                registry=self.registry)
+        self.message_seconds = Histogram("ats_inbox_message_seconds", "Time to handle one message",
+                                         buckets=SECONDS_BUCKETS, registry=self.registry)
+        self.passes = Counter("ats_inbox_passes", "Passes over the mailbox, by outcome", ["outcome"],
+                              registry=self.registry)
+        self.ats_requests = Counter("ats_inbox_ats_requests", "ATS calls by step and HTTP status",
+                                    ["step", "status"], registry=self.registry)
+        self.ats_retries = Counter("ats_inbox_ats_retries", "ATS calls sent again after a wait", ["step"],
+                                   registry=self.registry)
+        if watch is not None:
+            self.registry.register(_Scraped(watch, circuit_open))
+
+    def text(self) -> bytes:
+        """The exposition text of every metric."""
+        return generate_latest(self.registry)
+
+    # -- what the ATS client tells (AtsClient(observe=...)) --------------------------------
+
+    def ats_exchange(self, step: str, status: str) -> None:
+        if status == "retry":
+            self.ats_retries.labels(step=step).inc()
+        else:
+            self.ats_requests.labels(step=step, status=status).inc()
+
+    # -- what the service tells (daemon.ops.service.PassObserver) ------------------------------
+
+    def pass_started(self, pass_id: int) -> None:
+        pass
+
+    def progress(self) -> None:
+        pass
+
+    def message_handled(self, status: str, seconds: float) -> None:
+        self.messages.labels(outcome=status).inc()
+        self.message_seconds.observe(seconds)
+
+    def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None:
+        self.passes.labels(outcome=_pass_outcome(summary, error)).inc()
+
+
+def _pass_outcome(summary: PassSummary | None, error: Exception | None) -> str:
+    if summary is None or error is not None:
+        return "failed"
+    return "busy" if summary.busy else "ats down" if summary.ats_down else "deferred" if summary.pending else "ok"
+
+
+class _Scraped(Collector):
+    """Gauges read at scrape time; a database that cannot be read leaves them out (logged)."""
+
+    def __init__(self, watch: Watch, circuit_open: Callable[[], bool]):
+        self.watch, self.circuit_open = watch, circuit_open
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            facts = self.watch.facts()
+        except AtsInboxError as exc:
+            log.warning("metrics.unreadable", extra={"error": type(exc).__name__})
+            return
+        health, since = self.watch.judge(facts), seconds_since_success(facts, self.watch.now())
+        by_status = GaugeMetricFamily("ats_inbox_recorded_messages", "Messages in the database, by status",
+                                      labels=["status"])
+        for status, count in sorted(facts.counts.items()):
+            by_status.add_metric([status], count)
+        yield by_status
+        yield GaugeMetricFamily("ats_inbox_review_queue", "Messages waiting for a person (review, uncertain)",
+                                value=facts.review_queue)
+        yield GaugeMetricFamily("ats_inbox_backlog", "Messages seen but not settled (pending)",
+                                value=facts.backlog)
+        if since is not None:
+            yield GaugeMetricFamily("ats_inbox_seconds_since_last_success",
+                                    "Seconds since the last successful pass finished", value=since)
+        yield GaugeMetricFamily("ats_inbox_healthy", "1 when healthy (as /healthz), else 0",
+                                value=int(health.healthy))
+        yield GaugeMetricFamily("ats_inbox_ats_circuit_open", "1 while the ATS circuit breaker is open",
+                                value=int(self.circuit_open()))
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())  # read at scrape time only: never during registration
+
+
+# -- the listener -------------------------------------------------------------------------
+
+
+class Listener:
+    """GET /metrics and /healthz on one address, served by a thread of its own."""
+
+    def __init__(self, host: str, port: int, metrics: Metrics, health: Callable[[], Health]):
+        handler = type("Handler", (_Handler,), {"metrics": metrics, "health": staticmethod(health)})
+        server_class = _Server6 if ":" in host else ThreadingHTTPServer
+        self.server = server_class((host, port), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.1,), name="metrics", daemon=True)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.server.server_address[:2]
+        return str(host), int(port)
+
+    def __enter__(self) -> Listener:
+        self.thread.start()
+        log.info("metrics.listening", extra={"address": "{}:{}".format(*self.address)})
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    metrics: Metrics
+    health: Callable[[], Health]
+    server_version = "ats-inbox"
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._answer(200, self.metrics.text(), CONTENT_TYPE_LATEST)
+        elif path == "/healthz":
+            verdict = _judged(self.health)
+            self._answer(200 if verdict.healthy else 503, (verdict.line() + "\n").encode(), "text/plain")
+        else:
+            self._answer(404, b"not found: try /metrics or /healthz\n", "text/plain")
+
+    def _answer(self, status: int, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("metrics.request", extra={"request": format % args})
+
+
+def _judged(health: Callable[[], Health]) -> Health:
+    try:
+        return health()
+    except AtsInboxError as exc:  # the database locked or gone: say so rather than crash the handler
+        return Health(False, (f"cannot read the database: {exc}",))

@@ -1,0 +1,232 @@
+"""Wiring: builds the runner from settings and runs one recorded pass (no scheduling here)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from daemon.ats.client import AtsClient
+from daemon.ats.directory import AtsDirectory
+from daemon.ats.retry import RetryPolicy
+from daemon.config import AtsSettings, Settings
+from daemon.errors import AtsInboxError, AtsUnavailable, StoreBusy
+from daemon.intake.flow import FlowOptions, MessageFlow
+from daemon.intake.outcome import Outcome
+from daemon.intake.retention import purge_expired
+from daemon.intake.runner import PassSummary, Runner, RunnerOptions
+from daemon.mailbox.base import Mailbox
+from daemon.mailbox.imap import ImapMailbox
+from daemon.routing import RuleSet
+from daemon.routing.live import LiveRules
+from daemon.store.lease import MailboxLease
+from daemon.store.models import MessageRecord, utcnow
+from daemon.store.repository import Store
+from daemon.store.watch import DatabaseWatch
+
+log = logging.getLogger(__name__)
+
+
+class Stopping(Protocol):
+    """What the service needs of a stop signal (daemon.ops.stopping.StopSignal)."""
+
+    def requested(self) -> bool: ...
+    def sleep(self, seconds: float) -> bool: ...  # True when woken early by a stop
+
+
+class NeverStop:
+    def requested(self) -> bool:
+        return False
+
+    def sleep(self, seconds: float) -> bool:
+        time.sleep(seconds)
+        return False
+
+
+def ats_client(settings: AtsSettings, stop: Stopping | None = None) -> AtsClient:
+    """The ATS client; its retry waits end early (abandoning the retry) when a stop is requested."""
+    stop = stop or NeverStop()
+
+    def sleep(seconds: float) -> None:
+        if stop.sleep(seconds):
+            raise AtsUnavailable("stopping: the retry was abandoned")
+
+    return AtsClient(settings.base_url, settings.token, timeout=settings.timeout_seconds,
+                     verify=settings.ca_file or True, sleep=sleep,
+                     retry=RetryPolicy(attempts=settings.retry_attempts))
+
+
+def runner_options(settings: Settings) -> RunnerOptions:
+    return RunnerOptions(
+        processed_folder=settings.imap.processed_folder, review_folder=settings.imap.review_folder,
+        ignored_folder=settings.imap.ignored_folder,
+        batch_size=settings.imap.batch_size, max_message_bytes=settings.imap.max_message_bytes,
+        max_attempts=settings.ats.max_attempts, reconnects=settings.imap.reconnect_attempts,
+        crash_after_step=settings.test_crash_after, first_pass=settings.imap.first_pass,
+        concurrency=settings.ats.concurrency,
+    )
+
+
+def flow_options(settings: Settings) -> FlowOptions:
+    intake = settings.intake
+    own = (*intake.own_addresses, *([settings.imap.username.lower()] if "@" in settings.imap.username else []))
+    return FlowOptions(max_message_bytes=settings.imap.max_message_bytes, limits=settings.resumes,
+                       cover_letter_chars=settings.cover_letter_chars,
+                       crash_after_step=settings.test_crash_after, internal_senders=intake.internal_senders,
+                       own_addresses=own, max_per_sender_per_hour=intake.max_per_sender_per_hour)
+
+
+class PassObserver(Protocol):
+    """Told what each pass does (systemd notify, metrics, alerts): quick calls that never raise."""
+
+    def pass_started(self, pass_id: int) -> None: ...
+    def progress(self) -> None: ...  # after each message, the mailbox open: the pass is moving
+    def message_handled(self, status: str, seconds: float) -> None: ...
+    def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None: ...
+
+
+class PassObservers:
+    """Several observers as one (none: nobody is told)."""
+
+    def __init__(self, *observers: PassObserver):
+        self.observers = observers
+
+    def pass_started(self, pass_id: int) -> None:
+        for observer in self.observers:
+            observer.pass_started(pass_id)
+
+    def progress(self) -> None:
+        for observer in self.observers:
+            observer.progress()
+
+    def message_handled(self, status: str, seconds: float) -> None:
+        for observer in self.observers:
+            observer.message_handled(status, seconds)
+
+    def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None:
+        for observer in self.observers:
+            observer.pass_ended(pass_id, summary, error)
+
+
+class _ObservedFlow(MessageFlow):
+    """The message flow, each message timed for the observer."""
+
+    observer: PassObserver
+
+    def handle(self, record: MessageRecord, raw: bytes | None) -> Outcome:
+        started = time.monotonic()
+        outcome = super().handle(record, raw)
+        self.observer.message_handled(outcome.status, time.monotonic() - started)
+        return outcome
+
+
+@dataclass
+class Service:
+    """Long-lived parts shared by passes: the store, the ATS client and its directory cache."""
+
+    store: Store
+    client: AtsClient
+    directory: AtsDirectory
+    options: RunnerOptions
+    flow_options: FlowOptions
+    mailbox_factory: Callable[[], Mailbox]
+    watch: DatabaseWatch | None = None
+    stop: Stopping = NeverStop()  # noqa: RUF009 (stateless)
+    rules: LiveRules | None = None
+    retention_days: int = 0  # personal data of settled messages older than this is removed (0: never)
+    observer: PassObserver = PassObservers()  # noqa: RUF009 (stateless)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store, stop: Stopping | None = None) -> Service:
+        stop = stop or NeverStop()
+        rules = LiveRules(settings.rules_path)  # invalid rules: RulesInvalid, the daemon does not start
+        client = ats_client(settings.ats, stop)
+        return cls(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
+                   options=runner_options(settings), flow_options=flow_options(settings),
+                   mailbox_factory=lambda: ImapMailbox(settings.imap),
+                   watch=DatabaseWatch(store, settings.database_url), stop=stop, rules=rules,
+                   retention_days=settings.retention_days)
+
+    def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
+        """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
+        should_stop = should_stop or self.stop.requested
+        if self.watch is not None:
+            self.watch.check()
+        mailbox = self.mailbox_factory()
+        lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}")
+        if not lease.acquire():
+            log.info("poll.skipped", extra={"reason": "another instance holds the mailbox"})
+            self.observer.pass_ended(0, PassSummary(busy=True), None)
+            return PassSummary(busy=True)
+        pass_id = self.store.start_pass()
+        log.info("poll.started", extra={"pass": pass_id})
+        self.observer.pass_started(pass_id)
+        rules = self.rules.current if self.rules is not None else RuleSet
+        flow = _ObservedFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep,
+                             rules=rules)
+        runner = Runner(self.store, mailbox, flow, self.options, probe=self.client.answers, should_stop=should_stop,
+                        sleep=self.stop.sleep, heartbeat=_Heartbeat(lease, self.observer))
+        flow.observer = self.observer
+        try:
+            summary = runner.run_pass()
+        except Exception as exc:
+            self._failed(pass_id, exc)
+            self.observer.pass_ended(pass_id, None, exc)
+            raise
+        finally:
+            _quietly(lease.release)
+        outcome = "ats down" if summary.ats_down else "deferred" if summary.pending else "ok"
+        self.store.finish_pass(pass_id, outcome=outcome, seen=summary.seen, submitted=summary.submitted,
+                               set_aside=summary.set_aside, error=summary.last_error, **self._rules_state())
+        if self.retention_days:
+            removed = purge_expired(self.store, self.retention_days, utcnow())
+            if removed:
+                log.info("retention.removed", extra={"messages": removed, "days": self.retention_days})
+        log.info("poll.finished", extra={"pass": pass_id, "seen": summary.seen, "submitted": summary.submitted,
+                                         "set_aside": summary.set_aside, "pending": summary.pending,
+                                         "stopped": summary.stopped})
+        self.observer.pass_ended(pass_id, summary, None)
+        return summary
+
+    def _rules_state(self) -> dict[str, str]:
+        """Which rule set the pass ran with, and why the files on disk are not in force, if so."""
+        if self.rules is None:
+            return {}
+        return {"rules_fingerprint": self.rules.rules.fingerprint, "rules_problems": self.rules.problems}
+
+    def _failed(self, pass_id: int, exc: Exception) -> None:
+        """The pass row says "failed" with the error, whatever the error (never left "running")."""
+        error = str(exc) if isinstance(exc, AtsInboxError) else f"internal error ({type(exc).__name__})"
+        log.error("poll.failed", extra={"pass": pass_id, "error": type(exc).__name__})
+        _quietly(lambda: self.store.finish_pass(pass_id, outcome="failed", seen=0, submitted=0, set_aside=0,
+                                                error=error))
+
+    def close(self) -> None:
+        self.client.close()
+        self.store.close()
+
+
+class _Heartbeat:
+    """After each message: the observer hears of the progress, and the lease is renewed when a
+    tenth of its time has passed (not a database write per message); False when it is gone."""
+
+    def __init__(self, lease: MailboxLease, observer: PassObserver, clock: Callable[[], float] = time.monotonic):
+        self.lease, self.observer, self.clock = lease, observer, clock
+        self.renewed = clock()  # run_pass has just acquired it
+
+    def __call__(self) -> bool:
+        self.observer.progress()
+        if self.clock() - self.renewed < self.lease.ttl / 10:
+            return True
+        self.renewed = self.clock()
+        return self.lease.acquire()
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    """Bookkeeping that must not hide the error being raised (the database may be the problem)."""
+    try:
+        action()
+    except StoreBusy:
+        log.warning("store.busy_during_bookkeeping")
