@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from daemon.ats.models import AtsId
+from daemon.domain import Placement
 from daemon.errors import MailboxActionRefused, MailboxUnavailable
-from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts, Placement
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts
 
 
 class FakeMailbox:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from daemon.domain import Status
 from daemon.mail.identity import content_key
 from daemon.store import open_store
-from daemon.store.repository import DUPLICATE, SUBMITTED, UNCERTAIN
 
 
 def records(database: Path) -> list:
@@ -32,18 +32,18 @@ def check(state: dict, database: Path, delivered: list[bytes]) -> dict[str, str]
     outcome = {}
     for raw in {content_key(m): m for m in delivered}.values():
         key = content_key(raw)
-        settled = [r for r in by_mail.get(key, []) if r.status != DUPLICATE]
+        settled = [r for r in by_mail.get(key, []) if r.status != Status.DUPLICATE]
         assert len(settled) == 1, f"mail {key[:8]} has {len(settled)} non-duplicate records"
         [record] = settled
         assert record.status != "pending", f"record #{record.id} is still pending: {record.last_error}"
-        if record.status != SUBMITTED:
+        if record.status != Status.SUBMITTED:
             assert record.reason, f"record #{record.id} ({record.status}) has no reason"
         outcome[key] = record.status
     _no_twins(state)
-    submitted = {r.candidate_id for r in rows if r.status == SUBMITTED}
+    submitted = {r.candidate_id for r in rows if r.status == Status.SUBMITTED}
     candidates = {str(c["id"]) for c in state["candidates"]}
     assert submitted <= candidates, "a submitted record points at a candidate the ATS does not have"
-    uncertain = sum(1 for r in rows if r.status == UNCERTAIN)
+    uncertain = sum(1 for r in rows if r.status == Status.UNCERTAIN)
     assert len(candidates) <= len(submitted) + uncertain, "the ATS has candidates no record accounts for"
     comments = Counter(str(a["candidate_id"]) for a in state["actions"])
     for candidate in submitted:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import _parser, main
-from daemon.mailbox.base import MessageKey
+from daemon.domain import MessageKey
 from daemon.store import open_store
 
 

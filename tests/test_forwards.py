@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from daemon.domain import Person
 from daemon.errors import UnparseableMail
 from daemon.mail.automatic import automatic_mail
 from daemon.mail.forwards import (
@@ -17,7 +18,7 @@ from daemon.mail.forwards import (
     find_candidate,
     is_internal,
 )
-from daemon.mail.inline_forward import Person, inline_forward, person, strip_prefixes
+from daemon.mail.inline_forward import inline_forward, person, strip_prefixes
 from daemon.mail.parsing import parse_email
 from daemon.mail.resumes import ResumeLimits, pick_resumes
 from tests.mailfactory import build_email, forwarded

@@ -21,8 +21,9 @@ import pytest
 from imapclient import IMAPClient
 
 from daemon.config import ImapSettings
+from daemon.domain import Placement
 from daemon.errors import ConfigError, MailboxActionRefused, MailboxUnavailable
-from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, MessageFacts, Placement
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, MessageFacts
 from daemon.mailbox.imap import ImapMailbox, _allows_keywords, acting
 from daemon.mailbox.restore import _move_back, move_back
 from tests.imapserver import COURIER_NAMESPACE, NO_MOVE, NO_UIDPLUS, Dovecot, running

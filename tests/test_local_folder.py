@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from daemon.domain import Placement
 from daemon.errors import MailboxUnavailable
-from daemon.mailbox.base import MessageFacts, Placement
+from daemon.mailbox.base import MessageFacts
 from daemon.mailbox.local import LocalFolder
 
 

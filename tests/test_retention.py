@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import inspect
 
 from daemon import cli
+from daemon.domain import MessageKey, Status
 from daemon.intake.retention import REMOVED, purge_expired, purge_person
-from daemon.mailbox.base import MessageKey
 from daemon.store import open_store
 from daemon.store.models import MessageRecord
-from daemon.store.repository import PENDING, RESOLVED, REVIEW, SUBMITTED, Remember, Store
+from daemon.store.repository import Remember, Store
 from tests.e2e import write_config
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -29,7 +29,7 @@ def store(tmp_path: Path):
     store.close()
 
 
-def add(store: Store, uid: int, status: str = SUBMITTED, age_days: int = 200, email: str = "ann@example.org",
+def add(store: Store, uid: int, status: str = Status.SUBMITTED, age_days: int = 200, email: str = "ann@example.org",
         **fields: object) -> int:
     """A record with every personal field filled, `age_days` old, with an applicant and an upload step."""
     values = {
@@ -40,7 +40,7 @@ def add(store: Store, uid: int, status: str = SUBMITTED, age_days: int = 200, em
         "route_reason": f"sender {email}; attachment 'Ann_Lee_CV.pdf'", "last_error": "ATS: applicant Ann Lee exists",
         "action_error": "", "job_id": "7", "job_title": "Data Analyst", "rule": "job title in the subject",
         "applicant_id": "1001", "candidate_id": "2001", "created_at": NOW - timedelta(days=age_days),
-        "resolved_by": "maria" if status == RESOLVED else "",
+        "resolved_by": "maria" if status == Status.RESOLVED else "",
     }
     values.update(fields)
     key = MessageKey("jobs@imap:993", "INBOX", 7, uid)
@@ -70,7 +70,7 @@ def assert_only_personal_fields_changed(before: dict, after: dict) -> None:
 def test_retention_removes_exactly_the_personal_fields(store):
     """Sender, subject, date, forwarder, note and file names go; texts lose the values they quote;
     ids, hashes, sizes, status, job, ATS ids, who resolved it and the journal's ids stay."""
-    pk = add(store, 1, RESOLVED)
+    pk = add(store, 1, Status.RESOLVED)
     before, steps_before = row(store, pk), steps(store, pk)
     assert purge_expired(store, 180, NOW) == 1
     after = row(store, pk)
@@ -92,8 +92,8 @@ def test_retention_removes_exactly_the_personal_fields(store):
 
 def test_retention_keeps_young_and_pending_messages(store):
     """A message younger than retention_days, or one still pending, keeps everything."""
-    young = add(store, 1, SUBMITTED, age_days=10)
-    pending = add(store, 2, PENDING, age_days=400)
+    young = add(store, 1, Status.SUBMITTED, age_days=10)
+    pending = add(store, 2, Status.PENDING, age_days=400)
     kept = {pk: row(store, pk) for pk in (young, pending)}
     assert purge_expired(store, 180, NOW) == 0
     assert {pk: row(store, pk) for pk in (young, pending)} == kept
@@ -101,7 +101,8 @@ def test_retention_keeps_young_and_pending_messages(store):
 
 def test_retention_covers_every_settled_status_once(store):
     """Review, resolved and submitted mail past the limit is cleaned, each only once."""
-    ids = [add(store, n, status) for n, status in enumerate((REVIEW, RESOLVED, SUBMITTED), start=1)]
+    settled = (Status.REVIEW, Status.RESOLVED, Status.SUBMITTED)
+    ids = [add(store, n, status) for n, status in enumerate(settled, start=1)]
     assert purge_expired(store, 180, NOW) == 3
     assert purge_expired(store, 180, NOW + timedelta(days=1)) == 0
     assert all(row(store, pk)["sender_email"] == "" for pk in ids)
@@ -117,8 +118,9 @@ def test_retention_keeps_the_known_applicant(store):
 def test_purge_removes_one_persons_data_and_their_applicant(store):
     """Every message of the address (any age, any status) loses its personal fields; others keep theirs;
     the applicant row for the address is forgotten."""
-    mine = [add(store, 1, SUBMITTED, age_days=1), add(store, 2, REVIEW, age_days=3, email="ANN@example.org")]
-    other = add(store, 3, SUBMITTED, age_days=1, email="bob@example.org", sender_name="Bob")
+    mine = [add(store, 1, Status.SUBMITTED, age_days=1),
+            add(store, 2, Status.REVIEW, age_days=3, email="ANN@example.org")]
+    other = add(store, 3, Status.SUBMITTED, age_days=1, email="bob@example.org", sender_name="Bob")
     befores = {pk: row(store, pk) for pk in mine}
     other_before = row(store, other)
     purged = purge_person(store, "Ann@Example.org", NOW)
@@ -151,8 +153,8 @@ def config(tmp_path: Path) -> Path:
 def test_purge_command_says_what_was_removed_and_what_stays_elsewhere(store, tmp_path, capsys):
     """`messages purge --email` names the messages, the applicant forgotten, and that the ATS and the
     mailbox keep their copies; a pending message is called out."""
-    add(store, 1, SUBMITTED, age_days=1)
-    add(store, 2, PENDING, age_days=0)
+    add(store, 1, Status.SUBMITTED, age_days=1)
+    add(store, 2, Status.PENDING, age_days=0)
     assert cli.main(["messages", "purge", "--email", "ann@example.org", "--config", str(config(tmp_path))]) == 0
     out = capsys.readouterr().out
     assert "removed the personal data of 2 message(s)" in out

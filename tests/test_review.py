@@ -9,20 +9,12 @@ from pathlib import Path
 import pytest
 
 from daemon import cli
+from daemon.domain import MessageKey, Placement, Status
 from daemon.errors import MailboxUnavailable
 from daemon.intake import review
-from daemon.mailbox.base import MessageKey, Placement
 from daemon.sandbox import Fault
 from daemon.store import open_store
-from daemon.store.repository import (
-    DUPLICATE,
-    PENDING,
-    RESOLVED,
-    REVIEW,
-    SUBMITTED,
-    UNCERTAIN,
-    Store,
-)
+from daemon.store.repository import Store
 from tests.e2e import FIXTURES, run_cli, write_config
 from tests.mailfactory import build_email
 
@@ -74,10 +66,10 @@ def step_states(store: Store, pk: int) -> dict[str, str]:
 
 def test_list_puts_messages_that_need_a_person_first(store, config, capsys):
     """Without --status every message is listed; review and uncertain come first, newest first."""
-    submitted = add(store, 1, SUBMITTED, job_title="Data Analyst", candidate_id="c-1")
-    reviewed = add(store, 2, REVIEW, reason="no job matched: Head Chef")
-    uncertain = add(store, 3, UNCERTAIN, reason="ATS outcome unknown")
-    later = add(store, 4, SUBMITTED)
+    submitted = add(store, 1, Status.SUBMITTED, job_title="Data Analyst", candidate_id="c-1")
+    reviewed = add(store, 2, Status.REVIEW, reason="no job matched: Head Chef")
+    uncertain = add(store, 3, Status.UNCERTAIN, reason="ATS outcome unknown")
+    later = add(store, 4, Status.SUBMITTED)
     assert [m.id for m in review.list_messages(store)] == [uncertain, reviewed, later, submitted]
     assert messages(config, "list") == 0
     out = capsys.readouterr().out
@@ -88,14 +80,15 @@ def test_list_puts_messages_that_need_a_person_first(store, config, capsys):
 
 
 @pytest.mark.parametrize(("statuses", "expected"), [
-    (["review"], [REVIEW]),
-    (["review", "uncertain"], [UNCERTAIN, REVIEW]),
-    (["--status", "submitted", "--status", "duplicate"], [DUPLICATE, SUBMITTED]),
+    (["review"], [Status.REVIEW]),
+    (["review", "uncertain"], [Status.UNCERTAIN, Status.REVIEW]),
+    (["--status", "submitted", "--status", "duplicate"], [Status.DUPLICATE, Status.SUBMITTED]),
     (["resolved"], []),
 ])
 def test_list_filters_by_status(store, config, capsys, statuses, expected):
     """--status takes one or more statuses, and may be repeated."""
-    for uid, status in enumerate([SUBMITTED, REVIEW, UNCERTAIN, DUPLICATE, PENDING], start=1):
+    statuses_in_order = [Status.SUBMITTED, Status.REVIEW, Status.UNCERTAIN, Status.DUPLICATE, Status.PENDING]
+    for uid, status in enumerate(statuses_in_order, start=1):
         add(store, uid, status)
     args = statuses if statuses[0] == "--status" else ["--status", *statuses]
     assert messages(config, "list", *args) == 0
@@ -109,7 +102,7 @@ def test_list_filters_by_status(store, config, capsys, statuses, expected):
 def test_list_limit(store, config, capsys):
     """--limit bounds the rows."""
     for uid in range(1, 6):
-        add(store, uid, SUBMITTED)
+        add(store, uid, Status.SUBMITTED)
     assert messages(config, "list", "--limit", "2") == 0
     assert len(capsys.readouterr().out.splitlines()) == 2 + 2
 
@@ -133,7 +126,7 @@ def test_cli_statuses_are_the_stores():
 
 def test_show_prints_the_record_and_its_step_timeline(store, config, capsys):
     """Key, Message-ID, hash, ids, error, note and every journal step with its ATS id."""
-    pk = add(store, 42, UNCERTAIN, job_id="101", job_title="Senior Python Developer",
+    pk = add(store, 42, Status.UNCERTAIN, job_id="101", job_title="Senior Python Developer",
              applicant_id="a-9", attempts=2, last_error="read timeout", note="called Jane",
              mailbox_action="flagged", reason="ATS outcome unknown, check the ATS before retrying")
     store.record_step(pk, "upload_cv_1", "done", ats_id="cv-5", detail='{"id": "cv-5"}')
@@ -156,8 +149,8 @@ def test_show_prints_the_record_and_its_step_timeline(store, config, capsys):
 
 def test_show_of_a_message_without_steps(store, config, capsys):
     """A message with an empty journal says so; a duplicate names its original."""
-    original = add(store, 1, SUBMITTED)
-    pk = add(store, 2, DUPLICATE, duplicate_of=original)
+    original = add(store, 1, Status.SUBMITTED)
+    pk = add(store, 2, Status.DUPLICATE, duplicate_of=original)
     assert messages(config, "show", f"#{pk}") == 0
     out = capsys.readouterr().out
     assert "Steps: none recorded" in out
@@ -178,21 +171,21 @@ def test_unknown_id_exits_1_pointing_to_the_list(config, capsys, action):
 
 def test_retry_puts_a_review_message_back_in_the_queue(store, config, capsys):
     """review -> pending, reason "retry requested", attempts and errors cleared; done steps kept."""
-    pk = add(store, 1, REVIEW, reason="gave up after 5 attempts", attempts=5, last_error="503",
+    pk = add(store, 1, Status.REVIEW, reason="gave up after 5 attempts", attempts=5, last_error="503",
              mailbox_action="flagged", job_id="101")
     store.record_step(pk, "upload_cv_1", "done", ats_id="cv-1", detail='{"id": "cv-1"}')
     store.record_step(pk, "mailbox", "done", detail="flagged")
     assert messages(config, "retry", str(pk)) == 0
     assert capsys.readouterr().out.startswith(f"#{pk} review -> pending")
     record = store.message_by_pk(pk)
-    assert (record.status, record.reason, record.attempts) == (PENDING, "retry requested", 0)
+    assert (record.status, record.reason, record.attempts) == (Status.PENDING, "retry requested", 0)
     assert (record.last_error, record.mailbox_action, record.job_id) == ("", "", "101")
     assert step_states(store, pk) == {"upload_cv_1": "done"}  # the mailbox action is owed again
 
 
 def test_retry_of_uncertain_forgets_unanswered_calls_and_warns(store, config, capsys):
     """Started steps (sent, answer lost) are removed, done ones kept, and the person is warned."""
-    pk = add(store, 1, UNCERTAIN, reason="ATS outcome unknown")
+    pk = add(store, 1, Status.UNCERTAIN, reason="ATS outcome unknown")
     store.record_step(pk, "upload_cv_1", "done", ats_id="cv-1", detail='{"id": "cv-1"}')
     store.record_step(pk, "create_applicant", "done", ats_id="a-1", detail='{"id": "a-1"}')
     store.record_step(pk, "create_candidate", "started")
@@ -202,13 +195,13 @@ def test_retry_of_uncertain_forgets_unanswered_calls_and_warns(store, config, ca
     assert "warning" in captured.err
     assert "NOT done" in captured.err
     assert f"messages resolve {pk}" in captured.err
-    assert store.message_by_pk(pk).status == PENDING
+    assert store.message_by_pk(pk).status == Status.PENDING
     assert step_states(store, pk) == {"upload_cv_1": "done", "create_applicant": "done"}
 
 
 def test_retry_of_review_keeps_unanswered_calls_and_says_what_follows(store, config, capsys):
     """A review message keeps its started steps (only uncertain ones are forgotten), with a note."""
-    pk = add(store, 1, REVIEW, reason="ATS refused: ATS create candidate: refused (422)")
+    pk = add(store, 1, Status.REVIEW, reason="ATS refused: ATS create candidate: refused (422)")
     store.record_step(pk, "create_candidate", "started")
     assert messages(config, "retry", str(pk)) == 0
     err = capsys.readouterr().err
@@ -217,7 +210,7 @@ def test_retry_of_review_keeps_unanswered_calls_and_says_what_follows(store, con
     assert step_states(store, pk) == {"create_candidate": "started"}
 
 
-@pytest.mark.parametrize("status", [SUBMITTED, PENDING, DUPLICATE, RESOLVED])
+@pytest.mark.parametrize("status", [Status.SUBMITTED, Status.PENDING, Status.DUPLICATE, Status.RESOLVED])
 def test_retry_refuses_other_statuses(store, config, capsys, status):
     """Only review and uncertain messages can be retried; the others exit 1, unchanged."""
     pk = add(store, 1, status, reason="as it was")
@@ -230,31 +223,31 @@ def test_retry_refuses_other_statuses(store, config, capsys, status):
 
 
 @pytest.mark.parametrize(("extra", "retried"), [
-    ([], {REVIEW}),
-    (["--include-uncertain"], {REVIEW, UNCERTAIN}),
+    ([], {Status.REVIEW}),
+    (["--include-uncertain"], {Status.REVIEW, Status.UNCERTAIN}),
 ])
 def test_retry_all(store, config, capsys, extra, retried):
     """--all retries every review message; uncertain ones only with --include-uncertain."""
-    statuses = [REVIEW, UNCERTAIN, SUBMITTED, REVIEW, RESOLVED]
+    statuses = [Status.REVIEW, Status.UNCERTAIN, Status.SUBMITTED, Status.REVIEW, Status.RESOLVED]
     ids = [add(store, uid, status) for uid, status in enumerate(statuses, start=1)]
     assert messages(config, "retry", "--all", *extra) == 0
     out = capsys.readouterr().out.splitlines()
     expected = [pk for pk, status in zip(ids, statuses, strict=True) if status in retried]
     assert [line.split()[0] for line in out] == [f"#{pk}" for pk in expected]
     for pk, status in zip(ids, statuses, strict=True):
-        assert store.message_by_pk(pk).status == (PENDING if pk in expected else status)
+        assert store.message_by_pk(pk).status == (Status.PENDING if pk in expected else status)
 
 
 def test_retry_all_with_nothing_to_do(store, config, capsys):
     """--all with no review message says so and succeeds."""
-    add(store, 1, SUBMITTED)
+    add(store, 1, Status.SUBMITTED)
     assert messages(config, "retry", "--all") == 0
     assert "nothing to retry" in capsys.readouterr().out
 
 
 def test_retry_puts_the_record_back_when_the_mail_cannot_be_moved(store):
     """A mailbox failure while moving the mail back leaves the record as it was."""
-    pk = add(store, 1, REVIEW, reason="no job matched", mailbox_action="flagged")
+    pk = add(store, 1, Status.REVIEW, reason="no job matched", mailbox_action="flagged")
 
     def broken(record):
         raise MailboxUnavailable("IMAP error while connecting: ConnectionRefusedError")
@@ -262,28 +255,28 @@ def test_retry_puts_the_record_back_when_the_mail_cannot_be_moved(store):
     with pytest.raises(MailboxUnavailable):
         review.retry(store, pk, broken)
     record = store.message_by_pk(pk)
-    assert (record.status, record.reason) == (REVIEW, "no job matched")
+    assert (record.status, record.reason) == (Status.REVIEW, "no job matched")
     moved = []
     outcome = review.retry(store, pk, lambda record: moved.append(record.id) or True)
     assert moved == [pk]
     assert "moved back" in outcome.said
-    assert store.message_by_pk(pk).status == PENDING
+    assert store.message_by_pk(pk).status == Status.PENDING
 
 
 def test_retry_requeues_before_the_mail_comes_back(store):
     """When the mail reappears in the watched folder its record is already pending: a pass that
     sees it then continues the record instead of setting it aside again as a duplicate."""
-    pk = add(store, 1, UNCERTAIN, reason="ATS outcome unknown", mailbox_action="flagged")
+    pk = add(store, 1, Status.UNCERTAIN, reason="ATS outcome unknown", mailbox_action="flagged")
     store.record_step(pk, "create_applicant", "started")
     seen = []
     review.retry(store, pk, lambda record: seen.append(store.message_by_pk(pk).status) or True)
-    assert seen == [PENDING]
+    assert seen == [Status.PENDING]
     assert "create_applicant" not in step_states(store, pk)
 
 
 def test_a_failed_move_back_restores_the_uncertain_marks(store):
     """The undo of a failed retry keeps what a person must still check: the unanswered steps."""
-    pk = add(store, 1, UNCERTAIN, reason="ATS outcome unknown", mailbox_action="flagged")
+    pk = add(store, 1, Status.UNCERTAIN, reason="ATS outcome unknown", mailbox_action="flagged")
     store.record_step(pk, "create_applicant", "started")
 
     def broken(record):
@@ -292,39 +285,39 @@ def test_a_failed_move_back_restores_the_uncertain_marks(store):
     with pytest.raises(MailboxUnavailable):
         review.retry(store, pk, broken)
     record = store.message_by_pk(pk)
-    assert (record.status, record.mailbox_action) == (UNCERTAIN, "flagged")
+    assert (record.status, record.mailbox_action) == (Status.UNCERTAIN, "flagged")
     assert step_states(store, pk)["create_applicant"] == "started"
 
 
 def test_retry_reports_mail_not_found_and_still_requeues(store):
     """Mail missing from the review folder: said plainly; the record is pending all the same."""
-    pk = add(store, 1, REVIEW, mailbox_action="flagged")
+    pk = add(store, 1, Status.REVIEW, mailbox_action="flagged")
     outcome = review.retry(store, pk, lambda record: False)
     assert "NOT found in the review folder" in outcome.said
-    assert store.message_by_pk(pk).status == PENDING
+    assert store.message_by_pk(pk).status == Status.PENDING
 
 
 def test_retry_moves_nothing_when_the_mail_was_never_moved(store):
     """No mailbox action done yet: the mail is still in the watched folder, nothing to move."""
-    pk = add(store, 1, REVIEW, mailbox_action="")
+    pk = add(store, 1, Status.REVIEW, mailbox_action="")
     moved = []
     review.retry(store, pk, lambda record: moved.append(record.id) or True)
     assert moved == []
-    assert store.message_by_pk(pk).status == PENDING
+    assert store.message_by_pk(pk).status == Status.PENDING
 
 
 def test_retry_when_the_mailbox_is_unreachable_exits_1_unchanged(tmp_path, database, store, capsys):
     """Over the CLI: an IMAP failure while moving back is exit 1 with the error; nothing changes."""
     config = make_config(tmp_path, database, review_folder="Review")
-    pk = add(store, 1, REVIEW, reason="no job matched", mailbox_action="flagged")
+    pk = add(store, 1, Status.REVIEW, reason="no job matched", mailbox_action="flagged")
     assert messages(config, "retry", str(pk)) == 1
     assert "IMAP" in capsys.readouterr().err
-    assert store.message_by_pk(pk).status == REVIEW
+    assert store.message_by_pk(pk).status == Status.REVIEW
 
 
 # -- resolve -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status", [REVIEW, UNCERTAIN, PENDING])
+@pytest.mark.parametrize("status", [Status.REVIEW, Status.UNCERTAIN, Status.PENDING])
 def test_resolve_records_the_note_and_keeps_the_rest(store, config, capsys, status):
     """resolve sets resolved and the note; reason, ids and steps stay as they were."""
     pk = add(store, 1, status, reason="no job matched", candidate_id="c-7")
@@ -332,7 +325,7 @@ def test_resolve_records_the_note_and_keeps_the_rest(store, config, capsys, stat
     assert messages(config, "resolve", str(pk), "--note", "added by hand in Skailer") == 0
     assert capsys.readouterr().out.strip() == f"#{pk} {status} -> resolved"
     record = store.message_by_pk(pk)
-    assert (record.status, record.note) == (RESOLVED, "added by hand in Skailer")
+    assert (record.status, record.note) == (Status.RESOLVED, "added by hand in Skailer")
     assert (record.reason, record.candidate_id) == ("no job matched", "c-7")
     assert step_states(store, pk) == {"create_candidate": "started"}
 
@@ -340,14 +333,14 @@ def test_resolve_records_the_note_and_keeps_the_rest(store, config, capsys, stat
 @pytest.mark.parametrize("note", [[], ["--note", ""], ["--note", "   "]])
 def test_resolve_needs_a_note(store, config, note):
     """No note, or a blank one, is a usage error (exit 2); the record stays as it was."""
-    pk = add(store, 1, REVIEW)
+    pk = add(store, 1, Status.REVIEW)
     with pytest.raises(SystemExit) as exited:
         messages(config, "resolve", str(pk), *note)
     assert exited.value.code == 2
-    assert store.message_by_pk(pk).status == REVIEW
+    assert store.message_by_pk(pk).status == Status.REVIEW
 
 
-@pytest.mark.parametrize("status", [SUBMITTED, DUPLICATE, RESOLVED])
+@pytest.mark.parametrize("status", [Status.SUBMITTED, Status.DUPLICATE, Status.RESOLVED])
 def test_resolve_refuses_settled_messages(store, config, capsys, status):
     """Submitted, duplicate and already resolved messages are not resolved again (exit 1)."""
     pk = add(store, 1, status, note="first note")
@@ -371,7 +364,7 @@ def set_aside_in_review(store: Store, dovecot, raw: bytes, message_id: str) -> i
     dovecot.append("Review", raw, flags=[b"\\Flagged"])
     key = MessageKey(f"{dovecot.user}@127.0.0.1:{dovecot.imaps_port}", "INBOX", 1, 1)
     record = store.add_message(key, message_id=message_id, sha256=hashlib.sha256(raw).hexdigest(),
-                               size=len(raw), status=REVIEW, reason="no job matched",
+                               size=len(raw), status=Status.REVIEW, reason="no job matched",
                                mailbox_action="flagged")
     return record.id
 
@@ -399,7 +392,7 @@ def test_retry_moves_the_mail_back_to_the_inbox_unflagged(tmp_path, dovecot, dat
         assert imap.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"] == raw
     assert len(dovecot.uids("Review")) == len(decoys)
     record = store.message_by_pk(pk)
-    assert (record.status, record.reason, record.mailbox_action) == (PENDING, "retry requested", "")
+    assert (record.status, record.reason, record.mailbox_action) == (Status.PENDING, "retry requested", "")
 
 
 @pytest.mark.imap
@@ -416,7 +409,7 @@ def test_retry_says_when_the_mail_is_not_in_review(tmp_path, dovecot, database, 
     assert result.code == 0, result.stderr
     assert "NOT found in the review folder" in result.stdout
     assert dovecot.uids("INBOX") == []
-    assert store.message_by_pk(pk).status == PENDING
+    assert store.message_by_pk(pk).status == Status.PENDING
 
 
 @pytest.mark.imap
@@ -430,7 +423,7 @@ def test_an_uncertain_mail_retried_is_submitted_once_from_its_journal(tmp_path, 
                                         attachments=[("cv.pdf", PDF, "application/pdf")]))
     assert run_cli("poll", "--config", str(config)).code == 0
     [record] = review.list_messages(store)
-    assert record.status == UNCERTAIN
+    assert record.status == Status.UNCERTAIN
     assert len(dovecot.uids("Review")) == 1
     assert sandbox.state()["candidates"] == []  # what the person checks before retrying
 
@@ -440,7 +433,7 @@ def test_an_uncertain_mail_retried_is_submitted_once_from_its_journal(tmp_path, 
     assert run_cli("poll", "--config", str(config)).code == 0
 
     [again] = review.list_messages(store)
-    assert (again.id, again.status) == (record.id, SUBMITTED)
+    assert (again.id, again.status) == (record.id, Status.SUBMITTED)
     state = sandbox.state()
     assert (len(state["cvs"]), len(state["applicants"]), len(state["candidates"])) == (1, 1, 1)
     assert dovecot.uids("Review") == []
@@ -467,7 +460,7 @@ def test_show_prints_the_rule_that_routed_the_mail_and_why(store, config, capsys
 
 def test_list_and_show_give_sender_subject_and_files(store, config, capsys):
     """A recruiter sees who sent what: sender and subject in the list; date and files in show."""
-    pk = add(store, 1, REVIEW, reason="no job matched", sender_name="Ann Lee", sender_email="ann@example.org",
+    pk = add(store, 1, Status.REVIEW, reason="no job matched", sender_name="Ann Lee", sender_email="ann@example.org",
              subject="Application: Head Chef", attachments='[{"name": "cv.pdf", "size": 1234}]')
     assert messages(config, "list") == 0
     listed = capsys.readouterr().out
@@ -481,32 +474,32 @@ def test_list_and_show_give_sender_subject_and_files(store, config, capsys):
 
 def test_resolve_takes_several_ids_and_records_who(store, config, capsys):
     """`resolve 1 2 --by NAME --note TEXT`: each resolved with the note, the name and the time."""
-    pks = [add(store, n, REVIEW, reason="no job matched") for n in (1, 2)]
+    pks = [add(store, n, Status.REVIEW, reason="no job matched") for n in (1, 2)]
     assert messages(config, "resolve", *map(str, pks), "--by", "maria", "--note", "added by hand") == 0
     out = capsys.readouterr().out
     assert f"#{pks[0]} review -> resolved" in out and "resolved 2 of 2 message(s)" in out
     for pk in pks:
         record = store.message_by_pk(pk)
-        assert (record.status, record.note, record.resolved_by) == (RESOLVED, "added by hand", "maria")
+        assert (record.status, record.note, record.resolved_by) == (Status.RESOLVED, "added by hand", "maria")
         assert record.resolved_at is not None
 
 
 def test_resolve_by_defaults_to_the_login_name(store, config, monkeypatch):
     """Without --by the person is the login name (the one behind sudo)."""
     monkeypatch.setenv("SUDO_USER", "maria")
-    pk = add(store, 1, REVIEW)
+    pk = add(store, 1, Status.REVIEW)
     assert messages(config, "resolve", str(pk), "--note", "done") == 0
     assert store.message_by_pk(pk).resolved_by == "maria"
 
 
 def test_resolve_by_status_and_age(store, config, capsys):
     """`--status review --older-than 30d` resolves exactly the review messages older than 30 days."""
-    old_review = add(store, 1, REVIEW, created_at=datetime.now(UTC) - timedelta(days=40))
-    young_review = add(store, 2, REVIEW, created_at=datetime.now(UTC) - timedelta(days=5))
-    old_uncertain = add(store, 3, UNCERTAIN, created_at=datetime.now(UTC) - timedelta(days=40))
+    old_review = add(store, 1, Status.REVIEW, created_at=datetime.now(UTC) - timedelta(days=40))
+    young_review = add(store, 2, Status.REVIEW, created_at=datetime.now(UTC) - timedelta(days=5))
+    old_uncertain = add(store, 3, Status.UNCERTAIN, created_at=datetime.now(UTC) - timedelta(days=40))
     assert messages(config, "resolve", "--status", "review", "--older-than", "30d", "--note", "stale") == 0
     assert [store.message_by_pk(pk).status for pk in (old_review, young_review, old_uncertain)] == [
-        RESOLVED, REVIEW, UNCERTAIN]
+        Status.RESOLVED, Status.REVIEW, Status.UNCERTAIN]
     assert "resolved 1 of 1 message(s)" in capsys.readouterr().out
 
 
@@ -527,12 +520,12 @@ def test_resolve_usage_errors_exit_2(config, args):
 
 def test_bulk_resolve_goes_on_past_a_message_it_cannot_resolve(store, config, capsys):
     """A settled message among the ids is refused on its own line (exit 1); the others are resolved."""
-    done = add(store, 1, SUBMITTED)
-    waiting = add(store, 2, REVIEW)
+    done = add(store, 1, Status.SUBMITTED)
+    waiting = add(store, 2, Status.REVIEW)
     assert messages(config, "resolve", str(done), str(waiting), "--note", "x") == 1
     captured = capsys.readouterr()
     assert f"#{done} not resolved: message #{done} is submitted" in captured.err
-    assert store.message_by_pk(waiting).status == RESOLVED
+    assert store.message_by_pk(waiting).status == Status.RESOLVED
 
 
 class FakeDesk:
@@ -550,20 +543,20 @@ class FakeDesk:
 
 def test_a_resolved_flagged_mail_is_settled_and_its_placement_recorded(store):
     """Flagged mail is settled after the record is resolved; the record then says it is done, and where."""
-    pk = add(store, 1, REVIEW, mailbox_action="flagged", placed_folder="Review", placed_uid=4)
+    pk = add(store, 1, Status.REVIEW, mailbox_action="flagged", placed_folder="Review", placed_uid=4)
     desk = FakeDesk()
     outcome = review.resolve(store, pk, "handled", "maria", desk.settle)
     assert desk.settled == [pk]
     assert outcome.said == f"#{pk} review -> resolved; mail unflagged, marked done, now in Processed"
     record = store.message_by_pk(pk)
     assert (record.status, record.mailbox_action, record.placed_folder, record.placed_uid) == (
-        RESOLVED, "processed", "Processed", 77)
+        Status.RESOLVED, "processed", "Processed", 77)
     assert step_states(store, pk)["mailbox"] == "done"
 
 
 def test_mail_whose_action_is_still_owed_is_left_to_the_daemon(store):
     """No mailbox action yet (the daemon owes it): nothing is settled here; the next pass marks it done."""
-    pk = add(store, 1, PENDING)
+    pk = add(store, 1, Status.PENDING)
     desk = FakeDesk()
     assert review.resolve(store, pk, "x", "maria", desk.settle).said == f"#{pk} pending -> resolved"
     assert desk.settled == []
@@ -572,11 +565,11 @@ def test_mail_whose_action_is_still_owed_is_left_to_the_daemon(store):
 def test_an_unreachable_mailbox_leaves_the_record_resolved_and_says_how_to_finish(store):
     """The server is down: resolved all the same; the line says the mailbox was not updated and how to retry,
     and resolving again later settles only the mail (the note stays)."""
-    pk = add(store, 1, REVIEW, mailbox_action="flagged")
+    pk = add(store, 1, Status.REVIEW, mailbox_action="flagged")
     down = review.resolve(store, pk, "first", "maria", FakeDesk(MailboxUnavailable("IMAP error: refused")).settle)
     assert "the mailbox was NOT updated (IMAP error: refused)" in down.said
     assert f"`ats-inbox messages resolve {pk} --note ...` again" in down.said
-    assert store.message_by_pk(pk).status == RESOLVED
+    assert store.message_by_pk(pk).status == Status.RESOLVED
     desk = FakeDesk()
     again = review.resolve(store, pk, "second", "someone", desk.settle)
     assert again.said.startswith(f"#{pk} already resolved (note kept); mail unflagged")
@@ -590,15 +583,15 @@ def test_without_the_imap_password_resolve_still_resolves(store, tmp_path, datab
     config = make_config(tmp_path, database)
     text = config.read_text().replace("password_file", "# password_file")
     config.write_text(text)
-    pk = add(store, 1, REVIEW, mailbox_action="flagged")
+    pk = add(store, 1, Status.REVIEW, mailbox_action="flagged")
     assert messages(config, "resolve", str(pk), "--note", "x") == 0
     assert "the mailbox was NOT updated (no IMAP password" in capsys.readouterr().out
-    assert store.message_by_pk(pk).status == RESOLVED
+    assert store.message_by_pk(pk).status == Status.RESOLVED
 
 
 def test_a_mail_not_found_is_said_and_the_record_stays_resolved(store):
     """The mail is gone from every folder: the record is resolved, the line says to look by hand."""
-    pk = add(store, 1, REVIEW, mailbox_action="flagged")
+    pk = add(store, 1, Status.REVIEW, mailbox_action="flagged")
     outcome = review.resolve(store, pk, "x", "maria", FakeDesk(found=False).settle)
     assert "its mail was NOT found in the mailbox" in outcome.said
     assert store.message_by_pk(pk).mailbox_action == "flagged"
@@ -606,7 +599,7 @@ def test_a_mail_not_found_is_said_and_the_record_stays_resolved(store):
 
 def test_show_says_who_resolved_it(store, config, capsys):
     """`messages show` prints who resolved the message and when."""
-    pk = add(store, 1, REVIEW)
+    pk = add(store, 1, Status.REVIEW)
     review.resolve(store, pk, "added by hand", "maria", now=datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
     assert messages(config, "show", str(pk)) == 0
     assert "maria at 2026-12-01 09:00:00" in capsys.readouterr().out
@@ -620,7 +613,7 @@ def in_review(store: Store, dovecot, raw: bytes, message_id: str, **fields: obje
     key = MessageKey(f"{dovecot.user}@127.0.0.1:{dovecot.imaps_port}", "INBOX", 1, 1000 + uid)
     values = {"placed_folder": "Review", "placed_uid": uid, **fields}
     return store.add_message(key, message_id=message_id, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw),
-                             status=REVIEW, reason="no job matched", mailbox_action="flagged", **values).id
+                             status=Status.REVIEW, reason="no job matched", mailbox_action="flagged", **values).id
 
 
 @pytest.mark.imap
@@ -649,7 +642,7 @@ def test_open_finds_mail_left_in_the_watched_folder_by_its_uid(tmp_path, dovecot
     uid = dovecot.append("INBOX", raw)
     key = MessageKey(f"{dovecot.user}@127.0.0.1:{dovecot.imaps_port}", "INBOX", dovecot.folder_uidvalidity("INBOX"),
                      uid)
-    pk = store.add_message(key, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), status=REVIEW).id
+    pk = store.add_message(key, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), status=Status.REVIEW).id
     assert messages(dovecot_config(tmp_path, dovecot, database), "open", str(pk)) == 0
     assert capsysbinary.readouterr().out == raw
 
@@ -695,13 +688,13 @@ def test_bulk_resolve_unflags_the_mail_and_moves_it_to_processed(tmp_path, dovec
     for pk in pks:
         record = store.message_by_pk(pk)
         assert (record.status, record.resolved_by, record.mailbox_action, record.placed_folder) == (
-            RESOLVED, "maria", "processed", "Processed")
+            Status.RESOLVED, "maria", "processed", "Processed")
 
 
 def test_show_and_status_say_how_the_candidate_was_found(store, config, capsys):
     """A forward's record says how the candidate was found and who forwarded it; status counts the ways."""
-    pk = add(store, 1, SUBMITTED, found_by="attached message", forwarded_by="Rita Recruiter <rita@acme.test>")
-    add(store, 2, SUBMITTED, found_by="sender")
+    pk = add(store, 1, Status.SUBMITTED, found_by="attached message", forwarded_by="Rita Recruiter <rita@acme.test>")
+    add(store, 2, Status.SUBMITTED, found_by="sender")
     assert messages(config, "show", str(pk)) == 0
     shown = capsys.readouterr().out
     assert "attached message" in shown and "Rita Recruiter <rita@acme.test>" in shown

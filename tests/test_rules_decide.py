@@ -10,8 +10,9 @@ import pytest
 
 import daemon
 from daemon.ats.models import Job, Pipeline, Source, Stage
+from daemon.domain import RuleAction
 from daemon.mail.parsing import parse_email
-from daemon.routing import IGNORE, REVIEW, SUBMIT, RuleSet, decide, explain, load_rules
+from daemon.routing import RuleSet, decide, explain, load_rules
 from tests.mailfactory import build_email
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -76,7 +77,7 @@ def test_each_condition_holds_for_its_mail_and_not_for_another(tmp_path, conditi
     """A matching mail is routed by the rule (and says why); another falls to inference."""
     rules = f'[[rule]]\nname = "r"\n{condition}\njob_code = "DATA-3"\n'
     hit = routed(tmp_path, rules, **matching)
-    assert (hit.action, hit.rule, str(hit.job.id)) == (SUBMIT, "r", "103"), hit.reason
+    assert (hit.action, hit.rule, str(hit.job.id)) == (RuleAction.SUBMIT, "r", "103"), hit.reason
     miss = routed(tmp_path, rules, **other)
     assert miss.rule != "r", miss.reason
 
@@ -95,7 +96,7 @@ def test_each_condition_holds_for_its_mail_and_not_for_another(tmp_path, conditi
 def test_actions_resolve_job_stage_and_source(tmp_path, action, expected):
     """A job by id, code, title or either; a stage in its pipeline; a source; all by name, any case."""
     decision = routed(tmp_path, f'[[rule]]\nname = "r"\nsubject = "apply"\n{action}\n', subject="apply [ENG-7]")
-    assert decision.action == SUBMIT, decision.reason
+    assert decision.action == RuleAction.SUBMIT, decision.reason
     got = (str(decision.job.id), decision.stage and str(decision.stage.id), decision.source and str(decision.source.id))
     assert got == expected
 
@@ -119,11 +120,11 @@ def test_no_stage_and_no_source_are_left_to_the_defaults(tmp_path):
 def test_a_rule_naming_what_cannot_be_used_sends_the_mail_to_review(tmp_path, action, words):
     """Closed or unknown job, unknown stage or source: review with that reason, never elsewhere."""
     decision = routed(tmp_path, f'[[rule]]\nname = "r"\nsubject = "apply"\n{action}\n', subject="apply")
-    assert (decision.action, decision.rule, decision.job) == (REVIEW, "r", None)
+    assert (decision.action, decision.rule, decision.job) == (RuleAction.REVIEW, "r", None)
     assert words in decision.reason and "matched subject contains 'apply'" in decision.reason
 
 
-@pytest.mark.parametrize(("action", "kind"), [("review", REVIEW), ("ignore", IGNORE)])
+@pytest.mark.parametrize(("action", "kind"), [("review", RuleAction.REVIEW), ("ignore", RuleAction.IGNORE)])
 def test_review_and_ignore_carry_the_rules_reason(tmp_path, action, kind):
     """action = review/ignore: no job, the admin's reason first, then the condition."""
     decision = routed(tmp_path, f'[[rule]]\nname = "news"\nheader = {{ "List-Id" = "" }}\naction = "{action}"\n'
@@ -154,21 +155,21 @@ def test_the_first_matching_rule_decides_in_file_name_order(tmp_path):
 def test_captures_name_the_job(tmp_path, rule, fields, job_id):
     """A named group `job` (or the recipient tag) fills the job action."""
     decision = routed(tmp_path, f'[[rule]]\nname = "r"\n{rule}\n', **fields)
-    assert decision.action == SUBMIT and str(decision.job.id) == job_id, decision.reason
+    assert decision.action == RuleAction.SUBMIT and str(decision.job.id) == job_id, decision.reason
 
 
 def test_a_capture_of_a_closed_job_goes_to_review(tmp_path):
     """A captured code of a closed job is not a target."""
     decision = routed(tmp_path, '[[rule]]\nname = "r"\nsubject_regex = "\\\\[(?P<job>[A-Z]+-\\\\d+)\\\\]"\n'
                                 'job = "{job}"\n', subject="[OPS-1]")
-    assert decision.action == REVIEW and "closed" in decision.reason
+    assert decision.action == RuleAction.REVIEW and "closed" in decision.reason
 
 
 def test_a_capture_missing_in_the_alternative_that_matched_goes_to_review(tmp_path):
     """`any` whose matching table captured no `job`: review, saying the capture is missing."""
     decision = routed(tmp_path, '[[rule]]\nname = "r"\nany = [ { subject_regex = "ref (?P<job>\\\\S+)" }, '
                                 '{ subject = "cv" } ]\njob = "{job}"\n', subject="my cv")
-    assert decision.action == REVIEW and "did not capture" in decision.reason
+    assert decision.action == RuleAction.REVIEW and "did not capture" in decision.reason
 
 
 def test_with_no_rule_matching_inference_decides(tmp_path):
@@ -176,7 +177,7 @@ def test_with_no_rule_matching_inference_decides(tmp_path):
     rules = '[[rule]]\nname = "r"\nsubject = "zzz"\naction = "ignore"\n'
     assert routed(tmp_path, rules, subject="[ENG-8] hi").rule == "job code in the subject"
     decision = routed(tmp_path, rules, subject="Data Analyst or Python Developer")
-    assert (decision.action, decision.rule) == (REVIEW, "job title in the subject")
+    assert (decision.action, decision.rule) == (RuleAction.REVIEW, "job title in the subject")
     assert {str(j.id) for j in decision.candidates} == {"102", "103"}
 
 

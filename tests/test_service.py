@@ -6,6 +6,7 @@ import pytest
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
+from daemon.domain import MessageKey
 from daemon.errors import DatabaseReplaced
 from daemon.intake.flow import FlowOptions
 from daemon.intake.runner import RunnerOptions
@@ -55,7 +56,6 @@ def test_each_pass_removes_personal_data_past_retention(tmp_path):
     """A settled message older than retention_days loses its sender and subject at the end of a pass."""
     from datetime import timedelta
 
-    from daemon.mailbox.base import MessageKey
     from daemon.store.models import utcnow
     from tests.fakes import FakeMailbox
 

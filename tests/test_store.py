@@ -8,11 +8,10 @@ import time
 import pytest
 
 from daemon.ats.models import AtsId
+from daemon.domain import MessageKey, Status
 from daemon.errors import Conflict, DatabaseReplaced, StoreBusy
 from daemon.intake.journal import DONE, StoreJournal
-from daemon.mailbox.base import MessageKey
 from daemon.store import open_store
-from daemon.store.repository import PENDING, RESOLVED, REVIEW
 from daemon.store.watch import DatabaseWatch
 
 KEY = MessageKey("jobs@example.org", "INBOX", 7, 1)
@@ -33,10 +32,10 @@ def store(database):
 def test_an_update_says_which_status_it_expects(store):
     """A change decided on `pending` fails with Conflict once someone made the record `resolved`."""
     record = store.add_message(KEY, sha256="00", size=1)
-    store.update_message(record.id, expect=PENDING, status=RESOLVED, note="by hand")
+    store.update_message(record.id, expect=Status.PENDING, status=Status.RESOLVED, note="by hand")
     with pytest.raises(Conflict, match="resolved"):
-        store.update_message(record.id, expect=PENDING, status=REVIEW, reason="no job matched")
-    assert store.message_by_pk(record.id).status == RESOLVED
+        store.update_message(record.id, expect=Status.PENDING, status=Status.REVIEW, reason="no job matched")
+    assert store.message_by_pk(record.id).status == Status.RESOLVED
 
 
 def test_reads_do_not_wait_for_a_writer(store, database):
@@ -46,7 +45,7 @@ def test_reads_do_not_wait_for_a_writer(store, database):
     other.execute("BEGIN IMMEDIATE")
     try:
         started = time.monotonic()
-        assert store.counts() == {PENDING: 1}
+        assert store.counts() == {Status.PENDING: 1}
         assert store.message(KEY) is not None
         assert time.monotonic() - started < 2
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from daemon import __version__
 from daemon.config import ATS_TOKEN_ENV, CONFIG_ENV, Settings, config_path, load_settings
+from daemon.domain import Status
 from daemon.errors import AtsInboxError, ConfigError, DatabaseReplaced
 from daemon.ops import logs
 
@@ -94,8 +95,8 @@ def _config_argument(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=CONFIG_HELP)
 
 
-MESSAGE_STATUSES = ("review", "uncertain", "pending", "submitted", "duplicate", "resolved", "ignored")
-RESOLVE_STATUSES = ("review", "uncertain", "pending")
+MESSAGE_STATUSES = tuple(Status)
+RESOLVE_STATUSES = (Status.REVIEW, Status.UNCERTAIN, Status.PENDING)
 MESSAGES_HELP = """\
 Mail the daemon set aside waits here for a person: `review` (a permanent problem: no
 resume, no job matched, refused by the ATS, or it kept failing) and `uncertain` (a create

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from daemon.ats.client import AtsClient
 from daemon.ats.models import Job, Pipeline, Source
 from daemon.config import AtsSettings, ImapSettings, Settings
+from daemon.domain import RuleAction
 from daemon.errors import AtsInboxError, AtsRejected, ConfigError, MailboxUnavailable
 from daemon.mailbox.imap import ImapMailbox
 from daemon.routing import RuleSet, RulesInvalid, check_against, load_rules
 from daemon.routing.conditions import Recipient, RecipientTag
-from daemon.routing.rule import SUBMIT, Rule
+from daemon.routing.rule import Rule
 
 OK, WARNING, PROBLEM = "ok", "warning", "PROBLEM"
 
@@ -201,7 +202,7 @@ def job_lines(directory: Directory, rules: RuleSet | None, mailbox_user: str) ->
 def _names(rule: Rule, job: Job) -> bool:
     """Whether the rule sends mail to this job by a fixed id, code or title."""
     ref = rule.job
-    if rule.action != SUBMIT or ref is None or ref.placeholders:
+    if rule.action != RuleAction.SUBMIT or ref is None or ref.placeholders:
         return False
     wanted = ref.value.strip().casefold()
     by_id, by_code, by_title = str(job.id) == ref.value.strip(), job.code.casefold() == wanted, \

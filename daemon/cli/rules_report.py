@@ -15,7 +15,8 @@ from typing import Any
 
 from daemon.ats.models import Job, Pipeline, Source, Stage
 from daemon.cli.report import table
-from daemon.routing.decision import SUBMIT, Decision, Explanation
+from daemon.domain import RuleAction
+from daemon.routing.decision import Decision, Explanation
 from daemon.routing.inference import job_label
 from daemon.routing.problems import Problem
 from daemon.routing.targets import find_pipeline
@@ -75,7 +76,7 @@ def block(tried: Tried, defaults: Defaults, explain: bool) -> str:
         return f"{tried.name}\n  unreadable: {tried.error}"
     decision = tried.explanation.decision
     lines = [tried.name, f"  decision: {_decision_text(decision)}", f"  by:       {_where(decision)}"]
-    if decision.action == SUBMIT:
+    if decision.action == RuleAction.SUBMIT:
         lines += [f"  stage:    {defaults.stage_text(decision)}", f"  source:   {defaults.source_text(decision)}"]
         if decision.comment:
             lines.append(f"  comment:  {decision.comment}")
@@ -91,7 +92,7 @@ def block(tried: Tried, defaults: Defaults, explain: bool) -> str:
 
 
 def _decision_text(decision: Decision) -> str:
-    if decision.action == SUBMIT and decision.job is not None:
+    if decision.action == RuleAction.SUBMIT and decision.job is not None:
         return f"submit to {job_label(decision.job)}"
     return f"{decision.action}: {decision.reasons[0] if decision.reasons else ''}"
 
@@ -107,7 +108,7 @@ def rows(tried: Sequence[Tried], defaults: Defaults) -> str:
         job = d.job.title if d.job else "-"
         stage, _ = defaults.stage(d)
         source = d.source.name if d.source else (defaults.source.name if defaults.source else defaults.source_name)
-        submitted = d.action == SUBMIT
+        submitted = d.action == RuleAction.SUBMIT
         lines.append([one.name, d.action, job, stage.name if submitted and stage else "-",
                       source if submitted else "-", f"{d.rule}: {d.reason}"])
     return table(["Mail", "Action", "Job", "Stage", "Source", "Rule: why"], lines, max_width=70)
@@ -117,7 +118,8 @@ def summary(tried: Sequence[Tried]) -> str:
     """Counts per action and per job."""
     actions = Counter(t.action for t in tried)
     jobs = Counter(t.explanation.decision.job.title for t in tried
-                   if t.explanation and t.explanation.decision.action == SUBMIT and t.explanation.decision.job)
+                   if t.explanation and t.explanation.decision.action == RuleAction.SUBMIT
+                   and t.explanation.decision.job)
     rules = Counter(t.explanation.decision.rule for t in tried if t.explanation)
     parts = [f"{len(tried)} mail{'' if len(tried) == 1 else 's'}: "
              + ", ".join(f"{n} {a}" for a, n in sorted(actions.items()))]
@@ -134,7 +136,7 @@ def as_json(tried: Tried, defaults: Defaults, explain: bool) -> str:
         return json.dumps({"mail": tried.name, "action": UNREADABLE, "error": tried.error})
     d = tried.explanation.decision
     stage, default_stage = defaults.stage(d)
-    source = d.source or (defaults.source if d.action == SUBMIT else None)
+    source = d.source or (defaults.source if d.action == RuleAction.SUBMIT else None)
     out: dict[str, Any] = {
         "mail": tried.name, "action": d.action, "rule": d.rule, "rule_at": d.rule_at or None,
         "reasons": list(d.reasons), "job": _job(d.job), "stage": _named(stage), "stage_is_default": default_stage,

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import Job
+from daemon.domain import Person, RuleAction, Status
 from daemon.errors import NoResume, NoRoute
 from daemon.intake.journal import DONE, StoreJournal
 from daemon.intake.outcome import Disposition, MailSummary, Outcome, classify, reason_of
@@ -35,20 +36,19 @@ from daemon.mail import ParsedEmail, Resume
 from daemon.mail.automatic import automatic_mail
 from daemon.mail.coverletter import cover_letter
 from daemon.mail.forwards import CandidateSearch, find_candidate
-from daemon.mail.inline_forward import Person
 from daemon.mail.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.mail.resumes import ResumeLimits, pick_resumes
-from daemon.routing import IGNORE, Decision, RuleSet, decide
-from daemon.routing import REVIEW as REVIEW_ACTION
+from daemon.routing import Decision, RuleSet, decide
 from daemon.routing.inference import CODE_STEP, TITLE_STEP
 from daemon.store.models import MessageRecord
-from daemon.store.repository import IGNORED, PENDING, REVIEW, SUBMITTED, UNCERTAIN, Store
+from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
 
 # The status an error leaves the message in; the runner may still change a pending one
 # (give up after max_attempts, or give the attempt back when the fault was not the message's).
-_STATUS = {Disposition.PERMANENT: REVIEW, Disposition.BUG: REVIEW, Disposition.UNCERTAIN: UNCERTAIN}
+_STATUS = {Disposition.PERMANENT: Status.REVIEW, Disposition.BUG: Status.REVIEW,
+           Disposition.UNCERTAIN: Status.UNCERTAIN}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ class Candidacy:
 class Plan:
     """What handling a mail comes to before anything is sent: submit, ignore or set aside."""
 
-    status: str  # SUBMITTED (to be submitted), IGNORED or REVIEW
+    status: str  # Status.SUBMITTED (to be submitted), Status.IGNORED or Status.REVIEW
     reason: str
     rule: str
     route_reason: str
@@ -121,7 +121,8 @@ class MessageFlow:
     def handle(self, record: MessageRecord, raw: bytes | None) -> Outcome:
         """The outcome for `record`, whose bytes are `raw` (None: too large to download)."""
         if raw is None:
-            return Outcome(REVIEW, f"message too large ({record.size} bytes, limit {self.options.max_message_bytes})")
+            limit = self.options.max_message_bytes
+            return Outcome(Status.REVIEW, f"message too large ({record.size} bytes, limit {limit})")
         email: ParsedEmail | None = None
         try:
             email = parse_email(raw, limits=self.options.structure)
@@ -135,19 +136,20 @@ class MessageFlow:
         target = recorded_target(journal)  # decided on an earlier attempt: never decided again
         if target is None and self._flooding(email):
             cap = self.options.max_per_sender_per_hour
-            return Outcome(IGNORED, f"more than {cap} mails from this sender within an hour (a loop or a flood); "
+            return Outcome(Status.IGNORED, f"more than {cap} mails from this sender within an hour "
+                                           "(a loop or a flood); "
                                     "nothing sent to the ATS")
         plan = self.plan(email, target)
         common = {"rule": plan.rule[:200], "route_reason": plan.route_reason[:2000], "found_by": plan.found_by,
                   "forwarded_by": named(plan.forwarder)[:400]}
-        if plan.status != SUBMITTED:
+        if plan.status != Status.SUBMITTED:
             log.info("mail.planned", extra={"record": record.id, "status": plan.status, "rule": plan.rule})
             return Outcome(plan.status, plan.reason[:2000], **common)
         job = target.job if target is not None else plan.decision.job
         done = [self._submit_one(email, job, plan, candidacy, _journal_for(journal, i))
                 for i, candidacy in enumerate(c for c in plan.candidacies if c.resumes)]
         log.info("mail.submitted", extra={"record": record.id, "job": str(job.id), "candidates": len(done)})
-        return Outcome(SUBMITTED, "; ".join(plan.notes)[:2000], job_id=str(job.id), job_title=job.title[:500],
+        return Outcome(Status.SUBMITTED, "; ".join(plan.notes)[:2000], job_id=str(job.id), job_title=job.title[:500],
                        applicant_id=", ".join(d.applicant_id for d in done)[:100],
                        candidate_id=", ".join(d.candidate_id for d in done)[:100], **common)
 
@@ -175,21 +177,21 @@ class MessageFlow:
                  "route_reason": "; ".join(target.reasons) if decision is None else decision.reason,
                  "decision": decision, "forwarder": search.forwarder,
                  "found_by": first.found_by if first and first.person.address else FOUND_BY_CV}
-        if decision is not None and decision.action == IGNORE:
-            return Plan(IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}", **ruled)
+        if decision is not None and decision.action == RuleAction.IGNORE:
+            return Plan(Status.IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}", **ruled)
         automatic = automatic_mail(email, self.options.own_addresses) if decision is not None else None
         if automatic is not None and decision.rule in INFERENCE_STEPS:  # a rule may take such mail in
-            return Plan(IGNORED, f"{automatic.reason}; nothing sent to the ATS", **ruled)
+            return Plan(Status.IGNORED, f"{automatic.reason}; nothing sent to the ATS", **ruled)
         candidacies = self._candidacies(email, search)
         if not any(c.resumes for c in candidacies):
             skipped = "; ".join(s.text for s in pick_resumes(email.attachments, self.options.limits).skipped)
             missing = NoResume(f"no PDF, DOC or DOCX attachment{f' ({skipped})' if skipped else ''}")
-            return Plan(REVIEW, reason_of(missing), **ruled)
-        if decision is not None and (decision.action == REVIEW_ACTION or decision.job is None):
-            return Plan(REVIEW, _review_reason(decision), candidacies=candidacies, **ruled)
+            return Plan(Status.REVIEW, reason_of(missing), **ruled)
+        if decision is not None and (decision.action == RuleAction.REVIEW or decision.job is None):
+            return Plan(Status.REVIEW, _review_reason(decision), candidacies=candidacies, **ruled)
         notes = tuple(f"{named(c.person) or 'a candidate'}: no resume of theirs, not submitted"
                       for c in candidacies if not c.resumes)
-        return Plan(SUBMITTED, "", candidacies=candidacies, notes=notes, **ruled)
+        return Plan(Status.SUBMITTED, "", candidacies=candidacies, notes=notes, **ruled)
 
     def _candidacies(self, email: ParsedEmail, search: CandidateSearch) -> tuple[Candidacy, ...]:
         """One candidacy per candidate, each with its own resumes; with no candidate to be found,
@@ -245,4 +247,4 @@ def _failed(record: MessageRecord, exc: Exception) -> Outcome:
     reason = reason_of(exc)
     if disposition is Disposition.UNCERTAIN:
         reason = f"ATS outcome unknown, check the ATS before retrying: {exc}"
-    return Outcome(_STATUS.get(disposition, PENDING), reason[:2000], disposition, exc)
+    return Outcome(_STATUS.get(disposition, Status.PENDING), reason[:2000], disposition, exc)

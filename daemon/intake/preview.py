@@ -17,16 +17,15 @@ from pathlib import Path
 
 from daemon.ats.directory import AtsDirectory
 from daemon.config import Settings
+from daemon.domain import Person, Status
 from daemon.errors import UnparseableMail
 from daemon.intake.flow import Candidacy, FlowOptions, MessageFlow, Plan, named
 from daemon.intake.runner import fresh_uids
-from daemon.mail.inline_forward import Person
 from daemon.mail.parsing import parse_email
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox
 from daemon.mailbox.imap import ImapMailbox
 from daemon.routing import load_rules
 from daemon.store import Store, open_store
-from daemon.store.repository import IGNORED, PENDING, SUBMITTED
 from daemon.store.watch import sqlite_path
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,7 @@ def _new_uids(settings: Settings, mailbox: Mailbox, store: Store | None, uidvali
     state = store.folder_state(account, folder) if store is not None else None
     if state is not None and state.uidvalidity == uidvalidity:
         records = store.messages_at(account, folder, uidvalidity, store.pending_uids(account, folder, uidvalidity))
-        owed = sorted(uid for uid, record in records.items() if record.status == PENDING)
+        owed = sorted(uid for uid, record in records.items() if record.status == Status.PENDING)
         known = set(owed)
         return owed + [uid for uid in fresh_uids(mailbox, state) if uid not in known]
     window = settings.imap.first_pass
@@ -91,9 +90,9 @@ def _one(uid: int, keywords: frozenset[str], size: int, raw: bytes | None, flow:
 
 def _said(plan: Plan) -> str:
     rule = f" (rule: {plan.rule})" if plan.rule else ""
-    if plan.status == IGNORED:
+    if plan.status == Status.IGNORED:
         return f"would be ignored: {plan.reason}"
-    if plan.status != SUBMITTED:
+    if plan.status != Status.SUBMITTED:
         return f"would be set aside: {plan.reason}{rule}"
     decision = plan.decision
     job = decision.job if decision is not None else None

@@ -30,9 +30,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from daemon.domain import Status
 from daemon.intake.submission import APPLICANT
 from daemon.store.models import KnownApplicant, MessageRecord, StepRecord
-from daemon.store.repository import PENDING, Store
+from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
 REMOVED = "[removed]"
@@ -51,7 +52,7 @@ def purge_expired(store: Store, days: int, now: datetime) -> int:
     is cleaned once (its `personal_data_removed_at` is set).
     """
     cutoff = now - timedelta(days=days)
-    query = (select(MessageRecord.id).where(MessageRecord.status != PENDING, MessageRecord.created_at < cutoff,
+    query = (select(MessageRecord.id).where(MessageRecord.status != Status.PENDING, MessageRecord.created_at < cutoff,
                                             MessageRecord.personal_data_removed_at.is_(None))
              .order_by(MessageRecord.id))
     with store.reading() as s:
@@ -89,7 +90,7 @@ def purge_person(store: Store, email: str, now: datetime) -> Purged:
         if known is not None:
             s.delete(known)
     log.info("retention.person_purged", extra={"messages": len(ids), "applicant_forgotten": bool(applicant_id)})
-    return Purged(tuple(ids), tuple(r.id for r in records if r.status == PENDING), applicant_id,
+    return Purged(tuple(ids), tuple(r.id for r in records if r.status == Status.PENDING), applicant_id,
                   tuple(sorted({r.placed_folder or r.folder for r in records})))
 
 

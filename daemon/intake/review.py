@@ -22,28 +22,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, select
 
 from daemon.cli.report import table
+from daemon.domain import NEEDS_PERSON, Placement, Status
 from daemon.errors import AtsInboxError, ConfigError, Conflict, MailboxActionRefused, MailboxUnavailable
 from daemon.intake.journal import STARTED
 from daemon.intake.runner import MAILBOX_STEP
-from daemon.mailbox.base import Placement
 from daemon.store.models import MessageRecord, StepRecord, utcnow
-from daemon.store.repository import (
-    ACTION_REFUSED,
-    DUPLICATE,
-    IGNORED,
-    NEEDS_PERSON,
-    PENDING,
-    RESOLVED,
-    REVIEW,
-    SUBMITTED,
-    UNCERTAIN,
-    Store,
-)
+from daemon.store.repository import ACTION_REFUSED, Store
 
 log = logging.getLogger(__name__)
-STATUSES = (REVIEW, UNCERTAIN, PENDING, SUBMITTED, DUPLICATE, RESOLVED, IGNORED)
-RETRYABLE = (REVIEW, UNCERTAIN)
-RESOLVABLE = (REVIEW, UNCERTAIN, PENDING)
+STATUSES = tuple(Status)
+RETRYABLE = (Status.REVIEW, Status.UNCERTAIN)
+RESOLVABLE = (Status.REVIEW, Status.UNCERTAIN, Status.PENDING)
 RETRY_REASON = "retry requested"
 UNCERTAIN_WARNING = (
     "warning: message #{pk} was uncertain: the ATS may have done {steps} although no answer was "
@@ -178,7 +167,7 @@ def retry(store: Store, pk: int, move_back: MoveBack | None = None) -> Outcome:
     """
     record, steps = message(store, pk)
     _require(record, RETRYABLE, "retried")
-    uncertain = record.status == UNCERTAIN
+    uncertain = record.status == Status.UNCERTAIN
     started = [s.name for s in steps if s.status == STARTED]
     unanswered = started if uncertain else []
     _requeue(store, record, unanswered)
@@ -197,7 +186,7 @@ def retry(store: Store, pk: int, move_back: MoveBack | None = None) -> Outcome:
 def retry_all(store: Store, move_back: MoveBack | None = None,
               include_uncertain: bool = False) -> Iterator[Outcome]:
     """Retry every review message (and uncertain ones when asked), oldest first."""
-    statuses = RETRYABLE if include_uncertain else (REVIEW,)
+    statuses = RETRYABLE if include_uncertain else (Status.REVIEW,)
     with store.session() as s:
         ids = list(s.scalars(select(MessageRecord.id).where(MessageRecord.status.in_(statuses))
                              .order_by(MessageRecord.id)))
@@ -218,12 +207,12 @@ def resolve(store: Store, pk: int, note: str, by: str = "", settle: Settle | Non
     if not note.strip():
         raise NotAllowed("a note is required: say what was done, e.g. --note 'added by hand'")
     record, _steps = message(store, pk)
-    if record.status == RESOLVED and _mail_owed(record):
+    if record.status == Status.RESOLVED and _mail_owed(record):
         return Outcome(pk, f"#{pk} already resolved (note kept)" + _settled(store, record, settle, mailbox_off))
     _require(record, RESOLVABLE, "resolved")
     try:
-        store.update_message(pk, expect=record.status, status=RESOLVED, note=note.strip(), resolved_by=by.strip(),
-                             resolved_at=now or utcnow())
+        store.update_message(pk, expect=record.status, status=Status.RESOLVED, note=note.strip(),
+                             resolved_by=by.strip(), resolved_at=now or utcnow())
     except Conflict as exc:
         raise NotAllowed(f"{exc}: it changed meanwhile; nothing done") from exc
     log.info("review.resolved", extra={"record": pk, "was": record.status})
@@ -275,7 +264,7 @@ def _settled(store: Store, record: MessageRecord, settle: Settle | None, mailbox
         return "; its mail was NOT found in the mailbox (unflag or move it by hand)"
     detail = json.dumps({"action": DONE_ACTION, "folder": placement.folder, "uid": placement.uid})
     try:
-        store.record_action(record.id, expect=RESOLVED, action=DONE_ACTION, placement=placement,
+        store.record_action(record.id, expect=Status.RESOLVED, action=DONE_ACTION, placement=placement,
                             step=MAILBOX_STEP, detail=detail)
     except Conflict:
         log.warning("review.changed_meanwhile", extra={"record": record.id})
@@ -295,7 +284,7 @@ def _requeue(store: Store, record: MessageRecord, unanswered: Sequence[str]) -> 
         if current.status != record.status:
             raise NotAllowed(f"message #{record.id} changed to {current.status} meanwhile; "
                              "nothing done")
-        current.status, current.reason, current.attempts = PENDING, RETRY_REASON, 0
+        current.status, current.reason, current.attempts = Status.PENDING, RETRY_REASON, 0
         current.last_error, current.mailbox_action = "", ""
         # The mailbox step is owed again; calls sent without a recorded answer are forgotten
         # (the person checked that the ATS did not do them).
@@ -308,7 +297,7 @@ def _undo_requeue(store: Store, record: MessageRecord, unanswered: Sequence[str]
     """The mail could not be moved back: the record returns to what it was, unless it moved on."""
     with store.session() as s:
         current = s.get_one(MessageRecord, record.id)
-        if current.status != PENDING or current.uid != record.uid:
+        if current.status != Status.PENDING or current.uid != record.uid:
             return  # the daemon already took it up again
         current.status, current.reason, current.attempts = record.status, record.reason, record.attempts
         current.last_error, current.mailbox_action = record.last_error, record.mailbox_action
@@ -334,7 +323,7 @@ def _retry_line(record: MessageRecord, unanswered: Sequence[str], found: bool | 
 def _retry_warning(record: MessageRecord, started: Sequence[str]) -> str:
     """For uncertain: the person must have checked the ATS. Else: what will still be held."""
     steps = ", ".join(started)
-    if record.status == UNCERTAIN:
+    if record.status == Status.UNCERTAIN:
         steps = steps or "the call whose answer was lost"
         return UNCERTAIN_WARNING.format(pk=record.id, steps=steps)
     return STILL_STARTED.format(pk=record.id, steps=steps) if started else ""

@@ -36,25 +36,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
 from daemon.config import FirstPass
+from daemon.domain import SETTLED, MessageKey, Status
 from daemon.errors import Conflict, MailboxActionRefused, MailboxUnavailable, StoreBusy
 from daemon.intake.flow import MessageFlow
 from daemon.intake.journal import crash_point
 from daemon.intake.outcome import Disposition, Outcome
 from daemon.mail.identity import Identity, identify, sender
-from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox, MessageFacts, MessageKey
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox, MessageFacts
 from daemon.store.models import FolderState, MessageRecord
-from daemon.store.repository import (
-    ACTION_REFUSED,
-    DUPLICATE,
-    IGNORED,
-    PENDING,
-    RESOLVED,
-    REVIEW,
-    SETTLED,
-    SUBMITTED,
-    UNCERTAIN,
-    Store,
-)
+from daemon.store.repository import ACTION_REFUSED, Store
 
 log = logging.getLogger(__name__)
 MAILBOX_STEP = "mailbox"
@@ -99,15 +89,15 @@ class PassSummary:
             return
         self.counted.add(record.id)
         self.seen += 1
-        if record.status == SUBMITTED:
+        if record.status == Status.SUBMITTED:
             self.submitted += 1
-        elif record.status in (REVIEW, UNCERTAIN):
+        elif record.status in (Status.REVIEW, Status.UNCERTAIN):
             self.set_aside += 1
-        elif record.status == DUPLICATE:
+        elif record.status == Status.DUPLICATE:
             self.duplicates += 1
-        elif record.status == IGNORED:
+        elif record.status == Status.IGNORED:
             self.ignored += 1
-        elif record.status == PENDING:
+        elif record.status == Status.PENDING:
             self.pending += 1
 
 
@@ -285,7 +275,7 @@ class Runner:
     def _needs_body(self, record: MessageRecord | None, facts: MessageFacts) -> bool:
         if record is None:
             return not _marked(facts) and facts.size <= self.options.max_message_bytes
-        return record.status == PENDING and facts.size <= self.options.max_message_bytes
+        return record.status == Status.PENDING and facts.size <= self.options.max_message_bytes
 
     def _before_next(self, summary: PassSummary) -> None:
         """Stop starting messages when the pass paused or a stop was requested."""
@@ -316,9 +306,9 @@ class Runner:
         if record is None:
             record, counted = self._record(key, facts, raw, found)
             crash_point(RECORDED_STEP, self.options.crash_after_step)
-            if record.status != PENDING:
+            if record.status != Status.PENDING:
                 summary.count(record)
-        if record.status != PENDING:
+        if record.status != Status.PENDING:
             self._flights.append(_Flight(key, record))
             return
         self._attempt(key, record, raw, address, counted=counted, summary=summary)
@@ -348,7 +338,7 @@ class Runner:
                 summary.count(record)
         if self._keeps_highest and flight.key.uid > self._highest:
             self._highest = flight.key.uid  # every UID below is handled, or left out by the first pass's window
-        if record is not None and record.status != PENDING:
+        if record is not None and record.status != Status.PENDING:
             self._act(record)
         if not self.heartbeat() and not draining:
             raise Stop
@@ -373,16 +363,16 @@ class Runner:
         first = self.store.first_copy(identity)
         if first is None:
             return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity, attempts=1), True
-        if first.status == PENDING and self._copy_gone(first, key):
+        if first.status == Status.PENDING and self._copy_gone(first, key):
             # The same mail under a new UID in this folder (a new UIDVALIDITY, or put back by
             # `messages retry`) and its old copy is gone: it continues the earlier record.
             log.warning("mail.remapped", extra={"record": first.id, "old_uid": first.uid, "uid": key.uid})
-            return self.store.move_record(first.id, key, expect=PENDING), False
+            return self.store.move_record(first.id, key, expect=Status.PENDING), False
         original = first.duplicate_of or first.id
         log.info("mail.duplicate", extra={"record": original, "uid": key.uid})
         return self.store.add_message(
             key, sha256=digest, size=facts.size, content_key=identity, message_id=first.message_id,
-            status=DUPLICATE, duplicate_of=original, job_title=first.job_title, candidate_id=first.candidate_id,
+            status=Status.DUPLICATE, duplicate_of=original, job_title=first.job_title, candidate_id=first.candidate_id,
             reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS"), False
 
     def _record_unread(self, key: MessageKey, facts: MessageFacts) -> tuple[MessageRecord, bool]:
@@ -408,13 +398,13 @@ class Runner:
         """Count the attempt (unless the new record was written with it), then start the flow."""
         if not counted:
             if record.attempts >= self.options.max_attempts:
-                settled = self._write(record, Outcome(REVIEW, _gave_up(record)))
+                settled = self._write(record, Outcome(Status.REVIEW, _gave_up(record)))
                 if settled is not None:
                     summary.count(settled)
                 self._flights.append(_Flight(key, settled))
                 return
             try:
-                record = self.store.update_message(record.id, expect=PENDING, attempts=record.attempts + 1)
+                record = self.store.update_message(record.id, expect=Status.PENDING, attempts=record.attempts + 1)
             except Conflict:
                 self._flights.append(_Flight(key, None))  # a person resolved it meanwhile
                 return
@@ -427,7 +417,7 @@ class Runner:
         if disposition is Disposition.CONFLICT:
             log.warning("mail.changed_meanwhile", extra={"record": record.id})
             return None
-        if disposition is not None and outcome.status == PENDING:
+        if disposition is not None and outcome.status == Status.PENDING:
             # Not the message's fault (ATS-wide, database, configuration, mailbox): stop the pass.
             self._give_back(record, outcome)
             raise outcome.error if outcome.error is not None else Stop
@@ -452,14 +442,14 @@ class Runner:
         log.warning("mail.deferred", extra={"record": record.id, "attempts": attempts, "ats_down": down,
                                             "error": type(outcome.error).__name__})
         if attempts >= self.options.max_attempts:
-            return self._write(record, Outcome(REVIEW, f"gave up after {attempts} attempts; last error: "
+            return self._write(record, Outcome(Status.REVIEW, f"gave up after {attempts} attempts; last error: "
                                                        f"{outcome.error}"), attempts=attempts)
-        return self._write(record, Outcome(PENDING), attempts=attempts, last_error=str(outcome.error)[:2000])
+        return self._write(record, Outcome(Status.PENDING), attempts=attempts, last_error=str(outcome.error)[:2000])
 
     def _give_back(self, record: MessageRecord, outcome: Outcome) -> None:
         """The fault was not the message's (ATS-wide, database, configuration): no attempt used."""
         try:
-            self.store.update_message(record.id, expect=PENDING, attempts=max(0, record.attempts - 1),
+            self.store.update_message(record.id, expect=Status.PENDING, attempts=max(0, record.attempts - 1),
                                       last_error=str(outcome.error)[:2000])
         except (StoreBusy, Conflict):
             log.warning("mail.attempt_not_given_back", extra={"record": record.id})
@@ -467,9 +457,9 @@ class Runner:
     def _write(self, record: MessageRecord, outcome: Outcome, **extra: object) -> MessageRecord | None:
         """Record the outcome on a record that is still pending; None when a person changed it."""
         fields: dict[str, object] = {"status": outcome.status, **extra}
-        if outcome.status != PENDING:
+        if outcome.status != Status.PENDING:
             fields["reason"] = outcome.reason[:2000]
-        if outcome.status == SUBMITTED:
+        if outcome.status == Status.SUBMITTED:
             fields.update(applicant_id=outcome.applicant_id, candidate_id=outcome.candidate_id, last_error="")
         if outcome.job_id:
             fields.update(job_id=outcome.job_id, job_title=outcome.job_title)
@@ -479,10 +469,10 @@ class Runner:
             fields.update(rule=outcome.rule, route_reason=outcome.route_reason)
         if outcome.found_by:
             fields.update(found_by=outcome.found_by, forwarded_by=outcome.forwarded_by)
-        if outcome.status in (REVIEW, UNCERTAIN):
+        if outcome.status in (Status.REVIEW, Status.UNCERTAIN):
             log.info("mail.set_aside", extra={"record": record.id, "reason": outcome.reason.split(":")[0]})
         try:
-            return self.store.update_message(record.id, expect=PENDING, **fields)
+            return self.store.update_message(record.id, expect=Status.PENDING, **fields)
         except Conflict:
             log.warning("mail.changed_meanwhile", extra={"record": record.id})
             return None
@@ -498,7 +488,8 @@ class Runner:
             return  # a copy of a mail still pending elsewhere: its action waits for the original
         try:
             if done:
-                target = self.options.ignored_folder if record.status == IGNORED else self.options.processed_folder
+                ignored = record.status == Status.IGNORED
+                target = self.options.ignored_folder if ignored else self.options.processed_folder
                 placement = self.mailbox.mark_done(record.uid, target)
             else:
                 placement = self.mailbox.set_aside(record.uid, self.options.review_folder)
@@ -516,18 +507,18 @@ class Runner:
 
     def _is_done(self, record: MessageRecord) -> bool | None:
         """True: mark done (seen); False: set aside (flagged); None: not yet (the original copy is pending)."""
-        if record.status in (SUBMITTED, RESOLVED, IGNORED):
+        if record.status in (Status.SUBMITTED, Status.RESOLVED, Status.IGNORED):
             return True
-        if record.status != DUPLICATE:
+        if record.status != Status.DUPLICATE:
             return False
         if record.candidate_id:
             return True
         original = self.store.message_by_pk(record.duplicate_of) if record.duplicate_of else None
         if original is None:
             return False
-        if original.status == PENDING:
+        if original.status == Status.PENDING:
             return None
-        return original.status in (SUBMITTED, RESOLVED, IGNORED)
+        return original.status in (Status.SUBMITTED, Status.RESOLVED, Status.IGNORED)
 
     def _refused(self, record: MessageRecord, exc: MailboxActionRefused) -> None:
         """Recorded on this message with the server's words; retried on later passes, a bounded
@@ -545,8 +536,8 @@ class Runner:
 
 # Mail an earlier run of ours settled, known only by its keyword: (status, action done, what, next).
 _MARKS = {
-    DONE_KEYWORD: (DUPLICATE, "processed", "marked done", "nothing sent to the ATS"),
-    REVIEW_KEYWORD: (REVIEW, "flagged", "set aside", "look at it, then retry or resolve it"),
+    DONE_KEYWORD: (Status.DUPLICATE, "processed", "marked done", "nothing sent to the ATS"),
+    REVIEW_KEYWORD: (Status.REVIEW, "flagged", "set aside", "look at it, then retry or resolve it"),
 }
 
 

@@ -22,11 +22,11 @@ from typing import Any, Protocol
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import AtsId, Job
+from daemon.domain import Person
 from daemon.errors import AtsRejected, NoCandidate, OutcomeUnknown
 from daemon.intake.applicant import applicant_name
 from daemon.intake.comment import confirmation
 from daemon.mail import ParsedEmail, Resume
-from daemon.mail.inline_forward import Person
 from daemon.routing.decision import Decision
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from daemon.domain import Person
 from daemon.mail import Attachment, ParsedEmail
-from daemon.mail.inline_forward import InlineForward, Person, inline_forward, is_forward_subject, strip_prefixes
+from daemon.mail.inline_forward import InlineForward, inline_forward, is_forward_subject, strip_prefixes
 from daemon.mail.resumes import detect_kind
 
 FOUND_BY_SENDER = "sender"

@@ -37,6 +37,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from daemon.domain import Person
+
 _LINE_MAX_CHARS = 1_000  # a header line longer than this is not one
 _SEPARATOR_WINDOW = 3  # non-blank lines between a separator and its header block, at most
 _BLOCK_GAP = 1  # blank lines tolerated between two header lines of one block (HTML reduced to text)
@@ -84,14 +86,6 @@ _PREFIX = re.compile(
 _FORWARD_WORD = re.compile("(?:" + "|".join(FORWARD_PREFIXES) + r")(?:\[\d+\])?", re.IGNORECASE)
 _ANGLE_ADDRESS = re.compile(r"(.*?)[<\[]\s*(?:mailto:)?([^\s<>\[\]@]+@[^\s<>\[\]@]+?)\s*[>\]]", re.IGNORECASE)
 _BARE_ADDRESS = re.compile(r"[^\s<>\[\]()\"',;:@]+@[^\s<>\[\]()\"',;:@]+\.[^\s<>\[\]()\"',;:@]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    """Someone named in a mail: display name ("" when none) and lower-cased address ("" when none)."""
-
-    name: str
-    address: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,18 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from daemon.domain import Placement
+
 DONE_KEYWORD = "$AtsInboxDone"  # set with \Seen on mail that is done: never submit it again
 REVIEW_KEYWORD = "$AtsInboxReview"  # set with \Flagged on mail set aside for a person
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class MessageKey:
-    """A message's identity in one folder: UIDs only mean something with their UIDVALIDITY."""
-
-    account: str
-    folder: str
-    uidvalidity: int
-    uid: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +25,6 @@ class MessageFacts:
 
     size: int
     keywords: frozenset[str] = frozenset()  # DONE_KEYWORD / REVIEW_KEYWORD when set
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where a message is after a mailbox action: its folder, and its UID there when known."""
-
-    folder: str
-    uid: int | None = None
 
 
 class Mailbox(Protocol):

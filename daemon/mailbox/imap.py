@@ -51,9 +51,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, IMAPClientReadOnlyError, LoginError
 
 from daemon.config import ImapSettings
+from daemon.domain import Placement
 from daemon.errors import ConfigError, MailboxActionRefused, MailboxUnavailable
 from daemon.mailbox import oauth2
-from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts, Placement
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts
 
 log = logging.getLogger(__name__)
 SEEN = b"\\Seen"

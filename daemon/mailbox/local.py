@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from daemon.domain import Placement
 from daemon.errors import MailboxUnavailable
-from daemon.mailbox.base import FolderInfo, MessageFacts, Placement
+from daemon.mailbox.base import FolderInfo, MessageFacts
 
 UIDVALIDITY = 1
 

@@ -25,8 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from daemon.config import ImapSettings
+from daemon.domain import Placement, Status
 from daemon.errors import AtsInboxError
-from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Placement
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD
 from daemon.mailbox.imap import (
     FLAGGED,
     SEEN,
@@ -39,7 +40,6 @@ from daemon.mailbox.imap import (
 )
 from daemon.mailbox.restore import find
 from daemon.store.models import MessageRecord
-from daemon.store.repository import IGNORED
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class MailDesk:
         """The folders looked in, in order."""
         s = self.settings
         moved_to = {"flagged": s.review_folder,
-                    "processed": s.ignored_folder if record.status == IGNORED else s.processed_folder}
+                    "processed": s.ignored_folder if record.status == Status.IGNORED else s.processed_folder}
         folders = [record.placed_folder, moved_to.get(record.mailbox_action, ""), record.folder]
         return list(dict.fromkeys(canonical(f) for f in folders if f))
 

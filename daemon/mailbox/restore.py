@@ -18,7 +18,8 @@ import logging
 from collections.abc import Sequence
 
 from daemon.config import ImapSettings
-from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Placement
+from daemon.domain import Placement
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD
 from daemon.mailbox.imap import (
     FLAGGED,
     SCAN_LIMIT,

@@ -19,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from daemon.domain import NEEDS_PERSON, Status
 from daemon.store.models import PassRecord
-from daemon.store.repository import NEEDS_PERSON, PENDING, Store
+from daemon.store.repository import Store
 
 SUCCEEDED = ("ok", "deferred")
 
@@ -57,7 +58,7 @@ def read_facts(store: Store) -> Facts:
     counts = store.counts()
     return Facts(last_success=_aware(success), last_finished=finished,
                  review_queue=sum(counts.get(status, 0) for status in NEEDS_PERSON),
-                 backlog=counts.get(PENDING, 0), counts=counts)
+                 backlog=counts.get(Status.PENDING, 0), counts=counts)
 
 
 def assess(facts: Facts, now: datetime, no_success: timedelta, started: datetime | None = None) -> Health:

@@ -13,10 +13,23 @@ The public surface (everything else in this package is internal):
 rules/README.md (the admins' page) documents every key; daemon/routing/schema.py reads them.
 """
 
+from daemon.domain import RuleAction
 from daemon.routing.checking import check_against
-from daemon.routing.decision import IGNORE, REVIEW, SUBMIT, Decision, Explanation, RuleTrial, decide, explain
+from daemon.routing.decision import Decision, Explanation, RuleTrial, decide, explain
 from daemon.routing.problems import Problem, RulesInvalid
 from daemon.routing.ruleset import RuleSet, fingerprint, load_rules
 
-__all__ = ["IGNORE", "REVIEW", "SUBMIT", "Decision", "Explanation", "Problem", "RuleSet", "RuleTrial", "RulesInvalid",
-           "check_against", "decide", "explain", "fingerprint", "load_rules"]
+__all__ = [
+           "Decision",
+           "Explanation",
+           "Problem",
+           "RuleAction",
+           "RuleSet",
+           "RuleTrial",
+           "RulesInvalid",
+           "check_against",
+           "decide",
+           "explain",
+           "fingerprint",
+           "load_rules",
+]

@@ -15,14 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from daemon.ats.models import Job, Pipeline, Source, Stage
+from daemon.domain import RuleAction
 from daemon.mail import ParsedEmail
 from daemon.routing.conditions import Check, MailView
 from daemon.routing.inference import infer_job, job_label
-from daemon.routing.rule import IGNORE, REVIEW, SUBMIT, Rule
+from daemon.routing.rule import Rule
 from daemon.routing.ruleset import RuleSet
 from daemon.routing.targets import find_rule_job, find_source, find_stage
 
-__all__ = ["IGNORE", "REVIEW", "SUBMIT", "Decision", "Explanation", "RuleTrial", "decide", "explain"]
+__all__ = ["Decision", "Explanation", "RuleTrial", "decide", "explain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class Decision:
     inference step ("job code in the subject", "job title in the subject").
     """
 
-    action: str  # SUBMIT, REVIEW or IGNORE
+    action: str  # RuleAction.SUBMIT, RuleAction.REVIEW or RuleAction.IGNORE
     rule: str
     reasons: tuple[str, ...]
     job: Job | None = None
@@ -100,20 +101,20 @@ def _noted(decision: Decision, trials: list[RuleTrial]) -> Decision:
 def _inferred(email: ParsedEmail, jobs: Sequence[Job]) -> Decision:
     route = infer_job(email.subject, jobs)
     if route.job is None:
-        return Decision(REVIEW, route.step, (route.reason,), candidates=route.candidates)
-    return Decision(SUBMIT, route.step, (route.reason,), job=route.job)
+        return Decision(RuleAction.REVIEW, route.step, (route.reason,), candidates=route.candidates)
+    return Decision(RuleAction.SUBMIT, route.step, (route.reason,), job=route.job)
 
 
 def _by_rule(rule: Rule, check: Check, email: ParsedEmail, jobs: Sequence[Job], pipelines: Sequence[Pipeline],
              sources: Sequence[Source]) -> Decision:
     matched = f"matched {check.said}"
-    if rule.action in (REVIEW, IGNORE):
-        default = "set aside" if rule.action == REVIEW else "ignored"
+    if rule.action in (RuleAction.REVIEW, RuleAction.IGNORE):
+        default = "set aside" if rule.action == RuleAction.REVIEW else "ignored"
         return Decision(rule.action, rule.name, (rule.reason or f"{default} by rule {rule.name!r}", matched),
                         rule_at=rule.where)
 
     def review(why: str, candidates: tuple[Job, ...] = ()) -> Decision:
-        return Decision(REVIEW, rule.name, (why, matched), rule_at=rule.where, candidates=candidates)
+        return Decision(RuleAction.REVIEW, rule.name, (why, matched), rule_at=rule.where, candidates=candidates)
 
     if rule.job is not None:
         found = find_rule_job(rule.job, dict(check.captures), jobs)
@@ -139,5 +140,5 @@ def _by_rule(rule: Rule, check: Check, email: ParsedEmail, jobs: Sequence[Job], 
             return review(f"rule {rule.name!r} names a source it cannot use: {found_source.why}")
         source = found_source.thing
         reasons.append(f"source {source.name!r}")
-    return Decision(SUBMIT, rule.name, tuple(reasons), job=job, stage=stage, source=source, comment=rule.comment,
-                    rule_at=rule.where)
+    return Decision(RuleAction.SUBMIT, rule.name, tuple(reasons), job=job, stage=stage, source=source,
+                    comment=rule.comment, rule_at=rule.where)

@@ -6,10 +6,10 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from daemon.domain import RuleAction
 from daemon.routing.conditions import AllOf, Check, MailView
 
-SUBMIT, REVIEW, IGNORE = "submit", "review", "ignore"
-ACTIONS = (SUBMIT, REVIEW, IGNORE)
+ACTIONS = tuple(RuleAction)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class Rule:
     file: str
     line: int
     when: AllOf
-    action: str = SUBMIT
+    action: str = RuleAction.SUBMIT
     job: JobRef | None = None
     stage: str = ""
     source: str = ""

@@ -35,10 +35,11 @@ from typing import Any
 
 import regex
 
+from daemon.domain import RuleAction
 from daemon.routing import conditions as c
 from daemon.routing.lines import RuleLines
 from daemon.routing.problems import Problem
-from daemon.routing.rule import ACTIONS, IGNORE, REVIEW, SUBMIT, JobRef, Rule, placeholders
+from daemon.routing.rule import ACTIONS, JobRef, Rule, placeholders
 
 CONDITION_KEYS = ("to", "to_tag", "from", "from_domain", "subject", "subject_regex", "body", "body_regex",
                   "attachment", "header", "header_regex", "any", "not")
@@ -215,17 +216,17 @@ class RuleReader:
     # -- actions ------------------------------------------------------------------------------
 
     def _actions(self, table: Mapping[str, Any], name: str) -> dict[str, Any]:
-        action = table.get("action", SUBMIT)
+        action = table.get("action", RuleAction.SUBMIT)
         if action not in ACTIONS:
             self.fail("action", f"`action` must be one of {', '.join(map(repr, ACTIONS))}, "
                                 f"not {_shown(action)}")
-            action = SUBMIT
+            action = RuleAction.SUBMIT
         if not any(k in table for k in DOES_SOMETHING):
             self.fail(None, "does nothing: give it an action (job_code, job_title, job_id, "
                             "job, stage, source, comment, or action = \"review\" or \"ignore\")")
         texts = {k: self._text(table, k) for k in ("reason", "stage", "source", "comment")}
         job = self._job(table)
-        if action in (REVIEW, IGNORE):
+        if action in (RuleAction.REVIEW, RuleAction.IGNORE):
             for key in (*JOB_KEYS, "stage", "source", "comment"):
                 if key in table:
                     self.fail(key, f"`{key}` has no effect with action = {action!r}: "

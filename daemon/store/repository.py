@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from daemon.domain import MessageKey, Placement, Status
 from daemon.errors import Conflict, StoreBusy
-from daemon.mailbox.base import MessageKey, Placement
 from daemon.store.models import (
     FolderState,
     KnownApplicant,
@@ -25,15 +25,6 @@ from daemon.store.models import (
     utcnow,
 )
 
-PENDING = "pending"  # recorded; not finished (transient failure, or a person asked for a retry)
-SUBMITTED = "submitted"  # a candidate exists in the ATS (new, or an earlier one commented on)
-REVIEW = "review"  # set aside for a person, with the reason
-UNCERTAIN = "uncertain"  # a create call's outcome is unknown: held for a person
-DUPLICATE = "duplicate"  # another copy of a mail already recorded (see duplicate_of)
-RESOLVED = "resolved"  # a person dealt with it (see note)
-IGNORED = "ignored"  # never for the ATS (a rule said so, or automatic mail): recorded with the reason
-SETTLED = frozenset({SUBMITTED, REVIEW, UNCERTAIN, DUPLICATE, RESOLVED, IGNORED})
-NEEDS_PERSON = frozenset({REVIEW, UNCERTAIN})
 ACTION_REFUSED = "refused"  # mailbox_action once the server refused it too often: a person moves it
 READ_ONLY = "ats_inbox_read_only"  # execution option: a read transaction (no write lock on SQLite)
 
@@ -120,7 +111,7 @@ class Store:
             record = MessageRecord(
                 account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid,
                 message_id=message_id, sha256=sha256, size=size, content_key=content_key,
-                status=fields.pop("status", PENDING), **fields,
+                status=fields.pop("status", Status.PENDING), **fields,
             )
             s.add(record)
         return record
@@ -173,7 +164,7 @@ class Store:
                 select(MessageRecord.uid).where(
                     MessageRecord.account == account, MessageRecord.folder == folder,
                     MessageRecord.uidvalidity == uidvalidity,
-                    (MessageRecord.status == PENDING) | (MessageRecord.mailbox_action == ""),
+                    (MessageRecord.status == Status.PENDING) | (MessageRecord.mailbox_action == ""),
                 ).order_by(MessageRecord.uid)
             )
             return list(rows)
