@@ -14,6 +14,7 @@
      │                            one message: recorded on it, retried a bounded number of times
      ├── DatabaseReplaced         the database file changed under a running daemon: stop
      ├── Conflict                 a record changed meanwhile (compare-and-set lost): leave it
+     ├── NotAllowed               a person's action does not apply to a message in its status
      ├── OutcomeUnknown           a create call may or may not have happened: hold for a person
      └── PermanentError           park the message for a person, with the reason
           ├── UnparseableMail
@@ -41,6 +42,10 @@ class ConfigError(AtsInboxError):
         self.path = path
         where = " ".join(p for p in (f"key '{key}'" if key else "", f"in {path}" if path else "") if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class NotAllowed(AtsInboxError):
+    """A person's action (retry, resolve) does not apply to a message in its current status."""
 
 
 class TransientError(AtsInboxError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from daemon.ats.breaker import CircuitOpen
+from daemon.domain import Status
 from daemon.errors import (
     AtsMisdirected,
     AtsRateLimited,
@@ -21,37 +22,42 @@ from daemon.errors import (
     StoreBusy,
     UnparseableMail,
 )
-from daemon.intake.outcome import Disposition, classify, reason_of
+from daemon.intake.lifecycle import Pass, judge
+from daemon.intake.outcome import Disposition, Outcome, classify, reason_of
 
 D = Disposition
 
+S, P = Status, Pass
+# error, its disposition, and what the run does with it (the ATS answering): the status, the pass
 TABLE = [
-    (ConfigError("unknown source", key="ats.source"), D.CONFIG, True),
-    (AtsRejected("refused (401)", status=401), D.CONFIG, True),
-    (AtsRejected("refused (403)", status=403), D.CONFIG, True),
-    (DatabaseReplaced("deleted"), D.CONFIG, True),
-    (AtsMisdirected("404: check ats.base_url"), D.ATS_WIDE, True),
-    (StoreBusy("locked"), D.STORE_BUSY, True),
-    (MailboxUnavailable("connection reset"), D.MAILBOX_DOWN, False),
-    (MailboxActionRefused("NO", server_text="NO [OVERQUOTA]"), D.ACTION_REFUSED, False),
-    (Conflict("resolved meanwhile"), D.CONFLICT, False),
-    (OutcomeUnknown("answer lost"), D.UNCERTAIN, False),
-    (CircuitOpen("circuit open"), D.UNTRIED, False),
-    (AtsUnavailable("503"), D.TRANSIENT, False),
-    (AtsRateLimited("429", retry_after=3), D.TRANSIENT, False),
-    (AtsRejected("refused (422): email is invalid", status=422), D.PERMANENT, False),
-    (NoResume("no PDF"), D.PERMANENT, False),
-    (NoRoute("no open job title appears in the subject"), D.PERMANENT, False),
-    (UnparseableMail("too many MIME parts"), D.PERMANENT, False),
-    (KeyError("title"), D.BUG, False),
+    (ConfigError("unknown source", key="ats.source"), D.CONFIG, S.PENDING, P.STOPS),
+    (AtsRejected("refused (401)", status=401), D.CONFIG, S.PENDING, P.STOPS),
+    (AtsRejected("refused (403)", status=403), D.CONFIG, S.PENDING, P.STOPS),
+    (DatabaseReplaced("deleted"), D.CONFIG, S.PENDING, P.STOPS),
+    (AtsMisdirected("404: check ats.base_url"), D.ATS_WIDE, S.PENDING, P.STOPS),
+    (StoreBusy("locked"), D.STORE_BUSY, S.PENDING, P.STOPS),
+    (MailboxUnavailable("connection reset"), D.MAILBOX_DOWN, S.PENDING, P.STOPS),  # the runner reconnects
+    (MailboxActionRefused("NO", server_text="NO [OVERQUOTA]"), D.ACTION_REFUSED, S.PENDING, P.STOPS),
+    (Conflict("resolved meanwhile"), D.CONFLICT, None, P.GOES_ON),
+    (OutcomeUnknown("answer lost"), D.UNCERTAIN, S.UNCERTAIN, P.PAUSES),
+    (CircuitOpen("circuit open"), D.UNTRIED, S.PENDING, P.GOES_ON),
+    (AtsUnavailable("503"), D.TRANSIENT, S.PENDING, P.GOES_ON),
+    (AtsRateLimited("429", retry_after=3), D.TRANSIENT, S.PENDING, P.GOES_ON),
+    (AtsRejected("refused (422): email is invalid", status=422), D.PERMANENT, S.REVIEW, P.GOES_ON),
+    (NoResume("no PDF"), D.PERMANENT, S.REVIEW, P.GOES_ON),
+    (NoRoute("no open job title appears in the subject"), D.PERMANENT, S.REVIEW, P.GOES_ON),
+    (UnparseableMail("too many MIME parts"), D.PERMANENT, S.REVIEW, P.GOES_ON),
+    (KeyError("title"), D.BUG, S.REVIEW, P.GOES_ON),
 ]
 
 
-@pytest.mark.parametrize(("error", "disposition", "stops_pass"), TABLE, ids=lambda v: type(v).__name__)
-def test_each_error_has_one_disposition(error, disposition, stops_pass):
-    """Every error maps to exactly the disposition the runner acts on; faults not the message's stop the pass."""
+@pytest.mark.parametrize(("error", "disposition", "status", "then"), TABLE, ids=lambda v: type(v).__name__)
+def test_each_error_has_one_disposition_and_one_verdict(error, disposition, status, then):
+    """Every error maps to one disposition, and the lifecycle's verdict on it (the one the runner
+    acts on) gives the status and what the pass does; faults not the message's stop the pass."""
     assert classify(error) is disposition
-    assert disposition.stops_pass is stops_pass
+    verdict = judge(Outcome(Status.PENDING, str(error), disposition, error), attempts=1)
+    assert (verdict.status, verdict.then) == (status, then)
 
 
 def test_reasons_name_the_kind_once():

@@ -21,6 +21,7 @@ from daemon.ats.models import Job
 from daemon.domain import Person, RuleAction, Status
 from daemon.errors import NoResume, NoRoute
 from daemon.intake.journal import DONE, StoreJournal
+from daemon.intake.lifecycle import status_after
 from daemon.intake.outcome import Disposition, MailSummary, Outcome, classify, reason_of
 from daemon.intake.submission import (
     ROUTE,
@@ -45,17 +46,12 @@ from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
 
-# The status an error leaves the message in; the runner may still change a pending one
-# (give up after max_attempts, or give the attempt back when the fault was not the message's).
-_STATUS = {Disposition.PERMANENT: Status.REVIEW, Disposition.BUG: Status.REVIEW,
-           Disposition.UNCERTAIN: Status.UNCERTAIN}
 
 
 @dataclass(frozen=True, slots=True)
 class FlowOptions:
     max_message_bytes: int = 50 * 1024 * 1024
     limits: ResumeLimits = ResumeLimits()  # noqa: RUF009 (frozen, so sharing the default is safe)
-    crash_after_step: str = ""  # test hook, see daemon.intake.journal
     internal_senders: tuple[str, ...] = ()  # [intake]: people who never apply themselves
     own_addresses: tuple[str, ...] = ()  # the daemon's own: their mail is ignored
     max_per_sender_per_hour: int = 0  # 0: no flood cap
@@ -132,7 +128,7 @@ class MessageFlow:
         return outcome if email is None else replace(outcome, mail=MailSummary.of(email))
 
     def _route_and_submit(self, record: MessageRecord, email: ParsedEmail) -> Outcome:
-        journal = StoreJournal(self.store, record.id, crash_after=self.options.crash_after_step, sleep=self._sleep)
+        journal = StoreJournal(self.store, record.id, sleep=self._sleep)
         target = recorded_target(journal)  # decided on an earlier attempt: never decided again
         if target is None and self._flooding(email):
             cap = self.options.max_per_sender_per_hour
@@ -247,4 +243,4 @@ def _failed(record: MessageRecord, exc: Exception) -> Outcome:
     reason = reason_of(exc)
     if disposition is Disposition.UNCERTAIN:
         reason = f"ATS outcome unknown, check the ATS before retrying: {exc}"
-    return Outcome(_STATUS.get(disposition, Status.PENDING), reason[:2000], disposition, exc)
+    return Outcome(status_after(disposition, Status.PENDING), reason[:2000], disposition, exc)

@@ -1,24 +1,22 @@
 """What became of one message, and what an error means for it (pure).
 
 `classify` is the one place that turns an exception met while handling a message into a
-disposition; the runner acts on dispositions, never on exception types:
+disposition; what a disposition means for the message and the pass is decided in one other
+place, daemon.intake.lifecycle (`judge`). Nothing acts on exception types:
 
-    exception                                  disposition      the message            the pass
-    ConfigError, AtsRejected 401/403           CONFIG           stays pending          stops, raises
-    AtsMisdirected                             ATS_WIDE         stays pending          stops, raises
-    DatabaseReplaced                           CONFIG           -                      stops, raises
-    StoreBusy                                  STORE_BUSY       stays pending          stops
-    MailboxUnavailable                         MAILBOX_DOWN     stays pending          reconnects
-    MailboxActionRefused                       ACTION_REFUSED   keeps its status       goes on
-    Conflict                                   CONFLICT         a person changed it    goes on
-    OutcomeUnknown                             UNCERTAIN        held for a person      pauses
-    CircuitOpen (the call was never tried)     UNTRIED          pending, no attempt    pauses when the
-                                                                                       ATS is down
-    AtsUnavailable (5xx, 429, connect)         TRANSIENT        pending, attempt kept  pauses when the
-                                                                (given back in an      ATS is down or
-                                                                outage)                after a few
-    PermanentError (no resume, no job, 4xx)    PERMANENT        set aside (review)     goes on
-    anything else (a bug)                      BUG              set aside (review)     goes on
+    exception                                  disposition
+    ConfigError, AtsRejected 401/403           CONFIG
+    DatabaseReplaced                           CONFIG
+    AtsMisdirected                             ATS_WIDE
+    StoreBusy                                  STORE_BUSY
+    MailboxUnavailable                         MAILBOX_DOWN
+    MailboxActionRefused                       ACTION_REFUSED
+    Conflict                                   CONFLICT
+    OutcomeUnknown                             UNCERTAIN
+    CircuitOpen (the call was never tried)     UNTRIED
+    AtsUnavailable (5xx, 429, connect)         TRANSIENT
+    PermanentError (no resume, no job, 4xx)    PERMANENT
+    anything else (a bug)                      BUG
 """
 
 from __future__ import annotations
@@ -58,11 +56,6 @@ class Disposition(enum.Enum):
     TRANSIENT = "transient"
     PERMANENT = "permanent"
     BUG = "unexpected error"
-
-    @property
-    def stops_pass(self) -> bool:
-        """Faults about the ATS, the database or the configuration: not this message's."""
-        return self in (Disposition.CONFIG, Disposition.ATS_WIDE, Disposition.STORE_BUSY)
 
 
 _TABLE: tuple[tuple[type[BaseException], Disposition], ...] = (
@@ -123,7 +116,7 @@ class MailSummary:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What handling one message came to; the runner records it and acts on the mailbox.
+    """What handling one message came to; the lifecycle judges it, the runner writes the verdict.
 
     `disposition` is None when the message went its whole way (submitted, or set aside by
     a decision such as "too large"); otherwise it says what the error `error` means.
