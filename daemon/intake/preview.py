@@ -20,7 +20,7 @@ from daemon.config import Settings
 from daemon.domain import Person, Status
 from daemon.errors import UnparseableMail
 from daemon.intake.flow import Candidacy, FlowOptions, MessageFlow, Plan, named
-from daemon.intake.runner import fresh_uids
+from daemon.intake.position import fresh_uids
 from daemon.mail.parsing import parse_email
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox
 from daemon.mailbox.imap import ImapMailbox

@@ -1,0 +1,105 @@
+"""Messages in flight: the flows of up to `concurrency` messages running at once, landing in order.
+
+Each message's flow runs in a worker thread (or at once, in the caller's thread, with
+concurrency 1); everything else stays on the runner's thread. Flights land in the order they
+started (UID order). Two mails from one sender are never in flight at once: the second waits
+for the first to land. A sweep starts one message at a time and opens up to `concurrency`
+once a message went through without error; any failure closes it to one again (so an outage
+or a failing endpoint meets one message, not a burst).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from daemon.domain import MessageKey
+from daemon.intake.outcome import Outcome
+from daemon.store.models import MessageRecord
+
+
+@dataclass(slots=True)
+class Flight:
+    """A message started in this sweep: its flow running (`future`), or already settled."""
+
+    key: MessageKey
+    record: MessageRecord | None
+    sender: str = ""
+    future: Future | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.future is not None
+
+
+class _Inline:
+    """An executor that runs the flow at once, in this thread (concurrency 1)."""
+
+    def submit(self, fn: Callable[..., Outcome], *args: object) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+    def shutdown(self) -> None:
+        pass
+
+
+class Flights:
+    """The flights of one sweep, in the order they started."""
+
+    def __init__(self, concurrency: int):
+        self.concurrency = concurrency
+        self._queue: deque[Flight] = deque()
+        self._executor: ThreadPoolExecutor | _Inline = _Inline()
+        self._open = False  # the last flow went through without error: `concurrency` flows may run
+
+    def __enter__(self) -> Flights:
+        workers = self.concurrency
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="flow") if workers > 1 else _Inline()
+        self._open = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._executor.shutdown()
+
+    def __bool__(self) -> bool:
+        return bool(self._queue)
+
+    def settled(self, key: MessageKey, record: MessageRecord | None) -> None:
+        """A message that needs no flow (a copy, a marked mail, given up, changed meanwhile)."""
+        self._queue.append(Flight(key, record))
+
+    def start(self, key: MessageKey, record: MessageRecord, sender: str, flow: Callable[..., Outcome],
+              *args: object) -> None:
+        self._queue.append(Flight(key, record, sender, self._executor.submit(flow, *args)))
+
+    def went_through(self, ok: bool) -> None:
+        """A flow landed: without error it opens the sweep to `concurrency`, else closes it to one."""
+        self._open = ok
+
+    def blocking(self, sender: str) -> Iterator[Flight]:
+        """The flights to land before a message from `sender` may start: until none from `sender`
+        is in flight and a worker is free."""
+        while self._queue and (self._sender_in_flight(sender) or self._running() >= self._limit()):
+            yield self._queue.popleft()
+
+    def ready(self) -> Iterator[Flight]:
+        """The flights at the head whose flows are done, in order."""
+        while self._queue and (not self._queue[0].running or self._queue[0].future.done()):
+            yield self._queue.popleft()
+
+    def remaining(self) -> Iterator[Flight]:
+        """Every flight, in order (each waited for when it lands)."""
+        while self._queue:
+            yield self._queue.popleft()
+
+    def _limit(self) -> int:
+        return self.concurrency if self._open else 1
+
+    def _running(self) -> int:
+        return sum(f.running for f in self._queue)
+
+    def _sender_in_flight(self, sender: str) -> bool:
+        return bool(sender) and any(f.running and f.sender == sender for f in self._queue)

@@ -1,0 +1,113 @@
+"""Where intake stands in one folder: the highest handled UID, and the first pass's window.
+
+Every UID at or below the saved highest is handled (or left out by the first pass's window);
+the position is saved once per batch, so a crash before a save only looks again at UIDs whose
+records say what was done. A folder seen for the first time takes only the mail in its window
+(`[imap] since`, `skip_seen`); the rest is counted and left untouched (`backfill` takes it).
+A UIDVALIDITY change voids every UID seen so far: mail already recorded is recognised again by
+its content (daemon.mail.identity), so nothing is submitted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time
+
+from daemon.config import FirstPass
+from daemon.domain import MessageKey
+from daemon.mailbox.base import Mailbox
+from daemon.store.models import FolderState
+from daemon.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+
+class FolderPosition:
+    """The position of one sweep over the mailbox's folder; see the module docstring."""
+
+    def __init__(self, store: Store, mailbox: Mailbox, first_pass: FirstPass | None, backfill_since: date | None):
+        self.store, self.mailbox = store, mailbox
+        self.first_pass, self.backfill_since = first_pass, backfill_since
+        self.uidvalidity = 0
+        self._state: FolderState | None = None
+        self._saved = 0
+        self._highest = 0
+        self._keeps = False  # only when new mail always gets a higher UID, and not in a backfill
+
+    def key(self, uid: int) -> MessageKey:
+        return MessageKey(self.mailbox.account, self.mailbox.folder, self.uidvalidity, uid)
+
+    def start(self, uidvalidity: int, ordered: bool) -> list[int]:
+        """The UIDs this sweep looks at: the owed (pending) ones first, then the new ones."""
+        self.uidvalidity = uidvalidity
+        self._state = self._folder_state()
+        self._saved = self._highest = self._state.highest_uid
+        self._keeps = ordered and self.backfill_since is None
+        owed = self.store.pending_uids(self.mailbox.account, self.mailbox.folder, uidvalidity)
+        known = set(owed)
+        return owed + [uid for uid in self._new_uids() if uid not in known]
+
+    def handled(self, uid: int) -> None:
+        """`uid` landed: every UID below it landed before it."""
+        if self._keeps and uid > self._highest:
+            self._highest = uid
+
+    def save(self) -> None:
+        """Where intake stands, saved once per batch."""
+        if self._keeps and self._highest > self._saved:
+            self.store.save_folder_state(self.mailbox.account, self.mailbox.folder, self.uidvalidity, self._highest)
+            self._saved = self._highest
+
+    def finish(self) -> None:
+        """The whole folder was swept: the rest of the first pass's window is left out for good."""
+        window_end = self._state.window_end_uid if self._state is not None else 0
+        if self._keeps and self._highest < window_end:
+            self.store.save_folder_state(self.mailbox.account, self.mailbox.folder, self.uidvalidity, window_end)
+
+    def _new_uids(self) -> list[int]:
+        """UIDs above the highest handled, those the first pass's window leaves out excepted; for a
+        backfill, the folder's mail since the date that has no record yet."""
+        if self.backfill_since is not None:
+            found = sorted(self.mailbox.window(self.backfill_since, unseen_only=False))
+            return [uid for uid in found if self.store.message(self.key(uid)) is None]
+        return fresh_uids(self.mailbox, self._state)
+
+    def _folder_state(self) -> FolderState:
+        account, folder = self.mailbox.account, self.mailbox.folder
+        state = self.store.folder_state(account, folder)
+        if state is None:
+            return self._first_pass()
+        if state.uidvalidity != self.uidvalidity:
+            log.warning("imap.uidvalidity_changed", extra={"folder": folder, "old": state.uidvalidity,
+                                                            "new": self.uidvalidity})
+            self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=0)
+            return self.store.folder_state(account, folder)
+        return state
+
+    def _first_pass(self) -> FolderState:
+        """A folder seen for the first time: only mail in the window is taken; the rest is
+        counted (never recorded one by one) and left untouched."""
+        account, folder, window = self.mailbox.account, self.mailbox.folder, self.first_pass
+        everything = self.mailbox.uids_after(0) if window is not None else []
+        if window is None or not everything:
+            self.store.save_folder_state(account, folder, self.uidvalidity, 0)
+            return self.store.folder_state(account, folder)
+        since = window.since(datetime.now(UTC).date())
+        inside = self.mailbox.window(since, window.unseen_only)
+        skipped = sum(1 for uid in everything if uid not in inside)
+        log.info("imap.first_pass", extra={"folder": folder, "messages": len(everything), "left_out": skipped,
+                                           "window": window.describe()})
+        moment = datetime.combine(since, time.min, tzinfo=UTC) if since is not None else None
+        self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=max(everything),
+                                     window_since=moment, window_unseen=window.unseen_only, skipped=skipped)
+        return self.store.folder_state(account, folder)
+
+
+def fresh_uids(mailbox: Mailbox, state: FolderState) -> list[int]:
+    """UIDs above the highest handled in the folder, but those the first pass's window leaves out."""
+    uids = mailbox.uids_after(state.highest_uid)
+    if state.window_end_uid <= state.highest_uid:
+        return uids
+    since = state.window_since.date() if state.window_since is not None else None
+    inside = mailbox.window(since, state.window_unseen)
+    return [uid for uid in uids if uid > state.window_end_uid or uid in inside]
