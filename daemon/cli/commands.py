@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from daemon.config import Settings
 from daemon.errors import ConfigError
+from daemon.cli import messages
 from daemon.intake import review
 from daemon.mailbox import restore
 from daemon.ops import alerts, idle, notify
@@ -212,7 +213,7 @@ def status_text(store: Store, limit: int, rules_folder: Path | None = None) -> s
         lines.append(rules_text(rules_folder, last))
     recent = store.messages(limit=limit)
     if recent:
-        lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):", review.list_text(recent)]
+        lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):", messages.list_text(recent)]
     return "\n".join(lines)
 
 
@@ -245,13 +246,13 @@ def rules_text(folder: Path, last: PassRecord | None) -> str:
 
 def messages_list(settings: Settings, statuses: Sequence[str], limit: int) -> int:
     with _store(settings) as store:
-        print(review.list_text(review.list_messages(store, statuses, limit)))
+        print(messages.list_text(review.list_messages(store, statuses, limit)))
     return EXIT_OK
 
 
 def messages_show(settings: Settings, pk: int) -> int:
     with _store(settings) as store:
-        print(review.show_text(*review.message(store, pk)))
+        print(messages.show_text(*review.message(store, pk)))
     return EXIT_OK
 
 

@@ -27,12 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from daemon.domain import Status
+from daemon.intake.lifecycle import CLEANABLE, keeps_personal_data
 from daemon.intake.submission import APPLICANT
-from daemon.store.models import KnownApplicant, MessageRecord, StepRecord
+from daemon.store.models import MessageRecord, StepRecord
 from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -48,15 +45,11 @@ _MIN_VALUE = 3  # shorter stored values are not searched for in texts ("A" would
 def purge_expired(store: Store, days: int, now: datetime) -> int:
     """Remove the personal data of settled messages recorded more than `days` days before `now`.
 
-    Every status but pending is settled. Returns how many messages were cleaned; a message
-    is cleaned once (its `personal_data_removed_at` is set).
+    Which statuses are cleaned is the lifecycle's (every status but pending is settled).
+    Returns how many messages were cleaned; a message is cleaned once (its
+    `personal_data_removed_at` is set).
     """
-    cutoff = now - timedelta(days=days)
-    query = (select(MessageRecord.id).where(MessageRecord.status != Status.PENDING, MessageRecord.created_at < cutoff,
-                                            MessageRecord.personal_data_removed_at.is_(None))
-             .order_by(MessageRecord.id))
-    with store.reading() as s:
-        ids = list(s.scalars(query))
+    ids = store.uncleaned(CLEANABLE, now - timedelta(days=days))
     for start in range(0, len(ids), BATCH):
         _clean(store, ids[start:start + BATCH], now)
     if ids:
@@ -78,26 +71,18 @@ def purge_person(store: Store, email: str, now: datetime) -> Purged:
     """Remove the personal data of every message from `email` (sender, or the applicant's address
     in the journal) and forget the ATS applicant this daemon created for it."""
     address = email.strip().casefold()
-    with store.reading() as s:
-        ids = sorted(set(s.scalars(select(MessageRecord.id).where(func.lower(MessageRecord.sender_email) == address)))
-                     | set(_by_applicant_step(s, address)))
-        records = [s.get_one(MessageRecord, pk) for pk in ids]
+    ids = sorted(store.ids_from(address) | set(_by_applicant_step(store, address)))
+    records = store.messages_by_pk(ids)
     for start in range(0, len(ids), BATCH):
         _clean(store, ids[start:start + BATCH], now)
-    with store.session() as s:
-        known = s.get(KnownApplicant, address)
-        applicant_id = known.applicant_id if known else ""
-        if known is not None:
-            s.delete(known)
+    applicant_id = store.forget_applicant(address)
     log.info("retention.person_purged", extra={"messages": len(ids), "applicant_forgotten": bool(applicant_id)})
-    return Purged(tuple(ids), tuple(r.id for r in records if r.status == Status.PENDING), applicant_id,
+    return Purged(tuple(ids), tuple(r.id for r in records if keeps_personal_data(r.status)), applicant_id,
                   tuple(sorted({r.placed_folder or r.folder for r in records})))
 
 
-def _by_applicant_step(s: Session, address: str) -> Iterable[int]:
-    steps = s.execute(select(StepRecord.message_pk, StepRecord.detail).where(
-        StepRecord.name == APPLICANT, StepRecord.detail.ilike(f"%{_like(address)}%", escape="\\")))
-    for pk, detail in steps:
+def _by_applicant_step(store: Store, address: str) -> Iterable[int]:
+    for pk, detail in store.step_details_like(APPLICANT, f"%{_like(address)}%"):
         data = _json_or(detail, {})
         if isinstance(data, dict) and str(data.get("email", "")).casefold() == address:
             yield pk
@@ -109,21 +94,19 @@ def _like(text: str) -> str:
 
 def _clean(store: Store, ids: Sequence[int], now: datetime) -> None:
     """One transaction: each record's personal fields cleared, its texts and steps scrubbed."""
-    with store.session() as s:
-        for pk in ids:
-            record = s.get(MessageRecord, pk)
-            if record is None:
-                continue
-            values = _personal_values(record)
-            for name in CLEARED:
-                setattr(record, name, "")
-            record.sent_at = None
-            record.attachments = _sizes_only(record.attachments)
-            for name in SCRUBBED:
-                setattr(record, name, scrub(getattr(record, name), values))
-            for step in s.scalars(select(StepRecord).where(StepRecord.message_pk == pk)):
-                step.detail = _scrub_detail(step.detail, values)
-            record.personal_data_removed_at = now
+    def edit(record: MessageRecord, steps: list[StepRecord]) -> None:
+        values = _personal_values(record)
+        for name in CLEARED:
+            setattr(record, name, "")
+        record.sent_at = None
+        record.attachments = _sizes_only(record.attachments)
+        for name in SCRUBBED:
+            setattr(record, name, scrub(getattr(record, name), values))
+        for step in steps:
+            step.detail = _scrub_detail(step.detail, values)
+        record.personal_data_removed_at = now
+
+    store.edit_messages(ids, edit)
 
 
 def _personal_values(record: MessageRecord) -> list[str]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, delete, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -155,6 +155,101 @@ class Store:
             record.mailbox_action, record.action_error = action, ""
             record.placed_folder, record.placed_uid = placement.folder, placement.uid
             _upsert_step(s, pk, step, "done", detail=detail)
+
+    # the review queue: named queries for people's actions (daemon.intake.review)
+    def listing(self, statuses: Collection[str], limit: int, first: Collection[str]) -> list[MessageRecord]:
+        """Messages in `statuses` (all when empty): those in `first` first, then newest first."""
+        ahead = case((MessageRecord.status.in_(tuple(first)), 0), else_=1)
+        query = select(MessageRecord).order_by(ahead, MessageRecord.id.desc()).limit(limit)
+        if statuses:
+            query = query.where(MessageRecord.status.in_(tuple(statuses)))
+        with self.reading() as s:
+            return list(s.scalars(query))
+
+    def with_steps(self, pk: int) -> tuple[MessageRecord, list[StepRecord]] | None:
+        """One message and its journal steps in the order they were first recorded; None: no such id."""
+        with self.reading() as s:
+            record = s.get(MessageRecord, pk)
+            if record is None:
+                return None
+            steps = s.scalars(select(StepRecord).where(StepRecord.message_pk == pk).order_by(StepRecord.id))
+            return record, list(steps)
+
+    def ids_in(self, statuses: Collection[str], recorded_before: datetime | None = None) -> list[int]:
+        """Ids of the messages in `statuses` (recorded before then, when given), oldest first."""
+        query = select(MessageRecord.id).where(MessageRecord.status.in_(tuple(statuses))).order_by(MessageRecord.id)
+        if recorded_before is not None:
+            query = query.where(MessageRecord.created_at < recorded_before)
+        with self.reading() as s:
+            return list(s.scalars(query))
+
+    def requeue(self, pk: int, *, expect: str, reason: str, forget: Collection[str]) -> None:
+        """Back to pending with no attempt used and no mailbox action, in one transaction; the
+        journal steps `forget` are dropped. Conflict when the record is no longer in `expect`."""
+        with self.session() as s:
+            current = s.get_one(MessageRecord, pk)
+            if current.status != expect:
+                raise Conflict(f"message #{pk} changed to {current.status} meanwhile")
+            current.status, current.reason, current.attempts = Status.PENDING, reason, 0
+            current.last_error, current.mailbox_action = "", ""
+            s.execute(delete(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name.in_(tuple(forget))))
+
+    def undo_requeue(self, before: MessageRecord, steps: Collection[tuple[str, str, str]]) -> bool:
+        """The record as it was `before` a requeue, with the journal steps (name, status, detail)
+        put back; False when the daemon took it up again meanwhile (then nothing changes)."""
+        with self.session() as s:
+            current = s.get_one(MessageRecord, before.id)
+            if current.status != Status.PENDING or current.uid != before.uid:
+                return False
+            current.status, current.reason, current.attempts = before.status, before.reason, before.attempts
+            current.last_error, current.mailbox_action = before.last_error, before.mailbox_action
+            for name, status, detail in steps:
+                s.add(StepRecord(message_pk=before.id, name=name, status=status, detail=detail))
+            return True
+
+    # retention: named queries for removing personal data (daemon.intake.retention)
+    def uncleaned(self, statuses: Collection[str], recorded_before: datetime) -> list[int]:
+        """Ids of messages in `statuses` recorded before then whose personal data is still there."""
+        with self.reading() as s:
+            return list(s.scalars(select(MessageRecord.id).where(
+                MessageRecord.status.in_(tuple(statuses)), MessageRecord.created_at < recorded_before,
+                MessageRecord.personal_data_removed_at.is_(None)).order_by(MessageRecord.id)))
+
+    def ids_from(self, address: str) -> set[int]:
+        """Ids of the messages whose sender is `address` (any case)."""
+        with self.reading() as s:
+            return set(s.scalars(select(MessageRecord.id).where(func.lower(MessageRecord.sender_email) == address)))
+
+    def step_details_like(self, step: str, pattern: str) -> list[tuple[int, str]]:
+        """(message id, detail) of the journal steps `step` whose detail is LIKE `pattern` (any case,
+        escaped with a backslash): the caller reads the details it needs."""
+        with self.reading() as s:
+            rows = s.execute(select(StepRecord.message_pk, StepRecord.detail).where(
+                StepRecord.name == step, StepRecord.detail.ilike(pattern, escape="\\")))
+            return [(pk, detail) for pk, detail in rows]
+
+    def messages_by_pk(self, pks: Collection[int]) -> list[MessageRecord]:
+        """The records of these ids that exist, in id order."""
+        with self.reading() as s:
+            return list(s.scalars(select(MessageRecord).where(MessageRecord.id.in_(tuple(pks)))
+                                  .order_by(MessageRecord.id)))
+
+    def edit_messages(self, pks: Collection[int], edit: Callable[[MessageRecord, list[StepRecord]], None]) -> None:
+        """One transaction: `edit` changes each existing record and its journal steps in place."""
+        with self.session() as s:
+            for pk in pks:
+                record = s.get(MessageRecord, pk)
+                if record is not None:
+                    edit(record, list(s.scalars(select(StepRecord).where(StepRecord.message_pk == pk))))
+
+    def forget_applicant(self, address: str) -> str:
+        """Forget the ATS applicant this daemon knew for the address; its id ("" when none)."""
+        with self.session() as s:
+            known = s.get(KnownApplicant, address)
+            if known is None:
+                return ""
+            s.delete(known)
+            return known.applicant_id
 
     def pending_uids(self, account: str, folder: str, uidvalidity: int) -> list[int]:
         """UIDs recorded but not finished, and finished ones whose mailbox action is still owed
