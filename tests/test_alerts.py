@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -109,7 +110,7 @@ def test_login_failures_alert_after_so_many_passes_in_a_row_and_clear_on_a_good_
     outbox = Outbox()
     alerting = Alerting([outbox], Thresholds(login_failures=3))
     with service_over(tmp_path, box) as (service, _sandbox):
-        service.observer = PassObservers(alerting)
+        service = replace(service, observer=PassObservers(alerting))
         watch = Watch(service.store, timedelta(minutes=15), started=datetime.now(UTC))
         said = []
         for attempt in range(5):

@@ -20,12 +20,10 @@ import pytest
 from daemon.config import ImapSettings, load_settings
 from daemon.errors import ConfigError, MailboxUnavailable
 from daemon.mailbox.imap import IdleConnection
-from daemon.ops import idle
+from daemon.ops import assembly, idle
 from daemon.ops.idle import Backoff, IdleWatcher
 from daemon.ops.scheduler import run_forever
-from daemon.ops.service import Service
 from daemon.ops.stopping import StopSignal
-from daemon.store import open_store
 from tests.e2e import cli
 from tests.test_imap_mailbox import settings as imap_settings
 from tests.world import World, application
@@ -370,7 +368,7 @@ def test_mail_appended_during_idle_is_submitted_within_two_seconds_p95(world: Wo
     (Dovecot itself announces new mail about 0.5 s after it lands; a pass takes about 0.2 s.)"""
     settings = load_settings(world.config)
     wake, stop = threading.Event(), StopSignal()
-    service = Service.from_settings(settings, open_store(settings.database_url), stop=stop)
+    service = assembly.service(settings, stop)
     loop = threading.Thread(target=run_forever, args=(service.run_pass, 3600, stop), kwargs={"wake": wake},
                             daemon=True)
     watcher, thread = dovecot_watcher(settings.imap, wake, stop)

@@ -3,6 +3,7 @@ mailbox refuses the login; `ats-inbox status` judges alike and exits 1 when unhe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def scraped(tmp_path):
         watch = Watch(service.store, timedelta(minutes=15), started=clock(), clock=clock)
         metrics = Metrics(watch, lambda: service.client.breaker.is_open)
         service.client.observe = metrics.ats_exchange
-        service.observer = PassObservers(metrics)
+        service = replace(service, observer=PassObservers(metrics))
         with Listener("127.0.0.1", 0, metrics, watch.judge) as listener:
             base = "http://{}:{}".format(*listener.address)
             yield service, sandbox, box, lambda path: httpx.get(base + path, timeout=5), clock

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -31,8 +32,7 @@ def listener():
 
 
 def reported(service, notifier, interval=60):
-    service.observer = PassObservers(PassReport(notifier, interval))
-    return service
+    return replace(service, observer=PassObservers(PassReport(notifier, interval)))
 
 
 def test_each_message_is_one_datagram_of_key_value_lines(listener):
@@ -91,7 +91,8 @@ def test_ready_after_the_first_good_pass_and_status_lines_say_what_it_did(tmp_pa
     box = Wedged([application(1), application(2, attach=False)])
     with service_over(tmp_path, box) as (service, _sandbox):
         notifier = Notifier(listener.path, watchdog_seconds=600)
-        reported(service, notifier).run_pass()
+        service = reported(service, notifier)
+        service.run_pass()
         service.run_pass()
     lines = listener.lines()
     assert lines.count("READY=1") == 1
@@ -107,7 +108,7 @@ def test_no_ready_while_the_mailbox_refuses_the_login(tmp_path, listener):
     box = Unreachable([application(1)])
     with service_over(tmp_path, box) as (service, _sandbox):
         notifier = Notifier(listener.path)
-        reported(service, notifier)
+        service = reported(service, notifier)
         with pytest.raises(Exception, match="login refused"):
             service.run_pass()
         lines = listener.lines()
@@ -122,7 +123,7 @@ def test_status_says_since_when_the_ats_is_down(tmp_path, listener):
     """Passes stopped by an ATS outage: "waiting: ATS down since HH:MM", the time of the first one."""
     with service_over(tmp_path, Wedged([application(1)])) as (service, sandbox):
         ats_down(sandbox)
-        reported(service, Notifier(listener.path))
+        service = reported(service, Notifier(listener.path))
         assert service.run_pass().ats_down
         service.run_pass()
     down = [line for line in listener.lines() if line.startswith("STATUS=waiting: ATS down since ")]
@@ -135,7 +136,7 @@ def test_watchdog_pings_stop_while_a_pass_is_wedged_and_resume_after(tmp_path, l
     with service_over(tmp_path, box) as (service, _sandbox):
         notifier = Notifier(listener.path, watchdog_seconds=1.0)
         notify.install(notifier)
-        reported(service, notifier)
+        service = reported(service, notifier)
         stop = StopSignal()
         loop = threading.Thread(target=run_forever, args=(service.run_pass, 1, stop),
                                 kwargs={"after_pass": notifier.pass_done})

@@ -7,19 +7,17 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from daemon.cli import messages
 from daemon.config import Settings
 from daemon.errors import ConfigError
-from daemon.cli import messages
 from daemon.intake import review
 from daemon.mailbox import restore
-from daemon.ops import alerts, idle, notify
+from daemon.ops import assembly, idle, notify
 from daemon.ops.scheduler import run_forever
-from daemon.ops.service import PassObservers, Service
 from daemon.ops.stopping import StopSignal
 from daemon.routing import RulesInvalid, load_rules
 from daemon.store import Store, open_store
@@ -38,9 +36,7 @@ def poll(settings: Settings, backfill_since: date | None = None) -> int:
     (what the first pass's window left out), with the same journal."""
     stop = StopSignal()
     with stop.installed():
-        service = _service(settings, stop)
-        if backfill_since is not None:
-            service.options = replace(service.options, backfill_since=backfill_since)
+        service = assembly.service(settings, stop, backfill_since=backfill_since)
         try:
             summary = service.run_pass(stop.requested)
         finally:
@@ -80,8 +76,8 @@ def run(settings: Settings) -> int:
     _check_watchdog(settings, notifier)
     notify.install(notifier)
     stop = StopSignal()
-    service = _service(settings, stop)
-    watch, alerting, metrics = _monitoring(settings, service, notifier)
+    built = assembly.daemon(settings, stop, notifier)
+    service, watch, alerting, metrics = built.service, built.health, built.alerting, built.metrics
     reload = notify.Reload(notifier, service.rules.request_reload if service.rules is not None else lambda: None,
                            _reload_check(settings))
     wake = threading.Event()
@@ -106,25 +102,6 @@ def _check_watchdog(settings: Settings, notifier: notify.Notifier) -> None:
         raise ConfigError(f"is {settings.interval_seconds} s, but the unit's WatchdogSec= is {limit:.0f} s: a quiet "
                           f"mailbox would look hung; set interval_seconds below {limit / 2:.0f}, or raise WatchdogSec=",
                           key="schedule.interval_seconds", path=str(settings.path))
-
-
-def _monitoring(settings: Settings, service: Service,
-                notifier: notify.Notifier) -> tuple[Watch, alerts.Alerting, Metrics | None]:
-    """Health, alerts and (with [metrics] listen) metrics, told of every pass."""
-    from daemon.ops.health import Watch, no_success_window
-    from daemon.ops.metrics import Metrics
-
-    window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
-    watch = Watch(service.store, window, started=datetime.now(UTC))
-    a = settings.alerts
-    alerting = alerts.Alerting(alerts.senders(a.command, a.webhook_url, a.timeout_seconds),
-                               alerts.Thresholds(a.review_queue_above, a.login_failures))
-    metrics = Metrics(watch, lambda: service.client.breaker.is_open) if settings.metrics.host else None
-    if metrics is not None:
-        service.client.observe = metrics.ats_exchange
-    report = notify.PassReport(notifier, settings.interval_seconds)
-    service.observer = PassObservers(report, alerting, *([metrics] if metrics is not None else []))
-    return watch, alerting, metrics
 
 
 def _listening(settings: Settings, metrics: Metrics | None, watch: Watch) -> AbstractContextManager[object]:
@@ -173,11 +150,6 @@ def _digest(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return ""
-
-
-def _service(settings: Settings, stop: StopSignal) -> Service:
-    """The service for `poll` and `run`: its waits (retry, reconnect, Retry-After) end on `stop`."""
-    return Service.from_settings(settings, open_store(settings.database_url), stop=stop)
 
 
 def status(settings: Settings, limit: int) -> int:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -35,10 +32,8 @@ class StoreJournal:
     leaving the step "started", which would later hold the message as uncertain.
     """
 
-    def __init__(self, store: Store, message_pk: int, crash_after: str = "",
-                 sleep: Callable[[float], object] = time.sleep):
+    def __init__(self, store: Store, message_pk: int, sleep: Callable[[float], object] = time.sleep):
         self.store, self.pk = store, message_pk
-        self.crash_after = crash_after
         self._sleep = sleep
         steps = store.steps(message_pk)
         self._done = {name: json.loads(s.detail) for name, s in steps.items() if s.status == DONE}
@@ -51,16 +46,12 @@ class StoreJournal:
         return step in self._started
 
     def start(self, step: str) -> None:
-        if self.crash_after:
-            _requests.begin()
         self.store.record_step(self.pk, step, STARTED)
         self._started.add(step)
 
     def abandon(self, step: str) -> None:
         self.store.delete_step(self.pk, step)
         self._started.discard(step)
-        if self.crash_after:
-            _requests.end()
 
     def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
         detail = json.dumps(dict(data), ensure_ascii=False)
@@ -76,10 +67,7 @@ class StoreJournal:
                 log.warning("journal.busy", extra={"record": self.pk, "step": step, "attempt": attempt + 1})
                 self._sleep(min(2.0 ** attempt, 30.0))
         self._done[step] = json.loads(detail)
-        if step in self._started and self.crash_after:
-            _requests.end()
         self._started.discard(step)
-        crash_point(step, self.crash_after)
 
     def known_applicant(self, email: str) -> AtsId | None:
         found = self.store.known_applicant(email)
@@ -98,41 +86,3 @@ def _remember(step: str, ats_id: AtsId, data: Mapping[str, Any]) -> Remember | N
                         candidate_id=ats_id.to_json())
     return None
 
-
-class _RequestsOut:
-    """Create requests between their start and their answer, counted only while the crash hook is
-    armed: with several messages in flight, the hook lets the others reach a step boundary
-    before it kills, so that the kill tests resuming from steps (a request cut in half is the
-    lost-answer tests' business)."""
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._out = 0
-        self._crashing = False
-
-    def begin(self) -> None:
-        with self._changed:
-            self._changed.wait_for(lambda: not self._crashing)  # the process is about to die: send nothing
-            self._out += 1
-
-    def end(self) -> None:
-        with self._changed:
-            self._out = max(0, self._out - 1)
-            self._changed.notify_all()
-
-    def settle(self, timeout: float) -> None:
-        with self._changed:
-            self._crashing = True
-            self._changed.wait_for(lambda: self._out == 0, timeout)
-
-
-_requests = _RequestsOut()
-
-
-def crash_point(step: str, crash_after: str) -> None:
-    """Test hook: die like `kill -9` right after `step` was committed (ATS_INBOX_TEST_CRASH_AFTER);
-    other messages in flight are let reach their next step boundary first (see _RequestsOut)."""
-    if crash_after and crash_after == step:
-        log.warning("test.crash", extra={"after": step})
-        _requests.settle(timeout=10.0)
-        os.kill(os.getpid(), signal.SIGKILL)

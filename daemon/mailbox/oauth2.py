@@ -56,7 +56,6 @@ class AccessTokens:
         self._token = ""
         self._renew_at = 0.0
         self.problem: str | None = None  # why a login cannot work now (a revoked refresh token), else None
-        self.refreshes = 0
 
     def token(self) -> str:
         """A current access token: the cached one, or a new one when it is about to expire."""
@@ -81,7 +80,6 @@ class AccessTokens:
             self._refresh_token = rotated
             log.info("oauth2.refresh_token_rotated")
         self.problem = None
-        self.refreshes += 1
         log.info("oauth2.token_refreshed", extra={"expires_in": lifetime})
 
     def _post(self) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""Wiring: builds the runner from settings and runs one recorded pass (no scheduling here)."""
+"""The service: one recorded pass over the mailbox (no scheduling here; daemon.ops.assembly builds it)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from daemon.intake.outcome import Outcome
 from daemon.intake.retention import purge_expired
 from daemon.intake.runner import PassSummary, Runner, RunnerOptions
 from daemon.mailbox.base import Mailbox
-from daemon.mailbox.imap import ImapMailbox
 from daemon.routing import RuleSet
 from daemon.routing.live import LiveRules
 from daemon.store.lease import MailboxLease
@@ -45,8 +44,10 @@ class NeverStop:
         return False
 
 
-def ats_client(settings: AtsSettings, stop: Stopping | None = None) -> AtsClient:
-    """The ATS client; its retry waits end early (abandoning the retry) when a stop is requested."""
+def ats_client(settings: AtsSettings, stop: Stopping | None = None,
+               observe: Callable[[str, str], None] | None = None) -> AtsClient:
+    """The ATS client; its retry waits end early (abandoning the retry) when a stop is requested;
+    `observe` is told of each exchange (the metrics)."""
     stop = stop or NeverStop()
 
     def sleep(seconds: float) -> None:
@@ -55,7 +56,7 @@ def ats_client(settings: AtsSettings, stop: Stopping | None = None) -> AtsClient
 
     return AtsClient(settings.base_url, settings.token, timeout=settings.timeout_seconds,
                      verify=settings.ca_file or True, sleep=sleep,
-                     retry=RetryPolicy(attempts=settings.retry_attempts))
+                     retry=RetryPolicy(attempts=settings.retry_attempts), observe=observe)
 
 
 def runner_options(settings: Settings) -> RunnerOptions:
@@ -64,7 +65,7 @@ def runner_options(settings: Settings) -> RunnerOptions:
         ignored_folder=settings.imap.ignored_folder,
         batch_size=settings.imap.batch_size, max_message_bytes=settings.imap.max_message_bytes,
         max_attempts=settings.ats.max_attempts, reconnects=settings.imap.reconnect_attempts,
-        crash_after_step=settings.test_crash_after, first_pass=settings.imap.first_pass,
+        first_pass=settings.imap.first_pass,
         concurrency=settings.ats.concurrency,
     )
 
@@ -74,7 +75,7 @@ def flow_options(settings: Settings) -> FlowOptions:
     own = (*intake.own_addresses, *([settings.imap.username.lower()] if "@" in settings.imap.username else []))
     return FlowOptions(max_message_bytes=settings.imap.max_message_bytes, limits=settings.resumes,
                        cover_letter_chars=settings.cover_letter_chars,
-                       crash_after_step=settings.test_crash_after, internal_senders=intake.internal_senders,
+                       internal_senders=intake.internal_senders,
                        own_addresses=own, max_per_sender_per_hour=intake.max_per_sender_per_hour)
 
 
@@ -113,7 +114,9 @@ class PassObservers:
 class _ObservedFlow(MessageFlow):
     """The message flow, each message timed for the observer."""
 
-    observer: PassObserver
+    def __init__(self, *args: object, observer: PassObserver, **kwargs: object):
+        super().__init__(*args, **kwargs)
+        self.observer = observer
 
     def handle(self, record: MessageRecord, raw: bytes | None) -> Outcome:
         started = time.monotonic()
@@ -122,7 +125,7 @@ class _ObservedFlow(MessageFlow):
         return outcome
 
 
-@dataclass
+@dataclass(frozen=True)
 class Service:
     """Long-lived parts shared by passes: the store, the ATS client and its directory cache."""
 
@@ -137,17 +140,6 @@ class Service:
     rules: LiveRules | None = None
     retention_days: int = 0  # personal data of settled messages older than this is removed (0: never)
     observer: PassObserver = PassObservers()  # noqa: RUF009 (stateless)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, store: Store, stop: Stopping | None = None) -> Service:
-        stop = stop or NeverStop()
-        rules = LiveRules(settings.rules_path)  # invalid rules: RulesInvalid, the daemon does not start
-        client = ats_client(settings.ats, stop)
-        return cls(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
-                   options=runner_options(settings), flow_options=flow_options(settings),
-                   mailbox_factory=lambda: ImapMailbox(settings.imap),
-                   watch=DatabaseWatch(store, settings.database_url), stop=stop, rules=rules,
-                   retention_days=settings.retention_days)
 
     def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
@@ -165,10 +157,9 @@ class Service:
         self.observer.pass_started(pass_id)
         rules = self.rules.current if self.rules is not None else RuleSet
         flow = _ObservedFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep,
-                             rules=rules)
+                             rules=rules, observer=self.observer)
         runner = Runner(self.store, mailbox, flow, self.options, probe=self.client.answers, should_stop=should_stop,
                         sleep=self.stop.sleep, heartbeat=_Heartbeat(lease, self.observer))
-        flow.observer = self.observer
         try:
             summary = runner.run_pass()
         except Exception as exc:

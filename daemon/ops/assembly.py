@@ -1,0 +1,71 @@
+"""The composition root: the daemon assembled from its parts, once, from the settings.
+
+Every long-lived part is built here and handed to the parts that use it; nothing is patched
+onto an object after it was built. `service` serves `poll` and `backfill` (one pass);
+`daemon` adds what a long-running daemon needs: health, alerts, metrics, and the systemd
+pass report, all told of every pass. The crash-recovery test hook (daemon.ops.crash) is
+installed here, and only when its variable is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+
+from daemon.ats.client import AtsClient
+from daemon.ats.directory import AtsDirectory
+from daemon.config import Settings
+from daemon.mailbox.imap import ImapMailbox
+from daemon.ops import alerts, notify
+from daemon.ops.crash import armed
+from daemon.ops.health import Watch, no_success_window
+from daemon.ops.metrics import Metrics
+from daemon.ops.service import PassObserver, PassObservers, Service, Stopping, ats_client, flow_options, runner_options
+from daemon.routing.live import LiveRules
+from daemon.store import Store, open_store
+from daemon.store.watch import DatabaseWatch
+
+
+def service(settings: Settings, stop: Stopping, *, backfill_since: date | None = None,
+            store: Store | None = None, observer: PassObserver | None = None,
+            client: AtsClient | None = None, environ: Mapping[str, str] = os.environ) -> Service:
+    """The service for one pass or many: its waits (retry, reconnect, Retry-After) end on `stop`.
+    Invalid rules raise RulesInvalid: the daemon does not start."""
+    store = armed(store if store is not None else open_store(settings.database_url), environ)
+    client = client if client is not None else ats_client(settings.ats, stop)
+    return Service(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
+                   options=replace(runner_options(settings), backfill_since=backfill_since),
+                   flow_options=flow_options(settings), mailbox_factory=lambda: ImapMailbox(settings.imap),
+                   watch=DatabaseWatch(store, settings.database_url), stop=stop,
+                   rules=LiveRules(settings.rules_path), retention_days=settings.retention_days,
+                   observer=observer if observer is not None else PassObservers())
+
+
+@dataclass(frozen=True, slots=True)
+class Daemon:
+    """The long-running daemon's parts: the service, and those told of each of its passes."""
+
+    service: Service
+    health: Watch
+    alerting: alerts.Alerting
+    metrics: Metrics | None  # with [metrics] listen
+
+
+def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
+           environ: Mapping[str, str] = os.environ) -> Daemon:
+    """The service with health, alerts, metrics (when [metrics] listen is set) and the systemd
+    pass report as its pass observers, and the ATS client reporting each exchange to the metrics."""
+    store = armed(open_store(settings.database_url), environ)
+    window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
+    health = Watch(store, window, started=datetime.now(UTC))
+    a = settings.alerts
+    alerting = alerts.Alerting(alerts.senders(a.command, a.webhook_url, a.timeout_seconds),
+                               alerts.Thresholds(a.review_queue_above, a.login_failures))
+    metrics = Metrics(health, lambda: client.breaker.is_open) if settings.metrics.host else None
+    client = ats_client(settings.ats, stop, observe=metrics.ats_exchange if metrics is not None else None)
+    observers = PassObservers(notify.PassReport(notifier, settings.interval_seconds), alerting,
+                              *([metrics] if metrics is not None else []))
+    built = service(settings, stop, store=store, observer=observers, client=client, environ={})
+    return Daemon(built, health, alerting, metrics)

@@ -1,0 +1,91 @@
+"""A test hook for crash recovery, installed only when `ATS_INBOX_TEST_CRASH_AFTER` is set.
+
+The composition root (daemon.ops.service.assemble) wraps the store in `CrashAfter` when the
+variable names a step; nothing else in the daemon knows of the hook. The process then kills
+itself like `kill -9` right after that step was committed:
+
+    recorded        a message's record (on arrival)
+    mailbox         the mailbox action's record
+    any ATS step    a journal step done (find_job, upload_cv, applicant, candidate, comment, ...)
+
+With several messages in flight, the others are let reach a step boundary before the kill (a
+request cut in half is the lost-answer tests' business, not this hook's). Never set in
+production.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from daemon.intake.journal import DONE, STARTED
+from daemon.store.repository import Store
+
+log = logging.getLogger(__name__)
+CRASH_ENV = "ATS_INBOX_TEST_CRASH_AFTER"
+RECORDED_STEP = "recorded"
+SETTLE_SECONDS = 10.0
+
+
+class CrashAfter:
+    """The store, for everything; the process dies right after `step` is committed."""
+
+    def __init__(self, store: Store, step: str):
+        self._store, self.step = store, step
+        self._changed = threading.Condition()
+        self._out: set[tuple[int, str]] = set()  # create requests between their start and their answer
+        self._crashing = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def add_message(self, *args: Any, **kwargs: Any) -> Any:
+        record = self._store.add_message(*args, **kwargs)
+        self._after(RECORDED_STEP)
+        return record
+
+    def move_record(self, *args: Any, **kwargs: Any) -> Any:
+        record = self._store.move_record(*args, **kwargs)
+        self._after(RECORDED_STEP)
+        return record
+
+    def record_step(self, pk: int, step: str, status: str, **kwargs: Any) -> None:
+        if status == STARTED:
+            with self._changed:
+                self._changed.wait_for(lambda: not self._crashing)  # the process is about to die: send nothing
+                self._out.add((pk, step))
+        self._store.record_step(pk, step, status, **kwargs)
+        if status == DONE:
+            self._answered(pk, step)
+            self._after(step)
+
+    def delete_step(self, pk: int, step: str) -> None:
+        self._store.delete_step(pk, step)
+        self._answered(pk, step)
+
+    def record_action(self, *args: Any, step: str, **kwargs: Any) -> None:
+        self._store.record_action(*args, step=step, **kwargs)
+        self._after(step)
+
+    def _answered(self, pk: int, step: str) -> None:
+        with self._changed:
+            self._out.discard((pk, step))
+            self._changed.notify_all()
+
+    def _after(self, step: str) -> None:
+        if step != self.step:
+            return
+        log.warning("test.crash", extra={"after": step})
+        with self._changed:
+            self._crashing = True
+            self._changed.wait_for(lambda: not self._out, SETTLE_SECONDS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def armed(store: Store, environ: dict[str, str] | os._Environ[str]) -> Store:
+    """The store, wrapped in the hook when the variable names a step."""
+    step = environ.get(CRASH_ENV, "")
+    return CrashAfter(store, step) if step else store  # type: ignore[return-value]

@@ -1,0 +1,63 @@
+"""One place assembles the daemon from its settings; the crash hook exists only when its variable is set."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from daemon.config import load_settings
+from daemon.ops import assembly
+from daemon.ops.crash import CRASH_ENV, CrashAfter
+from daemon.ops.metrics import Metrics
+from daemon.ops.notify import Notifier
+from daemon.ops.service import NeverStop
+from daemon.store.repository import Store
+
+
+@pytest.fixture
+def settings(tmp_path):
+    (tmp_path / "rules").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text('[imap]\nhost = "127.0.0.1"\nusername = "jobs@example.org"\npassword = "p"\n'
+                      'processed_folder = "Done"\n'
+                      '[ats]\nbase_url = "http://127.0.0.1:1"\ntoken = "t"\nconcurrency = 3\n'
+                      '[rules]\npath = "rules"\n[intake]\ninternal_senders = ["hr@example.org"]\n'
+                      '[metrics]\nlisten = "127.0.0.1:9464"\n')
+    return load_settings(config, environ={})
+
+
+def test_the_service_takes_every_setting_from_one_place(settings):
+    """The pass's options and the flow's come from the settings, the backfill date is given at assembly."""
+    service = assembly.service(settings, NeverStop(), backfill_since=date(2026, 1, 2), environ={})
+    try:
+        assert (service.options.processed_folder, service.options.concurrency) == ("Done", 3)
+        assert service.options.backfill_since == date(2026, 1, 2)
+        assert service.flow_options.internal_senders == ("hr@example.org",)
+        assert "jobs@example.org" in service.flow_options.own_addresses
+    finally:
+        service.close()
+
+
+def test_no_crash_hook_unless_its_variable_is_set(settings):
+    """Without ATS_INBOX_TEST_CRASH_AFTER the store is the store; with it, the store is wrapped by the hook."""
+    plain = assembly.service(settings, NeverStop(), environ={})
+    hooked = assembly.service(settings, NeverStop(), environ={CRASH_ENV: "candidate"})
+    try:
+        assert type(plain.store) is Store
+        assert isinstance(hooked.store, CrashAfter) and hooked.store.step == "candidate"
+    finally:
+        plain.close()
+        hooked.close()
+
+
+def test_the_daemon_tells_metrics_of_each_pass_and_each_ats_exchange(settings):
+    """With [metrics] listen, the metrics observe the passes and the ATS client reports to them, wired at build."""
+    built = assembly.daemon(settings, NeverStop(), Notifier(None), environ={})
+    try:
+        assert isinstance(built.metrics, Metrics)
+        assert built.metrics in built.service.observer.observers
+        assert built.service.client.observe == built.metrics.ats_exchange
+        assert built.health.store is built.service.store
+    finally:
+        built.service.close()
