@@ -69,15 +69,6 @@ def runner_options(settings: Settings) -> RunnerOptions:
     )
 
 
-def flow_options(settings: Settings) -> FlowOptions:
-    intake = settings.intake
-    own = (*intake.own_addresses, *([settings.imap.username.lower()] if "@" in settings.imap.username else []))
-    return FlowOptions(max_message_bytes=settings.imap.max_message_bytes, limits=settings.resumes,
-                       cover_letter_chars=settings.cover_letter_chars,
-                       crash_after_step=settings.test_crash_after, internal_senders=intake.internal_senders,
-                       own_addresses=own, max_per_sender_per_hour=intake.max_per_sender_per_hour)
-
-
 class PassObserver(Protocol):
     """Told what each pass does (systemd notify, metrics, alerts): quick calls that never raise."""
 
@@ -144,7 +135,7 @@ class Service:
         rules = LiveRules(settings.rules_path)  # invalid rules: RulesInvalid, the daemon does not start
         client = ats_client(settings.ats, stop)
         return cls(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
-                   options=runner_options(settings), flow_options=flow_options(settings),
+                   options=runner_options(settings), flow_options=FlowOptions.from_settings(settings),
                    mailbox_factory=lambda: ImapMailbox(settings.imap),
                    watch=DatabaseWatch(store, settings.database_url), stop=stop, rules=rules,
                    retention_days=settings.retention_days)
