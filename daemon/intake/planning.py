@@ -118,9 +118,10 @@ class Plan:
         return tuple(r for c in self.candidacies for r in c.resumes)
 
     @property
-    def submitted(self) -> tuple[Candidacy, ...]:
-        """The candidacies that would be submitted (those with a resume)."""
-        return tuple(c for c in self.candidacies if c.resumes) if self.status == Status.SUBMITTED else ()
+    def candidates(self) -> tuple[Candidacy, ...]:
+        """Who the mail applies for: those with a resume, else everyone found."""
+        with_resumes = tuple(c for c in self.candidacies if c.resumes)
+        return with_resumes or self.candidacies
 
 
 def read(raw: bytes, options: FlowOptions) -> ParsedEmail:
@@ -207,6 +208,13 @@ def _review_reason(decision: Decision) -> str:
     if decision.rule in INFERENCE_STEPS or not decision.rule:
         return reason_of(NoRoute(decision.reason))
     return f"set aside by rule {decision.rule!r}: {decision.reason}"
+
+
+def who(candidacy: Candidacy) -> str:
+    """The candidate as a person reads it: 'Name <address>', or that the ATS reads them in the CV."""
+    if candidacy.person is not None and candidacy.person.address:
+        return candidacy.person.named()
+    return "the person the ATS reads in the CV"
 
 
 def named(person: Person | None) -> str:
