@@ -13,6 +13,7 @@ import daemon
 from daemon.cli import main
 from tests.e2e import SANDBOX_TOKEN
 from tests.mailfactory import build_email
+from tests.world import PDF
 
 REPO_RULES = Path(__file__).resolve().parent.parent / "rules"
 SAMPLES = Path(daemon.__file__).resolve().parent / "samples"
@@ -96,8 +97,9 @@ def test_test_over_the_sample_folder_prints_a_line_a_mail_and_creates_nothing(tm
     assert re.search(r"02-data-analyst-docx.eml +submit +Data Analyst +Screening +Email +Data Analyst applicants", out)
     assert re.search(r"01-senior-python-pdf.eml +submit +Senior Python Developer +Applied +Email +job title", out)
     assert "05-unknown-job.eml" in out and "no job matched" in out
-    assert "6 mails: 1 review, 5 submit" in out
-    assert ("per job: Customer Support Specialist 1, Data Analyst 1, Python Developer 2, "
+    assert re.search(r"04-no-resume.eml +review .*no resume attached", out)  # as the run sets it aside
+    assert "6 mails: 2 review, 4 submit" in out
+    assert ("per job: Customer Support Specialist 1, Data Analyst 1, Python Developer 1, "
             "Senior Python Developer 1") in out
     assert created(sandbox) == {}
 
@@ -132,7 +134,8 @@ def test_test_reports_unreadable_mail_and_goes_on(tmp_path, sandbox, capsys):
     mail = tmp_path / "mail"
     mail.mkdir()
     (mail / "a-broken.eml").write_bytes(b"\x00\x01 not a mail at all")
-    (mail / "b-good.eml").write_bytes(build_email(to="jobs+eng-8@example.com", subject="Hi"))
+    (mail / "b-good.eml").write_bytes(build_email(to="jobs+eng-8@example.com", subject="Hi",
+                                                  attachments=[("cv.pdf", PDF, "application/pdf")]))
     path = config(tmp_path, sandbox.base_url, REPO_RULES)
     assert main(["rules", "test", str(mail), "--config", str(path)]) == 0
     out = capsys.readouterr().out
@@ -174,3 +177,31 @@ def test_test_refuses_what_it_cannot_do_with_exit_2(tmp_path, capsys, setup, wor
     target = tmp_path / "nope.eml" if setup == "missing path" else SAMPLES
     assert main(["rules", "test", str(target), "--config", str(path)]) == 2
     assert words in capsys.readouterr().err
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+EMAILS = Path(__file__).resolve().parent / "fixtures" / "emails"
+
+
+@pytest.mark.parametrize(("mail", "status", "words", "candidate", "forwarded_by"), [
+    ("crafted-recruiter-forward-as-attachment.eml", "review", "no job matched", "jane.candidate@example.org",
+     "rita@acme.test"),
+    ("crafted-out-of-office-with-pdf.eml", "ignored", "automatic reply", None, None),
+    ("04-no-resume.eml", "review", "no resume attached", "tom.becker@example.net", None),
+    ("jpeg-only.eml", "review", "JPEG image", "p@example.org", None),
+])
+def test_test_json_says_what_the_run_would_record_and_for_whom(tmp_path, sandbox, capsys, mail, status, words,
+                                                               candidate, forwarded_by):
+    """--json: the status the run would record, the candidate and who forwarded (internal senders as configured)."""
+    (tmp_path / "jpeg-only.eml").write_bytes(build_email(sender=("P", "p@example.org"), subject="Data Analyst",
+                                                         attachments=[("me.jpg", JPEG, "image/jpeg")]))
+    path = config(tmp_path, sandbox.base_url, REPO_RULES)
+    path.write_text(path.read_text() + '[intake]\ninternal_senders = ["acme.test"]\n')
+    found = next(p for p in (EMAILS / mail, SAMPLES / mail, tmp_path / mail) if p.exists())
+    assert main(["rules", "test", "--json", str(found), "--config", str(path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == status and words in out["reason"]
+    assert ((out["candidate"] or {}).get("email") if status != "ignored" else None) == candidate
+    assert (out["forwarded_by"] or {}).get("email") == forwarded_by
+    if status == "review":
+        assert out["action"] == "review" and out["job"] is None

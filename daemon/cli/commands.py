@@ -463,9 +463,11 @@ def rules_check(settings: Settings, folder: Path | None = None) -> int:
 
 def rules_test(settings: Settings, paths: Sequence[Path], folder: Path | None = None, *,
                as_json: bool = False, explain: bool = False) -> int:
-    """The decision for each mail and why; reads the ATS directory, creates nothing."""
+    """What the run would do with each mail (its plan: the decision, the candidate, who forwarded) and
+    why; reads the ATS directory, creates nothing."""
     from daemon.cli import rules_report as report
     from daemon.cli import rules_tryout as tryout
+    from daemon.intake.planning import FlowOptions
 
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -474,9 +476,10 @@ def rules_test(settings: Settings, paths: Sequence[Path], folder: Path | None = 
     rules = load_rules(folder or settings.rules_path)  # invalid: RulesInvalid, exit 2 with every problem
     directory = tryout.ats_directory(settings, strict=True)[0]
     defaults = directory.defaults(settings.ats.source)
+    options = FlowOptions.from_settings(settings)  # the run's: internal senders, own addresses, limits
     tried: list[report.Tried] = []
     for path in paths:
-        batch = [tryout.try_mail(name, raw, rules, directory) for name, raw in tryout.mails(path)]
+        batch = [tryout.try_mail(name, raw, rules, directory, options) for name, raw in tryout.mails(path)]
         tried += batch
         if as_json:
             print("\n".join(report.as_json(t, defaults, explain) for t in batch))

@@ -2,7 +2,9 @@
 
 `rules test` prints, for each mail, a block (one mail file given) or a line (a folder or a
 Maildir given), then a summary: counts per action and per job. `--json` prints one JSON
-object per mail instead, one per line, with the same facts.
+object per mail instead, one per line, with the same facts. What it prints is the run's plan
+(daemon.intake.planning): the action is what the run would do (submit, review, ignore), the
+status what it would record, with the candidate and who forwarded.
 """
 
 from __future__ import annotations
@@ -15,26 +17,37 @@ from typing import Any
 
 from daemon.ats.models import Job, Pipeline, Source, Stage
 from daemon.cli.report import table
-from daemon.domain import RuleAction
+from daemon.domain import Person, RuleAction, Status
+from daemon.intake.planning import Candidacy, Plan, named, who
 from daemon.routing.decision import Decision, Explanation
 from daemon.routing.inference import job_label
 from daemon.routing.problems import Problem
 from daemon.routing.targets import find_pipeline
 
 UNREADABLE = "unreadable"
+_ACTION = {Status.SUBMITTED: RuleAction.SUBMIT, Status.REVIEW: RuleAction.REVIEW, Status.IGNORED: RuleAction.IGNORE}
 
 
 @dataclass(frozen=True, slots=True)
 class Tried:
-    """One mail tried: its name and the explanation, or why it could not be read."""
+    """One mail tried: its name and the run's plan for it, and why it could not be read, if so."""
 
     name: str
-    explanation: Explanation | None = None
+    plan: Plan
     error: str = ""
 
     @property
     def action(self) -> str:
-        return self.explanation.decision.action if self.explanation else UNREADABLE
+        """What the run would do: submit, review or ignore (unreadable: set aside, it cannot be read)."""
+        return UNREADABLE if self.error else _ACTION[self.plan.status]
+
+    @property
+    def explanation(self) -> Explanation | None:
+        return self.plan.explanation
+
+    @property
+    def submitted(self) -> bool:
+        return self.plan.status == Status.SUBMITTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,55 +85,65 @@ def _where(decision: Decision) -> str:
 
 def block(tried: Tried, defaults: Defaults, explain: bool) -> str:
     """Everything about one mail, for a person reading one decision."""
-    if tried.explanation is None:
-        return f"{tried.name}\n  unreadable: {tried.error}"
-    decision = tried.explanation.decision
-    lines = [tried.name, f"  decision: {_decision_text(decision)}", f"  by:       {_where(decision)}"]
-    if decision.action == RuleAction.SUBMIT:
+    if tried.error:
+        return f"{tried.name}\n  unreadable: {tried.error}\n  status:   {tried.plan.status} ({tried.plan.reason})"
+    plan, decision = tried.plan, tried.plan.decision
+    lines = [tried.name, f"  decision: {_decision_text(tried)}"]
+    lines += [f"  by:       {_where(decision)}"] if decision is not None else []
+    lines += [f"  who:      {_who(plan)}"] if plan.candidates else []
+    lines += [f"  forward:  by {named(plan.forwarder)}"] if plan.forwarder else []
+    if tried.submitted and decision is not None:
         lines += [f"  stage:    {defaults.stage_text(decision)}", f"  source:   {defaults.source_text(decision)}"]
         if decision.comment:
             lines.append(f"  comment:  {decision.comment}")
-    lines.append("  why:      " + "\n            ".join(decision.reasons))
-    if decision.candidates:
-        lines.append("  candidates: " + ", ".join(job_label(j) for j in decision.candidates))
-    lines += [f"  note:     {note}" for note in decision.notes]
-    if explain:
+    if decision is not None:
+        lines.append("  why:      " + "\n            ".join(decision.reasons))
+        if decision.candidates:
+            lines.append("  candidates: " + ", ".join(job_label(j) for j in decision.candidates))
+    lines += [f"  note:     {note}" for note in (*(decision.notes if decision else ()), *plan.notes)]
+    if explain and tried.explanation is not None:
         lines.append("  rules tried, in order:" if tried.explanation.trials else "  rules tried: none (no rules)")
         lines += [f"    {'MATCH' if t.matched else 'no   '} {t.rule!r} ({t.at}): {t.said}"
                   for t in tried.explanation.trials]
     return "\n".join(lines)
 
 
-def _decision_text(decision: Decision) -> str:
-    if decision.action == RuleAction.SUBMIT and decision.job is not None:
-        return f"submit to {job_label(decision.job)}"
-    return f"{decision.action}: {decision.reasons[0] if decision.reasons else ''}"
+def _decision_text(tried: Tried) -> str:
+    if tried.submitted and tried.plan.job is not None:
+        return f"submit to {job_label(tried.plan.job)}"
+    return f"{tried.action}: {tried.plan.reason}"
+
+
+def _who(plan: Plan) -> str:
+    """The candidates, and how the first was found: 'Jane Doe <jane@example.org> (sender)'."""
+    return "; ".join(who(c) for c in plan.candidates) + (f" ({plan.found_by})" if plan.found_by else "")
 
 
 def rows(tried: Sequence[Tried], defaults: Defaults) -> str:
     """One line a mail: a table for a folder of mail."""
     lines = []
     for one in tried:
-        if one.explanation is None:
-            lines.append([one.name, UNREADABLE, "-", "-", "-", one.error])
+        plan, d = one.plan, one.plan.decision
+        people = "; ".join(who(c) for c in plan.candidates) or "-"
+        forwarder = named(plan.forwarder) or "-"
+        if one.error or d is None:
+            lines.append([one.name, one.action, "-", "-", "-", one.error or plan.reason, people, forwarder])
             continue
-        d = one.explanation.decision
-        job = d.job.title if d.job else "-"
+        job = plan.job.title if one.submitted and plan.job else "-"
         stage, _ = defaults.stage(d)
         source = d.source.name if d.source else (defaults.source.name if defaults.source else defaults.source_name)
-        submitted = d.action == RuleAction.SUBMIT
-        lines.append([one.name, d.action, job, stage.name if submitted and stage else "-",
-                      source if submitted else "-", f"{d.rule}: {d.reason}"])
-    return table(["Mail", "Action", "Job", "Stage", "Source", "Rule: why"], lines, max_width=70)
+        why = d.reason if one.submitted else plan.reason
+        lines.append([one.name, one.action, job, stage.name if one.submitted and stage else "-",
+                      source if one.submitted else "-", f"{plan.rule}: {why}", people, forwarder])
+    return table(["Mail", "Action", "Job", "Stage", "Source", "Rule: why", "Candidate", "Forwarded by"], lines,
+                 max_width=70)
 
 
 def summary(tried: Sequence[Tried]) -> str:
-    """Counts per action and per job."""
+    """Counts per action (what the run would do), per job and per rule."""
     actions = Counter(t.action for t in tried)
-    jobs = Counter(t.explanation.decision.job.title for t in tried
-                   if t.explanation and t.explanation.decision.action == RuleAction.SUBMIT
-                   and t.explanation.decision.job)
-    rules = Counter(t.explanation.decision.rule for t in tried if t.explanation)
+    jobs = Counter(t.plan.job.title for t in tried if t.submitted and t.plan.job)
+    rules = Counter(t.plan.rule for t in tried if t.plan.rule)
     parts = [f"{len(tried)} mail{'' if len(tried) == 1 else 's'}: "
              + ", ".join(f"{n} {a}" for a, n in sorted(actions.items()))]
     if jobs:
@@ -132,21 +155,38 @@ def summary(tried: Sequence[Tried]) -> str:
 
 def as_json(tried: Tried, defaults: Defaults, explain: bool) -> str:
     """One mail as one line of JSON."""
-    if tried.explanation is None:
-        return json.dumps({"mail": tried.name, "action": UNREADABLE, "error": tried.error})
-    d = tried.explanation.decision
-    stage, default_stage = defaults.stage(d)
-    source = d.source or (defaults.source if d.action == RuleAction.SUBMIT else None)
-    out: dict[str, Any] = {
-        "mail": tried.name, "action": d.action, "rule": d.rule, "rule_at": d.rule_at or None,
-        "reasons": list(d.reasons), "job": _job(d.job), "stage": _named(stage), "stage_is_default": default_stage,
-        "source": _named(source), "source_is_default": d.source is None and source is not None,
-        "comment": d.comment or None, "candidates": [_job(j) for j in d.candidates], "notes": list(d.notes),
+    plan, d = tried.plan, tried.plan.decision
+    out: dict[str, Any] = {"mail": tried.name, "action": tried.action, "status": plan.status, "reason": plan.reason,
+                           "candidate": _candidate(plan.candidates[0], plan.found_by) if plan.candidates else None,
+                           "more_candidates": [_candidate(c, "") for c in plan.candidates[1:]],
+                           "forwarded_by": _person(plan.forwarder), "job": _job(plan.job)}
+    if tried.error:
+        return json.dumps({**out, "error": tried.error}, ensure_ascii=False)
+    if d is None:
+        return json.dumps(out, ensure_ascii=False)
+    stage, default_stage = defaults.stage(d) if tried.submitted else (None, False)
+    source = (d.source or defaults.source) if tried.submitted else None
+    out |= {
+        "rule": d.rule, "rule_at": d.rule_at or None, "reasons": list(d.reasons), "stage": _named(stage),
+        "stage_is_default": default_stage, "source": _named(source),
+        "source_is_default": d.source is None and source is not None, "comment": d.comment or None,
+        "candidates": [_job(j) for j in d.candidates], "notes": [*d.notes, *plan.notes],
     }
     if explain:
         out["rules_tried"] = [{"rule": t.rule, "at": t.at, "matched": t.matched, "why": t.said}
                               for t in tried.explanation.trials]
     return json.dumps(out, ensure_ascii=False)
+
+
+def _candidate(candidacy: Candidacy, found_by: str) -> dict[str, Any]:
+    """A candidate: name and email ("" when the ATS reads them in the CV), how found, their resumes."""
+    person = candidacy.person or Person("", "")
+    return {"name": person.name, "email": person.address, "found_by": found_by, "from_cv": candidacy.from_cv,
+            "resumes": [r.filename or r.upload_name for r in candidacy.resumes]}
+
+
+def _person(person: Person | None) -> dict[str, str] | None:
+    return None if person is None else {"name": person.name, "email": person.address}
 
 
 def _job(job: Job | None) -> dict[str, Any] | None:

@@ -1,6 +1,10 @@
 """What `rules check` and `rules test` read: mail files and the ATS directory (the effects
-around the pure rules). Nothing here creates anything in the ATS: only the three directory
-reads (jobs, pipelines, sources) are made.
+around the pure rules and planning). Nothing here creates anything in the ATS: only the three
+directory reads (jobs, pipelines, sources) are made.
+
+`rules test` plans each mail as the run does (daemon.intake.planning: the same reading with
+its structure limits and size limit, forwards unwrapped, internal senders, automatic mail,
+resumes, rules and inference), with the options `FlowOptions.from_settings` gives the run.
 """
 
 from __future__ import annotations
@@ -12,23 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.ats.directory import AtsDirectory
-from daemon.ats.models import Job, Pipeline, Source
 from daemon.cli.rules_report import Defaults, Tried
 from daemon.config import IMAP_PASSWORD_ENV, Settings, load_settings
 from daemon.errors import AtsInboxError, ConfigError, UnparseableMail
-from daemon.mail.parsing import parse_email
+from daemon.intake import planning
+from daemon.intake.planning import FlowOptions
 from daemon.mailbox.local import LocalFolder
-from daemon.routing.decision import explain
 from daemon.routing.ruleset import RuleSet
 
 
 @dataclass(frozen=True, slots=True)
-class Directory:
+class Directory(planning.Directory):
     """The ATS's jobs (open and closed), pipelines and sources, as read once."""
-
-    jobs: list[Job]
-    pipelines: list[Pipeline]
-    sources: list[Source]
 
     def summary(self) -> str:
         open_jobs = sum(1 for job in self.jobs if job.is_open)
@@ -85,12 +84,16 @@ def mails(path: Path) -> Iterator[tuple[str, bytes]]:
         folder.close()
 
 
-def try_mail(name: str, raw: bytes, rules: RuleSet, directory: Directory) -> Tried:
-    """The explained decision for one mail; a mail that cannot be parsed is reported, never raised."""
+def try_mail(name: str, raw: bytes, rules: RuleSet, directory: Directory, options: FlowOptions) -> Tried:
+    """The run's plan for one mail; a mail that cannot be read is reported (set aside, as the run
+    does), never raised."""
+    large = planning.too_large(len(raw), options)
+    if large is not None:
+        return Tried(name, large)
     try:
-        email = parse_email(raw)
+        email = planning.read(raw, options)
     except UnparseableMail as exc:
-        return Tried(name, error=f"unparseable mail: {exc}")
+        return Tried(name, planning.unreadable(exc), error=f"unparseable mail: {exc}")
     except Exception as exc:  # a parser bug on hostile input: reported, never a crash of the command
-        return Tried(name, error=f"could not be read ({type(exc).__name__}: {exc})")
-    return Tried(name, explain(email, rules, directory.jobs, directory.pipelines, directory.sources))
+        return Tried(name, planning.unreadable(exc), error=f"could not be read ({type(exc).__name__}: {exc})")
+    return Tried(name, planning.plan(email, options, rules, directory))

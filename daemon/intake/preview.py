@@ -2,29 +2,34 @@
 
 The mailbox is opened read-only (EXAMINE; no folder created, no flag, no move), bodies are
 read with BODY.PEEK[], the database is only read (and not created when it does not exist),
-and the ATS is only asked for its directory (jobs, pipelines, sources). Each mail gets the
-plan the real pass would follow (daemon.intake.flow.MessageFlow.plan): who, which resumes, which
-job, stage and source, or why it would be ignored or set aside.
+and the ATS is only asked for its directory (jobs, pipelines, sources). Each mail is read and
+planned by the run's own functions (daemon.intake.planning: `read`, `plan`, the size and flood
+limits) with the run's options (`FlowOptions.from_settings`) and a target journalled by an
+earlier attempt, so the preview says what the pass would do: who the candidate is and who
+forwarded, which resumes, which job, stage and source, or why it would be ignored or set aside.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from daemon.ats.directory import AtsDirectory
 from daemon.config import Settings
 from daemon.domain import Person, Status
-from daemon.errors import UnparseableMail
-from daemon.intake.flow import Candidacy, FlowOptions, MessageFlow, Plan, named
+from daemon.intake import planning
+from daemon.intake.journal import StoreJournal
+from daemon.intake.lifecycle import owed
+from daemon.intake.planning import Directory, FlowOptions, Plan, named, who
 from daemon.intake.position import fresh_uids
-from daemon.mail.parsing import parse_email
+from daemon.intake.submission import Target, recorded_target
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox
 from daemon.mailbox.imap import ImapMailbox
-from daemon.routing import load_rules
+from daemon.routing import RuleSet, load_rules
 from daemon.store import Store, open_store
 from daemon.store.watch import sqlite_path
 
@@ -37,13 +42,54 @@ class Preview:
     uid: int
     line: str
     status: str  # submitted (would be), ignored, review, known (already handled), unreadable
+    plan: Plan | None = None  # None for mail already handled
 
 
-def preview(settings: Settings, flow: MessageFlow, mailbox: Mailbox, store: Store | None) -> Iterator[Preview]:
+@dataclass
+class Planner:
+    """The run's planning with what a dry run knows: the options, rules and directory, the store
+    (targets journalled earlier, the sender's recent mail) and the mail planned so far."""
+
+    options: FlowOptions
+    rules: RuleSet
+    directory: Directory
+    store: Store | None = None
+    senders: Counter[str] = field(default_factory=Counter)  # mail planned in this dry run, by sender
+
+    def preview(self, uid: int, keywords: frozenset[str], size: int, raw: bytes | None,
+                target: Target | None = None) -> Preview:
+        if keywords & {DONE_KEYWORD, REVIEW_KEYWORD}:
+            return Preview(uid, f"UID {uid}: already handled by an earlier run ({', '.join(sorted(keywords))}); "
+                                "nothing would be sent", "known")
+        if raw is None:
+            plan = planning.oversized(size, self.options)
+            return Preview(uid, f"UID {uid}: would be set aside: {plan.reason}", plan.status, plan)
+        try:
+            email = planning.read(raw, self.options)
+        except Exception as exc:  # the run sets such mail aside with this reason
+            plan = planning.unreadable(exc)
+            return Preview(uid, f"UID {uid}: would be set aside: {plan.reason}", "unreadable", plan)
+        plan = (self._flood(email.sender_email) if target is None else None) or planning.plan(
+            email, self.options, self.rules, self.directory, target)
+        if email.sender_email:
+            self.senders[email.sender_email] += 1
+        who = named(Person(email.sender_name, email.sender_email)) or "unknown"
+        return Preview(uid, f"UID {uid}: from {who}, subject {email.subject!r}: {_said(plan)}", plan.status, plan)
+
+    def _flood(self, sender: str) -> Plan | None:
+        """The run's flood cap: the sender's mail recorded within the hour, and planned before this one."""
+        if not self.options.max_per_sender_per_hour or not sender:
+            return None
+        since = datetime.now(UTC) - timedelta(hours=1)
+        recorded = self.store.count_from(sender, since) if self.store is not None else 0
+        return planning.flooding(recorded + self.senders[sender], self.options)
+
+
+def preview(settings: Settings, planner: Planner, mailbox: Mailbox, store: Store | None) -> Iterator[Preview]:
     """One Preview per mail the next pass would take, in order."""
     info = mailbox.open()
     try:
-        uids = _new_uids(settings, mailbox, store, info.uidvalidity)
+        uids, targets = _new_uids(settings, mailbox, store, info.uidvalidity)
         for start in range(0, len(uids), BATCH):
             batch = uids[start:start + BATCH]
             facts = mailbox.facts(batch)
@@ -51,64 +97,53 @@ def preview(settings: Settings, flow: MessageFlow, mailbox: Mailbox, store: Stor
             bodies = mailbox.fetch([uid for uid in readable if not facts[uid].keywords])
             for uid in batch:
                 if uid in facts:
-                    yield _one(uid, facts[uid].keywords, facts[uid].size, bodies.get(uid), flow, settings)
+                    yield planner.preview(uid, facts[uid].keywords, facts[uid].size, bodies.get(uid), targets.get(uid))
     finally:
         mailbox.close()
 
 
-def _new_uids(settings: Settings, mailbox: Mailbox, store: Store | None, uidvalidity: int) -> list[int]:
+def _new_uids(settings: Settings, mailbox: Mailbox, store: Store | None,
+              uidvalidity: int) -> tuple[list[int], dict[int, Target]]:
     """The UIDs the next pass would look at: pending ones, then those above the highest seen
-    (on a first pass: those in its window)."""
+    (on a first pass: those in its window); and the targets journalled for pending ones."""
     account, folder = mailbox.account, mailbox.folder
     state = store.folder_state(account, folder) if store is not None else None
     if state is not None and state.uidvalidity == uidvalidity:
         records = store.messages_at(account, folder, uidvalidity, store.pending_uids(account, folder, uidvalidity))
-        owed = sorted(uid for uid, record in records.items() if record.status == Status.PENDING)
-        known = set(owed)
-        return owed + [uid for uid in fresh_uids(mailbox, state) if uid not in known]
+        due = sorted(uid for uid, record in records.items() if owed(record.status))
+        targets = {uid: target for uid in due
+                   if (target := recorded_target(StoreJournal(store, records[uid].id))) is not None}
+        known = set(due)
+        return due + [uid for uid in fresh_uids(mailbox, state) if uid not in known], targets
     window = settings.imap.first_pass
     inside = mailbox.window(window.since(datetime.now(UTC).date()), window.unseen_only)
-    return sorted(uid for uid in mailbox.uids_after(0) if uid in inside)
-
-
-def _one(uid: int, keywords: frozenset[str], size: int, raw: bytes | None, flow: MessageFlow,
-         settings: Settings) -> Preview:
-    if keywords & {DONE_KEYWORD, REVIEW_KEYWORD}:
-        return Preview(uid, f"UID {uid}: already handled by an earlier run ({', '.join(sorted(keywords))}); "
-                            "nothing would be sent", "known")
-    if raw is None:
-        limit = settings.imap.max_message_bytes
-        return Preview(uid, f"UID {uid}: would be set aside: too large ({size} bytes, limit {limit})", "review")
-    try:
-        email = parse_email(raw, limits=flow.options.structure)
-    except UnparseableMail as exc:
-        return Preview(uid, f"UID {uid}: would be set aside: {exc.reason}: {exc}", "unreadable")
-    plan = flow.plan(email)
-    who = named(Person(email.sender_name, email.sender_email)) or "unknown"
-    return Preview(uid, f"UID {uid}: from {who}, subject {email.subject!r}: {_said(plan)}", plan.status)
+    return sorted(uid for uid in mailbox.uids_after(0) if uid in inside), {}
 
 
 def _said(plan: Plan) -> str:
     rule = f" (rule: {plan.rule})" if plan.rule else ""
     if plan.status == Status.IGNORED:
-        return f"would be ignored: {plan.reason}"
+        return f"would be ignored: {plan.reason}{_people(plan)}"
     if plan.status != Status.SUBMITTED:
-        return f"would be set aside: {plan.reason}{rule}"
+        return f"would be set aside: {plan.reason}{rule}{_people(plan)}"
     decision = plan.decision
-    job = decision.job if decision is not None else None
-    stage = decision.stage.name if decision is not None and decision.stage is not None else "first stage"
-    source = decision.source.name if decision is not None and decision.source is not None else "the [ats] source"
+    if decision is None:
+        where = "the stage and source chosen earlier"
+    else:
+        stage = decision.stage.name if decision.stage is not None else "first stage"
+        where = f"{stage}, {decision.source.name if decision.source is not None else 'the [ats] source'}"
     files = ", ".join(r.filename or r.upload_name for r in plan.resumes)
-    title = job.title if job is not None else "?"
-    people = "; ".join(_person(c) for c in plan.candidacies if c.resumes)
+    title = plan.job.title if plan.job is not None else "?"
+    people = "; ".join(who(c) for c in plan.candidates)
     forwarded = f", forwarded by {named(plan.forwarder)}" if plan.forwarder else ""
-    return f"would be submitted to {title!r} ({stage}, {source}) as {people}{forwarded} with {files}{rule}"
+    return f"would be submitted to {title!r} ({where}) as {people}{forwarded} with {files}{rule}"
 
 
-def _person(candidacy: Candidacy) -> str:
-    if candidacy.person is not None and candidacy.person.address:
-        return named(candidacy.person)
-    return "the person the ATS reads in the CV"
+def _people(plan: Plan) -> str:
+    """Who the candidate would be and who forwarded, for mail that is not submitted."""
+    said = [f"candidate {'; '.join(who(c) for c in plan.candidates)}"] if plan.candidates else []
+    said += [f"forwarded by {named(plan.forwarder)}"] if plan.forwarder else []
+    return f"; {', '.join(said)}" if said else ""
 
 
 def existing_store(url: str) -> Store | None:
@@ -122,12 +157,11 @@ def existing_store(url: str) -> Store | None:
 def run(settings: Settings, client) -> tuple[list[Preview], str]:
     """The previews for the next pass, and a one-line summary."""
     store = existing_store(settings.database_url)
-    directory = AtsDirectory(client, source_name=settings.ats.source)
-    rules = load_rules(settings.rules_path)
-    flow = MessageFlow(store, client, directory, FlowOptions(max_message_bytes=settings.imap.max_message_bytes,
-                                                                limits=settings.resumes), rules=lambda: rules)
     try:
-        previews = list(preview(settings, flow, ImapMailbox(settings.imap, read_only=True), store))
+        ats = AtsDirectory(client, source_name=settings.ats.source)
+        planner = Planner(FlowOptions.from_settings(settings), load_rules(settings.rules_path),
+                          Directory(ats.open_jobs(), ats.pipelines(), ats.sources()), store)
+        previews = list(preview(settings, planner, ImapMailbox(settings.imap, read_only=True), store))
     finally:
         if store is not None:
             store.close()

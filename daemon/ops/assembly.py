@@ -17,12 +17,13 @@ from datetime import UTC, date, datetime
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.config import Settings
+from daemon.intake.planning import FlowOptions
 from daemon.mailbox.imap import ImapMailbox
 from daemon.ops import alerts, notify
 from daemon.ops.crash import armed
 from daemon.ops.health import Watch, no_success_window
 from daemon.ops.metrics import Metrics
-from daemon.ops.service import PassObserver, PassObservers, Service, Stopping, ats_client, flow_options, runner_options
+from daemon.ops.service import PassObserver, PassObservers, Service, Stopping, ats_client, runner_options
 from daemon.routing.live import LiveRules
 from daemon.store import Store, open_store
 from daemon.store.watch import DatabaseWatch
@@ -37,7 +38,7 @@ def service(settings: Settings, stop: Stopping, *, backfill_since: date | None =
     client = client if client is not None else ats_client(settings.ats, stop)
     return Service(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
                    options=replace(runner_options(settings), backfill_since=backfill_since),
-                   flow_options=flow_options(settings), mailbox_factory=lambda: ImapMailbox(settings.imap),
+                   flow_options=FlowOptions.from_settings(settings), mailbox_factory=lambda: ImapMailbox(settings.imap),
                    watch=DatabaseWatch(store, settings.database_url), stop=stop,
                    rules=LiveRules(settings.rules_path), retention_days=settings.retention_days,
                    observer=observer if observer is not None else PassObservers())

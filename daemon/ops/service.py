@@ -70,15 +70,6 @@ def runner_options(settings: Settings) -> RunnerOptions:
     )
 
 
-def flow_options(settings: Settings) -> FlowOptions:
-    intake = settings.intake
-    own = (*intake.own_addresses, *([settings.imap.username.lower()] if "@" in settings.imap.username else []))
-    return FlowOptions(max_message_bytes=settings.imap.max_message_bytes, limits=settings.resumes,
-                       cover_letter_chars=settings.cover_letter_chars,
-                       internal_senders=intake.internal_senders,
-                       own_addresses=own, max_per_sender_per_hour=intake.max_per_sender_per_hour)
-
-
 class PassObserver(Protocol):
     """Told what each pass does (systemd notify, metrics, alerts): quick calls that never raise."""
 

@@ -1,0 +1,221 @@
+"""What becomes of a parsed mail, decided before anything is sent (pure: data in, a Plan out).
+
+One decision path: the run (daemon.intake.flow), `poll --dry-run` (daemon.intake.preview) and
+`rules test` (daemon.cli.rules_tryout) all read the mail with `read`, take their options from
+`FlowOptions.from_settings`, and call `plan`; so a preview cannot say other than the run does.
+
+`plan` goes in this order (the first that applies decides):
+1. who the candidates are and who forwarded (daemon.mail.forwards, with `internal_senders`);
+   the routing sees the original's subject when the mail is a forward;
+2. the routing decision (daemon.routing.explain), unless a target was journalled earlier;
+3. a rule that ignores the mail;
+4. automatic mail (replies, bounces, list mail, the daemon's own), unless a rule took it in;
+5. no resume (PDF, DOC, DOCX) for any candidate: set aside;
+6. a rule that sets it aside, or no single job inferred: set aside;
+7. otherwise submitted, each candidate with their own resumes.
+
+Two limits need what only the caller knows, the size before the download and the sender's
+recent mail in the store: `too_large` and `flooding` say them, with the same words everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from daemon.ats.models import Job, Pipeline, Source
+from daemon.domain import Person, RuleAction, Status
+from daemon.errors import NoResume, NoRoute
+from daemon.intake.outcome import reason_of
+from daemon.mail import ParsedEmail, Resume
+from daemon.mail.automatic import automatic_mail
+from daemon.mail.forwards import CandidateSearch, find_candidate
+from daemon.mail.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
+from daemon.mail.resumes import ResumeLimits, pick_resumes
+from daemon.routing import Decision, Explanation, RuleSet, explain
+from daemon.routing.inference import CODE_STEP, TITLE_STEP
+
+if TYPE_CHECKING:
+    from daemon.config import Settings
+    from daemon.intake.submission import Target
+
+INFERENCE_STEPS = (CODE_STEP, TITLE_STEP)  # what decided when no rule did
+FOUND_BY_CV = "ATS reading of the CV"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowOptions:
+    max_message_bytes: int = 50 * 1024 * 1024
+    limits: ResumeLimits = ResumeLimits()  # noqa: RUF009 (frozen, so sharing the default is safe)
+    internal_senders: tuple[str, ...] = ()  # [intake]: people who never apply themselves
+    own_addresses: tuple[str, ...] = ()  # the daemon's own: their mail is ignored
+    max_per_sender_per_hour: int = 0  # 0: no flood cap
+    cover_letter_chars: int = 1500  # of the mail's text quoted in the comment (0: none)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FlowOptions:
+        """The options of the run, of `poll --dry-run` and of `rules test`: built here only, so
+        that none of them forgets a setting. The IMAP login, when an address, is one of the own."""
+        intake = settings.intake
+        login = settings.imap.username.lower()
+        return cls(max_message_bytes=settings.imap.max_message_bytes, limits=settings.resumes,
+                   internal_senders=intake.internal_senders,
+                   own_addresses=(*intake.own_addresses, *([login] if "@" in login else [])),
+                   max_per_sender_per_hour=intake.max_per_sender_per_hour,
+                   cover_letter_chars=settings.cover_letter_chars)
+
+    @property
+    def structure(self) -> StructureLimits:
+        """The shape a mail may have: the default line bound grows with a larger size limit
+        (a mail of `max_message_bytes` of base64 has about one line per 50 bytes)."""
+        lines = max(STRUCTURE_LIMITS.max_lines, self.max_message_bytes // 50)
+        return replace(STRUCTURE_LIMITS, max_lines=lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """The ATS directory as data: the jobs (only open ones are ever targets; closed ones make
+    reasons say "closed"), the pipelines and the sources."""
+
+    jobs: Sequence[Job]
+    pipelines: Sequence[Pipeline]
+    sources: Sequence[Source]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidacy:
+    """One person the mail applies for, and their resumes. `person` None, or with no address:
+    the address comes from the ATS's reading of the CV (`from_cv`)."""
+
+    person: Person | None
+    resumes: tuple[Resume, ...]
+    from_cv: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What handling a mail comes to before anything is sent: submitted, ignored or set aside."""
+
+    status: Status  # SUBMITTED (to be submitted), IGNORED or REVIEW
+    reason: str
+    rule: str = ""
+    route_reason: str = ""
+    explanation: Explanation | None = None  # the rules tried on the routed mail; None: a journalled target
+    job: Job | None = None  # where it goes when submitted (the decision's job, or the journalled target's)
+    forwarder: Person | None = None
+    found_by: str = ""  # how the (first) candidate was found
+    candidacies: tuple[Candidacy, ...] = ()
+    notes: tuple[str, ...] = ()  # candidates of a bundle that could not be submitted, and why
+
+    @property
+    def decision(self) -> Decision | None:
+        return self.explanation.decision if self.explanation is not None else None
+
+    @property
+    def resumes(self) -> tuple[Resume, ...]:
+        return tuple(r for c in self.candidacies for r in c.resumes)
+
+    @property
+    def candidates(self) -> tuple[Candidacy, ...]:
+        """Who the mail applies for: those with a resume, else everyone found."""
+        with_resumes = tuple(c for c in self.candidacies if c.resumes)
+        return with_resumes or self.candidacies
+
+
+def read(raw: bytes, options: FlowOptions) -> ParsedEmail:
+    """The mail parsed as the run parses it (the same structure limits); raises as the run's parse does."""
+    return parse_email(raw, limits=options.structure)
+
+
+def unreadable(exc: Exception) -> Plan:
+    """What the run records for a mail whose reading raised `exc`: set aside, with the reason."""
+    return Plan(Status.REVIEW, reason_of(exc)[:2000])
+
+
+def too_large(size: int, options: FlowOptions) -> Plan | None:
+    """Set aside, never downloaded, when larger than `max_message_bytes`; None when it is not."""
+    if size <= options.max_message_bytes:
+        return None
+    return oversized(size, options)
+
+
+def oversized(size: int, options: FlowOptions) -> Plan:
+    """What the run records for a mail it did not download for its size."""
+    return Plan(Status.REVIEW, f"message too large ({size} bytes, limit {options.max_message_bytes})")
+
+
+def flooding(recent: int, options: FlowOptions) -> Plan | None:
+    """Ignored when `recent` mails of the sender were recorded within the hour, the cap or more;
+    None when not (or no cap)."""
+    cap = options.max_per_sender_per_hour
+    if not cap or recent < cap:
+        return None
+    return Plan(Status.IGNORED, f"more than {cap} mails from this sender within an hour (a loop or a flood); "
+                                "nothing sent to the ATS")
+
+
+def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Directory | None,
+         target: Target | None = None) -> Plan:
+    """What would become of this mail (nothing is sent): who the candidates are, the routing
+    decision (or the target journalled earlier: `directory` may then be None), the resumes, and
+    whether it is submitted, ignored or set aside; see the module docstring."""
+    search = find_candidate(email, options.internal_senders)
+    first = search.candidate
+    routed = replace(email, subject=first.subject) if search.forwarder and first and first.subject else email
+    explained = None if target is not None else _explain(routed, rules, directory)
+    decision = explained.decision if explained is not None else None
+    ruled = {"rule": target.rule if decision is None else decision.rule,
+             "route_reason": "; ".join(target.reasons) if decision is None else decision.reason,
+             "explanation": explained, "forwarder": search.forwarder,
+             "found_by": first.found_by if first and first.person.address else FOUND_BY_CV}
+    if decision is not None and decision.action == RuleAction.IGNORE:
+        return Plan(Status.IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}", **ruled)
+    automatic = automatic_mail(email, options.own_addresses) if decision is not None else None
+    if automatic is not None and decision.rule in INFERENCE_STEPS:  # a rule may take such mail in
+        return Plan(Status.IGNORED, f"{automatic.reason}; nothing sent to the ATS", **ruled)
+    candidacies = _candidacies(email, search, options.limits)
+    if not any(c.resumes for c in candidacies):
+        skipped = "; ".join(s.text for s in pick_resumes(email.attachments, options.limits).skipped)
+        missing = NoResume(f"no PDF, DOC or DOCX attachment{f' ({skipped})' if skipped else ''}")
+        return Plan(Status.REVIEW, reason_of(missing), candidacies=candidacies, **ruled)
+    if decision is not None and (decision.action == RuleAction.REVIEW or decision.job is None):
+        return Plan(Status.REVIEW, _review_reason(decision), candidacies=candidacies, **ruled)
+    notes = tuple(f"{named(c.person) or 'a candidate'}: no resume of theirs, not submitted"
+                  for c in candidacies if not c.resumes)
+    job = target.job if decision is None else decision.job
+    return Plan(Status.SUBMITTED, "", job=job, candidacies=candidacies, notes=notes, **ruled)
+
+
+def _explain(email: ParsedEmail, rules: RuleSet, directory: Directory | None) -> Explanation:
+    if directory is None:
+        raise ValueError("a mail without a journalled target needs the ATS directory to be routed")
+    return explain(email, rules, directory.jobs, directory.pipelines, directory.sources)
+
+
+def _candidacies(email: ParsedEmail, search: CandidateSearch, limits: ResumeLimits) -> tuple[Candidacy, ...]:
+    """One candidacy per candidate, each with its own resumes; with no candidate to be found,
+    one whose person comes from the ATS's reading of the CV (never the sender)."""
+    if not search.candidates:
+        return (Candidacy(None, pick_resumes(email.attachments, limits).resumes, from_cv=True),)
+    return tuple(Candidacy(c.person, pick_resumes(c.attachments, limits).resumes, from_cv=not c.person.address)
+                 for c in search.candidates)
+
+
+def _review_reason(decision: Decision) -> str:
+    """Set aside by a rule, or because inference found no single job (never a guess)."""
+    if decision.rule in INFERENCE_STEPS or not decision.rule:
+        return reason_of(NoRoute(decision.reason))
+    return f"set aside by rule {decision.rule!r}: {decision.reason}"
+
+
+def who(candidacy: Candidacy) -> str:
+    """The candidate as a person reads it: 'Name <address>', or that the ATS reads them in the CV."""
+    if candidacy.person is not None and candidacy.person.address:
+        return candidacy.person.named()
+    return "the person the ATS reads in the CV"
+
+
+def named(person: Person | None) -> str:
+    """'Name <address>', or whichever is known; "" for nobody."""
+    return person.named() if person is not None else ""
