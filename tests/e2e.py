@@ -15,6 +15,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SANDBOX_TOKEN = "sandbox-token-e2e"
 
 
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.05) -> None:
+    """Wait until `predicate()` is true (a state, never a fixed time); fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(every)
+
+
 def cli() -> list[str]:
     """The installed `ats-inbox` script next to this Python, else `python -m daemon.cli`."""
     script = Path(sys.executable).with_name("ats-inbox")

@@ -10,17 +10,10 @@ import pytest
 
 from daemon.sandbox import Fault
 from tests import invariant
-from tests.e2e import cli
+from tests.e2e import cli, wait_for
 from tests.world import World, application
 
 pytestmark = pytest.mark.imap
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def start(world: World) -> subprocess.Popen:

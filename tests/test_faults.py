@@ -18,7 +18,7 @@ import pytest
 
 from daemon.sandbox import Fault
 from tests import invariant
-from tests.e2e import cli, run_cli
+from tests.e2e import cli, run_cli, wait_for
 from tests.mailfactory import build_email
 from tests.world import CREATES, PDF, World, application, set_ats
 
@@ -261,9 +261,8 @@ def test_dovecot_restarted_mid_pass_loses_nothing(world):
     world.deliver(*(application(n) for n in range(1, 5)))
     process = subprocess.Popen([*cli(), "poll", "--config", str(world.config)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    wait_for(lambda: world.sandbox.state()["candidates"])  # mid-pass: an answer is held back 0.7 s
     world.dovecot.stop()
-    time.sleep(1.0)
     world.dovecot.start()
     _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err[-3000:]

@@ -24,6 +24,7 @@ from daemon.ops import assembly, idle
 from daemon.ops.idle import Backoff, IdleWatcher
 from daemon.ops.scheduler import run_forever
 from daemon.ops.stopping import StopSignal
+from tests import e2e
 from tests.e2e import cli
 from tests.test_imap_mailbox import settings as imap_settings
 from tests.world import World, application
@@ -32,10 +33,7 @@ FAST = Backoff(first=0.01, most=0.05)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+    e2e.wait_for(predicate, timeout, every=0.01)
 
 
 # -- the watcher, against a fake server ------------------------------------------------------
