@@ -23,8 +23,8 @@ from daemon.cli import main as cli
 from tests.imapserver import running
 
 AREAS = [  # the first match names the area of a function's file
-    ("email/", "stdlib email (MIME tree)"), ("mailparser", "mail-parser"), ("daemon/parsing", "daemon parsing"),
-    ("daemon/identity", "daemon identity"), ("sqlalchemy", "SQLAlchemy"), ("sqlite3", "sqlite3"),
+    ("email/", "stdlib email (MIME tree)"), ("daemon/mail/parsing", "daemon parsing"),
+    ("daemon/mail/identity", "daemon identity"), ("sqlalchemy", "SQLAlchemy"), ("sqlite3", "sqlite3"),
     ("alembic", "alembic"), ("httpx", "httpx/httpcore"), ("httpcore", "httpx/httpcore"), ("h11", "httpx/httpcore"),
     ("imapclient", "imapclient"), ("imaplib", "imaplib"), ("ssl", "TLS"), ("socket", "sockets"),
     ("logging", "logging"), ("daemon/logs", "logging"), ("json", "json"), ("base64", "base64"),

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from daemon.errors import UnparseableMail
 from daemon.mail import identity
-from daemon.mail.identity import content_key
+from daemon.mail.identity import content_key, identify
+from daemon.mail.parsing import parse_email
 from tests.mailfactory import build_email
 
 EMAILS = Path(__file__).parent / "fixtures" / "emails"
@@ -104,3 +106,20 @@ def test_a_huge_header_block_is_read_only_so_far():
     one = b"Subject: a\r\n" + late + b"Message-ID: <one@x>\r\n\r\nbody"
     other = b"Subject: a\r\n" + late + b"Message-ID: <other@x>\r\n\r\nbody"
     assert content_key(one) == content_key(other)
+
+
+@pytest.mark.parametrize("path", sorted(EMAILS.glob("*.eml")), ids=lambda p: p.name)
+def test_the_sender_is_the_one_the_parse_reads(path):
+    """The runner's sender of a mail (from its header block) is the parse's sender address."""
+    raw = path.read_bytes()
+    try:
+        expected = parse_email(raw).sender_email
+    except UnparseableMail:
+        return
+    assert identify(raw).sender == expected
+
+
+def test_an_address_as_display_name_gives_the_angle_addr_as_sender():
+    """`jane@example.com <jane.doe@example.org>`: the runner keeps mails of jane.doe@ apart."""
+    raw = build_email(sender=None, headers={"From": "jane@example.com <jane.doe@example.org>"})
+    assert identify(raw).sender == "jane.doe@example.org"

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import email
 import hashlib
 import logging
 import re
 import time
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
-from email.message import Message
-from email.policy import compat32
 from pathlib import Path
 
-import mailparser
 import pytest
 
 from daemon.errors import UnparseableMail
 from daemon.mail import ParsedEmail
 from daemon.mail.parsing import (
     BODY_MAX_CHARS,
-    HEADER_READERS,
     MAX_FILENAME_CHARS,
     SUBJECT_MAX_CHARS,
-    Headers,
     StructureLimits,
-    header_block,
-    headers_from_mailparser,
-    headers_from_stdlib,
     parse_email,
+    read_sender,
     safe_filename,
 )
 from tests.mailfactory import MailAttachment, build_email, forwarded
@@ -37,13 +29,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EMAILS = sorted(p for p in (FIXTURES / "emails").iterdir() if p.name != "SOURCES.md")
 NOT_EMAIL = {"enmime-not-an-email.eml", "spamscope-outlook-msg-file-not-rfc822.msg"}
 MAILS = [p for p in EMAILS if p.name not in NOT_EMAIL]
-# mail-parser 4.8 raises AttributeError on nested parts that reuse one boundary.
-MAILPARSER_RAISES = {
-    "dovecot-nested-boundary-prefix-clash.eml",
-    "mailcore-same-boundary-nested-3x.eml",
-}
-# Where mail-parser's own reading differs from the stdlib's; parsing keeps the stdlib's.
-MAILPARSER_DIFFERS = {"flanker-malformed-8bit-headers.eml": {"subject"}}  # drops a cp1252 byte
 
 
 def corpus(name: str) -> bytes:
@@ -171,27 +156,9 @@ def test_mail_within_the_structure_limits_parses() -> None:
     assert "| a | b |" in parse_email(dashes).body_text
 
 
-@pytest.mark.parametrize(
-    ("raw", "block"),
-    [
-        (b"From: a\r\nSubject: b\r\n\r\nbody\r\n", b"From: a\r\nSubject: b\r\n"),
-        (b"From: a\nSubject: b\n\nbody", b"From: a\nSubject: b\n"),
-        (b"From: a\rSubject: b\r\rbody", b"From: a\rSubject: b\r"),
-        (b"From: a\r\n folded\r\nnot a header\r\nX: y\r\n\r\n", b"From: a\r\n folded\r\n"),
-        (b"From: a\r\nSubject: b", b"From: a\r\nSubject: b"),
-    ],
-    ids=["crlf", "lf", "cr", "stops-at-non-header", "headers-only"],
-)
-def test_header_block_is_the_header_lines(raw: bytes, block: bytes) -> None:
-    """The header block ends where the stdlib parser's headers end: empty line or non-header line."""
-    assert header_block(raw) == block
-
-
-def test_header_block_past_its_bound_is_not_read() -> None:
-    """A header block over a MiB is left to the stdlib reading: mail-parser gets nothing."""
+def test_header_block_past_a_mib_still_gives_the_sender() -> None:
+    """A header block over a MiB is read from the tree like any other: the sender is found."""
     raw = b"From: a@example.com\r\n" + b"X-Filler: " + b"x" * 1024 * 1024 + b"\r\n\r\nbody"
-    assert header_block(raw) is None
-    assert headers_from_mailparser(raw, stdlib_tree(raw)) is None
     assert parse_email(raw).sender_email == "a@example.com"
 
 
@@ -283,6 +250,7 @@ def test_raw_8bit_header_with_a_broken_byte_stays_readable() -> None:
         ("Re: =?utf-8?b?A?=", "Re: =?utf-8?b?A?="),
         ("=?utf-8?q?caf=C3?=", "caf\ufffd"),
         ("=?utf-8?q?Re=CC=81sume=CC=81?=", "Résumé"),
+        ("Re\u0301sume\u0301 raw", "Résumé raw"),
         ("Bewerbung für =?utf-8?q?Backend_=E2=9C=94?=", "Bewerbung für Backend ✔"),
     ],
     ids=[
@@ -292,6 +260,7 @@ def test_raw_8bit_header_with_a_broken_byte_stays_readable() -> None:
         "bad-base64",
         "bad-utf8",
         "nfd-becomes-nfc",
+        "raw-nfd-becomes-nfc",
         "raw-utf8-beside-encoded-word",
     ],
 )
@@ -348,83 +317,32 @@ def test_message_id_loses_angle_brackets(header: str | None, expected: str) -> N
     assert parse_email(build_email(message_id=header)).message_id == expected
 
 
-# -- mail-parser first, the standard library as fallback ------------------------------
-
-
-def stdlib_tree(raw: bytes) -> Message:
-    return email.message_from_bytes(raw, policy=compat32)
-
-
-def fallbacks(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
-    return [(r.reader, r.error) for r in caplog.records if r.getMessage() == "parse.fallback"]
-
-
-def test_mailparser_is_the_default_header_reader(caplog: pytest.LogCaptureFixture) -> None:
-    """A normal mail's headers are mail-parser's: no fallback, and its reading of the sender."""
-    caplog.set_level(logging.DEBUG, logger="daemon.mail.parsing")
-    raw = build_email(sender=None, headers={"From": "jane@example.com <jane.doe@example.org>"})
-    assert HEADER_READERS[0] is headers_from_mailparser
-    assert parse_email(raw).sender_email == "jane.doe@example.org"  # the angle-addr
-    assert headers_from_stdlib(raw, stdlib_tree(raw)).sender_email == "jane@example.com"
-    assert fallbacks(caplog) == []
-
-
-def test_a_reader_in_the_chain_supplies_the_headers() -> None:
-    """The first reader's headers are used as given; body and attachments still come through."""
-    chosen = Headers("Reader", "reader@example.com", "from the reader", None, "id@reader")
-    raw = build_email(attachments=[("cv.pdf", b"%PDF-1.4", "application/pdf")])
-    parsed = parse_email(raw, header_readers=(lambda raw, message: chosen,))
-    assert (parsed.sender_name, parsed.sender_email, parsed.subject) == (
-        "Reader",
-        "reader@example.com",
-        "from the reader",
-    )
-    assert (parsed.date, parsed.message_id) == (None, "id@reader")
-    assert parsed.body_text == "Hello,\nplease find my CV attached."
-    assert [(a.filename, a.data) for a in parsed.attachments] == [("cv.pdf", b"%PDF-1.4")]
-
-
-def _raises(raw: bytes, message: Message) -> Headers | None:
-    raise ValueError("secret header text")
-
-
-def _finds_nothing(raw: bytes, message: Message) -> Headers | None:
-    return None
+# -- the sender and subject as their authors meant them --------------------------------
 
 
 @pytest.mark.parametrize(
-    ("reader", "error"), [(_raises, "ValueError"), (_finds_nothing, "no result")]
+    ("value", "name", "address"),
+    [
+        ("jane@example.com <jane.doe@example.org>", "jane@example.com", "jane.doe@example.org"),
+        ("J a@b.example <d@e.example>", "J a@b.example", "d@e.example"),
+        ("a@b.example d@e.example <g@h.example>", "a@b.example d@e.example", "g@h.example"),
+        ("Jane@Example.com <jane@example.com>", "", "jane@example.com"),
+        ('"jane@example.com" <jane.doe@example.org>', "jane@example.com", "jane.doe@example.org"),
+        ("a@example.com, b@example.org", "", "a@example.com"),
+    ],
+    ids=["address-as-name", "name-with-address", "two-addresses-as-name", "name-is-the-address", "quoted",
+         "two-mailboxes"],
 )
-def test_failing_reader_falls_back_to_stdlib(
-    reader: object, error: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A reader that raises or finds nothing gives the stdlib reading; the log names the type."""
-    caplog.set_level(logging.DEBUG, logger="daemon.mail.parsing")
-    raw = build_email(sender=("Jöhn Doe", "john@example.com"), subject="Bewerbung")
-    parsed = parse_email(raw, header_readers=(reader,))
-    assert parsed == parse_email(raw, header_readers=())
-    assert (parsed.sender_name, parsed.subject) == ("Jöhn Doe", "Bewerbung")
-    assert fallbacks(caplog) == [(reader.__name__, error)]
-    assert "secret" not in caplog.text
+def test_an_address_as_display_name_leaves_the_angle_addr_as_sender(value: str, name: str, address: str) -> None:
+    """An unquoted address before one angle-addr is the name; the angle-addr is the sender (whatever
+    the Python release's `getaddresses` makes of it); a list of mailboxes still gives the first."""
+    assert read_sender(value) == (name, address)
+    raw = build_email(sender=None, headers={"From": value})
+    assert (parse_email(raw).sender_name, parse_email(raw).sender_email) == (name, address)
 
 
-@pytest.mark.parametrize("name", sorted(MAILPARSER_RAISES))
-def test_mail_that_breaks_mailparser_parses_from_its_header_block(
-    name: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The two corpus mails mail-parser raises on parse as before: it reads their header block
-    only, which it does not raise on, and agrees with the stdlib reading."""
-    caplog.set_level(logging.DEBUG, logger="daemon.mail.parsing")
-    raw = corpus(name)
-    with pytest.raises(AttributeError):
-        mailparser.parse_from_bytes(raw)
-    parsed = parse_email(raw)
-    assert parsed == parse_email(raw, header_readers=())
-    assert fallbacks(caplog) == []
-
-
-def test_mailcore_nested_mail_keeps_its_fields_via_fallback() -> None:
-    """The fields of `mailcore-same-boundary-nested-3x.eml` are those the stdlib always read."""
+def test_mailcore_nested_mail_keeps_its_fields() -> None:
+    """The fields of `mailcore-same-boundary-nested-3x.eml` (nested parts reusing one boundary)."""
     parsed = parse_email(corpus("mailcore-same-boundary-nested-3x.eml"))
     assert (parsed.sender_name, parsed.sender_email, parsed.message_id) == (
         "",
@@ -438,45 +356,14 @@ def test_mailcore_nested_mail_keeps_its_fields_via_fallback() -> None:
     assert parsed.attachments == ()
 
 
-def _first(value: str | list[str]) -> str:
-    return value[0] if isinstance(value, list) else value  # a list when the header repeats
-
-
-def _mailparser_own_reading(raw: bytes) -> dict[str, str]:
-    """mail-parser's values, with only the trivial clean-up both paths share."""
-    mail = mailparser.parse_from_bytes(raw)
-    addresses = [address for _, address in mail.from_ if "@" in address]
-    return {
-        "sender_email": addresses[0].lower() if addresses else "",
-        "message_id": _first(mail.message_id).strip().strip("<>"),
-        "subject": " ".join(_first(mail.subject).split())[:SUBJECT_MAX_CHARS],
-    }
-
-
-@pytest.mark.parametrize(
-    "path", [p for p in MAILS if p.name not in MAILPARSER_RAISES], ids=lambda p: p.name
-)
-def test_mailparser_and_stdlib_agree_on_the_corpus(path: Path) -> None:
-    """mail-parser's own sender address, Message-ID and subject equal the stdlib's, or differ
-    exactly where `MAILPARSER_DIFFERS` says, and then parsing keeps the stdlib's."""
-    raw = path.read_bytes()
-    stdlib = headers_from_stdlib(raw, stdlib_tree(raw))
-    own = _mailparser_own_reading(raw)
-    differing = {field for field, value in own.items() if getattr(stdlib, field) != value}
-    assert differing == MAILPARSER_DIFFERS.get(path.name, set())
-    parsed = parse_email(raw)
-    assert [getattr(parsed, field) for field in own] == [getattr(stdlib, field) for field in own]
-
-
-def test_damaged_8bit_subject_keeps_the_stdlib_reading() -> None:
-    """mail-parser drops a Windows-1252 byte of a raw 8-bit subject; parsing keeps the stdlib's."""
+def test_damaged_8bit_subject_keeps_its_windows_1252_byte() -> None:
+    """A raw 8-bit subject that is not UTF-8 is read as Windows-1252: no byte is dropped."""
     raw = corpus("flanker-malformed-8bit-headers.eml")
-    assert mailparser.parse_from_bytes(raw).subject == "!"
     assert parse_email(raw).subject == "´!"
 
 
-def test_mailparser_logs_no_header_text(caplog: pytest.LogCaptureFixture) -> None:
-    """mail-parser's own log of an undecodable header (with its text) never reaches the logs."""
+def test_undecodable_header_text_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """A header whose encoded word does not decode is kept as sent, and its text is never logged."""
     caplog.set_level(logging.DEBUG)
     raw = build_email(subject=None, headers={"Subject": "=?utf-8?b?A?= Private Words"})
     assert parse_email(raw).subject == "=?utf-8?b?A?= Private Words"

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import parseaddr
+
+from daemon.mail.parsing import header_text, read_sender
 
 HEADER_BLOCK_MAX_BYTES = 1024 * 1024  # header bytes read for the four identity headers
 _PIECE_BYTES = 64 * 1024
@@ -91,7 +92,9 @@ def _header_fields(raw: bytes, head_end: int) -> Message:
 
 
 def _address(headers: Message) -> str:
-    return parseaddr(" ".join(str(headers.get("from", "")).split()))[1].strip().lower()
+    """The sender's address as the parse reads it (`read_sender`), so the runner and the flow
+    agree on who a mail is from."""
+    return read_sender(header_text(headers, "from"))[1]
 
 
 def _identity_headers(headers: Message) -> list[str]:

@@ -9,20 +9,14 @@ Everything here reads attacker-controlled text, so the rules are:
 - One MIME tree, from the standard library parser with `policy.compat32`, which never
   raises on malformed structure (it records defects instead) and keeps 8-bit bytes as
   surrogate escapes, so attachment bytes come back exactly as sent through
-  `get_payload(decode=True)`, whatever the transfer encoding.
-- mail-parser (`headers_from_mailparser`) reads the sender and subject, from the header block
-  only (`header_block`), so it builds no tree of the body. The standard library reading
-  (`headers_from_stdlib`) is the guarded fallback: for all headers when mail-parser raises
-  or the header block is too large, and field by field where mail-parser reads worse (see
-  `headers_from_mailparser`). (Given whole mails, mail-parser 4.8 raised `AttributeError` on
-  nested parts reusing one boundary: `dovecot-nested-boundary-prefix-clash.eml`,
-  `mailcore-same-boundary-nested-3x.eml`.)
-- Attachments and the body always come from the stdlib tree. mail-parser returns attachments
-  as strings and names unnamed parts at random; its `text_plain` also holds the text of
-  forwarded messages and of named inline text parts, and leaves 7-bit ISO-2022-JP undecoded
-  (`mikel-iso-2022-jp.eml`), none of which belongs in the applicant's body text.
+  `get_payload(decode=True)`, whatever the transfer encoding. The header fields, the body
+  and the attachments all come from that tree (`read_headers`): the parse reads the mail once.
+  (mail-parser read the sender and subject once more until it was measured to add nothing:
+  `benchmarks/parsing.py`, README "Parsing with the standard library".)
 - Header values are unfolded, RFC 2047 decoded, stripped of control characters; raw 8-bit
-  headers are read as UTF-8, else Windows-1252.
+  headers are read as UTF-8, else Windows-1252. Subjects are NFC. A From whose display name
+  is itself an address (`jane@example.com <jane.doe@example.org>`) is read as that name and
+  the angle-addr, as its author meant, whatever the Python release's `getaddresses` makes of it.
 - File names are display text only (`safe_filename`): never join them into a path. The name
   as sent is kept beside it (`Attachment.original_filename`) for the record.
 - Every file is found: parts with `inline` or no disposition, text other than plain and HTML,
@@ -40,8 +34,8 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email._encoded_words import decode_b  # what compat32's get_payload decodes base64 with
 from email.errors import HeaderParseError
@@ -53,17 +47,12 @@ from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from itertools import islice
 
-import mailparser
-
 from daemon.errors import UnparseableMail
 from daemon.mail import Attachment, ParsedEmail
 from daemon.mail.tnef import is_tnef
 from daemon.mail.tnef import unpack as unpack_tnef
 
 log = logging.getLogger(__name__)
-# mail-parser logs header text and file names (at ERROR when a header does not decode): mail
-# content must not reach the daemon's logs, and the fallback below reports its failures.
-logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 
 BODY_MAX_CHARS = 100_000
 SUBJECT_MAX_CHARS = 1_000
@@ -79,11 +68,7 @@ EML_MAX_BYTES = 25 * 1024 * 1024  # an `.eml` file larger than this stays a file
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 MAX_MIME_PARTS = 1_000  # parts walked per message; the rest are ignored
-HEADER_BLOCK_MAX_BYTES = 1024 * 1024  # header bytes given to mail-parser, at most
 _FEED_BYTES = 64 * 1024
-# A line start (after LF, or after a CR not followed by LF) of a line that is no header line
-# (`email.feedparser.headerRE`): an empty line or the first body line.
-_HEADER_BLOCK_END = re.compile(rb"(?:(?<=\n)|(?<=\r)(?!\n))(?!From |[\x21-\x39\x3b-\x7e]*:|[\t ])")
 # Where a MIME level starts or ends: a line starting with `--` (group 1: the rest of it),
 # or a Content-Type of message/* (an attached message). Lines end in CR, LF or CRLF; the
 # mail's first line is a header, never one of these (and a line-end prefix scans fastest).
@@ -98,6 +83,8 @@ _DOT_RUNS = re.compile(r"\.{2,}")
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 _ADDR_SPEC = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+# A From value of one angle-addr after an unquoted display name holding an `@` (group 1: the name).
+_ADDRESS_AS_NAME = re.compile(r"([^<>\"(),:;]*@[^<>\"(),:;]*)<([^<>\s]+@[^<>\s]+)>")
 _MIME_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _CTE_TOKEN = re.compile(r"[^;\s]*")
 # Labels mail clients send that Python's codec registry does not know (WHATWG names).
@@ -122,32 +109,20 @@ class Headers:
     message_id: str
 
 
-# A header reader gets the raw bytes and their stdlib tree; None means "nothing usable".
-HeaderReader = Callable[[bytes, Message], "Headers | None"]
-
-
-def parse_email(
-    raw: bytes,
-    *,
-    header_readers: Sequence[HeaderReader] | None = None,
-    limits: StructureLimits | None = None,
-) -> ParsedEmail:
+def parse_email(raw: bytes, *, limits: StructureLimits | None = None) -> ParsedEmail:
     """Parse one raw RFC 5322 message; raise `UnparseableMail` when it is not one.
 
     `check_structure` runs first, so that a mail beyond `limits` (default `STRUCTURE_LIMITS`)
-    is refused before it is parsed. The headers come from the first of `header_readers`
-    (default `HEADER_READERS`) that reads them, else from `headers_from_stdlib`; body and
-    attachments always from the stdlib tree, the one tree built.
+    is refused before it is parsed. Headers, body and attachments come from the one tree built.
     """
     if not raw or raw.isspace():
         raise UnparseableMail("empty message")
     check_structure(raw, STRUCTURE_LIMITS if limits is None else limits)
-    readers = HEADER_READERS if header_readers is None else header_readers
     try:
         message = _message_tree(raw)
         if not message.keys():
             raise UnparseableMail("no mail headers found: not an RFC 5322 message")
-        parsed = _parsed(_headers(raw, message, readers), message)
+        parsed = _parsed(read_headers(message), message)
     except UnparseableMail:
         raise
     except Exception as exc:  # hostile input: any library failure means "cannot parse"
@@ -326,95 +301,23 @@ def recipients(headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _headers(raw: bytes, message: Message, readers: Sequence[HeaderReader]) -> Headers:
-    """The first reader's headers; any failure of theirs falls back to the standard library."""
-    for reader in readers:
-        try:
-            headers = reader(raw, message)
-        except Exception as exc:  # a library bug on hostile input: the next reader decides
-            _log_fallback(reader, type(exc).__name__)
-            continue
-        if headers is not None:
-            return headers
-        _log_fallback(reader, "no result")
-    return headers_from_stdlib(raw, message)
-
-
-def _log_fallback(reader: HeaderReader, error: str) -> None:
-    name = getattr(reader, "__name__", type(reader).__name__)
-    log.debug("parse.fallback", extra={"reader": name, "error": error})
-
-
 # -- headers ---------------------------------------------------------------------------
 
 
-def headers_from_mailparser(raw: bytes, message: Message) -> Headers | None:
-    """mail-parser's sender and subject over the stdlib's other fields; None without headers.
-
-    The standard library's value is kept where mail-parser reads worse:
-    - date: mail-parser turns it into UTC and keeps the sender's offset only as a string
-      rounded to a tenth of an hour ("+5.8" for +0545);
-    - Message-ID: an opaque token that needs no decoding; mail-parser RFC 2047-decodes it
-      (`<=?utf-8?q?a=C3=A9?=@x>` becomes `aé@x`), which would change the mail's identity;
-    - a From or Subject with raw 8-bit octets, or whose encoded words do not decode (U+FFFD
-      in the stdlib reading): mail-parser then drops bytes (`errors="ignore"`), leaves
-      escaped surrogates or skips the encoded words (`flanker-malformed-8bit-headers.eml`);
-    - a sender mail-parser refuses as ambiguous (`Jane <jane@example.com`, no `>`).
-    mail-parser's subjects are NFC; its sender is the angle-addr of `a@b.example <c@d.example>`.
-    It reads the header block only (`header_block`), so it builds no second tree of the body.
-    """
-    head = header_block(raw)
-    if head is None:
-        return None
-    mail = mailparser.parse_from_bytes(head)
-    if mail.message is None or not mail.message.keys():
-        return None
-    stdlib = headers_from_stdlib(raw, message)
-    name, address = _pick_sender(mail.from_)
-    if not address or not _plain(message, "from", stdlib.sender_name):
-        name, address = stdlib.sender_name, stdlib.sender_email
-    subject = _one_line(_first(mail.subject))[:SUBJECT_MAX_CHARS]
-    if not _plain(message, "subject", stdlib.subject):
-        subject = stdlib.subject
-    return replace(stdlib, sender_name=name, sender_email=address, subject=subject)
-
-
-def headers_from_stdlib(raw: bytes, message: Message) -> Headers:
-    """The standard library's reading of the headers (from `message`, the tree of `raw`)."""
-    sender_name, sender_email = _sender(_header(message, "from"))
+def read_headers(message: Message) -> Headers:
+    """The header fields of one message level of the tree, cleaned."""
+    sender_name, sender_email = read_sender(header_text(message, "from"))
+    subject = unicodedata.normalize("NFC", _decode_words(header_text(message, "subject")))
     return Headers(
         sender_name=sender_name,
         sender_email=sender_email,
-        subject=_one_line(_decode_words(_header(message, "subject")))[:SUBJECT_MAX_CHARS],
-        date=_date(_header(message, "date")),
-        message_id=_message_id(_header(message, "message-id")),
+        subject=_one_line(subject)[:SUBJECT_MAX_CHARS],
+        date=_date(header_text(message, "date")),
+        message_id=_message_id(header_text(message, "message-id")),
     )
 
 
-HEADER_READERS: tuple[HeaderReader, ...] = (headers_from_mailparser,)
-
-
-def header_block(raw: bytes) -> bytes | None:
-    """The header lines of `raw`: up to its first empty line, or to the first line that is not
-    a header (where the stdlib parser's headers end too); None past `HEADER_BLOCK_MAX_BYTES`."""
-    end = _HEADER_BLOCK_END.search(raw, 1, HEADER_BLOCK_MAX_BYTES + 1)
-    if end is not None:
-        return raw[: end.start()]
-    return raw if len(raw) <= HEADER_BLOCK_MAX_BYTES else None
-
-
-def _first(value: str | list[str]) -> str:
-    """mail-parser gives a list when a header repeats; the first counts, as in `_header`."""
-    return value[0] if isinstance(value, list) else value
-
-
-def _plain(message: Message, name: str, stdlib_text: str) -> bool:
-    """Whether a header is 7-bit on the wire and its stdlib reading shows no U+FFFD."""
-    raw = next((str(v) for k, v in message.raw_items() if k.strip().lower() == name), "")
-    return raw.isascii() and "\ufffd" not in stdlib_text
-
-
-def _header(part: Message, name: str) -> str:
+def header_text(part: Message, name: str) -> str:
     """The first raw value of a header, unfolded, 8-bit bytes read as text; "" when absent."""
     for key, value in part.raw_items():
         if key.strip().lower() == name:
@@ -466,7 +369,17 @@ def _one_line(text: str) -> str:
     return "".join(ch for ch in collapsed if unicodedata.category(ch) not in _UNSAFE_CATEGORIES)
 
 
-def _sender(value: str) -> tuple[str, str]:
+def read_sender(value: str) -> tuple[str, str]:
+    """(name, lower-case address) of a From value (raw, unfolded; "" for what is missing).
+
+    A display name that is itself an address, unquoted, before one angle-addr (`a@b.example
+    <c@d.example>`) is the name, and the angle-addr the address: `getaddresses` reads two
+    addresses there before Python 3.11.10 (and took the first), none from then on.
+    """
+    if named := _ADDRESS_AS_NAME.fullmatch(value.strip()):
+        name, address = named.group(1).strip(), _one_line(named.group(2)).lower()
+        if _ADDR_SPEC.fullmatch(address):
+            return ("" if name.lower() == address else _one_line(_decode_words(name))), address
     return _pick_sender(getaddresses([value]) if value else [])
 
 
@@ -536,7 +449,7 @@ def _read_level(message: Message, walk: _Walk, depth: int) -> _Level:
 
 def _add_message(level: _Level, inner: Message, walk: _Walk, depth: int) -> None:
     """An attached message: its files join the level's; it is kept whole within the bounds."""
-    child = _email(headers_from_stdlib(b"", inner), inner, walk, depth + 1)
+    child = _email(read_headers(inner), inner, walk, depth + 1)
     level.files.extend(child.attachments)
     if depth < MAX_ATTACHED_DEPTH and walk.messages < MAX_ATTACHED_MESSAGES:
         walk.messages += 1
@@ -620,7 +533,7 @@ def _sent_filename(part: Message) -> str:
     """RFC 2231 (continuations, charsets) then RFC 2047 decoding; not sanitised, capped."""
     probe = Message()  # the two headers re-read as real text, so 8-bit names survive
     for key in ("content-disposition", "content-type"):
-        if value := _header(part, key):
+        if value := header_text(part, key):
             probe[key] = value
     name = probe.get_filename() or ""
     return _decode_words(name)[:ORIGINAL_FILENAME_MAX_CHARS]
@@ -633,7 +546,7 @@ def _content_type(part: Message) -> str:
 
 def _decoded_bytes(part: Message) -> bytes:
     """The part's bytes with its transfer encoding undone (tolerating `base64;` and the like)."""
-    declared = _header(part, "content-transfer-encoding")
+    declared = header_text(part, "content-transfer-encoding")
     token = _CTE_TOKEN.match(declared.strip().lower())
     if token and declared and token.group(0) != declared:
         part.replace_header("content-transfer-encoding", token.group(0))
