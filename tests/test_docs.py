@@ -270,6 +270,16 @@ def test_example_config_uses_only_keys_the_loader_reads(loader_reads: dict[str, 
     assert keys - set(loader_reads) == set()
 
 
+def test_example_config_lists_every_declared_key():
+    """Every declared key is in config.example.toml under its table, set or in a comment, as its header says."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    parts = re.split(r"^(?:# )?\[(\w+)\]\s*$", text, flags=re.MULTILINE)
+    tables = dict(zip(parts[1::2], parts[2::2], strict=True))
+    missing = {key.qualified for key in declared.KEYS
+               if not re.search(rf"(?<![\w.]){key.name} =", tables.get(key.table, ""))}
+    assert missing == set()
+
+
 def test_example_config_holds_no_secret_inline():
     """config.example.toml gives no secret's value: the secrets come from the environment or files."""
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
