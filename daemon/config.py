@@ -231,20 +231,20 @@ class _Table:
             raise self._fail(key.name, "is required")
         if not isinstance(value, str):
             raise self._fail(key.name, f"must be a string, not {type(value).__name__}")
-        if key.default is REQUIRED and not value.strip():
-            raise self._fail(key.name, "must not be empty")
         if key.default is REQUIRED:
+            if not value.strip():
+                raise self._fail(key.name, "must not be empty")
             return value.strip()
-        if key.kind is Kind.CHOICE and value.lower() not in key.choices:
-            raise self._fail(key.name, f"must be one of {', '.join(key.choices)}, not {value.lower()!r}")
         if key.kind is Kind.CHOICE:
+            if value.lower() not in key.choices:
+                raise self._fail(key.name, f"must be one of {', '.join(key.choices)}, not {value.lower()!r}")
             return value.lower()
-        return str(self.resolve(value)) if key.path and value else value
+        return str(self.resolve(value.strip())) if key.path and value.strip() else value
 
     def _int(self, key: Key, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._fail(key.name, f"must be an integer, not {type(value).__name__}")
-        low, high = key.low if key.low is not None else -(2**31), key.high if key.high is not None else 2**31
+        low, high = key.low or 0, key.high if key.high is not None else 2**31
         if not low <= value <= high:
             raise self._fail(key.name, f"must be between {low} and {high}, not {value}")
         return value
