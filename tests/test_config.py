@@ -1,15 +1,20 @@
-"""Configuration: the public keys, secrets from env/files, and errors that name key and file."""
+"""Configuration: the public keys and their declaration, secrets from env/files, and errors that name key and file."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import certifi
 import pytest
 
+from daemon import config
 from daemon.config import config_path, load_settings
 from daemon.errors import ConfigError
+from daemon.mail.resumes import ResumeLimits
+from daemon.settings import keys as declared
+from daemon.settings.keys import Key
 
 VALID = """
 [imap]
@@ -253,3 +258,91 @@ def test_missing_secret_says_where_to_put_it(tmp_path, key, variable):
         load_settings(write(tmp_path, NO_SECRETS), environ=other)
     message = str(caught.value)
     assert f"'{key}'" in message and variable in message and "status" in message
+
+
+# -- the declaration of the keys: consistent with itself, the typed settings and the hints --
+
+BOUNDED = [key for key in declared.KEYS if key.low is not None]
+
+
+@pytest.mark.parametrize("key", BOUNDED, ids=lambda key: key.qualified)
+def test_declared_default_is_within_its_bounds_and_stated(key: Key):
+    """A bounded key's default lies within its bounds, and its help states them ({range})."""
+    assert key.low <= key.default <= (key.high if key.high is not None else key.default)
+    assert "{range}" in key.help
+
+
+@pytest.mark.parametrize("key", [k for k in declared.KEYS if k.choices], ids=lambda key: key.qualified)
+def test_declared_choice_default_is_a_choice_and_each_is_explained(key: Key):
+    """A key of choices defaults to one of them, and its help names each."""
+    assert key.default in key.choices
+    assert all(f'"{choice}"' in key.help for choice in key.choices)
+
+
+@pytest.mark.parametrize("key", [k for k in declared.KEYS if k.env], ids=lambda key: key.qualified)
+def test_secret_with_a_variable_has_a_file_key(key: Key):
+    """A secret that a variable may give can also be given by a file (`<key>_file`), a declared path."""
+    companion = declared.DECLARED[f"{key.qualified}_file"]
+    assert key.secret and companion.secret and companion.path
+
+
+SETTINGS_OF_TABLES = [(config.ImapSettings, "imap", {}), (config.AtsSettings, "ats", {}),
+                      (config.FirstPass, "imap", {"days": "since", "unseen_only": "skip_seen"}),
+                      (config.IntakeSettings, "intake", {}), (config.HealthSettings, "health", {}),
+                      (config.AlertSettings, "alerts", {}), (ResumeLimits, "resumes", {}),
+                      (config.Settings, "database", {}), (config.Settings, "comment", {})]
+
+
+@pytest.mark.parametrize(("cls", "table", "renamed"), SETTINGS_OF_TABLES,
+                         ids=[f"{c.__name__}-{t}" for c, t, _ in SETTINGS_OF_TABLES])
+def test_typed_settings_default_to_the_declared_defaults(cls: type, table: str, renamed: dict[str, str]):
+    """A field of the typed settings named after a key (or standing for one) defaults to the key's default."""
+    keys = declared.TABLES[table]
+    names = {field.name: renamed.get(field.name, field.name) for field in dataclasses.fields(cls)}
+    defaults = {field.name: field.default for field in dataclasses.fields(cls)
+                if field.default is not dataclasses.MISSING and names[field.name] in {k.name for k in keys}}
+    assert defaults, f"{cls.__name__} has no defaulted field of [{table}]"
+    assert defaults == {name: declared.default(f"{table}.{names[name]}") for name in defaults}
+
+
+def _with_key(table: str, line: str) -> str:
+    """VALID with `line` added to `table` (the table added when VALID has none)."""
+    if f"[{table}]" in VALID:
+        return VALID.replace(f"[{table}]", f"[{table}]\n{line}")
+    return f"{VALID}[{table}]\n{line}\n"
+
+
+@pytest.mark.parametrize("key", declared.KEYS, ids=lambda key: key.qualified)
+def test_misspelt_key_is_answered_with_the_declared_name(tmp_path, key: Key):
+    """Any declared key misspelt (its last letter lost) is refused with "Did you mean" that key."""
+    path = write(tmp_path, _with_key(key.table, f"{key.name[:-1]} = 1"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={})
+    assert f"Did you mean '{key.qualified}'?" in str(caught.value)
+
+
+MISPLACED = [("ats", "skip_seen", "imap"), ("imap", "retention_days", "database"), ("schedule", "max_count", "resumes"),
+             ("metrics", "command", "alerts")]
+
+
+@pytest.mark.parametrize(("table", "key", "home"), MISPLACED)
+def test_key_in_another_table_is_sent_to_its_declared_table(tmp_path, table, key, home):
+    """A declared key written in the wrong table is refused, naming the table it belongs in."""
+    path = write(tmp_path, _with_key(table, f"{key} = 1"))
+    with pytest.raises(ConfigError, match=rf"belongs in the \[{home}\] table") as caught:
+        load_settings(path, environ={})
+    assert f"'{table}.{key}'" in str(caught.value)
+
+
+def test_each_declared_table_is_listed_when_one_is_unknown(tmp_path):
+    """An unknown table is refused with the list of the declared tables."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, VALID + "[nothing_like_it]\n"), environ={})
+    assert all(f"[{table}]" in str(caught.value) for table in declared.TABLES)
+
+
+@pytest.mark.parametrize("security", ["starttls", "none"])
+def test_port_defaults_to_143_without_ssl(tmp_path, security):
+    """Without security = "ssl" and with no port given, IMAP's own port 143 is taken."""
+    settings = load_settings(write(tmp_path, _with_key("imap", f'security = "{security}"')), environ={})
+    assert settings.imap.port == 143

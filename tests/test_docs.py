@@ -1,7 +1,8 @@
 """The README is the contract with a new user: these tests keep it true to the code.
 
 - `.ci/run` runs exactly the README's test command;
-- the configuration reference lists exactly the keys the loader reads, with its defaults;
+- the configuration reference is the one written from the declaration of the keys, and lists
+  exactly the keys the loader reads, with its defaults;
 - `config.example.toml` loads, uses only real keys, and sets optional keys to their defaults;
 - the commands the README lists exist in `ats-inbox --help`.
 
@@ -24,6 +25,8 @@ import pytest
 
 from daemon import config
 from daemon.config import load_settings
+from daemon.settings import keys as declared
+from daemon.settings.reference import with_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -209,6 +212,19 @@ def test_known_keys_are_exactly_the_keys_the_loader_reads(loader_reads: dict[str
     assert known == set(loader_reads)
 
 
+def test_readme_reference_is_written_from_the_declaration():
+    """The README's key tables are exactly what tools/config_reference.py writes from daemon/settings/keys.py."""
+    text = README.read_text(encoding="utf-8")
+    assert with_reference(text) == text, "run: python tools/config_reference.py"
+
+
+def test_loader_offers_the_declared_defaults(loader_reads: dict[str, Any]):
+    """The loader reads every declared key, falling back to the declared default (None: required)."""
+    defaults = {key.qualified: None if key.default is declared.REQUIRED else
+                list(key.default) if key.kind is declared.Kind.STRINGS else key.default for key in declared.KEYS}
+    assert loader_reads == defaults
+
+
 def test_readme_defaults_are_the_loader_defaults(loader_reads: dict[str, Any]):
     """Each default in the configuration reference is the one the loader falls back to."""
     stated = {key: _default_in_readme(cell) for key, cell in readme_config().items()}
@@ -232,9 +248,9 @@ def test_each_documented_key_is_validated_under_its_name(key: str, tmp_path: Pat
 
 
 def test_readme_lists_the_environment_variables():
-    """The three variables the loader reads are in the README, with the test hook marked as such."""
+    """The variables the loader reads (the file's, and each secret's) are in the README, the test hook marked."""
     text = README.read_text(encoding="utf-8")
-    for variable in (config.CONFIG_ENV, config.IMAP_PASSWORD_ENV, config.ATS_TOKEN_ENV):
+    for variable in (config.CONFIG_ENV, *(key.env for key in declared.KEYS if key.env)):
         assert f"| `{variable}` |" in text
     assert f"`{config.CRASH_ENV}` is a test hook" in text
 
@@ -252,6 +268,23 @@ def test_example_config_uses_only_keys_the_loader_reads(loader_reads: dict[str, 
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     keys = {f"{table}.{key}" for table, values in data.items() for key in values}
     assert keys - set(loader_reads) == set()
+
+
+def test_example_config_lists_every_declared_key():
+    """Every declared key is in config.example.toml under its table, set or in a comment, as its header says."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    parts = re.split(r"^(?:# )?\[(\w+)\]\s*$", text, flags=re.MULTILINE)
+    tables = dict(zip(parts[1::2], parts[2::2], strict=True))
+    missing = {key.qualified for key in declared.KEYS
+               if not re.search(rf"(?<![\w.]){key.name} =", tables.get(key.table, ""))}
+    assert missing == set()
+
+
+def test_example_config_holds_no_secret_inline():
+    """config.example.toml gives no secret's value: the secrets come from the environment or files."""
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    inline = {key.qualified for key in declared.KEYS if key.secret and data.get(key.table, {}).get(key.name)}
+    assert inline == set()
 
 
 def test_example_config_sets_optional_keys_to_their_defaults(loader_reads: dict[str, Any]):

@@ -1,0 +1,50 @@
+"""The README's configuration reference, drawn from the declaration of the keys.
+
+`reference()` is the Markdown of every table (a `### [table]` heading and a table of its keys);
+`with_reference(readme)` puts it between the README's two markers. `tools/config_reference.py`
+writes it; `tests/test_docs.py` fails when the README differs.
+"""
+
+from __future__ import annotations
+
+import json
+
+from daemon.settings.keys import REQUIRED, TABLES, Key
+
+BEGIN = "<!-- The tables below are written by `python tools/config_reference.py` from daemon/settings/keys.py. -->"
+END = "<!-- End of the written tables. -->"
+
+
+def reference() -> str:
+    """Every table's heading and its keys, in declaration order."""
+    return "\n\n".join(_table(name, keys) for name, keys in TABLES.items()) + "\n"
+
+
+def _table(name: str, keys: tuple[Key, ...]) -> str:
+    rows = [f"| `{key.name}` | {default_cell(key)} | {meaning(key)} |" for key in keys]
+    return "\n".join([f"### `[{name}]`", "", "| Key | Default | Meaning |", "|---|---|---|", *rows])
+
+
+def default_cell(key: Key) -> str:
+    """"required", "none" (empty), or the default as a TOML literal in backticks, and its note."""
+    if key.default is REQUIRED:
+        return "required"
+    if key.default == "":
+        return "none"
+    literal = (json.dumps(key.default) if isinstance(key.default, bool | str | int) else
+               json.dumps(list(key.default)))
+    return f"`{literal}` {key.shown}".rstrip()
+
+
+def meaning(key: Key) -> str:
+    """The help, its `{range}` spelt out."""
+    return key.help.replace("{range}", key.range)
+
+
+def with_reference(readme: str) -> str:
+    """The README with the text between its markers replaced by `reference()`."""
+    head, begin, rest = readme.partition(BEGIN)
+    _, end, tail = rest.partition(END)
+    if not (begin and end):
+        raise ValueError(f"the README lacks the markers {BEGIN!r} and {END!r}")
+    return f"{head}{BEGIN}\n\n{reference()}\n{END}{tail}"
