@@ -49,7 +49,6 @@ from daemon.settings.keys import IMAP_PASSWORD_ENV as IMAP_PASSWORD_ENV
 from daemon.settings.keys import MAX_IDLE_SECONDS as MAX_IDLE_SECONDS
 
 CONFIG_ENV = "ATS_INBOX_CONFIG"
-CRASH_ENV = "ATS_INBOX_TEST_CRASH_AFTER"  # test hook: kill -9 ourselves after this journal step
 SECURITY_MODES = DECLARED["imap.security"].choices
 AUTH_MODES = DECLARED["imap.auth"].choices
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -184,7 +183,6 @@ class Settings:
     rules_path: Path
     interval_seconds: int
     resumes: ResumeLimits
-    test_crash_after: str = ""
     retention_days: int = default("database.retention_days")  # settled messages' personal data is kept this long
     cover_letter_chars: int = default("comment.cover_letter_chars")  # of the mail's text quoted in the comment
     intake: IntakeSettings = IntakeSettings()
@@ -376,7 +374,6 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *
         rules_path=table["rules"].resolve(table["rules"]["path"]),
         interval_seconds=table["schedule"]["interval_seconds"],
         resumes=ResumeLimits(max_bytes=table["resumes"]["max_bytes"], max_count=table["resumes"]["max_count"]),
-        test_crash_after=environ.get(CRASH_ENV, ""),
         retention_days=database["retention_days"],
         cover_letter_chars=table["comment"]["cover_letter_chars"],
         intake=_intake(table["intake"]),

@@ -13,7 +13,8 @@ ROOT = Path(daemon.__file__).parent
 # Lowest first. A module may import its own package and anything in a lower layer, never a higher one;
 # two packages of one layer never import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("domain", "errors", "files"),  # the domain's words, the one exception tree, owner-only files
+    ("domain", "errors", "files", "settings"),  # the domain's words, the one exception tree, owner-only
+    # files, the declaration of the configuration's keys
     ("mail",),  # a parsed mail: parsing, forwards, resumes, automatic mail, identity (pure)
     ("config",),  # the settings, validated once
     ("ats", "store"),  # the ATS adapter; the database

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from daemon.config import load_settings
+from daemon.intake.planning import FlowOptions
+from daemon.intake.runner import RunnerOptions
 from daemon.ops import assembly
 from daemon.ops.crash import CRASH_ENV, CrashAfter
 from daemon.ops.metrics import Metrics
@@ -61,3 +64,18 @@ def test_the_daemon_tells_metrics_of_each_pass_and_each_ats_exchange(settings):
         assert built.health.store is built.service.store
     finally:
         built.service.close()
+
+
+def test_unconfigured_options_are_the_configuration_s_defaults(tmp_path):
+    """A runner or flow built without settings (the demo, the tests) behaves as a daemon whose file sets
+    only what it must: each option's default is its configuration key's declared default."""
+    (tmp_path / "rules").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text('[imap]\nhost = "127.0.0.1"\nusername = "jobs"\npassword = "p"\n'
+                      '[ats]\nbase_url = "http://127.0.0.1:1"\ntoken = "t"\n[rules]\npath = "rules"\n')
+    service = assembly.service(load_settings(config, environ={}), NeverStop(), environ={})
+    try:
+        assert replace(service.options, first_pass=None) == RunnerOptions()  # unconfigured: no first-pass window
+        assert service.flow_options == FlowOptions()
+    finally:
+        service.close()

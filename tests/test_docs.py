@@ -25,6 +25,7 @@ import pytest
 
 from daemon import config
 from daemon.config import load_settings
+from daemon.ops import crash
 from daemon.settings import keys as declared
 from daemon.settings.reference import with_reference
 
@@ -252,7 +253,7 @@ def test_readme_lists_the_environment_variables():
     text = README.read_text(encoding="utf-8")
     for variable in (config.CONFIG_ENV, *(key.env for key in declared.KEYS if key.env)):
         assert f"| `{variable}` |" in text
-    assert f"`{config.CRASH_ENV}` is a test hook" in text
+    assert f"`{crash.CRASH_ENV}` is a test hook" in text
 
 
 def test_example_config_loads_with_secrets_from_the_environment():

@@ -35,6 +35,7 @@ from daemon.mail.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.mail.resumes import ResumeLimits, pick_resumes
 from daemon.routing import Decision, Explanation, RuleSet, explain
 from daemon.routing.inference import CODE_STEP, TITLE_STEP
+from daemon.settings.keys import default
 
 if TYPE_CHECKING:
     from daemon.config import Settings
@@ -46,12 +47,15 @@ FOUND_BY_CV = "ATS reading of the CV"
 
 @dataclass(frozen=True, slots=True)
 class FlowOptions:
-    max_message_bytes: int = 50 * 1024 * 1024
+    """How one mail is planned and submitted; each default is its configuration key's declared
+    default (daemon.settings.keys), so an unconfigured flow (the demo, the tests) behaves as the daemon."""
+
+    max_message_bytes: int = default("imap.max_message_bytes")
     limits: ResumeLimits = ResumeLimits()  # noqa: RUF009 (frozen, so sharing the default is safe)
-    internal_senders: tuple[str, ...] = ()  # [intake]: people who never apply themselves
-    own_addresses: tuple[str, ...] = ()  # the daemon's own: their mail is ignored
-    max_per_sender_per_hour: int = 0  # 0: no flood cap
-    cover_letter_chars: int = 1500  # of the mail's text quoted in the comment (0: none)
+    internal_senders: tuple[str, ...] = tuple(default("intake.internal_senders"))  # people who never apply
+    own_addresses: tuple[str, ...] = tuple(default("intake.own_addresses"))  # the daemon's own: mail ignored
+    max_per_sender_per_hour: int = default("intake.max_per_sender_per_hour")  # 0: no flood cap
+    cover_letter_chars: int = default("comment.cover_letter_chars")  # of the mail's text in the comment
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FlowOptions:

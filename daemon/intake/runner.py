@@ -40,6 +40,7 @@ from daemon.intake.outcome import Outcome
 from daemon.intake.position import FolderPosition
 from daemon.mail.identity import identify, sender
 from daemon.mailbox.base import Mailbox, MessageFacts
+from daemon.settings.keys import default
 from daemon.store.models import MessageRecord
 from daemon.store.repository import Store
 
@@ -48,20 +49,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RunnerOptions:
-    processed_folder: str = ""
-    review_folder: str = ""
-    ignored_folder: str = ""
-    batch_size: int = 50
-    max_message_bytes: int = 50 * 1024 * 1024
-    max_attempts: int = 5  # starts of one message (failed or killed) before a person looks
+    """How a pass runs; each default that is a configuration key's is that key's declared default
+    (daemon.settings.keys), so an unconfigured runner (the demo, the tests) behaves as the daemon."""
+
+    processed_folder: str = default("imap.processed_folder")
+    review_folder: str = default("imap.review_folder")
+    ignored_folder: str = default("imap.ignored_folder")
+    batch_size: int = default("imap.batch_size")
+    max_message_bytes: int = default("imap.max_message_bytes")
+    max_attempts: int = default("ats.max_attempts")  # starts of one message (failed or killed) before a person looks
     max_action_attempts: int = 5  # passes that retry a refused mailbox action before leaving it
-    reconnects: int = 5  # mailbox reconnects within one pass
+    reconnects: int = default("imap.reconnect_attempts")  # mailbox reconnects within one pass
     reconnect_base_seconds: float = 1.0
     failures_before_pause: int = 3  # messages failing transiently in a row end the pass
     fetch_bytes: int = 4 * 1024 * 1024  # bodies downloaded per FETCH, at most (one message at least)
-    first_pass: FirstPass | None = None  # the window of the first pass over a folder; None: all mail
+    first_pass: FirstPass | None = None  # the window of the first pass over a folder; None: all mail (the
+    # configuration always gives one: `[imap] since` and `skip_seen`)
     backfill_since: date | None = None  # `backfill`: mail of the folder since then that has no record
-    concurrency: int = 1  # message flows (ATS work) running at once; 1: one message at a time
+    concurrency: int = default("ats.concurrency")  # message flows (ATS work) running at once
 
 
 @dataclass
