@@ -26,6 +26,7 @@ from daemon.config import AtsSettings, ImapSettings, Settings
 from daemon.domain import RuleAction
 from daemon.errors import AtsInboxError, AtsRejected, ConfigError, MailboxUnavailable
 from daemon.mailbox.imap import ImapMailbox
+from daemon.ops.service import ats_client
 from daemon.routing import RuleSet, RulesInvalid, check_against, load_rules
 from daemon.routing.conditions import Recipient, RecipientTag
 from daemon.routing.rule import Rule
@@ -224,6 +225,5 @@ def _addresses(rule: Rule, mailbox_user: str) -> list[str]:
 
 
 def _client(ats: AtsSettings) -> AtsClient:
-    from daemon.ops.service import ats_client  # the service module wires the whole daemon: import late
 
     return ats_client(dataclasses.replace(ats, retry_attempts=1))

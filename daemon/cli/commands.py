@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from daemon.ats.directory import AtsDirectory
 from daemon.cli import messages
-from daemon.config import Settings
-from daemon.errors import ConfigError
-from daemon.intake import review
+from daemon.cli import rules_report as report
+from daemon.cli import rules_tryout as tryout
+from daemon.cli.check import run_checks
+from daemon.cli.demo import run_demo
+from daemon.config import Settings, load_settings
+from daemon.errors import AtsInboxError, ConfigError
+from daemon.intake import preview, reroute, review
+from daemon.intake.planning import FlowOptions
+from daemon.intake.retention import purge_person
 from daemon.mailbox import restore
+from daemon.mailbox.recorded import MailDesk
 from daemon.ops import assembly, idle, notify
+from daemon.ops.health import Watch, no_success_window
+from daemon.ops.metrics import Listener, Metrics
 from daemon.ops.scheduler import run_forever
+from daemon.ops.service import ats_client
 from daemon.ops.stopping import StopSignal
-from daemon.routing import RulesInvalid, load_rules
+from daemon.routing import RulesInvalid, check_against, load_rules
+from daemon.sandbox import SandboxATS
+from daemon.sandbox.secret import sandbox_token
 from daemon.store import Store, open_store
-from daemon.store.models import FolderState, PassRecord
-
-if TYPE_CHECKING:
-    from daemon.ops.health import Watch
-    from daemon.ops.metrics import Metrics
+from daemon.store.models import FolderState, PassRecord, utcnow
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -54,8 +64,6 @@ def poll(settings: Settings, backfill_since: date | None = None) -> int:
 
 def dry_run(settings: Settings) -> int:
     """`poll --dry-run`: one line per new mail saying what would happen; nothing is changed."""
-    from daemon.intake import preview
-    from daemon.ops.service import ats_client
 
     with ats_client(settings.ats) as client:
         previews, summary = preview.run(settings, client)
@@ -106,7 +114,6 @@ def _check_watchdog(settings: Settings, notifier: notify.Notifier) -> None:
 
 def _listening(settings: Settings, metrics: Metrics | None, watch: Watch) -> AbstractContextManager[object]:
     """The /metrics and /healthz listener while inside, when [metrics] listen is set."""
-    from daemon.ops.metrics import Listener
 
     if metrics is None:
         return nullcontext()
@@ -120,7 +127,6 @@ def _listening(settings: Settings, metrics: Metrics | None, watch: Watch) -> Abs
 def _reload_check(settings: Settings) -> Callable[[], str]:
     """What a reload (SIGHUP) finds: the rules, read again before the next message; the configuration
     file only checked (its changes take effect on a restart)."""
-    from daemon.config import load_settings
 
     started = _digest(settings.path)
 
@@ -144,7 +150,6 @@ def _reload_check(settings: Settings) -> Callable[[], str]:
 
 
 def _digest(path: Path) -> str:
-    import hashlib
 
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -154,7 +159,6 @@ def _digest(path: Path) -> str:
 
 def status(settings: Settings, limit: int) -> int:
     """The health line first, then the counts and the last pass; exit 1 when unhealthy (a monitoring check)."""
-    from daemon.ops.health import Watch, no_success_window
 
     with _store(settings) as store:
         window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
@@ -251,9 +255,6 @@ def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool =
 
 
 def _choose_job(settings: Settings, store: Store, pk: int, job: str, stage: str | None) -> None:
-    from daemon.ats.directory import AtsDirectory
-    from daemon.intake import reroute
-    from daemon.ops.service import ats_client
 
     record, _steps = review.message(store, pk)
     if record.status not in review.RETRYABLE:
@@ -271,7 +272,6 @@ def messages_resolve(settings: Settings, pks: Sequence[int], note: str, by: str 
 
     Their mail is settled over one IMAP connection, opened only when a message needs it;
     `mailbox_off` says why the mailbox cannot be used (no IMAP password), if so."""
-    from daemon.mailbox.recorded import MailDesk
 
     desk = None if mailbox_off else MailDesk(settings.imap)
     settle = desk.settle if desk is not None else None
@@ -305,7 +305,6 @@ def _each(outcomes: Iterator[review.Outcome]) -> Iterator[review.Outcome]:
 
 def messages_open(settings: Settings, pk: int, output: Path | None) -> int:
     """The original mail, as the server has it, to `output` (created 0600, never overwritten) or stdout."""
-    from daemon.mailbox.recorded import MailDesk
 
     with _store(settings) as store:
         record, _steps = review.message(store, pk)
@@ -329,9 +328,7 @@ def messages_open(settings: Settings, pk: int, output: Path | None) -> int:
 
 def _write_private(path: Path, data: bytes) -> None:
     """A new file readable by its owner only; an existing file is never overwritten."""
-    import os
 
-    from daemon.errors import AtsInboxError
 
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -346,8 +343,6 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def messages_purge(settings: Settings, email: str) -> int:
     """Remove one person's data from the database, and say what stays elsewhere."""
-    from daemon.intake.retention import purge_person
-    from daemon.store.models import utcnow
 
     with _store(settings) as store:
         purged = purge_person(store, email, utcnow())
@@ -371,7 +366,6 @@ def messages_purge(settings: Settings, email: str) -> int:
 
 def check(settings: Settings) -> int:
     """Whether everything is ready to go live: IMAP and its folders, the ATS, the source, the rules."""
-    from daemon.cli.check import run_checks
 
     report = run_checks(settings)
     print(report.text())
@@ -409,8 +403,6 @@ def db_upgrade(settings: Settings) -> int:
 
 def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None,
             token_file: Path | None = None) -> int:
-    from daemon.sandbox import SandboxATS
-    from daemon.sandbox.secret import sandbox_token
 
     server = SandboxATS(db, seed_path=seed, token=sandbox_token(token, token_file))
     locked = " (token required)" if server.token is not None else ""
@@ -420,7 +412,6 @@ def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None
 
 
 def demo(workdir: Path, mail: Path | None) -> int:
-    from daemon.cli.demo import run_demo
 
     print(run_demo(workdir, mail))
     return EXIT_OK
@@ -435,8 +426,6 @@ def demo(workdir: Path, mail: Path | None) -> int:
 
 def rules_check(settings: Settings, folder: Path | None = None) -> int:
     """Every problem of the rule set at once, then against the ATS when its token is available."""
-    from daemon.cli import rules_tryout as tryout
-    from daemon.routing import check_against
 
     folder = folder or settings.rules_path
     try:
@@ -465,9 +454,6 @@ def rules_test(settings: Settings, paths: Sequence[Path], folder: Path | None = 
                as_json: bool = False, explain: bool = False) -> int:
     """What the run would do with each mail (its plan: the decision, the candidate, who forwarded) and
     why; reads the ATS directory, creates nothing."""
-    from daemon.cli import rules_report as report
-    from daemon.cli import rules_tryout as tryout
-    from daemon.intake.planning import FlowOptions
 
     missing = [p for p in paths if not p.exists()]
     if missing:

@@ -22,6 +22,7 @@ from daemon.errors import AtsInboxError, ConfigError, UnparseableMail
 from daemon.intake import planning
 from daemon.intake.planning import FlowOptions
 from daemon.mailbox.local import LocalFolder
+from daemon.ops.service import ats_client
 from daemon.routing.ruleset import RuleSet
 
 
@@ -56,7 +57,6 @@ def ats_directory(settings: Settings, *, strict: bool = False) -> tuple[Director
                               f"token: {exc}") from exc
         return None, f"no ATS token ({exc})"
     ats = dataclasses.replace(full.ats, retry_attempts=1)
-    from daemon.ops.service import ats_client  # the service module wires the whole daemon: import late
 
     try:
         with ats_client(ats) as client:
