@@ -107,6 +107,7 @@ def test_before_a_flow_used_up_attempts_set_the_mail_aside(attempts, last_error,
 @pytest.mark.parametrize(("action", "status", "after"), [
     (PersonAction.RETRY, S.REVIEW, S.PENDING),
     (PersonAction.RETRY, S.UNCERTAIN, S.PENDING),
+    (PersonAction.RETRY, S.IGNORED, S.PENDING),  # an ignored mail may have been an application
     (PersonAction.RESOLVE, S.REVIEW, S.RESOLVED),
     (PersonAction.RESOLVE, S.UNCERTAIN, S.RESOLVED),
     (PersonAction.RESOLVE, S.PENDING, S.RESOLVED),

@@ -212,7 +212,7 @@ def test_retry_of_review_keeps_unanswered_calls_and_says_what_follows(store, con
 
 @pytest.mark.parametrize("status", [Status.SUBMITTED, Status.PENDING, Status.DUPLICATE, Status.RESOLVED])
 def test_retry_refuses_other_statuses(store, config, capsys, status):
-    """Only review and uncertain messages can be retried; the others exit 1, unchanged."""
+    """Only review, uncertain and ignored messages can be retried; the others exit 1, unchanged."""
     pk = add(store, 1, status, reason="as it was")
     store.record_step(pk, "create_candidate", "started")
     assert messages(config, "retry", str(pk)) == 1

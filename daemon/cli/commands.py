@@ -236,7 +236,7 @@ def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool =
                    job: str | None = None, stage: str | None = None) -> int:
     """One message, or (pk None) every review message; one line each, as it goes. With `job`
     (and `stage`), the message goes to that job: the choice is journalled before the retry."""
-    move_back = _move_back(settings)
+    move_back = restore.mover(settings.imap)
     with _store(settings) as store:
         if job is not None and pk is not None:
             _choose_job(settings, store, pk, job, stage)
@@ -370,14 +370,6 @@ def check(settings: Settings) -> int:
     report = run_checks(settings)
     print(report.text())
     return EXIT_OK if report.ready else EXIT_FAILED
-
-
-def _move_back(settings: Settings) -> review.MoveBack | None:
-    """How retry puts mail back: None when intake leaves set-aside mail in the watched folder."""
-    imap = settings.imap
-    if not imap.review_folder or imap.review_folder == imap.folder:
-        return None
-    return lambda record: restore.move_back(imap, record.message_id, record.sha256, size=record.size)
 
 
 def _say(outcome: review.Outcome) -> None:

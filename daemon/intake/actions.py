@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from daemon.domain import Placement, Status
@@ -31,11 +32,19 @@ class Folders:
 
 
 class MailboxActions:
-    """Tells the mailbox what became of each settled message."""
+    """Tells the mailbox what became of each settled message.
 
-    def __init__(self, store: Store, mailbox: Mailbox, folders: Folders, max_attempts: int = 5):
+    A person may retry the message while its action is under way: the record is then pending
+    again but its mail was just moved away. The action's placement is recorded on the pending
+    record and the mail is put back into the watched folder with `move_back` (the same move
+    `messages retry` makes), so that the next pass takes it again.
+    """
+
+    def __init__(self, store: Store, mailbox: Mailbox, folders: Folders, max_attempts: int = 5,
+                 move_back: Callable[[MessageRecord], object] | None = None):
         self.store, self.mailbox, self.folders = store, mailbox, folders
         self.max_attempts = max_attempts  # passes that retry a refused action before leaving it to a person
+        self.move_back = move_back
 
     def act(self, record: MessageRecord) -> None:
         if record.mailbox_action:
@@ -55,7 +64,26 @@ class MailboxActions:
                                      step=MAILBOX_STEP, detail=detail)
         except Conflict:
             log.warning("mail.changed_meanwhile", extra={"record": record.id})
+            self._retried_meanwhile(record, placement)
 
+    def _retried_meanwhile(self, record: MessageRecord, placement: Placement) -> None:
+        """The record went back to pending while its mail was being moved: the mail comes back too."""
+        if placement.folder == self.mailbox.folder:
+            return  # not moved: the next pass finds it where it was
+        try:
+            moved = self.store.update_message(record.id, expect=Status.PENDING, placed_folder=placement.folder,
+                                              placed_uid=placement.uid)
+        except Conflict:
+            return  # resolved, or anything but a retry: the person's status and the mail's place stand
+        if self.move_back is None:
+            log.warning("mail.retried_while_moved", extra={"record": record.id, "folder": placement.folder})
+            return
+        try:
+            self.move_back(moved)
+        except Exception as exc:  # the record says where the mail is; a person can move it
+            log.warning("mail.not_moved_back", extra={"record": record.id, "error": type(exc).__name__})
+            return
+        log.info("mail.moved_back_after_retry", extra={"record": record.id})
     def _move(self, record: MessageRecord) -> MailboxMove:
         if record.status != Status.DUPLICATE or record.candidate_id:
             return mailbox_move(record.status, candidate_known=bool(record.candidate_id))

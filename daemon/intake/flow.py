@@ -100,11 +100,11 @@ class MessageFlow:
         return submit(app, self.client, self.directory, journal, received=email.date, people=self.people)
 
     def _flooding(self, email: ParsedEmail) -> Plan | None:
-        """Ignored when the sender's mail recorded within the hour reaches the cap (planning.flooding)."""
+        """Ignored or set aside when the sender's mail recorded within the hour reaches the cap (planning.flooding)."""
         if not self.options.max_per_sender_per_hour or not email.sender_email:
             return None
-        return planning.flooding(self.store.count_from(email.sender_email, datetime.now(UTC) - timedelta(hours=1)),
-                        self.options)
+        recent = self.store.count_from(email.sender_email, datetime.now(UTC) - timedelta(hours=1))
+        return planning.flooding(recent, self.options, email)
 
     def plan(self, email: ParsedEmail, target: Target | None = None) -> Plan:
         """What would become of this mail (daemon.intake.planning.plan with this flow's options,

@@ -108,7 +108,27 @@ class Ledger:
             return self.store.update_message(record.id, expect=Status.PENDING, **fields)
         except Conflict:
             log.warning("mail.changed_meanwhile", extra={"record": record.id})
+            if outcome is not None and verdict.status == Status.SUBMITTED:
+                self._submitted_meanwhile(record, outcome)
             return None
+
+    def _submitted_meanwhile(self, record: MessageRecord, outcome: Outcome) -> None:
+        """A person changed the record (resolved it) while its flow was submitting: the person's
+        status stays, and the record says what the ATS now holds, so nobody adds the candidate twice."""
+        current = self.store.message_by_pk(record.id)
+        if current is None:
+            return
+        said = (f"the daemon submitted it meanwhile: applicant {outcome.applicant_id}, candidate "
+                f"{outcome.candidate_id} for {outcome.job_title or 'job ' + outcome.job_id}")
+        try:
+            self.store.update_message(record.id, expect=current.status, applicant_id=outcome.applicant_id,
+                                      candidate_id=outcome.candidate_id, job_id=outcome.job_id,
+                                      job_title=outcome.job_title,
+                                      reason=f"{current.reason}; {said}" if current.reason else said)
+        except Conflict:
+            log.warning("mail.ats_ids_not_recorded", extra={"record": record.id})
+            return
+        log.warning("mail.submitted_meanwhile", extra={"record": record.id, "status": current.status})
 
     def _give_back(self, record: MessageRecord, verdict: Verdict) -> None:
         """The fault was not the message's (ATS-wide, database, configuration): no attempt used."""

@@ -23,7 +23,7 @@ After a flow (`judge`), by the disposition of its error (daemon.intake.outcome.c
 Before a flow (`before_start`): a pending record whose attempts are used up (the mail killed
 the process that many times, or kept failing) goes to review instead of starting again.
 
-People (`require`): `retry` takes review or uncertain mail back to pending (attempts 0);
+People (`require`): `retry` takes review, uncertain or ignored mail back to pending (attempts 0);
 `resolve` takes review, uncertain or pending mail to resolved.
 
 The mailbox (`mailbox_move`): submitted, resolved and ignored mail is marked done; review and
@@ -162,7 +162,7 @@ class PersonAction(enum.Enum):
 
 
 ALLOWED: dict[PersonAction, tuple[Status, ...]] = {
-    PersonAction.RETRY: (Status.REVIEW, Status.UNCERTAIN),
+    PersonAction.RETRY: (Status.REVIEW, Status.UNCERTAIN, Status.IGNORED),
     PersonAction.RESOLVE: (Status.REVIEW, Status.UNCERTAIN, Status.PENDING),
 }
 AFTER: dict[PersonAction, Status] = {PersonAction.RETRY: Status.PENDING, PersonAction.RESOLVE: Status.RESOLVED}

@@ -149,14 +149,17 @@ def oversized(size: int, options: FlowOptions) -> Plan:
     return Plan(Status.REVIEW, f"message too large ({size} bytes, limit {options.max_message_bytes})")
 
 
-def flooding(recent: int, options: FlowOptions) -> Plan | None:
-    """Ignored when `recent` mails of the sender were recorded within the hour, the cap or more;
-    None when not (or no cap)."""
+def flooding(recent: int, options: FlowOptions, email: ParsedEmail) -> Plan | None:
+    """When `recent` mails of the sender were recorded within the hour, the cap or more: a mail with
+    a resume is set aside for a person (the sender may be forged to bury a real application: a
+    limit never discards one), other mail is ignored (a loop or a flood). None when under the cap."""
     cap = options.max_per_sender_per_hour
     if not cap or recent < cap:
         return None
-    return Plan(Status.IGNORED, f"more than {cap} mails from this sender within an hour (a loop or a flood); "
-                                "nothing sent to the ATS")
+    flood = f"more than {cap} mails from this sender within an hour (a loop, a flood, or a forged sender)"
+    if pick_resumes(email.attachments, options.limits).resumes:
+        return Plan(Status.REVIEW, f"{flood}; it carries a resume: set aside for a person, nothing sent to the ATS")
+    return Plan(Status.IGNORED, f"{flood}; nothing sent to the ATS")
 
 
 def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Directory | None,

@@ -27,6 +27,7 @@ from daemon.intake.lifecycle import owed
 from daemon.intake.planning import Directory, FlowOptions, Plan, named, who
 from daemon.intake.position import fresh_uids
 from daemon.intake.submission import Target, recorded_target
+from daemon.mail import ParsedEmail
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox
 from daemon.mailbox.imap import ImapMailbox
 from daemon.routing import RuleSet, load_rules
@@ -69,20 +70,21 @@ class Planner:
         except Exception as exc:  # the run sets such mail aside with this reason
             plan = planning.unreadable(exc)
             return Preview(uid, f"UID {uid}: would be set aside: {plan.reason}", "unreadable", plan)
-        plan = (self._flood(email.sender_email) if target is None else None) or planning.plan(
+        plan = (self._flood(email) if target is None else None) or planning.plan(
             email, self.options, self.rules, self.directory, target)
         if email.sender_email:
             self.senders[email.sender_email] += 1
         who = named(Person(email.sender_name, email.sender_email)) or "unknown"
         return Preview(uid, f"UID {uid}: from {who}, subject {email.subject!r}: {_said(plan)}", plan.status, plan)
 
-    def _flood(self, sender: str) -> Plan | None:
+    def _flood(self, email: ParsedEmail) -> Plan | None:
         """The run's flood cap: the sender's mail recorded within the hour, and planned before this one."""
+        sender = email.sender_email
         if not self.options.max_per_sender_per_hour or not sender:
             return None
         since = datetime.now(UTC) - timedelta(hours=1)
         recorded = self.store.count_from(sender, since) if self.store is not None else 0
-        return planning.flooding(recorded + self.senders[sender], self.options)
+        return planning.flooding(recorded + self.senders[sender], self.options, email)
 
 
 def preview(settings: Settings, planner: Planner, mailbox: Mailbox, store: Store | None) -> Iterator[Preview]:

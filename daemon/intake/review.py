@@ -84,9 +84,10 @@ def message(store: Store, pk: int) -> tuple[MessageRecord, list[StepRecord]]:
 # -- changing ------------------------------------------------------------------------------
 
 def retry(store: Store, pk: int, move_back: MoveBack | None = None) -> Outcome:
-    """Put a review or uncertain message back in the queue; its mail back in the watched folder.
+    """Put a review, uncertain or ignored message back in the queue; its mail back in the watched
+    folder when intake had moved it away.
 
-    `move_back` is None when mail is not moved out of the watched folder (no review folder).
+    `move_back` is None when mail is not moved out of the watched folder (no review or ignored folder).
     """
     record, steps = message(store, pk)
     require(PersonAction.RETRY, record.status, record.id)
@@ -95,7 +96,7 @@ def retry(store: Store, pk: int, move_back: MoveBack | None = None) -> Outcome:
     unanswered = started if uncertain else []
     _requeue(store, record, unanswered)
     found = None
-    if move_back is not None and record.mailbox_action:  # set aside: the mail was moved away
+    if move_back is not None and _moved_away(record):
         try:
             found = bool(move_back(record))
         except Exception:
@@ -109,7 +110,7 @@ def retry(store: Store, pk: int, move_back: MoveBack | None = None) -> Outcome:
 def retry_all(store: Store, move_back: MoveBack | None = None,
               include_uncertain: bool = False) -> Iterator[Outcome]:
     """Retry every review message (and uncertain ones when asked), oldest first."""
-    statuses = RETRYABLE if include_uncertain else (Status.REVIEW,)
+    statuses = (Status.REVIEW, Status.UNCERTAIN) if include_uncertain else (Status.REVIEW,)
     for pk in store.ids_in(statuses):
         yield retry(store, pk, move_back)
 
@@ -205,15 +206,21 @@ def _undo_requeue(store: Store, record: MessageRecord, unanswered: Sequence[str]
         log.warning("review.retry_undone", extra={"record": record.id})
 
 
+def _moved_away(record: MessageRecord) -> bool:
+    """Whether intake's mailbox action moved the mail out of the watched folder (a record from before
+    placements were recorded says only that an action was done)."""
+    return bool(record.mailbox_action) and record.placed_folder != record.folder
+
+
 def _retry_line(record: MessageRecord, unanswered: Sequence[str], found: bool | None) -> str:
     line = f"#{record.id} {record.status} -> pending: the next pass takes it again"
     if unanswered:
         line += f"; forgot the unanswered step(s) {', '.join(unanswered)}"
+    where = "ignored folder" if record.status == Status.IGNORED else "review folder"
     if found is True:
-        line += "; mail moved back from the review folder"
+        line += f"; mail moved back from the {where}"
     elif found is False:
-        line += ("; its mail was NOT found in the review folder (move it back to the watched "
-                 "folder by hand)")
+        line += f"; its mail was NOT found in the {where} (move it back to the watched folder by hand)"
     return line
 
 

@@ -109,7 +109,8 @@ class Runner:
 
     def __init__(self, store: Store, mailbox: Mailbox, flow: MessageFlow, options: RunnerOptions, *,
                  probe: Callable[[], bool] = lambda: True, should_stop: Callable[[], bool] = lambda: False,
-                 sleep: Callable[[float], object] = clock.sleep, heartbeat: Callable[[], bool] = lambda: True):
+                 sleep: Callable[[float], object] = clock.sleep, heartbeat: Callable[[], bool] = lambda: True,
+                 move_back: Callable[[MessageRecord], object] | None = None):
         self.store, self.mailbox, self.flow, self.options = store, mailbox, flow, options
         self.probe = probe  # does the ATS answer at all? (tells an outage from one message's failure)
         self.should_stop = should_stop
@@ -119,7 +120,7 @@ class Runner:
         self.ledger = Ledger(store, lambda uids: mailbox.facts(uids).keys())
         self.actions = MailboxActions(
             store, mailbox, Folders(options.processed_folder, options.review_folder, options.ignored_folder),
-            options.max_action_attempts)
+            options.max_action_attempts, move_back)
         self._pause = ""  # why no further message should start in this pass
         self._outage = False  # the pause is because the ATS does not answer (usefully)
         self._streak = 0  # messages failing transiently in a row

@@ -15,10 +15,10 @@ server sends it); intake recognises it by its content and continues the old reco
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from daemon.config import ImapSettings
-from daemon.domain import Placement
+from daemon.domain import Placement, Status
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD
 from daemon.mailbox.imap import (
     FLAGGED,
@@ -30,42 +30,60 @@ from daemon.mailbox.imap import (
     reading,
     same_size,
 )
+from daemon.store.models import MessageRecord
 
 log = logging.getLogger(__name__)
 UNMARK = [FLAGGED, REVIEW_KEYWORD.encode(), DONE_KEYWORD.encode()]
 
 
-def move_back(settings: ImapSettings, message_id: str, sha256: str, size: int = 0) -> Placement | None:
-    """Move the mail with this Message-ID, hash (and size, when known) from `review_folder` to `folder`.
+def mover(settings: ImapSettings) -> Callable[[MessageRecord], Placement | None] | None:
+    """How a record's mail is put back from where intake moved it (the review folder, or for ignored
+    mail the ignored folder): None when intake leaves all mail in the watched folder."""
+    if all(not folder or folder == settings.folder for folder in (settings.review_folder, settings.ignored_folder)):
+        return None
+    return lambda record: move_back(settings, record.message_id, record.sha256, size=record.size,
+                                    source=record.placed_folder or _set_aside_in(settings, record))
+
+
+def _set_aside_in(settings: ImapSettings, record: MessageRecord) -> str:
+    """Where intake moved the mail of a record that does not say (one recorded before placements were)."""
+    return settings.ignored_folder if record.status == Status.IGNORED else settings.review_folder
+
+
+def move_back(settings: ImapSettings, message_id: str, sha256: str, size: int = 0,
+              source: str = "") -> Placement | None:
+    """Move the mail with this Message-ID, hash (and size, when known) from `source` (by default
+    `review_folder`; the ignored folder for ignored mail) to `folder`.
 
     Its Placement in the watched folder (uid None when the server gives no COPYUID), or None
-    when it is not in the review folder. Raises MailboxUnavailable when the server cannot be
+    when it is not in that folder. Raises MailboxUnavailable when the server cannot be
     reached, MailboxActionRefused when it refuses the move, ConfigError for an impossible folder.
     """
-    if not settings.review_folder or not sha256:
+    source = source or settings.review_folder
+    if not source or not sha256:
         return None
     mailbox = ImapMailbox(settings)  # opens the watched folder: it must exist anyway
     try:
         mailbox.open()
-        return _move_back(mailbox, canonical(settings.review_folder), message_id, sha256, size)
+        return _move_back(mailbox, canonical(source), message_id, sha256, size)
     finally:
         mailbox.close()
 
 
-def _move_back(mailbox: ImapMailbox, review: str, message_id: str, sha256: str, size: int) -> Placement | None:
+def _move_back(mailbox: ImapMailbox, source: str, message_id: str, sha256: str, size: int) -> Placement | None:
     client = mailbox.client
-    if review == canonical(mailbox.folder):
+    if source == canonical(mailbox.folder):
         return None  # set-aside mail stays in the watched folder: nothing to move
-    with reading("looking for mail in the review folder"):
-        uidvalidity = int(client.select_folder(review)[b"UIDVALIDITY"])
+    with reading("looking for mail in the review or ignored folder"):
+        uidvalidity = int(client.select_folder(source)[b"UIDVALIDITY"])
         uid = find(mailbox, message_id, sha256, size)
     if uid is None:
         log.warning("review.mail_not_found", extra={"sha256": sha256})
         return None
-    with acting("moving mail back from the review folder"):
+    with acting("moving mail back into the watched folder"):
         client.remove_flags([uid], UNMARK, silent=True)
-        placement = mailbox.relocation(review, uidvalidity)(uid, mailbox.folder)
-    log.info("review.mail_moved_back", extra={"sha256": sha256, "review_uid": uid, "new_uid": placement.uid})
+        placement = mailbox.relocation(source, uidvalidity)(uid, mailbox.folder)
+    log.info("review.mail_moved_back", extra={"sha256": sha256, "from_uid": uid, "new_uid": placement.uid})
     return placement
 
 

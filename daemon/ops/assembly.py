@@ -18,6 +18,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.config import Settings
 from daemon.intake.planning import FlowOptions
+from daemon.mailbox import restore
 from daemon.mailbox.imap import ImapMailbox
 from daemon.ops import alerts, notify
 from daemon.ops.crash import armed
@@ -41,7 +42,8 @@ def service(settings: Settings, stop: Stopping, *, backfill_since: date | None =
                    flow_options=FlowOptions.from_settings(settings), mailbox_factory=lambda: ImapMailbox(settings.imap),
                    watch=DatabaseWatch(store, settings.database_url), stop=stop,
                    rules=LiveRules(settings.rules_path), retention_days=settings.retention_days,
-                   observer=observer if observer is not None else PassObservers())
+                   observer=observer if observer is not None else PassObservers(),
+                   move_back=restore.mover(settings.imap))
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,6 +131,7 @@ class Service:
     rules: LiveRules | None = None
     retention_days: int = 0  # personal data of settled messages older than this is removed (0: never)
     observer: PassObserver = PassObservers()  # noqa: RUF009 (stateless)
+    move_back: Callable[[MessageRecord], object] | None = None  # mail back from where intake moved it
 
     def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
@@ -150,7 +151,7 @@ class Service:
         flow = _ObservedFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep,
                              rules=rules, observer=self.observer)
         runner = Runner(self.store, mailbox, flow, self.options, probe=self.client.answers, should_stop=should_stop,
-                        sleep=self.stop.sleep, heartbeat=_Heartbeat(lease, self.observer))
+                        sleep=self.stop.sleep, heartbeat=_Heartbeat(lease, self.observer), move_back=self.move_back)
         try:
             summary = runner.run_pass()
         except Exception as exc:

@@ -198,8 +198,9 @@ KEYS: tuple[Key, ...] = (
              "candidate to be found in it (nor in the ATS's reading of the CV), it is set aside. A list of strings."),
     _strings("intake", "own_addresses", "The daemon's own addresses (besides `imap.username`): mail from them is "
              "ignored. A list of strings."),
-    _int("intake", "max_per_sender_per_hour", 20, 0, 100_000, "More mails than this from one sender within an hour "
-         "are ignored (a loop or a flood), with the reason recorded ({range}); `0` turns the cap off."),
+    _int("intake", "max_per_sender_per_hour", 20, 0, 100_000, "More mails than this from one sender within an hour: "
+         "those with a resume are set aside for a person (a forged sender cannot bury a real application), "
+         "the others ignored (a loop or a flood), with the reason recorded ({range}); `0` turns the cap off."),
 
     _int("resumes", "max_bytes", 20 * 1024 * 1024, 1024, None, "A larger attachment is not uploaded ({range} bytes).",
          shown="(20 MiB)"),
