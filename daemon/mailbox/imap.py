@@ -15,6 +15,9 @@ Folders, checked by `open()` against NAMESPACE and the hierarchy separator (LIST
   every namespace is refused at start-up, suggesting the prefixed name. It is not placed
   there silently: the configured name stays the name the mail admin sees in every other
   client, in the logs and in the records, and `messages retry` looks in the same place.
+- The watched folder is never created: missing (renamed or deleted away) or not selectable, it
+  is a ConfigError naming imap.folder, checked before any target folder is created (a target
+  inside it would bring it back as an empty parent).
 - A missing target folder is created once, at start-up; a refused CREATE is a ConfigError.
   After an action is refused (a folder deleted meanwhile: NO [TRYCREATE]) the folder is
   checked again, and created again, on the next action.
@@ -366,6 +369,7 @@ class ImapMailbox:
             self._layout = Layout.read(client)
         self._ready = set()
         check_folder_name(s.folder, "imap.folder", self._layout)
+        self._require_watched(client)
         for key, name in (("imap.processed_folder", s.processed_folder), ("imap.review_folder", s.review_folder),
                           ("imap.ignored_folder", s.ignored_folder)):
             self._prepare(client, name, key)
@@ -373,6 +377,19 @@ class ImapMailbox:
             selected = client.select_folder(self.folder, readonly=self.read_only)
         self._keywords = _allows_keywords(selected)
         return selected
+
+    def _require_watched(self, client: IMAPClient) -> None:
+        """The watched folder exists and can be selected; it is never created (one renamed or deleted
+        away must not come back empty, nor as the parent of a target folder inside it)."""
+        name = canonical(self.folder)
+        if name == "INBOX":
+            return
+        with reading(f"looking for folder {name!r}"):
+            listed = client.list_folders("", name)
+        if any(found == name and not _unselectable(flags) for flags, _sep, found in listed):
+            return
+        raise ConfigError(f"the watched folder {name!r} does not exist on the IMAP server (renamed or deleted?); "
+                          "set imap.folder to the folder the mail is in now, or create it", key="imap.folder")
 
     def _prepare(self, client: IMAPClient, name: str, key: str) -> str:
         """The target folder for `name` ("" for no move), checked and created once; ConfigError if impossible."""
@@ -474,6 +491,12 @@ class ImapMailbox:
         except (IMAPClientError, OSError, EOFError):
             log.debug("imap.logout_failed")
             _drop(client)
+
+
+def _unselectable(flags: Sequence[bytes | str]) -> bool:
+    """A LIST answer's flags say the name cannot be selected (a mere parent, or no folder at all)."""
+    said = {(f.decode() if isinstance(f, bytes) else f).lower() for f in flags}
+    return bool(said & {"\\noselect", "\\nonexistent"})
 
 
 def _allows_keywords(selected: dict[bytes, object]) -> bool:
