@@ -6,7 +6,14 @@ person may change it meanwhile (then the write is left undone, and the change wi
 On arrival a message gets its record before any heavy work, committed at once: a new mail
 (with its first attempt counted in the same write), another copy of a mail already recorded
 (a duplicate, nothing sent), the continuation of an earlier record whose copy is gone, or a
-mail an earlier run of ours marked with its keyword (known only by that keyword).
+mail an earlier run of ours marked with its keyword that this database has no record of.
+
+A record follows its mail to a new UID when the mail's old copy is gone from this folder: a
+pending one (a new UIDVALIDITY, or put back by `messages retry`), and one in the review queue
+whose mail stayed in the folder when the folder's UIDVALIDITY changed (so that the queue holds
+it once, and `messages retry` and `resolve` find its mail); other settled mail gets a duplicate.
+Mail carrying our keyword is read too, so that it is recognised by its content; only mail too
+large to read is known by its keyword alone.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 
-from daemon.domain import MessageKey, Status
+from daemon.domain import NEEDS_PERSON, MessageKey, Status
 from daemon.errors import Conflict, StoreBusy
 from daemon.intake.lifecycle import Move, Verdict
 from daemon.intake.outcome import Outcome
@@ -53,13 +60,16 @@ class Ledger:
             return self._unread(key, facts)
         digest, identity = hashlib.sha256(raw).hexdigest(), found.content_key
         first = self.store.first_copy(identity)
+        if first is None and marked(facts):
+            return self._marked(key, facts, sha256=digest, content_key=identity), False
         if first is None:
             return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity, attempts=1), True
-        if first.status == Status.PENDING and self._copy_gone(first, key):
-            # The same mail under a new UID in this folder (a new UIDVALIDITY, or put back by
-            # `messages retry`) and its old copy is gone: it continues the earlier record.
-            log.warning("mail.remapped", extra={"record": first.id, "old_uid": first.uid, "uid": key.uid})
-            return self.store.move_record(first.id, key, expect=Status.PENDING), False
+        if self._follows(first, key):
+            # The same mail under a new UID in this folder and its old copy is gone: it continues
+            # the earlier record.
+            log.warning("mail.remapped", extra={"record": first.id, "old_uid": first.uid, "uid": key.uid,
+                                                "status": first.status})
+            return self.store.move_record(first.id, key, expect=first.status), False
         original = first.duplicate_of or first.id
         log.info("mail.duplicate", extra={"record": original, "uid": key.uid})
         return self.store.add_message(
@@ -69,20 +79,30 @@ class Ledger:
             reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS"), False
 
     def _unread(self, key: MessageKey, facts: MessageFacts) -> tuple[MessageRecord, bool]:
-        """A message whose body is not read: too large, or marked by an earlier run of ours."""
-        for keyword, (status, action, what, then) in MARKS.items():
-            if keyword in facts.keywords:
-                log.warning("mail.marked", extra={"uid": key.uid, "keyword": keyword})
-                return self.store.add_message(
-                    key, sha256="", size=facts.size, status=status, mailbox_action=action,
-                    reason=f"{what} in the mailbox ({keyword}) by an earlier run that this database has no "
-                           f"record of (a lost or replaced database?); {then}"), False
+        """A message whose body is not read (too large): known by our keyword, or new."""
+        if marked(facts):
+            return self._marked(key, facts), False
         return self.store.add_message(key, sha256="", size=facts.size, attempts=1), True
 
-    def _copy_gone(self, first: MessageRecord, key: MessageKey) -> bool:
-        """Is the earlier record's own copy no longer in this folder? (Never true across folders:
-        a daemon never takes over a record whose mail another folder still holds.)"""
+    def _marked(self, key: MessageKey, facts: MessageFacts, **content: str) -> MessageRecord:
+        """Mail an earlier run of ours marked with its keyword, of which this database has no record."""
+        keyword, (status, action, what, then) = next((k, m) for k, m in MARKS.items() if k in facts.keywords)
+        log.warning("mail.marked", extra={"uid": key.uid, "keyword": keyword})
+        return self.store.add_message(
+            key, sha256=content.pop("sha256", ""), size=facts.size, status=status, mailbox_action=action,
+            reason=f"{what} in the mailbox ({keyword}) by an earlier run that this database has no "
+                   f"record of (a lost or replaced database?); {then}", **content)
+
+    def _follows(self, first: MessageRecord, key: MessageKey) -> bool:
+        """Does the earlier record follow its mail to `key`: is its own copy no longer in this folder?
+        (Never across folders: a daemon never takes over a record whose mail another folder holds;
+        a settled record only when the folder's UIDVALIDITY changed and its mail had stayed there.)"""
         if (first.account, first.folder) != (key.account, key.folder):
+            return False
+        if first.status in NEEDS_PERSON:  # a person retries or resolves it by its mail's UID
+            stayed = first.placed_folder in ("", key.folder)
+            return stayed and first.uidvalidity != key.uidvalidity
+        if first.status != Status.PENDING:
             return False
         return first.uidvalidity != key.uidvalidity or first.uid not in self._present([first.uid])
 

@@ -5,7 +5,10 @@ the position is saved once per batch, so a crash before a save only looks again 
 records say what was done. A folder seen for the first time takes only the mail in its window
 (`[imap] since`, `skip_seen`); the rest is counted and left untouched (`backfill` takes it).
 A UIDVALIDITY change voids every UID seen so far: mail already recorded is recognised again by
-its content (daemon.mail.identity), so nothing is submitted twice.
+its content (daemon.mail.identity), so nothing is submitted twice, and the first pass's window
+(its date and unread-only rule) is applied again to the new UIDs, so that what it left out stays
+left out; the count of what it leaves out is taken again (mail with our keywords is not counted:
+we handled it).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class FolderPosition:
         self._saved = 0
         self._highest = 0
         self._keeps = False  # only when new mail always gets a higher UID, and not in a backfill
+        self.renumbered = False  # the folder has records of an earlier UIDVALIDITY: mail with our keyword is
+        # read too, to be recognised by its content (else, as after a lost database, it is known by the keyword)
 
     def key(self, uid: int) -> MessageKey:
         return MessageKey(self.mailbox.account, self.mailbox.folder, self.uidvalidity, uid)
@@ -43,6 +48,7 @@ class FolderPosition:
         self._state = self._folder_state()
         self._saved = self._highest = self._state.highest_uid
         self._keeps = ordered and self.backfill_since is None
+        self.renumbered = self.store.renumbered(self.mailbox.account, self.mailbox.folder, uidvalidity)
         owed = self.store.pending_uids(self.mailbox.account, self.mailbox.folder, uidvalidity)
         known = set(owed)
         return owed + [uid for uid in self._new_uids() if uid not in known]
@@ -80,9 +86,26 @@ class FolderPosition:
         if state.uidvalidity != self.uidvalidity:
             log.warning("imap.uidvalidity_changed", extra={"folder": folder, "old": state.uidvalidity,
                                                             "new": self.uidvalidity})
-            self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=0)
-            return self.store.folder_state(account, folder)
+            return self._window_again(state)
         return state
+
+    def _window_again(self, state: FolderState) -> FolderState:
+        """A new UIDVALIDITY: the first pass's window, if there was one, over the folder's new UIDs."""
+        account, folder = self.mailbox.account, self.mailbox.folder
+        everything = self.mailbox.uids_after(0) if state.window_end_uid else []
+        if not everything:
+            self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=0, skipped=0)
+            return self.store.folder_state(account, folder)
+        since = state.window_since.date() if state.window_since is not None else None
+        inside = self.mailbox.window(since, state.window_unseen)
+        outside = [uid for uid in everything if uid not in inside]
+        ours = sum(1 for start in range(0, len(outside), 1000)
+                   for facts in self.mailbox.facts(outside[start:start + 1000]).values() if facts.keywords)
+        skipped = len(outside) - ours
+        log.info("imap.window_again", extra={"folder": folder, "messages": len(everything), "left_out": skipped})
+        self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=max(everything),
+                                     skipped=skipped)
+        return self.store.folder_state(account, folder)
 
     def _first_pass(self) -> FolderState:
         """A folder seen for the first time: only mail in the window is taken; the rest is

@@ -195,7 +195,9 @@ class Runner:
     def _needs_body(self, record: MessageRecord | None, facts: MessageFacts) -> bool:
         if facts.size > self.options.max_message_bytes:
             return False
-        return not marked(facts) if record is None else owed(record.status)
+        if record is None:  # our keyword's mail is read too after a renumbering: known by its content
+            return not marked(facts) or self._position.renumbered
+        return owed(record.status)
 
     def _before_next(self, summary: PassSummary) -> None:
         """Stop starting messages when the pass paused or a stop was requested."""

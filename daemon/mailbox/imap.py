@@ -15,6 +15,9 @@ Folders, checked by `open()` against NAMESPACE and the hierarchy separator (LIST
   every namespace is refused at start-up, suggesting the prefixed name. It is not placed
   there silently: the configured name stays the name the mail admin sees in every other
   client, in the logs and in the records, and `messages retry` looks in the same place.
+- The watched folder is never created: missing (renamed or deleted away) or not selectable, it
+  is a ConfigError naming imap.folder, checked before any target folder is created (a target
+  inside it would bring it back as an empty parent).
 - A missing target folder is created once, at start-up; a refused CREATE is a ConfigError.
   After an action is refused (a folder deleted meanwhile: NO [TRYCREATE]) the folder is
   checked again, and created again, on the next action.
@@ -24,7 +27,10 @@ UID EXPUNGE of that one UID when the server has UIDPLUS (RFC 4315); without UIDP
 original is left \\Deleted (a plain EXPUNGE would also remove other clients' deleted mail)
 and the log says so. The COPY is skipped when the target already holds the message (same
 RFC822.SIZE, not \\Deleted, same SHA-256 of its bytes), so a repeat after a cut between COPY
-and EXPUNGE never leaves two copies. The new UID comes from COPYUID, when the server sends it.
+and EXPUNGE never leaves two copies. The copy is looked for by its Message-ID (any age) or among
+the target's newest messages, by the RFC822.SIZE each of them is fetched with, and by SEARCH
+LARGER/SMALLER: Courier-IMAP's search counts sizes otherwise than its RFC822.SIZE. The new UID
+comes from COPYUID, when the server sends it.
 
 Logging in (`log_in`): IMAP LOGIN with the password, or with `auth = "oauth2"` AUTHENTICATE
 XOAUTH2 with an access token from daemon.mailbox.oauth2; a refused token is refreshed and tried once
@@ -250,10 +256,16 @@ def uid_copy_or_move(client: IMAPClient, command: str, uid: int, folder: str) ->
 
 def same_size(client: IMAPClient, size: int, criteria: Sequence[str] = (), charset: str | None = None,
               *, undeleted: bool = True) -> list[int]:
-    """UIDs of the selected folder's messages of exactly `size` bytes (not \\Deleted), newest first."""
-    found = client.search([*criteria, *(["UNDELETED"] if undeleted else []),
-                           "LARGER", str(size - 1), "SMALLER", str(size + 1)], charset=charset)
-    return sorted(found, reverse=True)[:SCAN_LIMIT]
+    """UIDs of the selected folder's messages matching `criteria` whose RFC822.SIZE is `size` (not
+    \\Deleted), newest first: those SEARCH LARGER/SMALLER finds, and those of the newest matching
+    ones whose RFC822.SIZE, fetched, is `size` (Courier-IMAP's search counts sizes otherwise than its
+    RFC822.SIZE, and finds nothing)."""
+    wanted = [*criteria, *(["UNDELETED"] if undeleted else [])]
+    by_search = client.search([*wanted, "LARGER", str(size - 1), "SMALLER", str(size + 1)], charset=charset)
+    newest = sorted(client.search(wanted or ["ALL"], charset=charset), reverse=True)[:SCAN_LIMIT]
+    sizes = client.fetch(newest, ["RFC822.SIZE"]) if newest else {}
+    by_size = [uid for uid in newest if int(sizes.get(uid, {}).get(b"RFC822.SIZE", -1)) == size]
+    return sorted(set(by_search) | set(by_size), reverse=True)[:SCAN_LIMIT]
 
 
 def hashes(client: IMAPClient, uids: Sequence[int], size: int) -> Iterator[tuple[int, str]]:
@@ -271,6 +283,20 @@ def hashes(client: IMAPClient, uids: Sequence[int], size: int) -> Iterator[tuple
 def first_with_hash(client: IMAPClient, uids: Sequence[int], size: int, sha256: str) -> int | None:
     """The first of `uids` whose bytes hash to `sha256`."""
     return next((uid for uid, digest in hashes(client, uids, size) if digest == sha256), None)
+
+
+_MESSAGE_ID_FIELD = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
+
+
+def _message_id_criteria(item: dict[bytes, object]) -> tuple[list[str], str | None]:
+    """SEARCH criteria for the Message-ID in a FETCH of `_MESSAGE_ID_FIELD` (none without one), and the charset."""
+    header = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
+    found = _MESSAGE_ID.search(header) if isinstance(header, bytes) else None
+    if found is None:
+        return [], None
+    message_id = found.group(1).decode("utf-8", "replace")
+    return ["HEADER", "Message-ID", message_id], None if message_id.isascii() else "UTF-8"
 
 
 class Relocation:
@@ -297,14 +323,16 @@ class Relocation:
         return Placement(target, copied)
 
     def copy_in_target(self, uid: int, target: str) -> int | None:
-        """The UID in `target` of a copy of `uid` made before (same size and SHA-256), else None."""
-        sizes = self.client.fetch([uid], ["RFC822.SIZE"])
+        """The UID in `target` of a copy of `uid` made before (same size and SHA-256), else None;
+        looked for by its Message-ID when it has one, else among the newest messages there."""
+        sizes = self.client.fetch([uid], ["RFC822.SIZE", _MESSAGE_ID_FIELD])
         if uid not in sizes:
             return None  # gone from the source: a repeat after the EXPUNGE; COPY finds nothing
         size = int(sizes[uid][b"RFC822.SIZE"])
+        criteria, charset = _message_id_criteria(sizes[uid])
         self.client.select_folder(target, readonly=True)
         try:
-            theirs = dict(hashes(self.client, same_size(self.client, size), size))
+            theirs = dict(hashes(self.client, same_size(self.client, size, criteria, charset), size))
         finally:
             reselected = self.client.select_folder(self.source)
         if int(reselected[b"UIDVALIDITY"]) != self.uidvalidity:  # our UIDs no longer mean anything
@@ -366,6 +394,7 @@ class ImapMailbox:
             self._layout = Layout.read(client)
         self._ready = set()
         check_folder_name(s.folder, "imap.folder", self._layout)
+        self._require_watched(client)
         for key, name in (("imap.processed_folder", s.processed_folder), ("imap.review_folder", s.review_folder),
                           ("imap.ignored_folder", s.ignored_folder)):
             self._prepare(client, name, key)
@@ -373,6 +402,19 @@ class ImapMailbox:
             selected = client.select_folder(self.folder, readonly=self.read_only)
         self._keywords = _allows_keywords(selected)
         return selected
+
+    def _require_watched(self, client: IMAPClient) -> None:
+        """The watched folder exists and can be selected; it is never created (one renamed or deleted
+        away must not come back empty, nor as the parent of a target folder inside it)."""
+        name = canonical(self.folder)
+        if name == "INBOX":
+            return
+        with reading(f"looking for folder {name!r}"):
+            listed = client.list_folders("", name)
+        if any(found == name and not _unselectable(flags) for flags, _sep, found in listed):
+            return
+        raise ConfigError(f"the watched folder {name!r} does not exist on the IMAP server (renamed or deleted?); "
+                          "set imap.folder to the folder the mail is in now, or create it", key="imap.folder")
 
     def _prepare(self, client: IMAPClient, name: str, key: str) -> str:
         """The target folder for `name` ("" for no move), checked and created once; ConfigError if impossible."""
@@ -474,6 +516,12 @@ class ImapMailbox:
         except (IMAPClientError, OSError, EOFError):
             log.debug("imap.logout_failed")
             _drop(client)
+
+
+def _unselectable(flags: Sequence[bytes | str]) -> bool:
+    """A LIST answer's flags say the name cannot be selected (a mere parent, or no folder at all)."""
+    said = {(f.decode() if isinstance(f, bytes) else f).lower() for f in flags}
+    return bool(said & {"\\noselect", "\\nonexistent"})
 
 
 def _allows_keywords(selected: dict[bytes, object]) -> bool:

@@ -94,6 +94,13 @@ class Store:
                 MessageRecord.uidvalidity == uidvalidity, MessageRecord.uid.in_(list(uids))))
             return {row.uid: row for row in rows}
 
+    def renumbered(self, account: str, folder: str, uidvalidity: int) -> bool:
+        """Whether the folder holds records made under another UIDVALIDITY (its UIDs were renumbered)."""
+        with self.reading() as s:
+            return s.scalar(select(MessageRecord.id).where(
+                MessageRecord.account == account, MessageRecord.folder == folder,
+                MessageRecord.uidvalidity != uidvalidity).limit(1)) is not None
+
     def message_in(self, account: str, folder: str, uid: int) -> MessageRecord | None:
         """The latest record of `uid` in a folder, whatever the UIDVALIDITY."""
         with self.reading() as s:
