@@ -20,6 +20,15 @@ the rest is decided here:
     404, or an HTML page (2xx, 4xx), on a directory read ... AtsMisdirected
     401, 403, other 4xx .................................... AtsRejected(status)
     TLS certificate not trusted ............................ AtsUnavailable, saying so
+    no whole answer within timeout_seconds (a trickle) ..... as an answer lost after sending
+    an answer past MAX_ANSWER_BYTES (read no further) ...... reads: AtsMisdirected; upload:
+                                                                 AtsUnavailable; creates:
+                                                                 OutcomeUnknown
+
+`timeout_seconds` is a deadline for the whole exchange, not for each read (`bounded`). With
+`stopped`, a read or an upload in progress is abandoned within a second of a stop; a create
+already sent is left to finish within its deadline (cutting it would make its outcome
+unknown).
 
 AtsMisdirected is about ats.base_url, not about one message: the server answered, but not
 as the ATS (a wrong path, http redirected to https, a proxy's error or login page).
@@ -47,6 +56,7 @@ from urllib.parse import quote, urljoin
 import httpx
 
 from daemon import __version__
+from daemon.ats.bounded import MAX_ANSWER_BYTES, AnswerTooLarge, bound, exchange, never
 from daemon.ats.breaker import CircuitBreaker
 from daemon.ats.models import AtsId, Job, Pipeline, Source, UploadedCv
 from daemon.ats.outcomes import (
@@ -130,20 +140,22 @@ class AtsClient:
                  clock: Callable[[], float] = time.monotonic,
                  rng: Uniform | None = None,
                  not_done_statuses: Collection[int] = DEFAULT_NOT_DONE_STATUSES,
-                 observe: Callable[[str, str], None] | None = None):
+                 observe: Callable[[str, str], None] | None = None,
+                 stopped: Callable[[], bool] | None = None):
         self._token = token
+        self._timeout, self._stopped = timeout, stopped or never
         self.observe = observe or _unobserved
         self._not_done = check_not_done_statuses(not_done_statuses)
         self._retry = retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
         self._sleep, self._clock, self._rng = sleep, clock, rng or random.Random()  # noqa: S311
         credential = f"{auth_scheme} {token}" if auth_scheme else token
-        self._http = httpx.Client(
+        self._http = bound(httpx.Client(
             base_url=base_url, transport=transport, verify=_tls_context(verify),
             timeout=httpx.Timeout(timeout), follow_redirects=False,
             headers={auth_header: credential, "Accept": "application/json",
                      "User-Agent": f"ats-inbox/{__version__}"},
-        )
+        ))
 
     def __repr__(self) -> str:  # never show the token
         return f"AtsClient(base_url={str(self._http.base_url)!r})"
@@ -272,12 +284,19 @@ class AtsClient:
 
     def _send(self, effect: Effect, what: str, method: str, url: str,
               **kwargs: Any) -> httpx.Response:
+        request = self._http.build_request(method, url, **kwargs)
+        stopped = never if effect is Effect.CREATE else self._stopped
         try:
-            response = self._http.request(method, url, **kwargs)
+            response = exchange(self._http, request, seconds=self._timeout, clock=self._clock,
+                                stopped=stopped, limit=MAX_ANSWER_BYTES)
         except (httpx.TransportError, httpx.DecodingError) as exc:
             self.observe(what, "error")
             log.warning("ats.transport.failed", extra={"step": what, "error": type(exc).__name__})
             raise _transport_error(effect, what, exc) from exc
+        except AnswerTooLarge as exc:
+            self.observe(what, "error")
+            log.error("ats.answer.too_large", extra={"step": what, "limit": exc.limit})
+            raise _too_large(effect, what, request, exc) from exc
         self.observe(what, str(response.status_code))
         return response
 
@@ -377,9 +396,22 @@ def _transport_error(effect: Effect, what: str, exc: httpx.HTTPError) -> AtsInbo
         return AtsUnavailable(f"ATS {what}: the server's TLS certificate was not trusted "
                               "(check ats.ca_file)")
     failure = transport_failure(exc)
+    said = str(exc)
+    if said.startswith(("no complete answer", "stopping")):  # the deadline, or a stop (`bounded`)
+        return _failed(effect, failure, f"ATS {what}: {said}")
     if not failure.sent:
         return _failed(effect, failure, f"ATS {what}: not sent, cannot connect ({name})")
     return _failed(effect, failure, f"ATS {what}: the answer was lost after sending ({name})")
+
+
+def _too_large(effect: Effect, what: str, request: httpx.Request, exc: AnswerTooLarge) -> AtsInboxError:
+    """An answer no real ATS gives: about the ATS on a read (the pass stops, mail stays pending),
+    an unknown outcome on a create, a retry on an upload."""
+    message = (f"{request.method} {_shown(request.url)} answered more than {exc.limit} bytes and was "
+               "read no further: the ATS is misbehaving")
+    if effect is Effect.READ:
+        return AtsMisdirected(f"{message} (no answer of the contract is this large; check ats.base_url)")
+    return _failed(effect, UNREADABLE_2XX, f"ATS {what}: {message}")
 
 
 def _failed(effect: Effect, failure: Failure, message: str, *,
