@@ -154,3 +154,51 @@ def test_an_oversized_token_answer_is_transient(served):
     error, peak = peak_bytes(AccessTokens(grant).token)
     assert isinstance(error, MailboxUnavailable), error
     assert peak < 3 * MAX_ANSWER_BYTES
+
+
+# -- finding 13: an answer about someone else ---------------------------------------------------
+
+def first_ids(world) -> tuple[str, str]:
+    world.deliver(application(1))
+    world.poll()
+    state = world.sandbox.state()
+    return str(state["applicants"][0]["id"]), str(state["candidates"][0]["id"])
+
+
+def test_an_applicant_id_of_someone_else_holds_the_message(world):
+    """The applicant create answered with another person's applicant (its email differs): held, nothing more sent."""
+    applicant, _ = first_ids(world)
+    world.sandbox.add_fault(Fault("POST", APPLICANT, status=201,
+                                  body=f'{{"id": {applicant}, "email": "person1@example.org"}}'))
+    world.deliver(application(2))
+    world.poll()
+    assert sorted(world.check().values()) == ["submitted", "uncertain"]
+    record = next(r for r in world.store.messages() if r.status == "uncertain")
+    assert "person1@example.org" in record.reason and "person2@example.org" in record.reason
+    assert len(world.sandbox.state()["candidates"]) == 1
+
+
+@pytest.mark.parametrize("echo", ['"applicant_id": {other}', '"applicant": {{"id": {other}}}', '"job_id": 999'])
+def test_a_candidate_for_another_applicant_or_job_holds_the_message(world, echo):
+    """The candidate create answered with a candidate of another applicant or job: held, no comment posted."""
+    applicant, candidate = first_ids(world)
+    body = f'{{"id": {candidate}, ' + echo.format(other=applicant) + "}"
+    world.sandbox.add_fault(Fault("POST", CANDIDATE, status=201, body=body))
+    world.deliver(application(2))
+    world.poll()
+    assert sorted(world.check().values()) == ["submitted", "uncertain"]
+    assert world.sandbox.state()["requests"]["POST /api/v1/candidates/{id}/actions"] == 1
+
+
+def test_an_answer_about_the_person_and_job_sent_is_taken(world):
+    """Echoes that agree (the email in other case, the same applicant and job) are no reason to hold."""
+    client = world.client
+    applicant = client.create_applicant(first_name="A", last_name="B", email="Ann@Example.org", cv_ids=[],
+                                        source_id=1)
+    world.sandbox.add_fault(Fault("POST", APPLICANT, status=201, body='{"id": 5, "email": "ANN@example.org "}'))
+    assert str(client.create_applicant(first_name="A", last_name="B", email="ann@example.org", cv_ids=[],
+                                       source_id=1)) == "5"
+    world.sandbox.add_fault(Fault("POST", CANDIDATE, status=201,
+                                  body=f'{{"id": 9, "applicant": {{"id": "{applicant}"}}, "job_id": 3}}'))
+    assert str(client.create_candidate(job_id=3, applicant_id=applicant, pipeline_id=1, stage_id=1,
+                                       source_id=1)) == "9"

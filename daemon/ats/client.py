@@ -17,6 +17,8 @@ the rest is decided here:
     303 to a POST (it acted and points at the result) ...... upload: AtsUnavailable;
                                                                  creates: OutcomeUnknown
     other 3xx (never followed), on any call ................ AtsMisdirected
+    a create answered about another person or job .......... OutcomeUnknown (its email, or the
+      (the email, applicant or job it carries differs)         candidate's applicant or job)
     404, or an HTML page (2xx, 4xx), on a directory read ... AtsMisdirected
     401, 403, other 4xx .................................... AtsRejected(status)
     TLS certificate not trusted ............................ AtsUnavailable, saying so
@@ -48,7 +50,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin
@@ -71,6 +73,7 @@ from daemon.ats.outcomes import (
 )
 from daemon.ats.reading import (
     ShapeError,
+    echoed,
     next_page,
     parse_retry_after,
     read_id,
@@ -241,7 +244,8 @@ class AtsClient:
                                 "source_id": _wire(source_id),
                                 "cv_ids": [_wire(cv_id) for cv_id in cv_ids]}
         body.update({k: v for k, v in (("middle_name", middle_name), ("phone", phone)) if v})
-        return self._create("create applicant", APPLICANT, "applicant", body)
+        return self._create("create applicant", APPLICANT, "applicant", body,
+                            sent={"email": email.strip().lower()})
 
     def create_candidate(self, *, job_id: IdLike, applicant_id: IdLike, pipeline_id: IdLike,
                          stage_id: IdLike, source_id: IdLike) -> AtsId:
@@ -249,7 +253,8 @@ class AtsClient:
         body = {"job_id": _wire(job_id), "applicant_id": _wire(applicant_id),
                 "pipeline_id": _wire(pipeline_id), "pipeline_stage_id": _wire(stage_id),
                 "source_id": _wire(source_id)}
-        return self._create("create candidate", CANDIDATE, "candidate", body)
+        return self._create("create candidate", CANDIDATE, "candidate", body,
+                            sent={"applicant": str(AtsId.of(applicant_id)), "job": str(AtsId.of(job_id))})
 
     def add_comment(self, candidate_id: IdLike, text: str) -> AtsId:
         """Add a plain-text comment to a candidate; returns the action id."""
@@ -259,9 +264,17 @@ class AtsClient:
         path = ACTIONS.format(candidate_id=quote(str(AtsId.of(candidate_id)), safe=""))
         return self._create("add comment", path, "action", {"comment": comment})
 
-    def _create(self, what: str, path: str, thing: str, body: dict[str, Any]) -> AtsId:
-        return self._call(Effect.CREATE, what, "POST", path,
-                          lambda answer: read_id(read_object(answer), thing), json=body)
+    def _create(self, what: str, path: str, thing: str, body: dict[str, Any],
+                sent: Mapping[str, str] | None = None) -> AtsId:
+        """POST a create; its id. Where the answer says which person or job it is about
+        (`sent`: the email, the applicant and job ids sent), it must be the ones sent."""
+        def read(answer: Any) -> AtsId:
+            obj = read_object(answer)
+            ats_id = read_id(obj, thing)
+            _check_echo(what, thing, ats_id, obj, sent or {})
+            return ats_id
+
+        return self._call(Effect.CREATE, what, "POST", path, read, json=body)
 
     # -- one call: breaker, retries, translation -----------------------------------------
 
@@ -369,6 +382,20 @@ class AtsClient:
 
 def _unobserved(step: str, status: str) -> None:
     pass
+
+
+def _check_echo(what: str, thing: str, ats_id: AtsId, obj: Mapping[str, Any], sent: Mapping[str, str]) -> None:
+    """Raise OutcomeUnknown when a create's answer is about another person or job than the one
+    sent (an ATS that answers an applicant create with an existing applicant of another address):
+    the mail must not be recorded on someone else, and what the ATS did is unknown."""
+    wrong = [(field, said, value) for field, value in sent.items()
+             if (said := echoed(obj, field)) is not None and said != value]
+    if not wrong:
+        return
+    log.error("ats.answer.foreign", extra={"step": what, "fields": [field for field, _, _ in wrong]})
+    differs = "; ".join(f"its {field} is {said}, not {value} as sent" for field, said, value in wrong)
+    raise OutcomeUnknown(f"ATS {what}: answered with {thing} {ats_id}, which belongs to someone or something "
+                         f"else ({differs}); held for a person to check in the ATS")
 
 
 def _read_page(body: Any) -> tuple[Any, list[dict[str, Any]]]:
