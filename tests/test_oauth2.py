@@ -172,6 +172,21 @@ def test_an_unreachable_endpoint_is_transient():
         AccessTokens(GRANT, transport=httpx.MockTransport(refuse)).token()
 
 
+@pytest.mark.parametrize("raw", [b"<html>Service Unavailable</html>", b"", b'{"access_token": "at-', b"[]"])
+def test_a_garbage_answer_is_transient_and_the_next_refresh_works(raw):
+    """A 200 that is not a JSON object (garbage, empty, cut): try again later, never a ConfigError (exit 2)."""
+    answers = [httpx.Response(200, content=raw)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0) if answers else httpx.Response(200, json={"access_token": "at-2"})
+
+    source = AccessTokens(GRANT, transport=httpx.MockTransport(answer), clock=Clock())
+    with pytest.raises(MailboxUnavailable):
+        source.token()
+    assert source.problem is None
+    assert source.token() == "at-2"
+
+
 def test_login_problem_reports_the_shared_tokens_of_the_process(monkeypatch):
     """`login_problem()` (for /healthz) says why the process's OAuth2 login cannot work, else None."""
     monkeypatch.setattr(oauth2, "_shared", {})

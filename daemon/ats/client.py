@@ -17,9 +17,20 @@ the rest is decided here:
     303 to a POST (it acted and points at the result) ...... upload: AtsUnavailable;
                                                                  creates: OutcomeUnknown
     other 3xx (never followed), on any call ................ AtsMisdirected
+    a create answered about another person or job .......... OutcomeUnknown (its email, or the
+      (the email, applicant or job it carries differs)         candidate's applicant or job)
     404, or an HTML page (2xx, 4xx), on a directory read ... AtsMisdirected
     401, 403, other 4xx .................................... AtsRejected(status)
     TLS certificate not trusted ............................ AtsUnavailable, saying so
+    no whole answer within timeout_seconds (a trickle) ..... as an answer lost after sending
+    an answer past MAX_ANSWER_BYTES (read no further) ...... reads: AtsMisdirected; upload:
+                                                                 AtsUnavailable; creates:
+                                                                 OutcomeUnknown
+
+`timeout_seconds` is a deadline for the whole exchange, not for each read (`bounded`). With
+`stopped`, a read or an upload in progress is abandoned within a second of a stop; a create
+already sent is left to finish within its deadline (cutting it would make its outcome
+unknown).
 
 AtsMisdirected is about ats.base_url, not about one message: the server answered, but not
 as the ATS (a wrong path, http redirected to https, a proxy's error or login page).
@@ -39,7 +50,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin
@@ -47,6 +58,7 @@ from urllib.parse import quote, urljoin
 import httpx
 
 from daemon import __version__
+from daemon.ats.bounded import MAX_ANSWER_BYTES, AnswerTooLarge, bound, exchange, never
 from daemon.ats.breaker import CircuitBreaker
 from daemon.ats.models import AtsId, Job, Pipeline, Source, UploadedCv
 from daemon.ats.outcomes import (
@@ -61,6 +73,7 @@ from daemon.ats.outcomes import (
 )
 from daemon.ats.reading import (
     ShapeError,
+    echoed,
     next_page,
     parse_retry_after,
     read_id,
@@ -130,20 +143,22 @@ class AtsClient:
                  clock: Callable[[], float] = time.monotonic,
                  rng: Uniform | None = None,
                  not_done_statuses: Collection[int] = DEFAULT_NOT_DONE_STATUSES,
-                 observe: Callable[[str, str], None] | None = None):
+                 observe: Callable[[str, str], None] | None = None,
+                 stopped: Callable[[], bool] | None = None):
         self._token = token
+        self._timeout, self._stopped = timeout, stopped or never
         self.observe = observe or _unobserved
         self._not_done = check_not_done_statuses(not_done_statuses)
         self._retry = retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
         self._sleep, self._clock, self._rng = sleep, clock, rng or random.Random()  # noqa: S311
         credential = f"{auth_scheme} {token}" if auth_scheme else token
-        self._http = httpx.Client(
+        self._http = bound(httpx.Client(
             base_url=base_url, transport=transport, verify=_tls_context(verify),
             timeout=httpx.Timeout(timeout), follow_redirects=False,
             headers={auth_header: credential, "Accept": "application/json",
                      "User-Agent": f"ats-inbox/{__version__}"},
-        )
+        ))
 
     def __repr__(self) -> str:  # never show the token
         return f"AtsClient(base_url={str(self._http.base_url)!r})"
@@ -229,7 +244,8 @@ class AtsClient:
                                 "source_id": _wire(source_id),
                                 "cv_ids": [_wire(cv_id) for cv_id in cv_ids]}
         body.update({k: v for k, v in (("middle_name", middle_name), ("phone", phone)) if v})
-        return self._create("create applicant", APPLICANT, "applicant", body)
+        return self._create("create applicant", APPLICANT, "applicant", body,
+                            sent={"email": email.strip().lower()})
 
     def create_candidate(self, *, job_id: IdLike, applicant_id: IdLike, pipeline_id: IdLike,
                          stage_id: IdLike, source_id: IdLike) -> AtsId:
@@ -237,7 +253,8 @@ class AtsClient:
         body = {"job_id": _wire(job_id), "applicant_id": _wire(applicant_id),
                 "pipeline_id": _wire(pipeline_id), "pipeline_stage_id": _wire(stage_id),
                 "source_id": _wire(source_id)}
-        return self._create("create candidate", CANDIDATE, "candidate", body)
+        return self._create("create candidate", CANDIDATE, "candidate", body,
+                            sent={"applicant": str(AtsId.of(applicant_id)), "job": str(AtsId.of(job_id))})
 
     def add_comment(self, candidate_id: IdLike, text: str) -> AtsId:
         """Add a plain-text comment to a candidate; returns the action id."""
@@ -247,9 +264,17 @@ class AtsClient:
         path = ACTIONS.format(candidate_id=quote(str(AtsId.of(candidate_id)), safe=""))
         return self._create("add comment", path, "action", {"comment": comment})
 
-    def _create(self, what: str, path: str, thing: str, body: dict[str, Any]) -> AtsId:
-        return self._call(Effect.CREATE, what, "POST", path,
-                          lambda answer: read_id(read_object(answer), thing), json=body)
+    def _create(self, what: str, path: str, thing: str, body: dict[str, Any],
+                sent: Mapping[str, str] | None = None) -> AtsId:
+        """POST a create; its id. Where the answer says which person or job it is about
+        (`sent`: the email, the applicant and job ids sent), it must be the ones sent."""
+        def read(answer: Any) -> AtsId:
+            obj = read_object(answer)
+            ats_id = read_id(obj, thing)
+            _check_echo(what, thing, ats_id, obj, sent or {})
+            return ats_id
+
+        return self._call(Effect.CREATE, what, "POST", path, read, json=body)
 
     # -- one call: breaker, retries, translation -----------------------------------------
 
@@ -272,12 +297,19 @@ class AtsClient:
 
     def _send(self, effect: Effect, what: str, method: str, url: str,
               **kwargs: Any) -> httpx.Response:
+        request = self._http.build_request(method, url, **kwargs)
+        stopped = never if effect is Effect.CREATE else self._stopped
         try:
-            response = self._http.request(method, url, **kwargs)
+            response = exchange(self._http, request, seconds=self._timeout, clock=self._clock,
+                                stopped=stopped, limit=MAX_ANSWER_BYTES)
         except (httpx.TransportError, httpx.DecodingError) as exc:
             self.observe(what, "error")
             log.warning("ats.transport.failed", extra={"step": what, "error": type(exc).__name__})
             raise _transport_error(effect, what, exc) from exc
+        except AnswerTooLarge as exc:
+            self.observe(what, "error")
+            log.error("ats.answer.too_large", extra={"step": what, "limit": exc.limit})
+            raise _too_large(effect, what, request, exc) from exc
         self.observe(what, str(response.status_code))
         return response
 
@@ -352,6 +384,20 @@ def _unobserved(step: str, status: str) -> None:
     pass
 
 
+def _check_echo(what: str, thing: str, ats_id: AtsId, obj: Mapping[str, Any], sent: Mapping[str, str]) -> None:
+    """Raise OutcomeUnknown when a create's answer is about another person or job than the one
+    sent (an ATS that answers an applicant create with an existing applicant of another address):
+    the mail must not be recorded on someone else, and what the ATS did is unknown."""
+    wrong = [(field, said, value) for field, value in sent.items()
+             if (said := echoed(obj, field)) is not None and said != value]
+    if not wrong:
+        return
+    log.error("ats.answer.foreign", extra={"step": what, "fields": [field for field, _, _ in wrong]})
+    differs = "; ".join(f"its {field} is {said}, not {value} as sent" for field, said, value in wrong)
+    raise OutcomeUnknown(f"ATS {what}: answered with {thing} {ats_id}, which belongs to someone or something "
+                         f"else ({differs}); held for a person to check in the ATS")
+
+
 def _read_page(body: Any) -> tuple[Any, list[dict[str, Any]]]:
     return body, read_list(body)
 
@@ -377,9 +423,22 @@ def _transport_error(effect: Effect, what: str, exc: httpx.HTTPError) -> AtsInbo
         return AtsUnavailable(f"ATS {what}: the server's TLS certificate was not trusted "
                               "(check ats.ca_file)")
     failure = transport_failure(exc)
+    said = str(exc)
+    if said.startswith(("no complete answer", "stopping")):  # the deadline, or a stop (`bounded`)
+        return _failed(effect, failure, f"ATS {what}: {said}")
     if not failure.sent:
         return _failed(effect, failure, f"ATS {what}: not sent, cannot connect ({name})")
     return _failed(effect, failure, f"ATS {what}: the answer was lost after sending ({name})")
+
+
+def _too_large(effect: Effect, what: str, request: httpx.Request, exc: AnswerTooLarge) -> AtsInboxError:
+    """An answer no real ATS gives: about the ATS on a read (the pass stops, mail stays pending),
+    an unknown outcome on a create, a retry on an upload."""
+    message = (f"{request.method} {_shown(request.url)} answered more than {exc.limit} bytes and was "
+               "read no further: the ATS is misbehaving")
+    if effect is Effect.READ:
+        return AtsMisdirected(f"{message} (no answer of the contract is this large; check ats.base_url)")
+    return _failed(effect, UNREADABLE_2XX, f"ATS {what}: {message}")
 
 
 def _failed(effect: Effect, failure: Failure, message: str, *,

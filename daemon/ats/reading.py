@@ -85,6 +85,23 @@ def _is_id(value: Any) -> TypeGuard[int | str]:
     return isinstance(value, int) or (isinstance(value, str) and bool(value.strip()))
 
 
+def echoed(obj: Mapping[str, Any], field: str) -> str | None:
+    """What a create's answer says of a field that was sent, as text, or None when it does not say.
+
+    `email` is read as text (lower case); `applicant` and `job` as the id under `<field>_id`
+    or in a nested object's `id` (an answer may carry the applicant or job it is about)."""
+    if field == "email":
+        value = obj.get("email")
+        return value.strip().lower() if isinstance(value, str) and value.strip() else None
+    value = obj.get(f"{field}_id")
+    if _is_id(value):
+        return str(value).strip()
+    nested = obj.get(field)
+    if isinstance(nested, dict) and _is_id(nested.get("id")):
+        return str(nested["id"]).strip()
+    return None
+
+
 def read_text(obj: Mapping[str, Any], key: str) -> str:
     """A text field, or "" when absent or not text (numbers are written out)."""
     value = obj.get(key)

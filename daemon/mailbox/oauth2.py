@@ -13,8 +13,15 @@ Errors, translated here from httpx and the endpoint's JSON (RFC 6749 section 5.2
                                      refresh succeeds again, for the health check
     invalid_client, unauthorized_client  ConfigError naming imap.oauth2_client_id
     invalid_scope                    ConfigError naming imap.oauth2_scope
-    another 4xx, or no access_token  ConfigError naming imap.oauth2_token_url
-    connection error, timeout, 5xx, 429  MailboxUnavailable: try again later
+    another error code, a 4xx without one  ConfigError naming imap.oauth2_token_url
+    connection error, timeout, 5xx, 429, 408  MailboxUnavailable: try again later
+    a 2xx that is not a JSON object (garbage, an empty or cut answer)  MailboxUnavailable too:
+                                     nothing a person must fix, so never an exit 2 at start-up
+    a 2xx JSON object without an access token  ConfigError naming imap.oauth2_token_url (not a
+                                     token endpoint)
+    no whole answer within the timeout (a trickle), an answer past MAX_ANSWER_BYTES
+                                     MailboxUnavailable (the timeout bounds the whole exchange,
+                                     and the answer is read no further than the cap)
 
 One `AccessTokens` per configuration lives for the whole process (`tokens_for()`), shared
 by the passes' connections and the IDLE watcher; `login_problem()` is what a health check
@@ -30,6 +37,7 @@ from collections.abc import Callable
 
 import httpx
 
+from daemon.ats.bounded import MAX_ANSWER_BYTES, AnswerTooLarge, bound, exchange
 from daemon.config import OAuth2Settings
 from daemon.errors import ConfigError, MailboxUnavailable
 
@@ -38,6 +46,7 @@ EARLY_SECONDS = 300  # refresh this long before the access token expires (at mos
 DEFAULT_LIFETIME = 3600  # when the endpoint does not say (`expires_in` is only RECOMMENDED)
 TIMEOUT_SECONDS = 30.0
 _CLIENT_ERRORS = ("invalid_client", "unauthorized_client")
+_TRANSIENT_STATUSES = (408, 429)
 
 
 class RefreshTokenRevoked(ConfigError):
@@ -90,22 +99,35 @@ class AccessTokens:
         if self.settings.scope:
             form["scope"] = self.settings.scope
         try:
-            with httpx.Client(transport=self._transport, timeout=self._timeout) as client:
-                response = client.post(self.settings.token_url, data=form, headers={"Accept": "application/json"})
+            with bound(httpx.Client(transport=self._transport, timeout=self._timeout)) as client:
+                request = client.build_request("POST", self.settings.token_url, data=form,
+                                               headers={"Accept": "application/json"})
+                response = exchange(client, request, seconds=self._timeout, clock=time.monotonic)
         except httpx.HTTPError as exc:
-            raise MailboxUnavailable(f"the OAuth2 token endpoint did not answer ({type(exc).__name__}); "
+            said = str(exc) if str(exc).startswith("no complete answer") else type(exc).__name__
+            raise MailboxUnavailable(f"the OAuth2 token endpoint did not answer ({said}); "
                                      "trying again later") from exc
+        except AnswerTooLarge as exc:
+            log.error("oauth2.answer_too_large", extra={"limit": MAX_ANSWER_BYTES})
+            raise MailboxUnavailable(f"the OAuth2 token endpoint answered more than {exc.limit} bytes "
+                                     "(read no further); trying again later") from exc
         return self._answer(response)
 
     def _answer(self, response: httpx.Response) -> dict[str, object]:
         """The JSON of a good answer, or the error it means."""
-        if response.status_code >= 500 or response.status_code == 429:
-            raise MailboxUnavailable(f"the OAuth2 token endpoint answered {response.status_code}; "
-                                     "trying again later")
-        body = _json(response)
+        status = response.status_code
+        if status >= 500 or status in _TRANSIENT_STATUSES:
+            raise MailboxUnavailable(f"the OAuth2 token endpoint answered {status}; trying again later")
+        readable = _json_object(response)
+        body = readable or {}
         if response.is_success and isinstance(body.get("access_token"), str) and body["access_token"]:
             return body
-        raise self._refused(response.status_code, body)
+        if response.is_success and readable is None:
+            # Garbage, an empty or cut answer: the endpoint misbehaved; nothing a person must fix.
+            log.warning("oauth2.answer_unreadable", extra={"status": status})
+            raise MailboxUnavailable(f"the OAuth2 token endpoint answered {status} with no readable JSON "
+                                     "object; trying again later")
+        raise self._refused(status, body)
 
     def _refused(self, status: int, body: dict[str, object]) -> ConfigError:
         error = str(body.get("error", "")) or f"HTTP {status}"
@@ -129,12 +151,13 @@ class AccessTokens:
         return refused
 
 
-def _json(response: httpx.Response) -> dict[str, object]:
+def _json_object(response: httpx.Response) -> dict[str, object] | None:
+    """The answer's JSON object, or None when it is not one (garbage, empty, cut)."""
     try:
         body = response.json()
     except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _lifetime(value: object) -> float:

@@ -46,7 +46,8 @@ class NeverStop:
 
 def ats_client(settings: AtsSettings, stop: Stopping | None = None,
                observe: Callable[[str, str], None] | None = None) -> AtsClient:
-    """The ATS client; its retry waits end early (abandoning the retry) when a stop is requested;
+    """The ATS client; its retry waits and its reads in progress end early (abandoning them) when a
+    stop is requested;
     `observe` is told of each exchange (the metrics)."""
     stop = stop or NeverStop()
 
@@ -56,7 +57,8 @@ def ats_client(settings: AtsSettings, stop: Stopping | None = None,
 
     return AtsClient(settings.base_url, settings.token, timeout=settings.timeout_seconds,
                      verify=settings.ca_file or True, sleep=sleep,
-                     retry=RetryPolicy(attempts=settings.retry_attempts), observe=observe)
+                     retry=RetryPolicy(attempts=settings.retry_attempts), observe=observe,
+                     stopped=stop.requested)
 
 
 def runner_options(settings: Settings) -> RunnerOptions:

@@ -9,6 +9,10 @@ happens to it:
     after_commit=True        do the real work, then sleep `delay` and answer normally,
                              or with drop=True close the socket without any answer
 
+and, to either answer, how it is sent: `trickle` seconds between its bytes (over HTTP the
+status line and headers too; in process the body), `pad` bytes of JSON whitespace after
+its body (an answer as large as wanted, made as it is sent, never held in memory).
+
 A fault is used `times` times (-1: forever); the first matching fault wins.
 `FaultBook` is the thread-safe list the server consults once per API request.
 """
@@ -36,6 +40,8 @@ class Fault:
     after_commit: bool = False
     drop: bool = False
     body: str | None = None
+    trickle: float = 0.0
+    pad: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", self.method.upper())
@@ -72,7 +78,7 @@ class Fault:
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "method": (str,), "path": (str,), "status": (int,), "retry_after": (str, type(None)),
     "delay": (int, float), "times": (int,), "after_commit": (bool,), "drop": (bool,),
-    "body": (str, type(None)),
+    "body": (str, type(None)), "trickle": (int, float), "pad": (int,),
 }
 
 
@@ -88,6 +94,8 @@ def _problem(fault: Fault) -> str:
         (fault.path.startswith("/"), "path must start with '/'"),
         (100 <= fault.status <= 599, "status must be 100-599"),
         (fault.delay >= 0, "delay must be >= 0"),
+        (fault.trickle >= 0, "trickle must be >= 0"),
+        (fault.pad >= 0, "pad must be >= 0"),
         ((fault.retry_after or "").isprintable(), "retry_after must be one printable line"),
         (fault.times == FOREVER or fault.times >= 1, "times must be >= 1, or -1 for forever"),
     ]

@@ -8,11 +8,13 @@ What a client sees is what it would see over HTTP:
     a shorter delay                  passed to `sleep` (default: not waited), then answered
     a dropped connection             httpx.RemoteProtocolError (before or after the work:
                                      over HTTP the client cannot tell either)
+    a trickle, a padded answer       a streamed body, made as it is read: `sleep(trickle)`
+                                     before each byte, the padding a chunk at a time
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -45,5 +47,25 @@ def _exchange(handle: Handle, sleep: Sleep, request: httpx.Request) -> httpx.Res
                                         request=request)
     answer = reply.answer
     headers = [("Content-Type", answer.content_type)] if answer.content_type else []
+    if reply.trickle <= 0 and reply.pad <= 0:
+        return httpx.Response(answer.status, headers=[*headers, *answer.headers],
+                              content=answer.body, request=request)
+    headers.append(("Content-Length", str(reply.body_length())))
     return httpx.Response(answer.status, headers=[*headers, *answer.headers],
-                          content=answer.body, request=request)
+                          stream=_Streamed(reply, sleep), request=request)
+
+
+class _Streamed(httpx.SyncByteStream):
+    """A body read as it is made: a byte at a time after `sleep(trickle)`, or in chunks."""
+
+    def __init__(self, reply: Reply, sleep: Sleep):
+        self.reply, self.sleep = reply, sleep
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.reply.body_chunks():
+            if self.reply.trickle <= 0:
+                yield chunk
+                continue
+            for index in range(len(chunk)):
+                self.sleep(self.reply.trickle)
+                yield chunk[index:index + 1]

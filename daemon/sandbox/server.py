@@ -26,12 +26,14 @@ import base64
 import binascii
 import contextlib
 import hmac
+import io
 import json
 import logging
 import signal
 import socket
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.answer is None or not self._sleep(reply.delay):
             self._drop()
         else:
-            self._send(reply.answer)
+            self._send(reply.answer, reply)
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -162,17 +164,36 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         _shut(self.connection)
 
-    def _send(self, answer: Answer) -> None:
+    def _send(self, answer: Answer, reply: Reply | None = None) -> None:
+        reply = reply or Reply(answer)
+        trickling = reply.trickle > 0
+        if trickling:  # the status line and headers are kept back, to be sent a byte at a time
+            self.wfile, sent = io.BytesIO(), self.wfile
         self.send_response(answer.status)
         if answer.content_type:
             self.send_header("Content-Type", answer.content_type)
         for name, value in answer.headers:
             self.send_header(name, value)
         if answer.status != 204:
-            self.send_header("Content-Length", str(len(answer.body)))
+            self.send_header("Content-Length", str(reply.body_length()))
         self.end_headers()
-        if answer.status != 204:
-            self.wfile.write(answer.body)
+        chunks = reply.body_chunks() if answer.status != 204 else iter(())
+        if trickling:
+            head, self.wfile = self.wfile.getvalue(), sent
+            self._trickle(head, chunks, reply.trickle)
+            return
+        for chunk in chunks:
+            self.wfile.write(chunk)
+
+    def _trickle(self, head: bytes, chunks: Iterator[bytes], seconds: float) -> None:
+        """Send the answer one byte every `seconds`; stop (closing) when the server stops."""
+        for chunk in (head, *chunks):
+            for index in range(len(chunk)):
+                self.wfile.write(chunk[index:index + 1])
+                self.wfile.flush()
+                if not self._sleep(seconds):
+                    self._drop()
+                    return
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         path = urlsplit(self.path).path
@@ -362,12 +383,12 @@ class SandboxATS:
         fault = self.faults.take(method, path)
         if fault is not None and not fault.after_commit:
             log.info("sandbox.fault", extra={"method": method, "path": path, "status": fault.status})
-            return Reply(None if fault.drop else fault_answer(fault), fault.delay)
+            return Reply(None if fault.drop else fault_answer(fault), fault.delay, fault.trickle, fault.pad)
         answer = self._api_answer(method, route, exists, request.authorization, ApiRequest(
             params, request.query, request.content_type, request.body))
         if fault is None:
             return Reply(answer)
-        return Reply(None if fault.drop else answer, fault.delay)
+        return Reply(None if fault.drop else answer, fault.delay, fault.trickle, fault.pad)
 
     def _api_answer(self, method: str, route: Route | None, exists: bool, authorization: str,
                     request: ApiRequest) -> Answer:

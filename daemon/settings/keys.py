@@ -163,7 +163,8 @@ KEYS: tuple[Key, ...] = (
           "`/api/v1/sources/all`; a name the ATS does not have stops the pass with a configuration error."),
     _text("ats", "ca_file", "", "Extra CA bundle (PEM) to trust for the ATS's certificate. Must be a readable PEM "
           "file.", path=True),
-    _int("ats", "timeout_seconds", 30, 1, 600, "Timeout of each HTTP request ({range})."),
+    _int("ats", "timeout_seconds", 30, 1, 600, "Deadline of each HTTP request to the ATS, for the whole exchange, "
+         "however slowly the answer comes ({range})."),
     _int("ats", "max_attempts", 5, 1, 1000, "Passes in which one message may fail transiently before it is set "
          "aside with the last error ({range})."),
     _int("ats", "retry_attempts", 5, 1, 10, "How often one ATS call is tried within a pass (with backoff, "
