@@ -199,6 +199,26 @@ def test_the_command_gets_the_alert_as_arguments_and_environment_without_a_shell
     assert "ATS_INBOX_ATS_TOKEN" not in got["env"] and "NOTIFY_SOCKET" not in got["env"]
 
 
+def test_the_command_gets_only_the_allowed_environment(tmp_path):
+    """Only PATH, locale, time zone, home and user pass to the command, with ATS_INBOX_ALERT_*: no secret of
+    any name (OAuth2 refresh token, client secret, webhook, a variable someone added), no credentials folder."""
+    record = tmp_path / "env.json"
+    script = tmp_path / "page.py"
+    script.write_text(f"import json, os\njson.dump(dict(os.environ), open({str(record)!r}, 'w'))\n")
+    allowed = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_TIME": "de_DE.UTF-8", "TZ": "Europe/Berlin",
+               "HOME": "/var/lib/ats-inbox", "USER": "ats-inbox"}
+    secrets = {"ATS_INBOX_IMAP_OAUTH2_REFRESH_TOKEN": "refresh-secret", "ATS_INBOX_IMAP_OAUTH2_CLIENT_SECRET":
+               "client-secret", "ATS_INBOX_IMAP_PASSWORD": "imap-secret", "ATS_INBOX_ATS_TOKEN": "ats-secret",
+               "ATS_INBOX_CONFIG": "/etc/ats-inbox/config.toml", "CREDENTIALS_DIRECTORY": "/run/credentials/x",
+               "WEBHOOK_TOKEN": "hook-secret", "AWS_SECRET_ACCESS_KEY": "aws-secret", "LD_PRELOAD": "/tmp/evil.so",
+               "PYTHONPATH": "/tmp", "WATCHDOG_USEC": "600000000", "NOTIFY_SOCKET": "/run/systemd/notify"}
+    CommandSender([sys.executable, str(script)], timeout=10, environ={**allowed, **secrets}).send(
+        Alert(MAILBOX, FIRING, "x", T0))
+    got = json.loads(record.read_text())
+    assert {k: v for k, v in got.items() if not k.startswith("ATS_INBOX_ALERT_")} == allowed
+    assert not set(secrets.values()) & set(got.values())
+
+
 @pytest.mark.parametrize(("argv", "said"), [
     (["/bin/false"], "exited 1"),
     (["/nonexistent/page-me"], "FileNotFoundError"),

@@ -3,6 +3,11 @@ mailbox refuses the login; `ats-inbox status` judges alike and exits 1 when unhe
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.cli import main
 from daemon.config import ConfigError, load_settings
-from daemon.ops.health import Watch, no_success_window
+from daemon.ops.health import Health, Watch, no_success_window
 from daemon.ops.metrics import Listener, Metrics
 from daemon.ops.service import PassObservers
 from daemon.store import open_store
@@ -197,3 +202,100 @@ def test_metrics_listen_refuses_what_it_should_not_take(tmp_path, listen, said):
     with pytest.raises(ConfigError, match=said) as raised:
         load_settings(_config(tmp_path, f'[metrics]\nlisten = "{listen}"'))
     assert "metrics.listen" in str(raised.value)
+
+
+# -- the listener under a flood ----------------------------------------------------------------
+
+FLOOD = """
+import socket, sys
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(int(sys.argv[2]))]
+print("connected", flush=True)
+sys.stdin.read()
+"""
+
+
+def descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def healthz_answers(url: str, within: float) -> httpx.Response:
+    """The first answer /healthz gives within `within` seconds (a refused or cut connection is tried again)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def test_a_flood_of_idle_connections_takes_few_descriptors_and_healthz_still_answers():
+    """300 connections held open without a request: the listener keeps only a few descriptors (the daemon's
+    work keeps the rest), cuts each after its time, and /healthz answers again within seconds."""
+    with Listener("127.0.0.1", 0, Metrics(), lambda: Health(True, ("fine",)), connections=8,
+                  seconds=0.5) as listener:
+        url = "http://{}:{}/healthz".format(*listener.address)
+        before = descriptors()
+        flood = subprocess.Popen([sys.executable, "-c", FLOOD, str(listener.address[1]), "300"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert flood.stdout.readline() == "connected\n"
+            answered = healthz_answers(url, within=10)  # the flood came first: every connection of it was taken
+            held = descriptors() - before
+        finally:
+            flood.kill()
+            flood.wait()
+    assert answered.status_code == 200
+    assert held <= 8 + 2, held  # the connections in hand, and httpx's own
+
+
+STARVED = """
+import os, resource, sys
+from daemon.ops.health import Health
+from daemon.ops.metrics import Listener, Metrics
+resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 16, resource.getrlimit(
+    resource.RLIMIT_NOFILE)[1]))
+with Listener("127.0.0.1", 0, Metrics(), lambda: Health(True, ("fine",))) as listener:
+    taken = []
+    try:
+        while True:
+            taken.append(open(os.devnull))
+    except OSError:
+        pass
+    print(listener.address[1], flush=True)
+    sys.stdin.readline()  # the daemon's own work has every descriptor until told
+    for f in taken:
+        f.close()
+    print("freed", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_the_listener_waits_instead_of_spinning_and_recovers():
+    """With every descriptor taken by the daemon's work, connections waiting to be accepted cost no CPU; once
+    descriptors are free again, /healthz answers."""
+    root = Path(__file__).resolve().parent.parent
+    daemon = subprocess.Popen([sys.executable, "-c", STARVED], cwd=root, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(daemon.stdout.readline())
+        waiting = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        start = cpu_seconds(daemon.pid)
+        time.sleep(1.0)  # a window to measure the CPU in, not a wait for something to happen
+        spent = cpu_seconds(daemon.pid) - start
+        daemon.stdin.write("free\n")
+        daemon.stdin.flush()
+        assert daemon.stdout.readline() == "freed\n"
+        for connection in waiting:
+            connection.close()
+        assert healthz_answers(f"http://127.0.0.1:{port}/healthz", within=10).status_code == 200
+    finally:
+        daemon.kill()
+        daemon.wait()
+    assert spent < 0.3, spent

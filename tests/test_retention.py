@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy import inspect
 from daemon import cli
 from daemon.domain import MessageKey, Status
 from daemon.intake.retention import REMOVED, purge_expired, purge_person
-from daemon.store import open_store
+from daemon.store import database, open_store
 from daemon.store.models import MessageRecord
 from daemon.store.repository import Remember, Store
 from tests.e2e import write_config
@@ -167,3 +168,43 @@ def test_purge_of_an_unknown_address_says_nothing_was_found(store, tmp_path, cap
     """An address with no message and no applicant: said plainly, exit 0."""
     assert cli.main(["messages", "purge", "--email", "nobody@example.org", "--config", str(config(tmp_path))]) == 0
     assert "nothing recorded for nobody@example.org" in capsys.readouterr().out
+
+
+def on_disk(path: Path) -> bytes:
+    """The database's bytes as they are on disk: the main file and its write-ahead log, lower-cased."""
+    wal = path.with_name(path.name + "-wal")
+    return (path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")).lower()
+
+
+def two_more_passes(store: Store) -> None:
+    for _ in range(2):
+        store.finish_pass(store.start_pass(), outcome="ok", seen=0, submitted=0, set_aside=0)
+
+
+def test_a_purge_reaches_the_files_while_the_daemon_runs(store, tmp_path):
+    """After `messages purge` (while the daemon holds the database open and writes on), neither the database
+    file nor its write-ahead log holds the person's name or address."""
+    add(store, 1, Status.SUBMITTED, age_days=1)
+    add(store, 2, Status.REVIEW, age_days=1)
+    assert b"ann@example.org" in on_disk(tmp_path / "ats-inbox.db")
+    assert cli.main(["messages", "purge", "--email", "ann@example.org", "--config", str(config(tmp_path))]) == 0
+    two_more_passes(store)
+    data = on_disk(tmp_path / "ats-inbox.db")
+    assert b"ann lee" not in data and b"ann@example.org" not in data
+
+
+def test_retention_reaches_the_files(store, tmp_path):
+    """After retention cleaned a message, the name is in neither the database file nor its write-ahead log (the
+    address stays once, in the applicants table, by design)."""
+    add(store, 1, Status.SUBMITTED)
+    assert purge_expired(store, 180, NOW) == 1
+    two_more_passes(store)
+    assert b"ann lee" not in on_disk(tmp_path / "ats-inbox.db")
+
+
+def test_every_connection_overwrites_what_it_deletes():
+    """secure_delete is set on each connection, also where SQLite was built without it on by default."""
+    connection = sqlite3.connect(":memory:")
+    connection.execute("PRAGMA secure_delete = 0")
+    database._sqlite_connect(connection, None)
+    assert connection.execute("PRAGMA secure_delete").fetchone()[0] == 1

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from daemon.routing.live import LiveRules
-from daemon.routing.ruleset import Problem, RuleSet, RulesInvalid
+from daemon.routing.ruleset import Problem, RuleSet, RulesInvalid, fingerprint
 
 
 class Loader:
@@ -71,3 +71,38 @@ def test_a_reload_request_reads_the_files_again(tmp_path):
     live.request_reload()
     assert live.current().fingerprint == "b"
     assert loader.calls == 2
+
+
+RULE = '[[rule]]\nname = "{name}"\nsubject = "x"\njob_code = "A-1"\n'
+
+
+def test_a_folder_swapped_by_a_symlink_to_files_of_the_same_name_size_and_time_is_reloaded(tmp_path):
+    """Pointing the rules folder's symlink at a copy (cp -p, tar, rsync) whose files differ only in content
+    loads the new rules before the next message, and the rules in force are the files on disk."""
+    old, new = tmp_path / "rules-1", tmp_path / "rules-2"
+    old.mkdir(), new.mkdir()
+    (old / "10-jobs.toml").write_text(RULE.format(name="aaa"))
+    (new / "10-jobs.toml").write_text(RULE.format(name="bbb"))
+    os.utime(new / "10-jobs.toml", ns=(0, (old / "10-jobs.toml").stat().st_mtime_ns))  # as cp -p kept it
+    link = tmp_path / "rules"
+    link.symlink_to(old)
+    live = LiveRules(link)
+    assert [r.name for r in live.current().rules] == ["aaa"]
+    swap = tmp_path / "rules.new"
+    swap.symlink_to(new)
+    swap.replace(link)  # as a deployment swaps it: rename over the old link
+    assert [r.name for r in live.current().rules] == ["bbb"]
+    assert live.current().fingerprint == fingerprint(link)
+
+
+def test_a_file_replaced_in_place_with_the_same_size_and_time_is_reloaded(tmp_path):
+    """A rule file replaced by another of the same name, size and modification time (rsync -t, mv of a copy)
+    is read again before the next message."""
+    path = tmp_path / "10-jobs.toml"
+    path.write_text(RULE.format(name="aaa"))
+    live = LiveRules(tmp_path)
+    staged = tmp_path / ".10-jobs.toml.tmp"
+    staged.write_text(RULE.format(name="bbb"))
+    os.utime(staged, ns=(0, path.stat().st_mtime_ns))
+    staged.replace(path)
+    assert [r.name for r in live.current().rules] == ["bbb"]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from daemon.ops import metrics
+
 UNIT = Path(__file__).resolve().parent.parent / "systemd" / "ats-inbox.service"
 
 
@@ -60,6 +62,16 @@ def test_unit_tells_systemd_when_it_is_ready_and_alive():
     assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert _seconds(unit["WatchdogSec"][0]) > 2 * 60  # the default interval_seconds (60) below half of it
     assert _seconds(unit["TimeoutStartSec"][0]) >= 60
+
+
+def test_unit_gives_the_daemon_descriptors_to_spare():
+    """LimitNOFILE= sets soft and hard limits well above systemd's default soft 1024 (which a connection flood
+    used up) and far above what the metrics listener may hold at once."""
+    limits = directives()["LimitNOFILE"]
+    assert len(limits) == 1
+    soft, _, hard = limits[0].partition(":")
+    assert int(soft) >= 8192 and int(hard or soft) >= int(soft)
+    assert int(soft) > 100 * metrics.MAX_CONNECTIONS
 
 
 def _seconds(value: str) -> int:

@@ -11,6 +11,10 @@ What is personal data here, and what happens to it:
     kept        ids (record, Message-ID, UIDs, ATS ids), hashes, sizes, status, outcome, job,
                 rule, attempts, times, who resolved it, and every journal step with its ATS id
 
+Erasure reaches the disk: every connection deletes securely (SQLite zeroes what it deletes or
+overwrites), and after retention or a purge removed data the write-ahead log is copied into the
+database and emptied (daemon.store.database.checkpoint), so no older page with the data stays in it.
+
 The table of applicants this daemon created (email -> ATS applicant id) is the only guard
 against creating a second applicant when the same person applies again, so retention keeps
 it; `messages purge --email` removes that person's row. The ATS keeps its own copy of the
@@ -29,6 +33,7 @@ from typing import Any
 
 from daemon.intake.lifecycle import CLEANABLE, keeps_personal_data
 from daemon.intake.submission import APPLICANT
+from daemon.store.database import checkpoint
 from daemon.store.models import MessageRecord, StepRecord
 from daemon.store.repository import Store
 
@@ -53,6 +58,7 @@ def purge_expired(store: Store, days: int, now: datetime) -> int:
     for start in range(0, len(ids), BATCH):
         _clean(store, ids[start:start + BATCH], now)
     if ids:
+        checkpoint(store.engine)
         log.info("retention.purged", extra={"messages": len(ids), "days": days})
     return len(ids)
 
@@ -76,6 +82,7 @@ def purge_person(store: Store, email: str, now: datetime) -> Purged:
     for start in range(0, len(ids), BATCH):
         _clean(store, ids[start:start + BATCH], now)
     applicant_id = store.forget_applicant(address)
+    checkpoint(store.engine)
     log.info("retention.person_purged", extra={"messages": len(ids), "applicant_forgotten": bool(applicant_id)})
     return Purged(tuple(ids), tuple(r.id for r in records if keeps_personal_data(r.status)), applicant_id,
                   tuple(sorted({r.placed_folder or r.folder for r in records})))

@@ -41,8 +41,11 @@ log = logging.getLogger(__name__)
 FIRING, CLEARED = "firing", "cleared"
 NO_SUCCESS, MAILBOX, REVIEW_QUEUE = "no_success", "mailbox", "review_queue"
 MAX_TRIES = 3
-# Never handed to an alert command: secrets and systemd's own variables.
-PRIVATE_ENV = ("ATS_INBOX_IMAP_PASSWORD", "ATS_INBOX_ATS_TOKEN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+# The only variables an alert command inherits (with the ATS_INBOX_ALERT_* it is given): an allow-list,
+# so that no secret reaches it whatever its name (the OAuth2 ones, a webhook token, one added later), nor
+# systemd's own (NOTIFY_SOCKET, WATCHDOG_*, CREDENTIALS_DIRECTORY), nor what changes how a program loads.
+ALLOWED_ENV = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR"})
+ALLOWED_ENV_PREFIXES = ("LC_",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +111,14 @@ class AlertNotSent(Exception):
 
 
 class CommandSender:
-    """Runs `argv + [state, kind, summary]` with ATS_INBOX_ALERT_* in its environment; no shell."""
+    """Runs `argv + [state, kind, summary]` with ATS_INBOX_ALERT_* and the allowed variables (`inherited`) as
+    its environment; no shell."""
 
     name = "command"
 
     def __init__(self, argv: Sequence[str], timeout: float, environ: Mapping[str, str] = os.environ):
         self.argv, self.timeout = list(argv), timeout
-        self.environ = {k: v for k, v in environ.items() if k not in PRIVATE_ENV}
+        self.environ = inherited(environ)
 
     def send(self, alert: Alert) -> None:
         env = {**self.environ, "ATS_INBOX_ALERT_KIND": alert.kind, "ATS_INBOX_ALERT_STATE": alert.state,
@@ -126,6 +130,11 @@ class CommandSender:
             raise AlertNotSent(f"{self.argv[0]}: {type(exc).__name__}: {exc}") from exc
         if done.returncode != 0:
             raise AlertNotSent(f"{self.argv[0]} exited {done.returncode}")
+
+
+def inherited(environ: Mapping[str, str]) -> dict[str, str]:
+    """What an alert command may see of the daemon's environment: ALLOWED_ENV and the locale's LC_*."""
+    return {k: v for k, v in environ.items() if k in ALLOWED_ENV or k.startswith(ALLOWED_ENV_PREFIXES)}
 
 
 class WebhookSender:

@@ -19,13 +19,20 @@ Read when scraped (from the database and the ATS client):
 
 The listener answers GET /metrics and GET /healthz (200 healthy, 503 not, the reason in
 the body) and nothing else; it binds to loopback unless `[metrics] allow_remote` says so.
+A flood of connections cannot take the daemon's file descriptors or a CPU: at most
+MAX_CONNECTIONS are served at once (more are closed as soon as they are accepted), each is
+cut after CONNECTION_SECONDS whatever it is doing, and when the process is out of
+descriptors the listener pauses before accepting again instead of spinning.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -39,6 +46,9 @@ from daemon.ops.health import Health, Watch, seconds_since_success
 
 log = logging.getLogger(__name__)
 SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+MAX_CONNECTIONS = 16  # served at once: a scraper or two, and a person with curl
+CONNECTION_SECONDS = 10.0  # a whole connection, from accept to close (Prometheus' scrape timeout is 10 s)
+ACCEPT_PAUSE = 0.5  # seconds between two accepts while the process has no descriptor left
 
 
 class Metrics:
@@ -131,12 +141,15 @@ class _Scraped(Collector):
 
 
 class Listener:
-    """GET /metrics and /healthz on one address, served by a thread of its own."""
+    """GET /metrics and /healthz on one address, served by a thread of its own; at most `connections` at once,
+    each for at most `seconds`."""
 
-    def __init__(self, host: str, port: int, metrics: Metrics, health: Callable[[], Health]):
-        handler = type("Handler", (_Handler,), {"metrics": metrics, "health": staticmethod(health)})
-        server_class = _Server6 if ":" in host else ThreadingHTTPServer
-        self.server = server_class((host, port), handler)
+    def __init__(self, host: str, port: int, metrics: Metrics, health: Callable[[], Health], *,
+                 connections: int = MAX_CONNECTIONS, seconds: float = CONNECTION_SECONDS):
+        handler = type("Handler", (_Handler,), {"metrics": metrics, "health": staticmethod(health),
+                                                "timeout": seconds})
+        server_class = _Server6 if ":" in host else _Server
+        self.server = server_class((host, port), handler, connections=connections, seconds=seconds)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.1,), name="metrics", daemon=True)
 
     @property
@@ -154,7 +167,64 @@ class Listener:
         self.server.server_close()
 
 
-class _Server6(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, for at most `connections` connections at once and `seconds` each."""
+
+    daemon_threads = True
+    request_queue_size = 128  # waiting in the kernel costs no descriptor; a short queue drops a burst's SYNs
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler], *, connections: int, seconds: float):
+        self.connections, self.seconds = connections, seconds
+        self._open: dict[socket.socket, float] = {}  # connection -> when it is cut
+        self._guard = threading.Lock()
+        self._starved = False
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        try:
+            request = super().get_request()
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            if not self._starved:
+                log.error("metrics.out_of_descriptors", extra={"error": str(exc)})
+            self._starved = True
+            time.sleep(ACCEPT_PAUSE)  # the connection waits in the queue; accepting at once would spin
+            raise
+        self._starved = False
+        return request
+
+    def verify_request(self, request: socket.socket, client_address: object) -> bool:
+        """Take the connection while fewer than `connections` are served; else it is closed at once."""
+        with self._guard:
+            if len(self._open) >= self.connections:
+                log.debug("metrics.connection_refused", extra={"open": len(self._open)})
+                return False
+            self._open[request] = time.monotonic() + self.seconds
+        return True
+
+    def service_actions(self) -> None:
+        """Between two accepts (every 0.1 s at most): cut the connections past their time; their threads end."""
+        now = time.monotonic()
+        with self._guard:
+            late = [request for request, deadline in self._open.items() if deadline <= now]
+            for request in late:
+                self._open[request] = float("inf")  # cut once
+        for request in late:
+            with contextlib.suppress(OSError):  # closed by its thread meanwhile
+                request.shutdown(socket.SHUT_RDWR)
+
+    def close_request(self, request: socket.socket) -> None:
+        with self._guard:
+            self._open.pop(request, None)
+        super().close_request(request)
+
+    def handle_error(self, request: socket.socket, client_address: object) -> None:
+        """A connection cut or gone mid-request: not worth a traceback on stderr."""
+        log.debug("metrics.connection_failed", exc_info=True)
+
+
+class _Server6(_Server):
     address_family = socket.AF_INET6
 
 

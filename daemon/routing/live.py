@@ -1,8 +1,8 @@
 """The rule set in force in a running daemon: loaded at start, reloaded when it changes.
 
 Before each message the daemon asks `current()`. When the rule files changed on disk (a
-file added, removed or edited: their names, sizes and modification times) or a reload was
-requested (SIGHUP), the folder is read again. A valid new set replaces the old one at
+file added, removed, edited or replaced, or the folder swapped by a symlink: see
+`disk_signature`) or a reload was requested (SIGHUP), the folder is read again. A valid new set replaces the old one at
 once; an invalid one is refused with every problem logged, and the last good set stays
 in force (`problems` says why, and `ats-inbox status` shows it).
 """
@@ -18,15 +18,19 @@ from pathlib import Path
 from daemon.routing.ruleset import RuleSet, RulesInvalid, load_rules
 
 log = logging.getLogger(__name__)
-Signature = tuple[tuple[str, int, int], ...]
+Signature = tuple[str, tuple[tuple[str, int, int, int, int, int], ...]]
 
 
 def disk_signature(folder: Path) -> Signature:
-    """Names, sizes and modification times of the rule files: cheap, changes with any edit."""
+    """Where the folder really is (its symlinks resolved) and, for each rule file, its name, the file it is
+    (device, inode), size, modification and change times: cheap, and changes with any edit or replacement,
+    also by files of the same name, size and modification time (`cp -p`, tar, rsync, a symlink swapped):
+    the change time cannot be set back."""
+    resolved = os.path.realpath(folder)
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        entries = sorted(os.scandir(resolved), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
-        return ()
+        return resolved, ()
     found = []
     for entry in entries:
         if entry.name.endswith(".toml"):
@@ -34,8 +38,8 @@ def disk_signature(folder: Path) -> Signature:
                 stat = entry.stat()
             except OSError:
                 continue
-            found.append((entry.name, stat.st_size, stat.st_mtime_ns))
-    return tuple(found)
+            found.append((entry.name, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
+    return resolved, tuple(found)
 
 
 class LiveRules:
