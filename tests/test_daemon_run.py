@@ -11,6 +11,7 @@ import pytest
 from daemon.sandbox import Fault
 from tests import invariant
 from tests.e2e import cli, wait_for
+from tests.test_run_signals import Daemon
 from tests.world import World, application
 
 pytestmark = pytest.mark.imap
@@ -21,18 +22,25 @@ def start(world: World) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+def stopped(daemon: Daemon) -> str:
+    """The whole log of a daemon that was sent a stop, once it has exited (30 s at most)."""
+    daemon.process.wait(timeout=30)
+    daemon.reader.join(timeout=5)
+    return "".join(daemon.lines)
+
+
 def test_run_picks_up_mail_on_schedule_and_stops_on_sigterm(world):
     """Mail delivered while the daemon runs is processed by a later pass; SIGTERM exits 0."""
-    daemon = start(world)
+    daemon = Daemon(world.config)
     try:
-        time.sleep(1.5)
+        daemon.wait_for_log("poll.finished")  # a pass is over: the mail comes in while the daemon runs
         world.deliver(application(1))
         wait_for(lambda: len(world.sandbox.state()["actions"]) == 1)
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=30)
+        daemon.process.send_signal(signal.SIGTERM)
+        err = stopped(daemon)
     finally:
-        daemon.kill()
-    assert daemon.returncode == 0, err[-2000:]
+        daemon.process.kill()
+    assert daemon.process.returncode == 0, err[-2000:]
     assert "daemon.stopped" in err
     assert set(world.check().values()) == {"submitted"}
 
@@ -60,17 +68,16 @@ def test_a_stop_during_a_retry_after_wait_ends_at_once(world):
     """SIGTERM while the daemon waits out a 25 s Retry-After: it stops within seconds, nothing sent twice."""
     world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", status=503, retry_after="25", times=-1))
     world.deliver(application(1))
-    daemon = start(world)
+    daemon = Daemon(world.config)
     try:
-        wait_for(lambda: world.sandbox.state()["requests"].get("POST /api/v1/candidate", 0) >= 1)
-        time.sleep(0.5)  # inside the wait now
+        daemon.wait_for_log('"ats.retry"')  # logged as the wait of the Retry-After begins
         stopped_at = time.monotonic()
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=30)
+        daemon.process.send_signal(signal.SIGTERM)
+        err = stopped(daemon)
         took = time.monotonic() - stopped_at
     finally:
-        daemon.kill()
-    assert daemon.returncode == 0, err[-2000:]
+        daemon.process.kill()
+    assert daemon.process.returncode == 0, err[-2000:]
     assert took < 5, f"the stop took {took:.1f} s"
     [record] = invariant.records(world.database)
     assert (record.status, record.attempts) == ("pending", 0)

@@ -8,7 +8,6 @@ run against the real Dovecot.
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,8 +24,8 @@ from daemon.ops.idle import Backoff, IdleWatcher
 from daemon.ops.scheduler import run_forever
 from daemon.ops.stopping import StopSignal
 from tests import e2e
-from tests.e2e import cli
 from tests.test_imap_mailbox import settings as imap_settings
+from tests.test_run_signals import Daemon
 from tests.world import World, application
 
 FAST = Backoff(first=0.01, most=0.05)
@@ -247,7 +246,7 @@ def test_a_wake_runs_a_pass_at_once_between_scheduled_passes():
     """With an hour between scheduled passes, a wake starts one within a fraction of a second."""
     passes = SlowPasses()
     with scheduled(passes) as (wake, _stop):
-        time.sleep(0.1)
+        wait_for(lambda: len(passes.started) == 1 and not passes.running)  # the first pass is over
         woken = time.monotonic()
         wake.set()
         wait_for(lambda: len(passes.started) == 2, timeout=2)
@@ -317,8 +316,32 @@ def listen_for(listener: IdleConnection, seconds: float) -> None:
         listener.wait(0.1)
 
 
+class CountedIdle(IdleConnection):
+    """An IdleConnection that notes itself in `idling` when it first enters IDLE (the state tests wait for)."""
+
+    def __init__(self, settings, idling: list[IdleConnection]):
+        super().__init__(settings)
+        self.idling = idling
+
+    def start(self) -> bool:
+        told = super().start()
+        if self not in self.idling:
+            self.idling.append(self)
+        return told
+
+
+class Connections:
+    """Makes the watcher's connections to Dovecot; `idling` lists those that reached IDLE, in order."""
+
+    def __init__(self, settings):
+        self.settings, self.idling = settings, []
+
+    def __call__(self) -> IdleConnection:
+        return CountedIdle(self.settings, self.idling)
+
+
 def dovecot_watcher(settings, wake: threading.Event, stop: StopSignal) -> tuple[IdleWatcher, threading.Thread]:
-    watcher = IdleWatcher(lambda: IdleConnection(settings), wake, stop, idle_seconds=settings.idle_seconds,
+    watcher = IdleWatcher(Connections(settings), wake, stop, idle_seconds=settings.idle_seconds,
                           backoff=Backoff(first=0.1, most=0.5))
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
@@ -336,7 +359,7 @@ def test_idle_survives_a_dovecot_restart(dovecot):
         wait_for(lambda: watcher.connections == 2, timeout=10)
         assert wake.wait(1)
         wake.clear()
-        time.sleep(0.2)  # in IDLE again
+        wait_for(lambda: len(watcher.listener.idling) == 2)  # in IDLE again
         dovecot.append("INBOX", application(1))
         assert wake.wait(2)
     finally:
@@ -350,8 +373,7 @@ def test_a_stop_ends_idle_against_dovecot_at_once(dovecot):
     """A stop while the watcher is in IDLE on Dovecot ends it within half a second."""
     wake, stop = threading.Event(), StopSignal()
     watcher, thread = dovecot_watcher(imap_settings(dovecot), wake, stop)
-    wait_for(lambda: watcher.connections == 1)
-    time.sleep(0.3)
+    wait_for(lambda: len(watcher.listener.idling) == 1)  # in IDLE
     asked = time.monotonic()
     stop.request("test")
     thread.join(timeout=2)
@@ -402,22 +424,24 @@ def test_run_takes_new_mail_at_once_with_idle_and_stops_on_sigterm(world: World)
     within seconds (IDLE woke it); SIGTERM ends the daemon, watcher included, with exit 0."""
     world.config.write_text(world.config.read_text().replace("interval_seconds = 1\n", "interval_seconds = 3600\n"))
     world.deliver(application(1))
-    daemon = subprocess.Popen([*cli(), "run", "--config", str(world.config)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    daemon = Daemon(world.config)
     try:
         wait_for(lambda: len(world.sandbox.state()["actions"]) == 1, timeout=30)
-        time.sleep(0.5)  # the watcher is in IDLE by now
+        # The watcher has examined the folder: mail from now on is announced, on its way into IDLE or in it.
+        daemon.wait_for_log("idle.listening")
         delivered = time.monotonic()
         world.deliver(application(2))
         wait_for(lambda: len(world.sandbox.state()["actions"]) == 2, timeout=5)
         took = time.monotonic() - delivered
         stopped = time.monotonic()
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=30)
+        daemon.process.send_signal(signal.SIGTERM)
+        daemon.process.wait(timeout=30)
         stop_took = time.monotonic() - stopped
     finally:
-        daemon.kill()
-    assert daemon.returncode == 0, err[-2000:]
+        daemon.process.kill()
+    daemon.reader.join(timeout=5)
+    err = "".join(daemon.lines)
+    assert daemon.process.returncode == 0, err[-2000:]
     assert "idle.listening" in err and "idle.wake" in err and "idle.stopped" in err
     assert took < 3 and stop_took < 5
     assert set(world.check().values()) == {"submitted"}

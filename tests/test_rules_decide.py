@@ -10,9 +10,11 @@ import pytest
 
 import daemon
 from daemon.ats.models import Job, Pipeline, Source, Stage
-from daemon.domain import RuleAction
+from daemon.domain import RuleAction, Status
+from daemon.intake.planning import Directory, FlowOptions, plan
 from daemon.mail.parsing import parse_email
 from daemon.routing import RuleSet, decide, explain, load_rules
+from daemon.routing.conditions import RULES_BUDGET
 from tests.mailfactory import build_email
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -198,15 +200,16 @@ def test_explain_says_why_each_earlier_rule_did_not_match(tmp_path):
     assert explanation.decision.reasons[0] == "recipient tag data"
 
 
-def test_a_catastrophic_regex_on_a_long_subject_is_bounded_and_no_match(tmp_path):
-    """(a+)+$ against 'aaaa...b' stops at the time bound, counts as no match, and says so."""
+def test_a_catastrophic_regex_on_a_long_subject_is_bounded_and_never_no_match(tmp_path):
+    """(a+)+$ against 'aaaa...b' stops at the time bound, is not taken for "no match": review, saying so."""
     rules = ruleset(tmp_path, '[[rule]]\nname = "evil"\nsubject_regex = "(a+)+$"\njob_code = "ENG-7"\n'
                               '[[rule]]\nname = "evil body"\nbody_regex = "(x+x+)+y"\njob_code = "ENG-7"\n')
     hostile = mail(subject="a" * 900 + "!", body="x" * 5000 + "\n")  # the parser keeps 1000 characters
     started = time.monotonic()
     explanation = explain(hostile, rules, JOBS, PIPELINES, SOURCES)
     assert time.monotonic() - started < 3
-    assert explanation.decision.rule == "job title in the subject"  # neither rule matched
+    assert explanation.decision.rule == "evil" and explanation.decision.undecided  # not on to inference
+    assert explanation.decision.action == RuleAction.REVIEW and explanation.decision.job is None
     assert explanation.decision.notes and "ran out of time" in explanation.decision.notes[0]
 
 
@@ -215,3 +218,51 @@ def test_rules_read_a_bounded_body(tmp_path):
     decision = routed(tmp_path, '[[rule]]\nname = "r"\nbody = "needle"\njob_code = "ENG-7"\n',
                       body="x" * 100_500 + " needle\n")
     assert decision.rule != "r"
+
+
+def many_headers(count: int, **fields) -> bytes:
+    """A mail built as usual, with `count` X-Ref headers that a catastrophic expression cannot decide."""
+    hostile = b"".join(b"X-Ref: " + b"a" * 3000 + b"!\r\n" for _ in range(count))
+    return hostile + build_email(**fields)
+
+
+SET_ASIDE_REFS = ('[[rule]]\nname = "agency refs"\nheader_regex = { "X-Ref" = "(a+)+$" }\naction = "review"\n'
+                  'reason = "agency mail with a reference"\n')
+
+
+def test_a_mail_s_rules_have_one_budget_not_one_per_header(tmp_path):
+    """Many headers against one slow expression stop at the mail's budget for rules, not 0.25 s per header."""
+    hostile = parse_email(many_headers(24, subject="Data Analyst"))
+    started = time.monotonic()
+    explanation = explain(hostile, ruleset(tmp_path, SET_ASIDE_REFS), JOBS, PIPELINES, SOURCES)
+    assert time.monotonic() - started < RULES_BUDGET + 1
+    assert explanation.decision.undecided
+
+
+def test_rules_not_decided_in_time_set_the_mail_aside_never_onward(tmp_path):
+    """A rule meant to set mail aside that runs out of time does not let the mail through: the plan (of the
+    run and the previews) sets it aside, saying the rules could not be decided in time."""
+    raw = many_headers(24, sender=("Ann", "ann@example.org"), subject="Data Analyst",
+                       attachments=[("cv.pdf", PDF, "application/pdf")])
+    planned = plan(parse_email(raw), FlowOptions(), ruleset(tmp_path, SET_ASIDE_REFS),
+                   Directory(JOBS, PIPELINES, SOURCES))
+    assert planned.status == Status.REVIEW
+    assert "could not be decided in time" in planned.reason and "agency refs" in planned.reason
+    assert planned.decision is not None and planned.decision.job is None
+
+
+@pytest.mark.parametrize(("rules", "decided"), [
+    ('[[rule]]\nname = "r"\nheader_regex = { "X-Ref" = "(a+)+$" }\nsubject = "nothing like it"\njob_code = "ENG-7"\n',
+     "job title in the subject"),
+    ('[[rule]]\nname = "r"\nany = [ { header_regex = { "X-Ref" = "(a+)+$" } }, { subject = "data" } ]\n'
+     'job_code = "ENG-7"\n', "r"),
+    ('[[rule]]\nname = "r"\nsubject = "data"\nnot = { header_regex = { "X-Ref" = "(a+)+$" } }\njob_code = "ENG-7"\n',
+     None),
+])
+def test_a_timeout_leaves_a_rule_undecided_only_when_its_answer_depends_on_it(tmp_path, rules, decided):
+    """A condition that does not hold, or an alternative that does, decides the rule despite a timeout."""
+    explanation = explain(parse_email(many_headers(1, subject="Data Analyst")), ruleset(tmp_path, rules),
+                          JOBS, PIPELINES, SOURCES)
+    assert explanation.decision.undecided == (decided is None)
+    assert decided is None or explanation.decision.rule == decided
+    assert explanation.decision.notes

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 
 import pytest
 
 from tests import invariant
-from tests.e2e import cli
+from tests.e2e import cli, wait_for
 from tests.mailfactory import build_email
 from tests.world import PDF, World
 
@@ -76,14 +75,14 @@ def test_a_running_daemon_picks_up_a_rule_change_and_keeps_good_rules_over_a_bro
                               stderr=subprocess.PIPE, text=True)
     try:
         world.deliver(mail("al@example.org", "jobs+data@example.com", "my CV"))
-        _wait(lambda: len(world.sandbox.state()["candidates"]) == 1)
+        wait_for(lambda: len(world.sandbox.state()["candidates"]) == 1)
         edited = RULES.replace('job_code = "DATA-3"', 'job_code = "SUP-2"')
         (world.tmp / "rules" / "10-jobs.toml").write_text(edited)
         world.deliver(mail("ann@example.org", "jobs+data@example.com", "my CV"))
-        _wait(lambda: len(world.sandbox.state()["candidates"]) == 2)
+        wait_for(lambda: len(world.sandbox.state()["candidates"]) == 2)
         (world.tmp / "rules" / "10-jobs.toml").write_text(edited + '\n[[rule]]\nname = "broken"\nsubject_regex = "("\n')
         world.deliver(mail("cy@example.org", "jobs+data@example.com", "my CV"))
-        _wait(lambda: len(world.sandbox.state()["candidates"]) == 3)
+        wait_for(lambda: len(world.sandbox.state()["candidates"]) == 3)
         daemon.send_signal(signal.SIGTERM)
         _, err = daemon.communicate(timeout=30)
     finally:
@@ -94,10 +93,5 @@ def test_a_running_daemon_picks_up_a_rule_change_and_keeps_good_rules_over_a_bro
     assert jobs == ["103", "104", "104"]  # the edit took effect; the broken edit did not replace it
 
 
-def _wait(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 

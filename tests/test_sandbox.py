@@ -23,7 +23,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.retry import RetryPolicy
 from daemon.errors import ConfigError, OutcomeUnknown
 from daemon.sandbox import Fault, SandboxATS, load_seed
-from tests.e2e import wait_healthy
+from tests.e2e import wait_for, wait_healthy
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\r\n1 0 obj <<>> endobj\r\ncontact: ada@example.org\n%%EOF\n"
 DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4
@@ -429,7 +429,7 @@ def test_a_delayed_answer_does_not_block_other_requests(start: Start):
     slow = threading.Thread(
         target=lambda: slow_status.append(httpx.get(url, timeout=10).status_code))
     slow.start()
-    time.sleep(0.2)
+    wait_for(lambda: sandbox.state()["requests"].get("GET /api/v1/sources/all", 0) == 1)  # in its delay
     began = time.monotonic()
     assert client.get("/api/v1/pipelines/all").status_code == 200
     assert time.monotonic() - began < 0.5
@@ -452,7 +452,7 @@ def test_stop_returns_promptly_while_a_handler_sleeps(start: Start):
 
     caller = threading.Thread(target=call)
     caller.start()
-    time.sleep(0.3)
+    wait_for(lambda: sandbox.state()["requests"].get("GET /api/v1/sources/all", 0) == 1)  # in its delay
     began = time.monotonic()
     sandbox.stop()
     assert time.monotonic() - began < 2

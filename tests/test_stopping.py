@@ -10,6 +10,7 @@ import time
 import pytest
 
 from daemon.ops.stopping import StopSignal
+from tests.e2e import wait_for
 
 
 def test_sleep_wakes_promptly_when_another_thread_requests_a_stop():
@@ -81,5 +82,5 @@ def test_with_a_hangup_handler_sighup_calls_it_and_does_not_stop():
     stop, calls = StopSignal(), []
     with stop.installed(on_hangup=lambda: calls.append("reload")):
         os.kill(os.getpid(), signal.SIGHUP)
-        time.sleep(0.05)
+        wait_for(lambda: calls, timeout=2)
     assert calls == ["reload"] and not stop.requested()

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-_NOT_A_NAME = re.compile(r"[@<>\"]|^\W*$")
+_NOT_A_NAME = re.compile(r"[@<>\"]|^\W*$|=\?.*\?=")  # an address, nothing, or an encoded word left undecoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +35,10 @@ def _from_parsed(parsed: Mapping[str, str]) -> PersonName | None:
 
 
 def applicant_name(display_name: str, parsed: Mapping[str, str], email: str) -> PersonName:
-    """The sender's display name; else what the ATS parsed from the CV; else the address's local part."""
+    """The sender's display name; else what the ATS parsed from the CV; else the address's local part
+    (`email` is a usable address: daemon.mail.parsing.usable_address); else "Applicant"."""
     name = _from_display_name(display_name) or _from_parsed(parsed)
     if name is not None:
         return name
-    local = email.split("@", 1)[0] or "Applicant"
-    return PersonName(local, "", "")
+    local = email.split("@", 1)[0]
+    return PersonName(local if local and not _NOT_A_NAME.search(local) else "Applicant", "", "")

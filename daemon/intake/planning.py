@@ -7,7 +7,8 @@ One decision path: the run (daemon.intake.flow), `poll --dry-run` (daemon.intake
 `plan` goes in this order (the first that applies decides):
 1. who the candidates are and who forwarded (daemon.mail.forwards, with `internal_senders`);
    the routing sees the original's subject when the mail is a forward;
-2. the routing decision (daemon.routing.explain), unless a target was journalled earlier;
+2. the routing decision (daemon.routing.explain), unless a target was journalled earlier; rules
+   that could not be decided in time set the mail aside at once (a timeout is never "no match");
 3. a rule that ignores the mail;
 4. automatic mail (replies, bounces, list mail, the daemon's own), unless a rule took it in;
 5. no resume (PDF, DOC, DOCX) for any candidate: set aside;
@@ -176,6 +177,9 @@ def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Di
              "route_reason": "; ".join(target.reasons) if decision is None else decision.reason,
              "explanation": explained, "forwarder": search.forwarder,
              "found_by": first.found_by if first and first.person.address else FOUND_BY_CV}
+    if decision is not None and decision.undecided:
+        return Plan(Status.REVIEW, f"set aside, not sent on: {decision.reason}",
+                    candidacies=_candidacies(email, search, options.limits), **ruled)
     if decision is not None and decision.action == RuleAction.IGNORE:
         return Plan(Status.IGNORED, f"ignored by rule {decision.rule!r}: {decision.reason}", **ruled)
     automatic = automatic_mail(email, options.own_addresses) if decision is not None else None

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from daemon.domain import Person
+from daemon.mail.parsing import usable_address
 
 _LINE_MAX_CHARS = 1_000  # a header line longer than this is not one
 _SEPARATOR_WINDOW = 3  # non-blank lines between a separator and its header block, at most
@@ -194,13 +195,14 @@ def _lines(text: str) -> list[str]:
 
 def person(value: str) -> Person:
     """The name and address of a From value: `Name <a@b>`, `"Name" <a@b>`, `Name [mailto:a@b]`,
-    `a@b (Name)`, a bare address, or a name with no address at all."""
+    `a@b (Name)`, a bare address, or a name with no address at all. An address that is no usable
+    addr-spec (an RFC 2047 encoded word in it, say) is "", as in the mail's own From."""
     value = " ".join(value.split())[:_LINE_MAX_CHARS]
     if match := _ANGLE_ADDRESS.match(value):
-        return Person(_clean_name(match.group(1)), match.group(2).lower())
+        return Person(_clean_name(match.group(1)), usable_address(match.group(2)))
     if match := _BARE_ADDRESS.search(value):
         rest = (value[: match.start()] + " " + value[match.end() :]).strip(" ()")
-        return Person(_clean_name(rest), match.group(0).lower())
+        return Person(_clean_name(rest), usable_address(match.group(0)))
     return Person(_clean_name(value), "")
 
 

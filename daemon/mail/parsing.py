@@ -81,7 +81,14 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, bidi
 _PATH_SEPARATORS = re.compile(r"[/\\]")
 _DOT_RUNS = re.compile(r"\.{2,}")
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
-_ADDR_SPEC = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+# An addr-spec (RFC 5322 3.4.1, UTF-8 allowed by RFC 6532): a local part of atext and dots (runs and ends of
+# dots, obsolete but still handed out by some providers, are kept) or quoted, `@`, a domain of labels or a
+# domain literal; no spaces. RFC 2047 (section 5) forbids encoded words in any part of it.
+_ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]"
+_LABEL = r"[a-z0-9\u0080-\U0010ffff](?:[a-z0-9_\u0080-\U0010ffff-]*[a-z0-9\u0080-\U0010ffff])?"
+_ADDR_SPEC = re.compile(rf'(?:(?:{_ATEXT}|\.)+|"(?:[^"\\\s]|\\[^\s])+")'
+                        rf"@(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[^\[\]\\\s]+\])", re.IGNORECASE)
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?\s]*\?=", re.IGNORECASE)
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 # A From value of one angle-addr after an unquoted display name holding an `@` (group 1: the name).
 _ADDRESS_AS_NAME = re.compile(r"([^<>\"(),:;]*@[^<>\"(),:;]*)<([^<>\s]+@[^<>\s]+)>")
@@ -275,7 +282,7 @@ def _email(headers: Headers, message: Message, walk: _Walk, depth: int) -> Parse
         body_text=_body_text(level.texts),
         attachments=tuple(level.files),
         headers=every,
-        recipients=recipients(every),
+        recipients=recipients(_raw_headers(message)),
         content_type=_content_type(message),
         attached=tuple(level.attached),
     )
@@ -290,15 +297,31 @@ def all_headers(part: Message) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def _raw_headers(part: Message) -> tuple[tuple[str, str], ...]:
+    """Every header of `part` as (lower-case name, one-line value) with its encoded words left as written:
+    addresses are read from these, since a word decoded into an address would make one RFC 2047 forbids."""
+    return tuple((_one_line(key).lower(), _LINE_BREAKS.sub("", _unescape_8bit(str(value)))[:HEADER_VALUE_MAX_CHARS])
+                 for key, value in islice(part.raw_items(), MAX_HEADERS))
+
+
 def recipients(headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
-    """The addresses in To, Cc, Delivered-To and X-Original-To, lower-cased, each once, in order."""
+    """The usable addresses in To, Cc, Delivered-To and X-Original-To (header values as written, not
+    decoded), lower-cased, each once, in order."""
     values = [value for name, value in headers if name in _RECIPIENT_HEADERS]
     seen: dict[str, None] = {}
-    for _name, address in getaddresses(values):
-        address = _one_line(address).lower()
-        if _ADDR_SPEC.fullmatch(address):
+    for _name, written in getaddresses(values):
+        if address := usable_address(written):
             seen.setdefault(address, None)
     return tuple(seen)
+
+
+def usable_address(text: str) -> str:
+    """`text` lower-cased when it is an addr-spec an applicant can be written to; "" when not: not one, or one
+    holding an RFC 2047 encoded word, which no addr-spec may (RFC 2047 section 5; never decoded into one)."""
+    address = _one_line(text).lower()
+    if _ENCODED_WORD.search(address) or not _ADDR_SPEC.fullmatch(address):
+        return ""
+    return address
 
 
 # -- headers ---------------------------------------------------------------------------
@@ -377,17 +400,17 @@ def read_sender(value: str) -> tuple[str, str]:
     addresses there before Python 3.11.10 (and took the first), none from then on.
     """
     if named := _ADDRESS_AS_NAME.fullmatch(value.strip()):
-        name, address = named.group(1).strip(), _one_line(named.group(2)).lower()
-        if _ADDR_SPEC.fullmatch(address):
+        name, address = named.group(1).strip(), usable_address(named.group(2))
+        if address:
             return ("" if name.lower() == address else _one_line(_decode_words(name))), address
     return _pick_sender(getaddresses([value]) if value else [])
 
 
 def _pick_sender(pairs: list[tuple[str, str]]) -> tuple[str, str]:
-    """The first pair with an address; its name RFC 2047 decoded, also when quoted (Outlook)."""
+    """The first pair with an address; its name RFC 2047 decoded, also when quoted (Outlook). An address
+    that is not a usable addr-spec (an encoded word in it, say) is "": the sender has none."""
     named = next((pair for pair in pairs if "@" in pair[1]), pairs[0] if pairs else ("", ""))
-    address = _one_line(named[1]).lower()
-    return _one_line(_decode_words(named[0])), address if _ADDR_SPEC.fullmatch(address) else ""
+    return _one_line(_decode_words(named[0])), usable_address(named[1])
 
 
 def _date(value: str) -> datetime | None:

@@ -1,17 +1,22 @@
 """The conditions of a rule, checked against one mail (pure, time-bounded).
 
-Each condition answers `check(mail) -> Check`: whether it holds, a sentence saying why in
-the admin's words ("recipient tag data-eng", "subject matches /ENG-\\d+/"), the named
+Each condition answers `check(mail, budget) -> Check`: whether it holds, a sentence saying
+why in the admin's words ("recipient tag data-eng", "subject matches /ENG-\\d+/"), the named
 groups a regular expression captured, and any regular expression that ran out of time.
 
-Regular expressions run on the `regex` module with a `timeout`: a hostile mail cannot
-hang the daemon through a rule; a timeout counts as "did not match" and is said so. The
-text a rule looks at is bounded (`MailView`).
+Regular expressions run on the `regex` module with a `timeout`: each search may take
+`REGEX_TIMEOUT`, and all the searches for one mail together `RULES_BUDGET` (a `Budget`
+carried through the checks), so a hostile mail (say, hundreds of headers against one
+`header_regex`) cannot hang the daemon through a rule. A timeout is never "did not match":
+a condition that ran out of time is undecided (`Check.undecided`), and so is every
+combination whose answer depends on it; a condition that does not hold, or an alternative
+of `any` that does, still decides. The text a rule looks at is bounded (`MailView`).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +28,22 @@ REGEX_TIMEOUT = 0.25  # seconds one regular expression may run on one text
 MAX_SUBJECT = 2_000  # characters of the subject a rule looks at
 MAX_BODY = 100_000  # characters of the body text a rule looks at
 MAX_HEADER = 10_000  # characters of one header value a rule looks at
+RULES_BUDGET = 1.0  # seconds all the regular expressions of all the rules may run on one mail
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The time the rules may still take on one mail: a deadline on the monotonic clock."""
+
+    ends: float
+    seconds: float = RULES_BUDGET
+
+    @classmethod
+    def start(cls, seconds: float = RULES_BUDGET) -> Budget:
+        return cls(time.monotonic() + seconds, seconds)
+
+    def left(self) -> float:
+        return self.ends - time.monotonic()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +91,7 @@ class Check:
     said: str
     captures: Mapping[str, str] = field(default_factory=dict)
     timeouts: tuple[str, ...] = ()
+    undecided: bool = False  # the answer depends on a search that ran out of time: neither yes nor no
 
 
 def _glob(pattern: str, text: str) -> bool:
@@ -86,7 +108,7 @@ class Recipient:
 
     patterns: tuple[str, ...]
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         for address in mail.recipients:
             hit = next((p for p in self.patterns if _glob(p, address)), None)
             if hit is not None:
@@ -100,7 +122,7 @@ class RecipientTag:
 
     patterns: tuple[str, ...]
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         for tag in (plus_tag(r) for r in mail.recipients):
             if tag and any(_glob(p, tag) for p in self.patterns):
                 return Check(True, f"recipient tag {tag}", {"tag": tag})
@@ -115,7 +137,7 @@ class Sender:
 
     patterns: tuple[str, ...]
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         if mail.sender and any(_glob(p, mail.sender) for p in self.patterns):
             return Check(True, f"sender {mail.sender}")
         return Check(False, f"sender {mail.sender or '(none)'} is not {_quoted(self.patterns)}")
@@ -127,7 +149,7 @@ class SenderDomain:
 
     domains: tuple[str, ...]
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         domain = domain_of(mail.sender)
         for wanted in self.domains:
             wanted = wanted.lower().lstrip("@").strip(".")
@@ -144,7 +166,7 @@ class Contains:
     needles: tuple[str, ...]
     case_sensitive: bool = False
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         for text in _texts(mail, self.where):
             hay = text if self.case_sensitive else text.casefold()
             for needle in self.needles:
@@ -170,21 +192,34 @@ class Matches:
     where: str
     patterns: tuple[regex.Pattern[str], ...]
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         timeouts: list[str] = []
         for pattern in self.patterns:
+            late = 0  # texts this expression could not be decided on
             for text in _texts(mail, self.where):
+                left = budget.left()
+                if left <= 0:
+                    timeouts.append(f"{self.where} /{pattern.pattern}/ not finished: the mail's {budget.seconds} s "
+                                    "for rules ran out")
+                    return self._undecided(timeouts)
                 try:
-                    found = pattern.search(text, timeout=REGEX_TIMEOUT)
+                    found = pattern.search(text, timeout=min(REGEX_TIMEOUT, left))
                 except TimeoutError:
-                    timeouts.append(f"{self.where} /{pattern.pattern}/ ran out of time "
-                                    f"({REGEX_TIMEOUT} s): counted as no match")
+                    late += 1
                     continue
                 if found is not None:
                     groups = {k: v.strip() for k, v in found.groupdict().items() if v is not None}
                     return Check(True, f"{self.where} matches /{pattern.pattern}/", groups, tuple(timeouts))
+            if late:
+                timeouts.append(f"{self.where} /{pattern.pattern}/ ran out of time ({REGEX_TIMEOUT} s a search) "
+                                f"on {late} text(s): not decided")
+        if timeouts:
+            return self._undecided(timeouts)
         shown = " or ".join(f"/{p.pattern}/" for p in self.patterns)
-        return Check(False, f"{self.where} does not match {shown}", {}, tuple(timeouts))
+        return Check(False, f"{self.where} does not match {shown}")
+
+    def _undecided(self, timeouts: list[str]) -> Check:
+        return Check(False, f"could not be decided in time: {timeouts[0]}", {}, tuple(timeouts), undecided=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +228,7 @@ class AttachmentName:
 
     patterns: tuple[str, ...]
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         for name in mail.attachments:
             if any(_glob(p, name) for p in self.patterns):
                 return Check(True, f"attachment {name!r}")
@@ -214,17 +249,22 @@ class AllOf:
 
     conditions: tuple[Condition, ...]
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         said: list[str] = []
         captures: dict[str, str] = {}
         timeouts: list[str] = []
+        unknown: Check | None = None
         for condition in self.conditions:
-            answer = condition.check(mail)
+            answer = condition.check(mail, budget)
             timeouts += answer.timeouts
-            if not answer.ok:
+            if answer.undecided:
+                unknown = unknown or answer
+            elif not answer.ok:
                 return Check(False, answer.said, {}, tuple(timeouts))
             said.append(answer.said)
             captures.update(answer.captures)
+        if unknown is not None:
+            return Check(False, unknown.said, {}, tuple(timeouts), undecided=True)
         return Check(True, "; ".join(said) or "no conditions (every mail)", captures, tuple(timeouts))
 
 
@@ -234,15 +274,19 @@ class AnyOf:
 
     options: tuple[AllOf, ...]
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         timeouts: list[str] = []
         failed: list[str] = []
+        unknown: Check | None = None
         for option in self.options:
-            answer = option.check(mail)
+            answer = option.check(mail, budget)
             timeouts += answer.timeouts
             if answer.ok:
                 return Check(True, answer.said, answer.captures, tuple(timeouts))
+            unknown = unknown or (answer if answer.undecided else None)
             failed.append(answer.said)
+        if unknown is not None:
+            return Check(False, unknown.said, {}, tuple(timeouts), undecided=True)
         return Check(False, "none of `any`: " + " / ".join(failed), {}, tuple(timeouts))
 
 
@@ -253,13 +297,17 @@ class NoneOf:
     options: tuple[AllOf, ...]
     shown: str = ""  # the tables as written, for explanations
 
-    def check(self, mail: MailView) -> Check:
+    def check(self, mail: MailView, budget: Budget) -> Check:
         timeouts: list[str] = []
+        unknown: Check | None = None
         for option in self.options:
-            answer = option.check(mail)
+            answer = option.check(mail, budget)
             timeouts += answer.timeouts
             if answer.ok:
                 return Check(False, f"`not` excludes it: {answer.said}", {}, tuple(timeouts))
+            unknown = unknown or (answer if answer.undecided else None)
+        if unknown is not None:
+            return Check(False, f"`not`: {unknown.said}", {}, tuple(timeouts), undecided=True)
         return Check(True, f"not {self.shown}", {}, tuple(timeouts))
 
 

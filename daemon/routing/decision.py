@@ -5,6 +5,11 @@ job is inferred from the subject (daemon.routing.inference: a job code, then a t
 are ever targets: a rule naming a closed or unknown job, stage or source sends the mail to
 review with that reason, never elsewhere.
 
+The rules of one mail share one time budget (`RULES_BUDGET`, daemon.routing.conditions). A rule
+that could not be decided in time (a regular expression ran out of time, and the rule's answer
+depends on it) might have been the one to decide, so it decides: the mail goes to review
+(`Decision.undecided`), never on to a later rule or to inference.
+
 `jobs` may hold closed jobs too (then reasons can say "closed" rather than "unknown");
 they are never chosen.
 """
@@ -12,12 +17,12 @@ they are never chosen.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from daemon.ats.models import Job, Pipeline, Source, Stage
 from daemon.domain import RuleAction
 from daemon.mail import ParsedEmail
-from daemon.routing.conditions import Check, MailView
+from daemon.routing.conditions import RULES_BUDGET, Budget, Check, MailView
 from daemon.routing.inference import infer_job, job_label
 from daemon.routing.rule import Rule
 from daemon.routing.ruleset import RuleSet
@@ -45,6 +50,7 @@ class Decision:
     rule_at: str = ""  # "file:line" of the rule that decided; "" for inference
     candidates: tuple[Job, ...] = ()  # for review: the jobs a person should consider
     notes: tuple[str, ...] = ()  # regular expressions that ran out of time on this mail
+    undecided: bool = False  # review because a rule could not be decided in time (never "no match")
 
     @property
     def reason(self) -> str:
@@ -71,19 +77,25 @@ class Explanation:
 
 
 def decide(email: ParsedEmail, rules: RuleSet, jobs: Sequence[Job], pipelines: Sequence[Pipeline],
-           sources: Sequence[Source]) -> Decision:
+           sources: Sequence[Source], budget: float = RULES_BUDGET) -> Decision:
     """The first rule that matches decides; else inference from the subject; else a person."""
-    return explain(email, rules, jobs, pipelines, sources).decision
+    return explain(email, rules, jobs, pipelines, sources, budget).decision
 
 
 def explain(email: ParsedEmail, rules: RuleSet, jobs: Sequence[Job], pipelines: Sequence[Pipeline],
-            sources: Sequence[Source]) -> Explanation:
-    """The decision and, for each rule tried, why it did or did not match."""
+            sources: Sequence[Source], budget: float = RULES_BUDGET) -> Explanation:
+    """The decision and, for each rule tried, why it did or did not match; the rules' regular
+    expressions have `budget` seconds for this mail in all."""
     mail = MailView.of(email)
+    time_left = Budget.start(budget)
     trials: list[RuleTrial] = []
     for rule in rules.rules:
-        check = rule.check(mail)
+        check = rule.check(mail, time_left)
         trials.append(RuleTrial(rule.name, rule.where, check.ok, check.said, check.timeouts))
+        if check.undecided:
+            undecided = Decision(RuleAction.REVIEW, rule.name, (f"rule {rule.name!r} ({rule.where}) {check.said}",),
+                                 rule_at=rule.where, undecided=True)
+            return Explanation(_noted(undecided, trials), tuple(trials))
         if check.ok:
             decision = _by_rule(rule, check, email, jobs, pipelines, sources)
             return Explanation(_noted(decision, trials), tuple(trials))
@@ -94,8 +106,7 @@ def _noted(decision: Decision, trials: list[RuleTrial]) -> Decision:
     notes = tuple(note for trial in trials for note in trial.timeouts)
     if not notes:
         return decision
-    return Decision(decision.action, decision.rule, decision.reasons, decision.job, decision.stage, decision.source,
-                    decision.comment, decision.rule_at, decision.candidates, notes)
+    return replace(decision, notes=notes)
 
 
 def _inferred(email: ParsedEmail, jobs: Sequence[Job]) -> Decision:

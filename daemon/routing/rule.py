@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from daemon.domain import RuleAction
-from daemon.routing.conditions import AllOf, Check, MailView
+from daemon.routing.conditions import AllOf, Budget, Check, MailView
 
 ACTIONS = tuple(RuleAction)
 
@@ -65,5 +65,5 @@ class Rule:
     def where(self) -> str:
         return f"{self.file}:{self.line}"
 
-    def check(self, mail: MailView) -> Check:
-        return self.when.check(mail)
+    def check(self, mail: MailView, budget: Budget) -> Check:
+        return self.when.check(mail, budget)
