@@ -115,3 +115,19 @@ def test_the_run_sets_aside_an_encoded_sender_whose_cv_names_no_address(world):
     assert world.sandbox.state()["applicants"] == []
     [record] = world.store.messages()
     assert record.status == "review" and "address" in record.reason
+
+
+@pytest.mark.parametrize(("read", "expected"), [
+    ("Kim.Reader@example.org", "kim.reader@example.org"),
+    ("=?utf-8?q?kim?=@example.org", ""),
+    ("kim reader@example.org", ""),
+])
+def test_the_ats_reading_of_the_cv_gives_an_address_only_when_it_is_one(read, expected):
+    """The address the ATS reads in a CV is held to the same rule as the mail's: an encoded word or
+    anything but an addr-spec is no address (the mail is then set aside, never written as read)."""
+    from types import SimpleNamespace
+
+    from daemon.intake.submission import _address
+
+    app = SimpleNamespace(who=SimpleNamespace(address=""), forwarder=None)
+    assert _address(app, [{"parsed": {"email": read}}]) == expected

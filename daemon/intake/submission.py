@@ -27,6 +27,7 @@ from daemon.errors import AtsRejected, NoCandidate, OutcomeUnknown
 from daemon.intake.applicant import applicant_name
 from daemon.intake.comment import confirmation
 from daemon.mail import ParsedEmail, Resume
+from daemon.mail.parsing import usable_address
 from daemon.routing.decision import Decision
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,7 @@ def _upload(client: AtsClient, journal: Journal, index: int, resume: Resume) -> 
 def _address(app: Application, uploads: list[Mapping[str, Any]]) -> str:
     """The candidate's address: from the mail, else from the ATS's reading of the CV."""
     parsed = next((u["parsed"] for u in uploads if u.get("parsed")), {})
-    address = (app.who.address or str(parsed.get("email") or "")).strip().lower()
+    address = app.who.address or usable_address(str(parsed.get("email") or ""))  # the ATS's reading, checked too
     return "" if app.forwarder is not None and address == app.forwarder.address else address  # never the forwarder
 
 
