@@ -6,7 +6,9 @@ person may change it meanwhile (then the write is left undone, and the change wi
 On arrival a message gets its record before any heavy work, committed at once: a new mail
 (with its first attempt counted in the same write), another copy of a mail already recorded
 (a duplicate, nothing sent), the continuation of an earlier record whose copy is gone, or a
-mail an earlier run of ours marked with its keyword (known only by that keyword).
+mail an earlier run of ours marked with its keyword (known only by that keyword). A mail the
+server would not send is recorded without its hash (`arrive` with no body) and completed when
+its body comes on a later pass (`complete`).
 """
 
 from __future__ import annotations
@@ -67,6 +69,25 @@ class Ledger:
             status=Status.DUPLICATE, duplicate_of=original, job_title=first.job_title,
             candidate_id=first.candidate_id,
             reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS"), False
+
+    def complete(self, record: MessageRecord, raw: bytes, found: Identity) -> MessageRecord | None:
+        """A pending record made before its body could be read (the server would not send it), now
+        that it can: its hash and content key written; a copy of a mail recorded meanwhile becomes a
+        duplicate of it. None when a person changed the record meanwhile."""
+        digest, identity = hashlib.sha256(raw).hexdigest(), found.content_key
+        fields: dict[str, object] = {"sha256": digest, "content_key": identity}
+        first = self.store.first_copy(identity)
+        if first is not None and first.id != record.id:
+            original = first.duplicate_of or first.id
+            log.info("mail.duplicate", extra={"record": original, "uid": record.uid})
+            fields.update(status=Status.DUPLICATE, duplicate_of=original, message_id=first.message_id,
+                          job_title=first.job_title, candidate_id=first.candidate_id,
+                          reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS")
+        try:
+            return self.store.update_message(record.id, expect=Status.PENDING, **fields)
+        except Conflict:
+            log.warning("mail.changed_meanwhile", extra={"record": record.id})
+            return None
 
     def _unread(self, key: MessageKey, facts: MessageFacts) -> tuple[MessageRecord, bool]:
         """A message whose body is not read: too large, or marked by an earlier run of ours."""
