@@ -75,6 +75,16 @@ def test_a_message_the_server_refuses_is_set_aside_while_the_rest_flows(world, p
     assert len(world.sandbox.state()["candidates"]) == 3
 
 
+def test_the_dry_run_says_a_refused_message_would_be_tried_again(world, proxy):
+    """poll --dry-run says a message the server refuses is not fetched and would be tried again, not set aside."""
+    one, two = deliver(world, application(1), application(2))
+    proxy.refuse[two] = WORDS
+    result = run_cli("poll", "--dry-run", "--config", str(proxied(world, proxy)))
+    assert result.code == 0, result.stderr[-2000:]
+    assert f"UID {two}: not fetched, would be tried again: the IMAP server refused to send it: {WORDS}" in result.stdout
+    assert f"UID {one}: from Person 1 Example" in result.stdout
+
+
 # -- finding 2: a message left out of an OK FETCH answer --------------------------------------
 
 def test_a_message_left_out_of_a_fetch_answer_stays_owed(world, proxy):
