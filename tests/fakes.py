@@ -9,7 +9,7 @@ from typing import Any
 from daemon.ats.models import AtsId
 from daemon.domain import Placement
 from daemon.errors import MailboxActionRefused, MailboxUnavailable
-from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Fetched, FolderInfo, MessageFacts
 
 
 class FakeMailbox:
@@ -52,14 +52,14 @@ class FakeMailbox:
         return {u for u in self.messages
                 if (since is None or self.arrived.get(u, today) >= since) and not (unseen_only and u in self.seen)}
 
-    def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
+    def fetch(self, uids: Sequence[int]) -> Fetched:
         for uid in uids:
             if uid in self.fail_fetch_once:
                 self.fail_fetch_once.discard(uid)
                 raise MailboxUnavailable("connection reset by peer")
         self.fetched += list(uids)
         self.fetch_calls.append(list(uids))
-        return {u: self.messages[u] for u in uids if u in self.messages}
+        return Fetched({u: self.messages[u] for u in uids if u in self.messages})
 
     def mark_done(self, uid: int, move_to: str) -> Placement:
         self._action(uid)

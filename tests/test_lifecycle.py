@@ -23,6 +23,7 @@ from daemon.intake.lifecycle import (
     needs_probe,
     owed,
     require,
+    undelivered,
 )
 from daemon.intake.outcome import Disposition, Outcome, classify
 
@@ -87,6 +88,19 @@ def test_only_transient_outcomes_ask_whether_the_ats_answers():
     """The probe (a network call) is made only when the verdict depends on it."""
     assert needs_probe(BROKEN) and needs_probe(UNTRIED)
     assert not needs_probe(SUBMITTED) and not needs_probe(failed(NoResume("x")))
+
+
+@pytest.mark.parametrize(("attempts", "move", "status", "reason", "last_error"), [
+    (1, M.DEFER, S.PENDING, "", "the IMAP server refused to send it: [SERVERBUG] x"),
+    (2, M.DEFER, S.PENDING, "", "the IMAP server refused to send it: [SERVERBUG] x"),
+    (3, M.SET_ASIDE, S.REVIEW, "gave up after 3 attempts to fetch it; the IMAP server refused to send it: "
+                               "[SERVERBUG] x; look at it in the mailbox", ""),
+])
+def test_a_message_the_server_would_not_send_waits_then_is_set_aside(attempts, move, status, reason, last_error):
+    """Not fetched: pending with the server's words while attempts remain, then set aside; the pass goes on."""
+    verdict = undelivered(attempts, "the IMAP server refused to send it: [SERVERBUG] x", LIMITS)
+    assert (verdict.move, verdict.status, verdict.attempts, verdict.then) == (move, status, attempts, P.GOES_ON)
+    assert (verdict.reason, verdict.last_error) == (reason, last_error)
 
 
 @pytest.mark.parametrize(("attempts", "last_error", "move", "reason"), [

@@ -13,7 +13,9 @@ pending one (a new UIDVALIDITY, or put back by `messages retry`), and one in the
 whose mail stayed in the folder when the folder's UIDVALIDITY changed (so that the queue holds
 it once, and `messages retry` and `resolve` find its mail); other settled mail gets a duplicate.
 Mail carrying our keyword is read too, so that it is recognised by its content; only mail too
-large to read is known by its keyword alone.
+large to read is known by its keyword alone. A mail the server would not send is recorded
+without its hash (`arrive` with no body) and completed when its body comes on a later pass
+(`complete`).
 """
 
 from __future__ import annotations
@@ -77,6 +79,25 @@ class Ledger:
             status=Status.DUPLICATE, duplicate_of=original, job_title=first.job_title,
             candidate_id=first.candidate_id,
             reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS"), False
+
+    def complete(self, record: MessageRecord, raw: bytes, found: Identity) -> MessageRecord | None:
+        """A pending record made before its body could be read (the server would not send it), now
+        that it can: its hash and content key written; a copy of a mail recorded meanwhile becomes a
+        duplicate of it. None when a person changed the record meanwhile."""
+        digest, identity = hashlib.sha256(raw).hexdigest(), found.content_key
+        fields: dict[str, object] = {"sha256": digest, "content_key": identity}
+        first = self.store.first_copy(identity)
+        if first is not None and first.id != record.id:
+            original = first.duplicate_of or first.id
+            log.info("mail.duplicate", extra={"record": original, "uid": record.uid})
+            fields.update(status=Status.DUPLICATE, duplicate_of=original, message_id=first.message_id,
+                          job_title=first.job_title, candidate_id=first.candidate_id,
+                          reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS")
+        try:
+            return self.store.update_message(record.id, expect=Status.PENDING, **fields)
+        except Conflict:
+            log.warning("mail.changed_meanwhile", extra={"record": record.id})
+            return None
 
     def _unread(self, key: MessageKey, facts: MessageFacts) -> tuple[MessageRecord, bool]:
         """A message whose body is not read (too large): known by our keyword, or new."""

@@ -20,6 +20,10 @@ After a flow (`judge`), by the disposition of its error (daemon.intake.outcome.c
       ACTION_REFUSED
     pending with `max_attempts` used up            -> review, "gave up after N attempts"
 
+Not fetched (`undelivered`): the IMAP server would not send a message's body (a NO to its
+FETCH, or left out of the answer while it is still in the folder): pending, the attempt
+counted, the pass goes on; with `max_attempts` used up -> review, with the server's words.
+
 Before a flow (`before_start`): a pending record whose attempts are used up (the mail killed
 the process that many times, or kept failing) goes to review instead of starting again.
 
@@ -148,6 +152,15 @@ def before_start(attempts: int, last_error: str, limits: Limits = Limits()) -> V
         reason = (f"stopped the daemon {attempts} times (killed or crashed while handling it); "
                   "a person should look at this mail")
     return Verdict(Move.SET_ASIDE, Status.REVIEW, attempts, reason)
+
+
+def undelivered(attempts: int, why: str, limits: Limits = Limits()) -> Verdict:
+    """A message the IMAP server would not send (`why`: its words), this attempt counted: it stays
+    pending for a later pass, and is set aside once its attempts are used up. The pass goes on."""
+    if attempts >= limits.max_attempts:
+        return Verdict(Move.SET_ASIDE, Status.REVIEW, attempts,
+                       f"gave up after {attempts} attempts to fetch it; {why}; look at it in the mailbox")
+    return Verdict(Move.DEFER, Status.PENDING, attempts, last_error=why)
 
 
 def _error(outcome: Outcome) -> str:

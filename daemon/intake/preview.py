@@ -42,7 +42,7 @@ BATCH = 20
 class Preview:
     uid: int
     line: str
-    status: str  # submitted (would be), ignored, review, known (already handled), unreadable
+    status: str  # submitted (would be), ignored, review, known (already handled), unreadable, pending
     plan: Plan | None = None  # None for mail already handled
 
 
@@ -98,7 +98,10 @@ def preview(settings: Settings, planner: Planner, mailbox: Mailbox, store: Store
             readable = [uid for uid in batch if uid in facts and facts[uid].size <= settings.imap.max_message_bytes]
             bodies = mailbox.fetch([uid for uid in readable if not facts[uid].keywords])
             for uid in batch:
-                if uid in facts:
+                if uid in bodies.undelivered:  # the run records it as pending, to be fetched again
+                    yield Preview(uid, f"UID {uid}: not fetched, would be tried again: {bodies.undelivered[uid]}",
+                                  "pending")
+                elif uid in facts:
                     yield planner.preview(uid, facts[uid].keywords, facts[uid].size, bodies.get(uid), targets.get(uid))
     finally:
         mailbox.close()

@@ -35,7 +35,7 @@ from daemon.intake.actions import Folders, MailboxActions
 from daemon.intake.flights import Flight, Flights
 from daemon.intake.flow import MessageFlow
 from daemon.intake.ledger import Ledger, marked
-from daemon.intake.lifecycle import Limits, Move, Pass, before_start, judge, needs_probe, owed
+from daemon.intake.lifecycle import Limits, Move, Pass, before_start, judge, needs_probe, owed, undelivered
 from daemon.intake.outcome import Outcome
 from daemon.intake.position import FolderPosition
 from daemon.mail.identity import identify, sender
@@ -150,7 +150,11 @@ class Runner:
             except Stop:
                 return summary
             except MailboxUnavailable as exc:
-                if not connected or attempt == self.options.reconnects or self.should_stop():
+                if self.should_stop():  # a stop cuts off a mailbox that keeps the pass waiting
+                    log.warning("poll.stopped", extra={"error": type(exc.__cause__ or exc).__name__})
+                    summary.stopped = "a stop was requested"
+                    return summary
+                if not connected or attempt == self.options.reconnects:
                     raise
                 delay = random.uniform(0, self.options.reconnect_base_seconds * 2 ** attempt)  # noqa: S311
                 log.warning("imap.reconnecting", extra={"attempt": attempt + 1, "delay": round(delay, 2),
@@ -185,10 +189,14 @@ class Runner:
         for chunk in _chunks(present, wanted, self.options.fetch_bytes):
             bodies = self.mailbox.fetch([uid for uid in chunk if uid in wanted])
             for uid in chunk:
-                if uid in wanted and uid not in bodies:
-                    continue  # gone from the folder (moved or expunged by someone else)
+                why = bodies.undelivered.get(uid)
+                if uid in wanted and uid not in bodies and why is None:
+                    continue  # gone from the folder (moved or expunged by someone else: a fresh search said so)
                 self._before_next(summary)
-                self._one(self._position.key(uid), records[uid], facts[uid], bodies.pop(uid, None), summary)
+                if why is not None:
+                    self._undelivered(self._position.key(uid), records[uid], facts[uid], why, summary)
+                else:
+                    self._one(self._position.key(uid), records[uid], facts[uid], bodies.pop(uid, None), summary)
                 for flight in self._flights.ready():
                     self._land(flight, summary)
 
@@ -227,6 +235,13 @@ class Runner:
             record, counted = self.ledger.arrive(key, facts, raw, found)
             if not owed(record.status):
                 summary.count(record)
+        elif raw is not None and not record.sha256:  # recorded when the server would not send it
+            record = self.ledger.complete(record, raw, identify(raw))
+            if record is not None and not owed(record.status):
+                summary.count(record)
+        if record is None:
+            self._flights.settled(key, None)
+            return
         if not owed(record.status):
             self._flights.settled(key, record)
             return
@@ -236,6 +251,24 @@ class Runner:
                 self._flights.settled(key, record)
                 return
         self._flights.start(key, record, address, self.flow.handle, record, raw)
+
+    def _undelivered(self, key: MessageKey, record: MessageRecord | None, facts: MessageFacts, why: str,
+                     summary: PassSummary) -> None:
+        """A message the server would not send: recorded (or its attempt counted), kept pending with
+        the server's words, set aside once its attempts are used up; it lands in its turn."""
+        if record is None:
+            record, _counted = self.ledger.arrive(key, facts, None, None)  # its first attempt counted
+        else:
+            record = self._count_attempt(record, summary)
+        if record is not None and owed(record.status):
+            verdict = undelivered(record.attempts, why, self.limits)
+            log.warning("mail.not_fetched", extra={"record": record.id, "uid": key.uid, "attempts": record.attempts,
+                                                   "then": verdict.status})
+            record = self.ledger.write(record, verdict)
+            if record is not None:
+                summary.count(record)
+                summary.last_error = summary.last_error or why
+        self._flights.settled(key, record)
 
     def _count_attempt(self, record: MessageRecord, summary: PassSummary) -> MessageRecord | None:
         """The attempt counted before the work; a message whose attempts are used up is set aside

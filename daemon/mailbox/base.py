@@ -27,6 +27,17 @@ class MessageFacts:
     keywords: frozenset[str] = frozenset()  # DONE_KEYWORD / REVIEW_KEYWORD when set
 
 
+class Fetched(dict[int, bytes]):
+    """The raw bytes of each message a FETCH brought, by UID; `undelivered` holds, with the
+    server's words, each message the server would not send although it is still in the folder
+    (refused with NO, or left out of an OK answer while a fresh UID SEARCH still finds it).
+    A UID asked for that is in neither is gone from the folder."""
+
+    def __init__(self, bodies: dict[int, bytes] | None = None, undelivered: dict[int, str] | None = None):
+        super().__init__(bodies or {})
+        self.undelivered: dict[int, str] = dict(undelivered or {})
+
+
 class Mailbox(Protocol):
     """A source of raw messages with a place to mark what was done with them.
 
@@ -53,8 +64,9 @@ class Mailbox(Protocol):
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         """Size and our keywords of each message that still exists."""
 
-    def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
-        """The raw bytes of each message, without marking it read."""
+    def fetch(self, uids: Sequence[int]) -> Fetched:
+        """The raw bytes of each message, without marking it read; those the server would not
+        send are in `undelivered` with its words (see Fetched)."""
 
     def mark_done(self, uid: int, move_to: str) -> Placement:
         """Mark a fully handled message read and DONE_KEYWORD; move it when `move_to` is set."""

@@ -60,7 +60,8 @@ from daemon.config import ImapSettings
 from daemon.domain import Placement
 from daemon.errors import ConfigError, MailboxActionRefused, MailboxUnavailable
 from daemon.mailbox import oauth2
-from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, FolderInfo, MessageFacts
+from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Fetched, FolderInfo, MessageFacts
+from daemon.mailbox.deadline import Watchdog
 
 log = logging.getLogger(__name__)
 SEEN = b"\\Seen"
@@ -69,6 +70,9 @@ DELETED = b"\\Deleted"
 OUR_KEYWORDS = (DONE_KEYWORD, REVIEW_KEYWORD)
 SCAN_LIMIT = 500  # newest same-size messages of a folder compared by hash when looking for a copy
 FETCH_BYTES = 8 * 1024 * 1024  # bodies fetched per FETCH while comparing hashes
+BYTES_PER_SECOND = 64 * 1024  # a body FETCH's deadline grows a second per this many bytes asked for
+ACTION_EXCHANGES = 3  # a mailbox action's deadline, in `timeout_seconds` (flags, the copy check, the move)
+LEFT_OUT = "the IMAP server left it out of its answer to FETCH"
 _COPYUID = re.compile(rb"\[COPYUID \d+ [\d:,]+ ([\d:,]+)\]", re.IGNORECASE)
 _BAD = re.compile(r"command error: BAD \[b?(['\"])(.*)\1\]$", re.DOTALL)
 
@@ -349,11 +353,15 @@ class ImapMailbox:
     """One folder of one IMAP account."""
 
     def __init__(self, settings: ImapSettings, client_factory: Callable[[], IMAPClient] | None = None, *,
-                 read_only: bool = False, tokens: oauth2.AccessTokens | None = None):
+                 read_only: bool = False, tokens: oauth2.AccessTokens | None = None,
+                 should_stop: Callable[[], bool] = lambda: False):
         """`read_only`: look, never change (a dry run): the folder is EXAMINEd, missing target
         folders are not created, and the actions refuse. `tokens`: the OAuth2 access tokens
-        (default: the process's own for this account, when `auth = "oauth2"`)."""
+        (default: the process's own for this account, when `auth = "oauth2"`). `should_stop`:
+        once true, an operation still waiting for the server is cut off within seconds."""
         self.settings = settings
+        self._watchdog = Watchdog(should_stop)
+        self._sizes: dict[int, int] = {}  # RFC822.SIZE read by facts(): a body FETCH's deadline grows with it
         self._tokens = tokens or access_tokens(settings)
         self.read_only = read_only
         self.account = f"{settings.username}@{settings.host}:{settings.port}"
@@ -374,11 +382,12 @@ class ImapMailbox:
         with reading("connecting"):
             client = self._factory()
         try:
-            selected = self._log_in_and_check(client)
+            with self._deadline("logging in", self.settings.timeout_seconds, client):
+                selected = self._log_in_and_check(client)
         except BaseException:
             _drop(client)
             raise
-        self._client = client
+        self._client, self._sizes = client, {}
         self._uidvalidity = uidvalidity = int(selected[b"UIDVALIDITY"])
         log.info("imap.opened", extra={"folder": self.folder, "uidvalidity": uidvalidity,
                                        "move": self._can_move, "uidplus": self._uidplus})
@@ -453,12 +462,17 @@ class ImapMailbox:
             raise MailboxUnavailable("the mailbox is not open")
         return self._client
 
+    def _deadline(self, action: str, seconds: float, client: IMAPClient | None = None):
+        """One operation on the connection, cut off after `seconds` or soon after a stop (daemon.mailbox.deadline)."""
+        client = client or self.client
+        return self._watchdog.exchange(action, seconds, client.socket)
+
     def relocation(self, source: str, uidvalidity: int) -> Relocation:
         """The move of messages of the selected folder `source`, with this server's capabilities."""
         return Relocation(self.client, source, uidvalidity, can_move=self._can_move, uidplus=self._uidplus)
 
     def uids_after(self, uid: int) -> list[int]:
-        with reading("searching for new mail"):
+        with self._deadline("searching for new mail", self.settings.timeout_seconds), reading("searching for new mail"):
             found = self.client.search(["UID", f"{uid + 1}:*"])
         return sorted(u for u in found if u > uid)  # "n:*" always includes the last message
 
@@ -466,29 +480,72 @@ class ImapMailbox:
         criteria: list[object] = ["SINCE", since] if since is not None else ["ALL"]
         if unseen_only:
             criteria.append("UNSEEN")
-        with reading("searching for mail in the first pass's window"):
+        action = "searching for mail in the first pass's window"
+        with self._deadline(action, self.settings.timeout_seconds), reading(action):
             return set(self.client.search(criteria))
 
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         if not uids:
             return {}
-        with reading("reading message sizes and flags"):
+        action = "reading message sizes and flags"
+        with self._deadline(action, self.settings.timeout_seconds), reading(action):
             data = self.client.fetch(list(uids), ["RFC822.SIZE", "FLAGS"])
-        return {uid: MessageFacts(int(item[b"RFC822.SIZE"]), _ours(item.get(b"FLAGS", ())))
-                for uid, item in data.items() if b"RFC822.SIZE" in item}
+        found = {uid: MessageFacts(int(item[b"RFC822.SIZE"]), _ours(item.get(b"FLAGS", ())))
+                 for uid, item in data.items() if b"RFC822.SIZE" in item}
+        self._sizes.update((uid, fact.size) for uid, fact in found.items())
+        return found
 
-    def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
+    def fetch(self, uids: Sequence[int]) -> Fetched:
+        """The bodies; a NO to the batch is narrowed down one UID at a time, and a UID missing from
+        an OK answer is looked for with a fresh UID SEARCH: still there, it is undelivered, else gone."""
         if not uids:
-            return {}
-        with reading("fetching mail"):
-            data = self.client.fetch(list(uids), ["BODY.PEEK[]"])  # PEEK: do not set \Seen
-        return {uid: item[b"BODY[]"] for uid, item in data.items() if b"BODY[]" in item}
+            return Fetched()
+        bodies, refused = self._bodies(uids)
+        if refused and len(uids) > 1:
+            log.warning("imap.fetch_refused", extra={"messages": len(uids), "then": "one message at a time"})
+            return self._one_at_a_time(uids)
+        if refused:
+            return Fetched(undelivered={uids[0]: f"the IMAP server refused to send it: {refused}"})
+        missing = [uid for uid in uids if uid not in bodies]
+        return Fetched(bodies, dict.fromkeys(self._still_there(missing), LEFT_OUT))
+
+    def _one_at_a_time(self, uids: Sequence[int]) -> Fetched:
+        fetched = Fetched()
+        for uid in uids:
+            one = self.fetch([uid])
+            fetched.update(one)
+            fetched.undelivered.update(one.undelivered)
+        return fetched
+
+    def _bodies(self, uids: Sequence[int]) -> tuple[dict[int, bytes], str]:
+        """One body FETCH: the bodies, or the server's words when it answered NO or BAD."""
+        seconds = self.settings.timeout_seconds + sum(self._sizes.get(uid, 0) for uid in uids) / BYTES_PER_SECOND
+        with self._deadline("fetching mail", seconds), reading("fetching mail"):
+            try:
+                data = self.client.fetch(list(uids), ["BODY.PEEK[]"])  # PEEK: do not set \Seen
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as exc:  # NO or BAD: about the messages asked for, not the connection
+                self.client._imap.untagged_responses.pop("FETCH", None)  # what came before the NO: asked again
+                return {}, server_words(exc)
+        return {uid: item[b"BODY[]"] for uid, item in data.items() if b"BODY[]" in item}, ""
+
+    def _still_there(self, uids: Sequence[int]) -> list[int]:
+        """Of `uids`, those a fresh UID SEARCH still finds in the folder."""
+        if not uids:
+            return []
+        action = "looking for mail left out of a FETCH answer"
+        with self._deadline(action, self.settings.timeout_seconds), reading(action):
+            found = set(self.client.search(["UID", ",".join(map(str, uids))]))
+        return [uid for uid in uids if uid in found]
 
     def mark_done(self, uid: int, move_to: str) -> Placement:
-        return self._act(uid, move_to, SEEN, DONE_KEYWORD, "marking mail as processed")
+        with self._deadline("marking mail as processed", ACTION_EXCHANGES * self.settings.timeout_seconds):
+            return self._act(uid, move_to, SEEN, DONE_KEYWORD, "marking mail as processed")
 
     def set_aside(self, uid: int, move_to: str) -> Placement:
-        return self._act(uid, move_to, FLAGGED, REVIEW_KEYWORD, "setting mail aside")
+        with self._deadline("setting mail aside", ACTION_EXCHANGES * self.settings.timeout_seconds):
+            return self._act(uid, move_to, FLAGGED, REVIEW_KEYWORD, "setting mail aside")
 
     def _act(self, uid: int, move_to: str, flag: bytes, keyword: str, action: str) -> Placement:
         if self.read_only:
@@ -512,8 +569,9 @@ class ImapMailbox:
             return
         client, self._client = self._client, None
         try:
-            client.logout()
-        except (IMAPClientError, OSError, EOFError):
+            with self._deadline("logging out", self.settings.timeout_seconds, client):
+                client.logout()
+        except (IMAPClientError, OSError, EOFError, MailboxUnavailable):
             log.debug("imap.logout_failed")
             _drop(client)
 

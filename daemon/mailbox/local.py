@@ -13,7 +13,7 @@ from pathlib import Path
 
 from daemon.domain import Placement
 from daemon.errors import MailboxUnavailable
-from daemon.mailbox.base import FolderInfo, MessageFacts
+from daemon.mailbox.base import Fetched, FolderInfo, MessageFacts
 
 UIDVALIDITY = 1
 
@@ -58,8 +58,8 @@ class LocalFolder:
         """Each file's size; files carry no keywords (what was done is only in the store)."""
         return {uid: MessageFacts(self._files[uid].stat().st_size) for uid in uids if uid in self._files}
 
-    def fetch(self, uids: Sequence[int]) -> dict[int, bytes]:
-        return {uid: self._files[uid].read_bytes() for uid in uids if uid in self._files}
+    def fetch(self, uids: Sequence[int]) -> Fetched:
+        return Fetched({uid: self._files[uid].read_bytes() for uid in uids if uid in self._files})
 
     def mark_done(self, uid: int, move_to: str) -> Placement:
         """Nothing to do: local files are left as they are, where they are."""

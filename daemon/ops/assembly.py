@@ -33,13 +33,15 @@ from daemon.store.watch import DatabaseWatch
 def service(settings: Settings, stop: Stopping, *, backfill_since: date | None = None,
             store: Store | None = None, observer: PassObserver | None = None,
             client: AtsClient | None = None, environ: Mapping[str, str] = os.environ) -> Service:
-    """The service for one pass or many: its waits (retry, reconnect, Retry-After) end on `stop`.
-    Invalid rules raise RulesInvalid: the daemon does not start."""
+    """The service for one pass or many: its waits (retry, reconnect, Retry-After) end on `stop`,
+    and so does an IMAP operation still waiting for the server. Invalid rules raise RulesInvalid:
+    the daemon does not start."""
     store = armed(store if store is not None else open_store(settings.database_url), environ)
     client = client if client is not None else ats_client(settings.ats, stop)
     return Service(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
                    options=replace(runner_options(settings), backfill_since=backfill_since),
-                   flow_options=FlowOptions.from_settings(settings), mailbox_factory=lambda: ImapMailbox(settings.imap),
+                   flow_options=FlowOptions.from_settings(settings),
+                   mailbox_factory=lambda: ImapMailbox(settings.imap, should_stop=stop.requested),
                    watch=DatabaseWatch(store, settings.database_url), stop=stop,
                    rules=LiveRules(settings.rules_path), retention_days=settings.retention_days,
                    observer=observer if observer is not None else PassObservers(),

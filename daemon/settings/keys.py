@@ -127,7 +127,10 @@ KEYS: tuple[Key, ...] = (
          "request, then their bodies are fetched together, at most 4 MiB per request."),
     _int("imap", "max_message_bytes", 50 * 1024 * 1024, 1024, None, "Larger mail is not downloaded; it is set "
          "aside ({range} bytes).", shown="(50 MiB)"),
-    _int("imap", "timeout_seconds", 60, 1, 3600, "Socket timeout for the IMAP connection ({range})."),
+    _int("imap", "timeout_seconds", 60, 1, 3600, "How long the IMAP server may take over one operation, its "
+         "whole answer included ({range}): each read, and each search or FETCH from start to end (a FETCH of "
+         "bodies gets a second more per 64 KiB of mail, a mailbox action three times as long); the connection "
+         "is then dropped and tried again, and a stop (SIGTERM) cuts a waiting operation off within seconds."),
     _int("imap", "reconnect_attempts", 5, 0, 100, "Reconnects, with backoff, when the connection drops during a "
          "pass ({range})."),
     _bool("imap", "idle", True, "`ats-inbox run` also keeps a second connection in IMAP IDLE on `folder` (when "
