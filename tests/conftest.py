@@ -61,3 +61,19 @@ def world(tmp_path, dovecot):
     w = World(tmp_path, dovecot)
     yield w
     w.close()
+
+
+@pytest.fixture
+def parts(tmp_path):
+    """The in-process intake parts: the sandbox ATS, a client over its transport, a fresh store."""
+    from daemon.ats.client import AtsClient
+    from daemon.sandbox import SandboxATS
+    from daemon.store import open_store
+
+    sandbox = SandboxATS(tmp_path / "ats.db")
+    client = AtsClient("http://sandbox.test", "t", timeout=5, transport=sandbox.transport(), sleep=lambda _: None)
+    store = open_store(f"sqlite:///{tmp_path / 'intake.db'}")
+    yield sandbox, client, store
+    client.close()
+    store.close()
+    sandbox.stop()

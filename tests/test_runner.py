@@ -6,12 +6,9 @@ import json
 
 import pytest
 
-from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.intake.flow import FlowOptions, MessageFlow
 from daemon.intake.runner import Runner, RunnerOptions
-from daemon.sandbox import SandboxATS
-from daemon.store import open_store
 from tests.e2e import FIXTURES
 from tests.fakes import FakeMailbox
 from tests.mailfactory import build_email
@@ -24,15 +21,6 @@ def mail(n: int, subject: str = "Data Analyst", attach: bool = True) -> bytes:
     return build_email(sender=(f"P {n}", f"p{n}@example.org"), subject=subject, attachments=files)
 
 
-@pytest.fixture
-def parts(tmp_path):
-    sandbox = SandboxATS(tmp_path / "ats.db")
-    client = AtsClient("http://sandbox.test", "t", timeout=5, transport=sandbox.transport(), sleep=lambda _: None)
-    store = open_store(f"sqlite:///{tmp_path / 'intake.db'}")
-    yield sandbox, client, store
-    client.close()
-    store.close()
-    sandbox.stop()
 
 
 def intake(parts, mailbox: FakeMailbox, directory=None, should_stop=lambda: False, **options) -> Runner:

@@ -4,38 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.config import FirstPass
 from daemon.intake.flow import FlowOptions, MessageFlow
 from daemon.intake.runner import Runner, RunnerOptions
 from daemon.mailbox.base import DONE_KEYWORD
-from daemon.sandbox import SandboxATS
-from daemon.store import open_store
-from tests.e2e import FIXTURES
 from tests.fakes import FakeMailbox
-from tests.mailfactory import build_email
+from tests.test_runner import mail
 
-PDF = (FIXTURES / "resumes" / "rendercv-john-doe-classic.pdf").read_bytes()
 WINDOW = FirstPass(days=30, unseen_only=True)
-
-
-def mail(n: int, subject: str = "Data Analyst", attach: bool = True) -> bytes:
-    files = [("cv.pdf", PDF, "application/pdf")] if attach else []
-    return build_email(sender=(f"P {n}", f"p{n}@example.org"), subject=subject, attachments=files)
-
-
-@pytest.fixture
-def parts(tmp_path):
-    sandbox = SandboxATS(tmp_path / "ats.db")
-    client = AtsClient("http://sandbox.test", "t", timeout=5, transport=sandbox.transport(), sleep=lambda _: None)
-    store = open_store(f"sqlite:///{tmp_path / 'intake.db'}")
-    yield sandbox, client, store
-    client.close()
-    store.close()
-    sandbox.stop()
 
 
 def run_pass(parts, mailbox: FakeMailbox, **options):
