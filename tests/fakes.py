@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from email.parser import HeaderParser
 from typing import Any
 
 from daemon.ats.models import AtsId
@@ -46,6 +47,11 @@ class FakeMailbox:
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         return {u: MessageFacts(len(self.messages[u]), frozenset(self.keywords.get(u, ())))
                 for u in uids if u in self.messages}
+
+    def with_message_id(self, message_id: str) -> set[int]:
+        return {u for u, raw in self.messages.items()
+                if (HeaderParser().parsestr(raw.decode("utf-8", "replace")).get("Message-ID") or "").strip()
+                == message_id}
 
     def window(self, since: date | None, unseen_only: bool) -> set[int]:
         today = datetime.now(UTC).date()

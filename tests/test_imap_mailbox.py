@@ -27,6 +27,7 @@ from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, MessageFacts
 from daemon.mailbox.imap import ImapMailbox, _allows_keywords, acting
 from daemon.mailbox.restore import _move_back, move_back
 from tests.imapserver import COURIER_NAMESPACE, NO_MOVE, NO_UIDPLUS, Dovecot, running
+from tests.mailfactory import build_email
 
 pytestmark = pytest.mark.imap
 
@@ -490,3 +491,18 @@ def test_move_back_of_mail_not_in_the_review_folder_is_none(dovecot: Dovecot) ->
     _set_aside(dovecot, mail(1))
     assert move_back(settings(dovecot), "<m1@example.org>", "0" * 64, len(mail(1))) is None
     assert len(dovecot.uids("Review")) == 1
+
+
+@pytest.mark.imap
+def test_mail_is_found_by_its_message_id(dovecot):
+    """A fresh search finds the mail with a Message-ID (and only it); a Message-ID nobody has finds nothing."""
+    dovecot.append("INBOX", build_email(subject="one", message_id="<one@example.org>"))
+    dovecot.append("INBOX", build_email(subject="two", message_id="<two@example.org>"))
+    mailbox = opened(dovecot)
+    try:
+        two = dovecot.uids("INBOX")[-1]
+        assert mailbox.with_message_id("<two@example.org>") == {two}
+        assert mailbox.with_message_id("<nobody@example.org>") == set()
+        assert mailbox.with_message_id("") == set()
+    finally:
+        mailbox.close()

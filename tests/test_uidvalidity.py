@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.config import FirstPass
 from daemon.intake.flow import FlowOptions, MessageFlow
 from daemon.intake.runner import Runner, RunnerOptions
 from daemon.mailbox.base import DONE_KEYWORD
 from tests.fakes import FakeMailbox
+from tests.inprocess import ats_down
 from tests.test_runner import mail
 
 WINDOW = FirstPass(days=30, unseen_only=True)
@@ -53,3 +55,22 @@ def test_a_new_uidvalidity_keeps_the_first_pass_window_and_the_review_queue(part
     assert not [r for r in records if r.uid == 1]  # the old mail: never recorded, never sent
     [state] = store.folder_states()
     assert state.skipped == 1  # the old mail; the read one is gone, and mail we marked done is not "left out"
+
+
+def test_mail_still_owed_follows_its_new_uid_even_once_read(parts):
+    """A mail left pending (the ATS was down) that a person then read: after a new UIDVALIDITY its record
+    follows it by Message-ID and size, so the window does not leave it out, and it is submitted once."""
+    sandbox, _, store = parts
+    box = FakeMailbox([mail(1)])
+    ats_down(sandbox)
+    run_pass(parts, box)
+    [record] = store.messages()
+    assert record.status == "pending"
+    sandbox.clear_faults()
+    box.seen.add(1)  # read by a person: outside the first pass's unread-only window
+    box.uidvalidity = 8
+    later = AtsClient("http://sandbox.test", "t", timeout=5, transport=sandbox.transport(), sleep=lambda _: None)
+    run_pass((sandbox, later, store), box)  # a minute later: the ATS circuit closed again
+    [record] = store.messages()
+    assert (record.status, record.uidvalidity, record.uid) == ("submitted", 8, 1)
+    assert len(sandbox.state()["candidates"]) == 1

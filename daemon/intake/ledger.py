@@ -65,7 +65,8 @@ class Ledger:
         if first is None and marked(facts):
             return self._marked(key, facts, sha256=digest, content_key=identity), False
         if first is None:
-            return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity, attempts=1), True
+            return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity,
+                                          message_id=found.message_id, attempts=1), True
         if self._follows(first, key):
             # The same mail under a new UID in this folder and its old copy is gone: it continues
             # the earlier record.

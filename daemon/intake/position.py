@@ -17,8 +17,9 @@ import logging
 from datetime import UTC, date, datetime, time
 
 from daemon.config import FirstPass
-from daemon.domain import MessageKey
-from daemon.mailbox.base import Mailbox
+from daemon.domain import MessageKey, Status
+from daemon.errors import Conflict
+from daemon.mailbox.base import Mailbox, MessageFacts
 from daemon.store.models import FolderState
 from daemon.store.repository import Store
 
@@ -97,7 +98,7 @@ class FolderPosition:
             self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=0, skipped=0)
             return self.store.folder_state(account, folder)
         since = state.window_since.date() if state.window_since is not None else None
-        inside = self.mailbox.window(since, state.window_unseen)
+        inside = self.mailbox.window(since, state.window_unseen) | self._follow_pending(everything)
         outside = [uid for uid in everything if uid not in inside]
         ours = sum(1 for start in range(0, len(outside), 1000)
                    for facts in self.mailbox.facts(outside[start:start + 1000]).values() if facts.keywords)
@@ -106,6 +107,25 @@ class FolderPosition:
         self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=max(everything),
                                      skipped=skipped)
         return self.store.folder_state(account, folder)
+
+    def _follow_pending(self, everything: list[int]) -> set[int]:
+        """Mail still owed (pending) under the old UIDVALIDITY: its record follows it to its new UID,
+        found by Message-ID and size, so the window cannot leave it out (a person may have read it)."""
+        followed: set[int] = set()
+        present = set(everything)
+        for record in self.store.pending_renumbered(self.mailbox.account, self.mailbox.folder, self.uidvalidity):
+            found = sorted(self.mailbox.with_message_id(record.message_id) & present - followed)
+            sizes = self.mailbox.facts(found) if found else {}
+            same = [uid for uid in found if not record.size or sizes.get(uid, MessageFacts(-1)).size == record.size]
+            if len(same) != 1:
+                continue  # not found, or not told apart: the record is continued by content when its mail is read
+            try:
+                self.store.move_record(record.id, self.key(same[0]), expect=Status.PENDING)
+            except Conflict:
+                continue  # a person changed it meanwhile
+            log.info("mail.followed", extra={"record": record.id, "uid": same[0]})
+            followed.add(same[0])
+        return followed
 
     def _first_pass(self) -> FolderState:
         """A folder seen for the first time: only mail in the window is taken; the rest is

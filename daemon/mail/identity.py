@@ -41,18 +41,21 @@ _IDENTITY_HEADERS = ("message-id", "from", "date", "subject")
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """A mail's content key and its sender's address (lower case, "" when none), from one reading
-    of its header block."""
+    """A mail's content key, its sender's address (lower case, "" when none) and its Message-ID,
+    from one reading of its header block."""
 
     content_key: str
     sender: str
+    message_id: str = ""  # as written in the header, "" when none
 
 
 def identify(raw: bytes) -> Identity:
     """The content key and the sender of `raw`."""
     head_end, body_start = _header_block(raw)
     headers = _header_fields(raw, head_end)
-    return Identity(_key(raw, body_start, _identity_headers(headers)), _address(headers))
+    material = _identity_headers(headers)
+    message_id = " ".join(str(headers.get("Message-ID", "")).split())[:998]
+    return Identity(_key(raw, body_start, material), _address(headers), message_id)
 
 
 def sender(raw: bytes) -> str:

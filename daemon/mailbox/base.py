@@ -61,6 +61,9 @@ class Mailbox(Protocol):
         """UIDs of the mail that arrived on or after `since` (INTERNALDATE; None: any time),
         only unread ones when `unseen_only`."""
 
+    def with_message_id(self, message_id: str) -> set[int]:
+        """UIDs of the folder's mail whose Message-ID header is `message_id` (a fresh search)."""
+
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         """Size and our keywords of each message that still exists."""
 

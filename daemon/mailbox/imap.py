@@ -484,6 +484,14 @@ class ImapMailbox:
         with self._deadline(action, self.settings.timeout_seconds), reading(action):
             return set(self.client.search(criteria))
 
+    def with_message_id(self, message_id: str) -> set[int]:
+        if not message_id.strip():
+            return set()
+        action = "searching the folder for a Message-ID"
+        with self._deadline(action, self.settings.timeout_seconds), reading(action):
+            return set(self.client.search(["HEADER", "Message-ID", message_id],
+                                          None if message_id.isascii() else "UTF-8"))
+
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         if not uids:
             return {}

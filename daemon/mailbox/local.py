@@ -54,6 +54,10 @@ class LocalFolder:
         """Files have no arrival date or read flag: every file is in the window."""
         return set(self._files)
 
+    def with_message_id(self, message_id: str) -> set[int]:
+        """A local folder is never renumbered (its UIDVALIDITY is fixed): nothing is looked up by Message-ID."""
+        return set()
+
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         """Each file's size; files carry no keywords (what was done is only in the store)."""
         return {uid: MessageFacts(self._files[uid].stat().st_size) for uid in uids if uid in self._files}

@@ -94,6 +94,14 @@ class Store:
                 MessageRecord.uidvalidity == uidvalidity, MessageRecord.uid.in_(list(uids))))
             return {row.uid: row for row in rows}
 
+    def pending_renumbered(self, account: str, folder: str, uidvalidity: int) -> list[MessageRecord]:
+        """Pending records of the folder made under another UIDVALIDITY (their mail has a new UID now)."""
+        with self.reading() as s:
+            return list(s.scalars(select(MessageRecord).where(
+                MessageRecord.account == account, MessageRecord.folder == folder,
+                MessageRecord.uidvalidity != uidvalidity, MessageRecord.status == Status.PENDING)
+                .order_by(MessageRecord.id)))
+
     def renumbered(self, account: str, folder: str, uidvalidity: int) -> bool:
         """Whether the folder holds records made under another UIDVALIDITY (its UIDs were renumbered)."""
         with self.reading() as s:
