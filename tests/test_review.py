@@ -118,8 +118,10 @@ def test_unknown_status_exits_2_listing_the_valid_ones(config, capsys):
 
 
 def test_cli_statuses_are_the_stores():
-    """The parser's status choices (kept import-light for --help) are the store's statuses."""
+    """The parser's status choices (kept import-light for --help) are the store's statuses, and those
+    `resolve --status` takes are the ones the lifecycle lets a person resolve."""
     assert set(cli.MESSAGE_STATUSES) == set(review.STATUSES)
+    assert set(cli.RESOLVE_STATUSES) == set(review.RESOLVABLE)
 
 
 # -- show ----------------------------------------------------------------------------------

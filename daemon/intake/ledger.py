@@ -73,13 +73,8 @@ class Ledger:
             log.warning("mail.remapped", extra={"record": first.id, "old_uid": first.uid, "uid": key.uid,
                                                 "status": first.status})
             return self.store.move_record(first.id, key, expect=first.status), False
-        original = first.duplicate_of or first.id
-        log.info("mail.duplicate", extra={"record": original, "uid": key.uid})
-        return self.store.add_message(
-            key, sha256=digest, size=facts.size, content_key=identity, message_id=first.message_id,
-            status=Status.DUPLICATE, duplicate_of=original, job_title=first.job_title,
-            candidate_id=first.candidate_id,
-            reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS"), False
+        return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity,
+                                      **_copy_of(first, key.uid)), False
 
     def complete(self, record: MessageRecord, raw: bytes, found: Identity) -> MessageRecord | None:
         """A pending record made before its body could be read (the server would not send it), now
@@ -89,11 +84,7 @@ class Ledger:
         fields: dict[str, object] = {"sha256": digest, "content_key": identity}
         first = self.store.first_copy(identity)
         if first is not None and first.id != record.id:
-            original = first.duplicate_of or first.id
-            log.info("mail.duplicate", extra={"record": original, "uid": record.uid})
-            fields.update(status=Status.DUPLICATE, duplicate_of=original, message_id=first.message_id,
-                          job_title=first.job_title, candidate_id=first.candidate_id,
-                          reason=f"another copy of message #{original} ({first.status}); nothing sent to the ATS")
+            fields.update(_copy_of(first, record.uid))
         try:
             return self.store.update_message(record.id, expect=Status.PENDING, **fields)
         except Conflict:
@@ -179,6 +170,15 @@ class Ledger:
                                       last_error=verdict.last_error[:2000])
         except (StoreBusy, Conflict):
             log.warning("mail.attempt_not_given_back", extra={"record": record.id})
+
+
+def _copy_of(first: MessageRecord, uid: int) -> dict[str, object]:
+    """The columns of a record for another copy of the mail `first` recorded (nothing sent for it)."""
+    original = first.duplicate_of or first.id
+    log.info("mail.duplicate", extra={"record": original, "uid": uid})
+    return {"status": Status.DUPLICATE, "duplicate_of": original, "message_id": first.message_id,
+            "job_title": first.job_title, "candidate_id": first.candidate_id,
+            "reason": f"another copy of message #{original} ({first.status}); nothing sent to the ATS"}
 
 
 def _fields(verdict: Verdict, outcome: Outcome | None) -> dict[str, object]:

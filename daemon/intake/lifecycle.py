@@ -136,8 +136,8 @@ def _deferred(outcome: Outcome, attempts: int, *, ats_answers: bool, streak: int
         pause, then = REPEATED, Pass.PAUSES
     error = _error(outcome)
     if counted >= limits.max_attempts:
-        return Verdict(Move.SET_ASIDE, Status.REVIEW, counted, f"gave up after {counted} attempts; last error: {error}",
-                       then=then, pause=pause, outage=not ats_answers, streak=streak)
+        return Verdict(Move.SET_ASIDE, Status.REVIEW, counted, _gave_up(counted, error), then=then, pause=pause,
+                       outage=not ats_answers, streak=streak)
     return Verdict(Move.DEFER, Status.PENDING, counted, last_error=error, then=then, pause=pause,
                    outage=not ats_answers, streak=streak)
 
@@ -147,7 +147,7 @@ def before_start(attempts: int, last_error: str, limits: Limits = Limits()) -> V
     if attempts < limits.max_attempts:
         return None
     if last_error:
-        reason = f"gave up after {attempts} attempts; last error: {last_error}"
+        reason = _gave_up(attempts, last_error)
     else:
         reason = (f"stopped the daemon {attempts} times (killed or crashed while handling it); "
                   "a person should look at this mail")
@@ -161,6 +161,10 @@ def undelivered(attempts: int, why: str, limits: Limits = Limits()) -> Verdict:
         return Verdict(Move.SET_ASIDE, Status.REVIEW, attempts,
                        f"gave up after {attempts} attempts to fetch it; {why}; look at it in the mailbox")
     return Verdict(Move.DEFER, Status.PENDING, attempts, last_error=why)
+
+
+def _gave_up(attempts: int, error: str) -> str:
+    return f"gave up after {attempts} attempts; last error: {error}"
 
 
 def _error(outcome: Outcome) -> str:

@@ -308,7 +308,7 @@ class Runner:
 
     def _settle(self, record: MessageRecord, outcome: Outcome, summary: PassSummary) -> MessageRecord | None:
         """The verdict on a flow's outcome (daemon.intake.lifecycle), written, and acted on for the pass."""
-        answers = not (self.should_stop() or not self.probe()) if needs_probe(outcome) else True
+        answers = not self.should_stop() and self.probe() if needs_probe(outcome) else True
         verdict = judge(outcome, record.attempts, ats_answers=answers, streak=self._streak, limits=self.limits)
         self._streak = verdict.streak
         if verdict.move in (Move.DEFER, Move.SET_ASIDE) and needs_probe(outcome):

@@ -35,8 +35,9 @@ def service(settings: Settings, stop: Stopping, *, backfill_since: date | None =
             client: AtsClient | None = None, environ: Mapping[str, str] = os.environ) -> Service:
     """The service for one pass or many: its waits (retry, reconnect, Retry-After) end on `stop`,
     and so does an IMAP operation still waiting for the server. Invalid rules raise RulesInvalid:
-    the daemon does not start."""
-    store = armed(store if store is not None else open_store(settings.database_url), environ)
+    the daemon does not start. A `store` given is used as it is (its opener installed the crash
+    hook, if any); otherwise the database is opened here, with the hook when `environ` asks for it."""
+    store = store if store is not None else armed(open_store(settings.database_url), environ)
     client = client if client is not None else ats_client(settings.ats, stop)
     return Service(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
                    options=replace(runner_options(settings), backfill_since=backfill_since),
@@ -72,5 +73,5 @@ def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
     client = ats_client(settings.ats, stop, observe=metrics.ats_exchange if metrics is not None else None)
     observers = PassObservers(notify.PassReport(notifier, settings.interval_seconds), alerting,
                               *([metrics] if metrics is not None else []))
-    built = service(settings, stop, store=store, observer=observers, client=client, environ={})
+    built = service(settings, stop, store=store, observer=observers, client=client)
     return Daemon(built, health, alerting, metrics)
