@@ -84,6 +84,7 @@ class MailboxActions:
             log.warning("mail.not_moved_back", extra={"record": record.id, "error": type(exc).__name__})
             return
         log.info("mail.moved_back_after_retry", extra={"record": record.id})
+
     def _move(self, record: MessageRecord) -> MailboxMove:
         if record.status != Status.DUPLICATE or record.candidate_id:
             return mailbox_move(record.status, candidate_known=bool(record.candidate_id))

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
@@ -101,9 +101,9 @@ class MessageFlow:
 
     def _flooding(self, email: ParsedEmail) -> Plan | None:
         """Ignored or set aside when the sender's mail recorded within the hour reaches the cap (planning.flooding)."""
-        if not self.options.max_per_sender_per_hour or not email.sender_email:
+        if not planning.capped(self.options, email):
             return None
-        recent = self.store.count_from(email.sender_email, datetime.now(UTC) - timedelta(hours=1))
+        recent = self.store.count_from(email.sender_email, datetime.now(UTC) - planning.FLOOD_WINDOW)
         return planning.flooding(recent, self.options, email)
 
     def plan(self, email: ParsedEmail, target: Target | None = None) -> Plan:

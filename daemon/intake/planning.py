@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from daemon.ats.models import Job, Pipeline, Source
@@ -148,6 +149,15 @@ def too_large(size: int, options: FlowOptions) -> Plan | None:
 def oversized(size: int, options: FlowOptions) -> Plan:
     """What the run records for a mail it did not download for its size."""
     return Plan(Status.REVIEW, f"message too large ({size} bytes, limit {options.max_message_bytes})")
+
+
+FLOOD_WINDOW = timedelta(hours=1)  # the sender cap counts the mail recorded within this long
+
+
+def capped(options: FlowOptions, email: ParsedEmail) -> bool:
+    """Whether the sender cap applies to this mail (a cap is set and the mail names its sender): only
+    then is the sender's recent mail counted (`flooding`)."""
+    return bool(options.max_per_sender_per_hour and email.sender_email)
 
 
 def flooding(recent: int, options: FlowOptions, email: ParsedEmail) -> Plan | None:

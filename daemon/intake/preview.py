@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.ats.directory import AtsDirectory
@@ -79,10 +79,10 @@ class Planner:
 
     def _flood(self, email: ParsedEmail) -> Plan | None:
         """The run's flood cap: the sender's mail recorded within the hour, and planned before this one."""
-        sender = email.sender_email
-        if not self.options.max_per_sender_per_hour or not sender:
+        if not planning.capped(self.options, email):
             return None
-        since = datetime.now(UTC) - timedelta(hours=1)
+        sender = email.sender_email
+        since = datetime.now(UTC) - planning.FLOOD_WINDOW
         recorded = self.store.count_from(sender, since) if self.store is not None else 0
         return planning.flooding(recorded + self.senders[sender], self.options, email)
 
