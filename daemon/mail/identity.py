@@ -50,12 +50,11 @@ class Identity:
 
 
 def identify(raw: bytes) -> Identity:
-    """The content key and the sender of `raw`."""
+    """The content key, the sender and the Message-ID of `raw`."""
     head_end, body_start = _header_block(raw)
     headers = _header_fields(raw, head_end)
-    material = _identity_headers(headers)
-    message_id = " ".join(str(headers.get("Message-ID", "")).split())[:998]
-    return Identity(_key(raw, body_start, material), _address(headers), message_id)
+    material = _identity_headers(headers)  # the Message-ID, normalised, comes first ("" when none)
+    return Identity(_key(raw, body_start, material), _address(headers), material[0][:998])
 
 
 def sender(raw: bytes) -> str:

@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from daemon.intake.journal import DONE, STARTED
@@ -85,7 +86,7 @@ class CrashAfter:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def armed(store: Store, environ: dict[str, str] | os._Environ[str]) -> Store:
+def armed(store: Store, environ: Mapping[str, str]) -> Store:
     """The store, wrapped in the hook when the variable names a step."""
     step = environ.get(CRASH_ENV, "")
     return CrashAfter(store, step) if step else store  # type: ignore[return-value]
