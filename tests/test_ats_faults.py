@@ -12,72 +12,15 @@ from email.utils import format_datetime
 
 import pytest
 
-from daemon.ats.breaker import CircuitBreaker
-from daemon.ats.client import AtsClient
-from daemon.ats.directory import AtsDirectory
-from daemon.intake.flow import FlowOptions, MessageFlow
-from daemon.intake.runner import Runner, RunnerOptions
-from daemon.sandbox import Fault, SandboxATS
-from daemon.store import open_store
-from tests import invariant
-from tests.fakes import FakeMailbox
+from daemon.sandbox import Fault
+from tests.inprocess import in_process_world  # noqa: F401 (the fixture `world`)
 from tests.world import CREATES, application
 
 UPLOAD = "/api/v1/upload-cv-file"
 
 
-class FakeClock:
-    def __init__(self):
-        self.now, self.slept = 0.0, []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
-class InProcessWorld:
-    """A fake mailbox, a real store, the sandbox ATS through an in-process transport."""
-
-    def __init__(self, tmp_path):
-        self.sandbox = SandboxATS(tmp_path / "sandbox.db")
-        self.clock = FakeClock()
-        self.client = AtsClient("http://sandbox.test", "t", timeout=5, transport=self.sandbox.transport(),
-                                sleep=self.clock.sleep, clock=self.clock, breaker=CircuitBreaker(clock=self.clock))
-        self.database = tmp_path / "ats-inbox.db"
-        self.store = open_store(f"sqlite:///{self.database}")
-        self.directory = AtsDirectory(self.client, source_name="Email", clock=self.clock)
-        self.box = FakeMailbox()
-        self.delivered: list[bytes] = []
-
-    def deliver(self, *mails: bytes) -> None:
-        for raw in mails:
-            self.box.messages[max(self.box.messages, default=0) + 1] = raw
-            self.delivered.append(raw)
-
-    def poll(self, flow_options: FlowOptions | None = None, rules=None, **options):
-        flow = MessageFlow(self.store, self.client, self.directory, flow_options or FlowOptions(),
-                           sleep=self.clock.sleep, **({"rules": lambda: rules} if rules is not None else {}))
-        runner = Runner(self.store, self.box, flow, RunnerOptions(**options), probe=self.client.answers,
-                        sleep=self.clock.sleep)
-        return runner.run_pass()
-
-    def check(self) -> dict[str, str]:
-        return invariant.check(self.sandbox.state(), self.database, self.delivered)
-
-    def close(self) -> None:
-        self.client.close()
-        self.store.close()
-        self.sandbox.stop()
-
-
-@pytest.fixture
-def world(tmp_path):
-    w = InProcessWorld(tmp_path)
-    yield w
-    w.close()
 
 
 # status, Retry-After, and the outcome on each create: "not done" answers are sent again;

@@ -15,7 +15,7 @@ from daemon.intake.submission import Application, People, submit
 from daemon.mail import ParsedEmail, Resume
 from daemon.sandbox import Fault
 from tests import invariant
-from tests.test_ats_faults import InProcessWorld
+from tests.inprocess import InProcessWorld
 from tests.world import CREATES, PDF, application
 
 JOBS = ("Data Analyst", "Senior Python Developer", "Python Developer", "Customer Support Specialist")

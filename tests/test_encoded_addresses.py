@@ -12,8 +12,8 @@ from daemon.mail.forwards import find_candidate
 from daemon.mail.inline_forward import person
 from daemon.mail.parsing import parse_email, read_sender
 from daemon.routing import RuleSet
+from tests.inprocess import in_process_world  # noqa: F401 (the fixture `world`)
 from tests.mailfactory import build_email, forwarded
-from tests.test_ats_faults import InProcessWorld
 from tests.test_rules_decide import JOBS, PIPELINES, SOURCES
 from tests.world import PDF
 
@@ -28,11 +28,6 @@ ENCODED_FROMS = [
 ]
 
 
-@pytest.fixture
-def world(tmp_path):
-    w = InProcessWorld(tmp_path)
-    yield w
-    w.close()
 
 
 @pytest.mark.parametrize(("value", "name"), ENCODED_FROMS, ids=[v for v, _ in ENCODED_FROMS])

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-
 from daemon.intake import review
 from daemon.intake.flow import FlowOptions
 from daemon.routing import load_rules
 from tests.e2e import FIXTURES
+from tests.inprocess import in_process_world  # noqa: F401 (the fixture `world`)
 from tests.mailfactory import build_email
-from tests.test_ats_faults import InProcessWorld
 from tests.world import PDF, application
 
 EMAILS = FIXTURES / "emails"
 
 
-@pytest.fixture
-def world(tmp_path):
-    w = InProcessWorld(tmp_path)
-    yield w
-    w.close()
 
 
 def test_a_bundle_of_two_candidates_gives_two_applicants_each_with_their_files(world):

@@ -20,7 +20,7 @@ from daemon.config import OAuth2Settings
 from daemon.errors import AtsMisdirected, AtsUnavailable, MailboxUnavailable, OutcomeUnknown
 from daemon.mailbox.oauth2 import AccessTokens
 from daemon.sandbox import Fault, SandboxATS
-from tests.test_ats_faults import InProcessWorld
+from tests.inprocess import InProcessWorld, in_process_world  # noqa: F401 (the fixture `world`)
 from tests.world import application
 
 SOURCES = "/api/v1/sources/all"
@@ -38,11 +38,6 @@ def served(tmp_path):
     sandbox.stop()
 
 
-@pytest.fixture
-def world(tmp_path):
-    w = InProcessWorld(tmp_path)
-    yield w
-    w.close()
 
 
 def grant_at(url: str) -> OAuth2Settings:

@@ -19,8 +19,8 @@ from daemon.ops import assembly
 from daemon.ops.service import NeverStop
 from daemon.store import open_store
 from tests.e2e import imap_settings, write_config
+from tests.inprocess import InProcessWorld
 from tests.mailfactory import build_email
-from tests.test_ats_faults import InProcessWorld
 from tests.world import application
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import daemon
 from daemon.cli import rules_tryout
 from daemon.config import load_settings
@@ -17,8 +15,8 @@ from daemon.intake import preview
 from daemon.intake.planning import FOUND_BY_CV, Directory, FlowOptions, Plan, named
 from daemon.routing import load_rules
 from tests.e2e import FIXTURES
+from tests.inprocess import in_process_world  # noqa: F401 (the fixture `world`)
 from tests.mailfactory import build_email
-from tests.test_ats_faults import InProcessWorld
 from tests.world import PDF
 
 REPO_RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -47,11 +45,6 @@ def corpus() -> dict[str, bytes]:
     return mails | BUILT
 
 
-@pytest.fixture
-def world(tmp_path):
-    w = InProcessWorld(tmp_path)
-    yield w
-    w.close()
 
 
 def options(tmp_path: Path) -> FlowOptions:
