@@ -299,7 +299,11 @@ def _message_id_criteria(item: dict[bytes, object]) -> tuple[list[str], str | No
     found = _MESSAGE_ID.search(header) if isinstance(header, bytes) else None
     if found is None:
         return [], None
-    message_id = found.group(1).decode("utf-8", "replace")
+    return by_message_id(found.group(1).decode("utf-8", "replace"))
+
+
+def by_message_id(message_id: str) -> tuple[list[str], str | None]:
+    """SEARCH criteria for mail with this Message-ID, and the charset they need (UTF-8 when not ASCII)."""
     return ["HEADER", "Message-ID", message_id], None if message_id.isascii() else "UTF-8"
 
 
@@ -489,8 +493,7 @@ class ImapMailbox:
             return set()
         action = "searching the folder for a Message-ID"
         with self._deadline(action, self.settings.timeout_seconds), reading(action):
-            return set(self.client.search(["HEADER", "Message-ID", message_id],
-                                          None if message_id.isascii() else "UTF-8"))
+            return set(self.client.search(*by_message_id(message_id)))
 
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         if not uids:

@@ -25,6 +25,7 @@ from daemon.mailbox.imap import (
     SCAN_LIMIT,
     ImapMailbox,
     acting,
+    by_message_id,
     canonical,
     first_with_hash,
     reading,
@@ -96,8 +97,8 @@ def find(mailbox: ImapMailbox, message_id: str, sha256: str, size: int) -> int |
 def _by_message_id(mailbox: ImapMailbox, message_id: str, sha256: str, size: int) -> int | None:
     if not message_id:
         return None
-    charset = None if message_id.isascii() else "UTF-8"
-    return _find(mailbox, ["HEADER", "Message-ID", message_id], sha256, size, charset)
+    criteria, charset = by_message_id(message_id)
+    return _find(mailbox, criteria, sha256, size, charset)
 
 
 def _find(mailbox: ImapMailbox, criteria: Sequence[str], sha256: str, size: int,
