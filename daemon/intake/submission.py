@@ -24,7 +24,7 @@ from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import AtsId, Job
 from daemon.domain import Person
 from daemon.errors import AtsRejected, NoCandidate, OutcomeUnknown
-from daemon.intake.applicant import applicant_name
+from daemon.intake.applicant import PersonName, applicant_name
 from daemon.intake.comment import confirmation
 from daemon.mail import ParsedEmail, Resume
 from daemon.mail.parsing import usable_address
@@ -36,6 +36,8 @@ ROUTE = "route"
 APPLICANT = "create_applicant"
 CANDIDATE = "create_candidate"
 COMMENT = "add_comment"
+NO_NAME = "no name for the candidate in the mail nor in the ATS's reading of the CV (a name is never made " \
+          "from the address): nothing was created but the uploaded CV; add the applicant by hand"
 
 
 def upload_step(index: int) -> str:
@@ -284,7 +286,10 @@ def _applicant(client: AtsClient, journal: Journal, app: Application, uploads: l
     known = journal.known_applicant(address)
     if known is not None:
         return _reuse(journal, APPLICANT, known, {"email": address})
-    return _once(journal, APPLICANT, lambda: _create_applicant(client, app, address, uploads, source_id),
+    name = applicant_name(app.who.name, _parsed(uploads), address)
+    if name is None:  # never invented (from the address's local part): a person names the applicant
+        raise NoCandidate(NO_NAME)
+    return _once(journal, APPLICANT, lambda: _create_applicant(client, name, address, uploads, source_id),
                  {"email": address})
 
 
@@ -317,20 +322,24 @@ def _upload(client: AtsClient, journal: Journal, index: int, resume: Resume) -> 
     return data
 
 
+def _parsed(uploads: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The ATS's reading of the first CV it read anything in; {} when none."""
+    return next((u["parsed"] for u in uploads if u.get("parsed")), {})
+
+
 def _address(app: Application, uploads: list[Mapping[str, Any]]) -> str:
     """The candidate's address: from the mail, else from the ATS's reading of the CV."""
-    parsed = next((u["parsed"] for u in uploads if u.get("parsed")), {})
+    parsed = _parsed(uploads)
     address = app.who.address or usable_address(str(parsed.get("email") or ""))  # the ATS's reading, checked too
     return "" if app.forwarder is not None and address == app.forwarder.address else address  # never the forwarder
 
 
-def _create_applicant(client: AtsClient, app: Application, address: str, uploads: list[Mapping[str, Any]],
+def _create_applicant(client: AtsClient, name: PersonName, address: str, uploads: list[Mapping[str, Any]],
                       source_id: AtsId) -> AtsId:
-    parsed = next((u["parsed"] for u in uploads if u.get("parsed")), {})
-    name = applicant_name(app.who.name, parsed, address)
     return client.create_applicant(
         first_name=name.first, middle_name=name.middle, last_name=name.last, email=address,
-        phone=str(parsed.get("phone") or ""), cv_ids=[AtsId.of(u["id"]) for u in uploads], source_id=source_id)
+        phone=str(_parsed(uploads).get("phone") or ""), cv_ids=[AtsId.of(u["id"]) for u in uploads],
+        source_id=source_id)
 
 
 _MIME = {
