@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.ats.models import AtsId, Job
+from daemon.ats.models import AtsId, Job, Source
 from daemon.domain import Person
 from daemon.errors import AtsRejected, NoCandidate, OutcomeUnknown
 from daemon.intake.applicant import PersonName, applicant_name
@@ -71,6 +71,7 @@ class Application:
     # No candidate address in the mail: take the ATS's reading of the CV, never the sender.
     person_from_cv: bool = False
     cover_letter: str = ""  # the candidate's own text, quoted in the comment
+    agency: str = ""  # the agency that sent the mail in: the name of its ATS source (daemon.intake.planning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,18 +104,29 @@ def recorded_target(journal: Journal) -> Target | None:
     return Target.from_journal(done) if done is not None else None
 
 
-def target_for(job: Job, directory: AtsDirectory, decision: Decision | None = None) -> Target:
+def target_for(job: Job, directory: AtsDirectory, decision: Decision | None = None, agency: str = "") -> Target:
     """The stage and source the decision names; by default the first stage of the job's
-    pipeline and the configured source."""
+    pipeline, and the agency's source (`agency`, its name) or else the configured source."""
     stage = decision.stage if decision is not None and decision.stage is not None else None
     if stage is None:
         stage = directory.pipeline(job.pipeline_id).first_stage()
     if stage is None:
         raise AtsRejected(f"the pipeline of job {job.title!r} has no stages")
-    source = decision.source if decision is not None and decision.source is not None else directory.source()
+    source = (decision.source if decision is not None and decision.source is not None else
+              _agency_source(directory, agency) if agency else directory.source())
     if decision is None:
         return Target(job, stage.id, source.id)
     return Target(job, stage.id, source.id, rule=decision.rule, reasons=decision.reasons, comment=decision.comment)
+
+
+def _agency_source(directory: AtsDirectory, name: str) -> Source:
+    """The agency's source by name, without regard to case; a missing one is this mail's problem (set
+    aside for a person), never the configured source in its place."""
+    wanted = name.strip().casefold()
+    found = next((s for s in directory.sources() if s.name.strip().casefold() == wanted), None)
+    if found is None:
+        raise AtsRejected(f"the ATS has no source named {name!r}, the agency's ([intake] agencies)")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +230,7 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
     """
     target = recorded_target(journal)
     if target is None:
-        target = target_for(app.job, directory, app.decision)
+        target = target_for(app.job, directory, app.decision, app.agency)
         journal.record(ROUTE, target.job.id, target.to_journal())
     job = target.job
     uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
@@ -227,16 +239,21 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
         candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
                                       target.source_id)
     reused = bool((journal.get(APPLICANT) or {}).get("reused"))
-    forwarder = app.forwarder
-    forwarded = f"{forwarder.name} ({forwarder.address})" if forwarder and forwarder.name else (
-        forwarder.address if forwarder else "")
     text = confirmation(sender_email=_address(app, uploads) or app.email.sender_email, subject=app.email.subject,
-                        received=received, forwarded_by=forwarded,
+                        received=received, forwarded_by=_forwarded(app), agency=app.agency,
                         file_names=[r.filename or r.upload_name for r in app.resumes], job_title=job.title,
                         again=again, rule=target.rule, note=target.comment, cover_letter=app.cover_letter,
                         new_files_not_attached=[r.filename or r.upload_name for r in app.resumes] if reused else [])
     _once(journal, COMMENT, lambda: client.add_comment(candidate, text), {})
     return Submitted(str(applicant), str(candidate), tuple(str(u["id"]) for u in uploads))
+
+
+def _forwarded(app: Application) -> str:
+    """Who sent the mail in for the candidate: 'Name (address)'; an agency's sender by address."""
+    forwarder = app.forwarder
+    if forwarder is None:
+        return ""
+    return f"{forwarder.name} ({forwarder.address})" if forwarder.name and not app.agency else forwarder.address
 
 
 def _once(journal: Journal, step: str, call: Callable[[], AtsId], data: Mapping[str, Any]) -> AtsId:
