@@ -20,9 +20,10 @@ import os
 import ssl
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,9 +109,12 @@ class AlertSettings:
 @dataclass(frozen=True, slots=True)
 class IntakeSettings:
     """Who is who in the mail: people who never apply themselves (recruiters forwarding CVs),
-    the daemon's own addresses (its mail is never an application), and a flood cap."""
+    agencies (who never apply either; their candidates get the agency's source), the daemon's
+    own addresses (its mail is never an application), and a flood cap."""
 
     internal_senders: tuple[str, ...] = ()  # domains ("acme.test") and addresses
+    # domain or address -> the ATS source of its candidates (a read-only mapping, so given by a factory)
+    agencies: Mapping[str, str] = field(default_factory=lambda: default("intake.agencies"))
     own_addresses: tuple[str, ...] = ()
     max_per_sender_per_hour: int = default("intake.max_per_sender_per_hour")  # more in an hour are ignored; 0: no cap
 
@@ -222,6 +226,8 @@ class _Table:
             return tuple(value)
         if key.kind is Kind.SINCE:
             return self._since(key, value)
+        if key.kind is Kind.NAMES:
+            return self._names(key, value)
         return self._text(key, value)
 
     def _text(self, key: Key, value: Any) -> str:
@@ -246,6 +252,16 @@ class _Table:
         if not low <= value <= high:
             raise self._fail(key.name, f"must be between {low} and {high}, not {value}")
         return value
+
+    def _names(self, key: Key, value: Any) -> tuple[tuple[str, str], ...]:
+        """A table of non-empty strings, such as { "talentbridge.example" = "TalentBridge" }, as pairs."""
+        example = '{ "talentbridge.example" = "TalentBridge" }'
+        if not isinstance(value, Mapping):
+            raise self._fail(key.name, f"must be a table of strings, such as {example}, not {value!r}")
+        for name, text in value.items():
+            if not isinstance(text, str) or not text.strip() or not name.strip():
+                raise self._fail(key.name, f"{name!r} must name a non-empty string, such as {example}")
+        return tuple((str(name), text) for name, text in value.items())
 
     def _since(self, key: Key, value: Any) -> tuple[int | None, date | None]:
         """A number of days, a date (YYYY-MM-DD), or "all" (no limit): as (days, date)."""
@@ -432,9 +448,21 @@ def _webhook_url(t: _Table, key: str, url: str) -> None:
 def _intake(t: _Table) -> IntakeSettings:
     return IntakeSettings(
         internal_senders=tuple(v.strip().lower().lstrip("@") for v in t["internal_senders"] if v.strip()),
+        agencies=_agencies(t),
         own_addresses=tuple(v.strip().lower() for v in t["own_addresses"] if v.strip()),
         max_per_sender_per_hour=t["max_per_sender_per_hour"],
     )
+
+
+def _agencies(t: _Table) -> Mapping[str, str]:
+    """Each agency's domain or address (lower case, a leading "@" dropped) -> its ATS source's name."""
+    agencies: dict[str, str] = {}
+    for where, source in t["agencies"]:
+        entry = where.strip().lower().lstrip("@")
+        if not entry or any(c.isspace() for c in entry) or entry.count("@") > 1 or entry.endswith("@"):
+            raise t._fail("agencies", f"{where!r} is neither a domain (\"talentbridge.example\") nor an address")
+        agencies[entry] = " ".join(source.split())
+    return MappingProxyType(agencies)
 
 
 def _check_known(data: Mapping[str, Any], path: Path) -> None:

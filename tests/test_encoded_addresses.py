@@ -17,7 +17,8 @@ from tests.mailfactory import build_email, forwarded
 from tests.test_rules_decide import JOBS, PIPELINES, SOURCES
 from tests.world import PDF
 
-CV_WITH_ADDRESS = b"%PDF-1.4\n% the CV of kim.reader@example.org\n%%EOF\n"  # the sandbox reads the address
+# the sandbox reads the address and the PDF's author
+CV_WITH_ADDRESS = b"%PDF-1.4\n<< /Author (Kim Reader) >>\n% the CV of kim.reader@example.org\n%%EOF\n"
 CV_WITHOUT_ADDRESS = b"%PDF-1.4\n% a CV that names no address\n%%EOF\n"
 ENCODED_FROMS = [
     ("=?utf-8?q?jane?=@example.org", ""),

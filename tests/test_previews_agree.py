@@ -22,7 +22,8 @@ from tests.world import PDF
 REPO_RULES = Path(__file__).resolve().parent.parent / "rules"
 SAMPLES = Path(daemon.__file__).resolve().parent / "samples"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-CV_WITH_ADDRESS = b"%PDF-1.4\n% the CV of kim.reader@example.org\n%%EOF\n"  # the sandbox reads the address
+# the sandbox reads the address and the PDF's author (the name: never made from the address)
+CV_WITH_ADDRESS = b"%PDF-1.4\n<< /Author (Kim Reader) >>\n% the CV of kim.reader@example.org\n%%EOF\n"
 BUILT = {
     "built-no-cv.eml": build_email(sender=("No Cv", "nocv@example.org"), subject="Data Analyst"),
     "built-jpeg-only.eml": build_email(sender=("Pic", "pic@example.org"), subject="Data Analyst",

@@ -4,7 +4,8 @@
               against the server's namespace and separator, and created when missing
               (ImapMailbox.open(), as a pass starts)
     ATS       the token, by reading the directory (jobs, pipelines, sources); the configured
-              source among the sources; each open job's pipeline and its first stage
+              source among the sources, and each agency's ([intake] agencies); each open job's
+              pipeline and its first stage
     rules     the rule files (every problem with file and line), then the jobs, stages and
               sources they name against the ATS
 
@@ -25,6 +26,7 @@ from daemon.ats.models import Job, Pipeline, Source
 from daemon.config import AtsSettings, ImapSettings, Settings
 from daemon.domain import RuleAction
 from daemon.errors import AtsInboxError, AtsRejected, ConfigError, MailboxUnavailable
+from daemon.intake.planning import missing_agency_sources
 from daemon.mailbox.imap import ImapMailbox
 from daemon.ops.service import ats_client
 from daemon.routing import RuleSet, RulesInvalid, check_against, load_rules
@@ -81,6 +83,9 @@ def run_checks(settings: Settings, mailbox_factory: MailboxFactory = ImapMailbox
     report = Report()
     check_imap(settings.imap, report, mailbox_factory)
     directory = check_ats(settings.ats, report, client_factory or _client)
+    if directory is not None:
+        for problem in missing_agency_sources(tuple(settings.intake.agencies.items()), directory.sources):
+            report.add(PROBLEM, f"ATS: {problem}: add it in the ATS or fix [intake] agencies")
     rules = check_rules(settings, report, directory)
     if directory is not None:
         report.jobs = job_lines(directory, rules, settings.imap.username)

@@ -21,7 +21,7 @@ from daemon.cli.demo import run_demo
 from daemon.config import Settings, load_settings
 from daemon.errors import AtsInboxError, ConfigError
 from daemon.intake import preview, reroute, review
-from daemon.intake.planning import FlowOptions
+from daemon.intake.planning import FlowOptions, missing_agency_sources
 from daemon.intake.retention import purge_person
 from daemon.mailbox import restore
 from daemon.mailbox.recorded import MailDesk
@@ -434,9 +434,13 @@ def rules_check(settings: Settings, folder: Path | None = None) -> int:
     problems = check_against(rules, directory.jobs, directory.pipelines, directory.sources)
     if problems:
         print("\n".join(str(p) for p in problems))
+    agencies = missing_agency_sources(tuple(settings.intake.agencies.items()), directory.sources)
+    if agencies:
+        print("\n".join(f"{settings.path}: {problem}" for problem in agencies))
     errors = [p for p in problems if not p.warning]
-    if errors:
-        print(f"{_count(len(errors), 'problem')} against the ATS in the rules in {folder}")
+    if errors or agencies:
+        print(f"{_count(len(errors) + len(agencies), 'problem')} against the ATS in the rules in {folder} "
+              "and [intake] agencies")
         return EXIT_FAILED
     print(f"{folder}: {rules.summary()}, all valid; checked against the ATS: {directory.summary()}")
     return EXIT_OK

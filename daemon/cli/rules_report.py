@@ -57,6 +57,7 @@ class Defaults:
     pipelines: Sequence[Pipeline]
     source: Source | None
     source_name: str  # [ats] source, as configured
+    sources: Sequence[Source] = ()  # every source of the ATS (an agency's is looked up among them)
 
     def stage(self, decision: Decision) -> tuple[Stage | None, bool]:
         """The stage the candidate starts in, and whether it is the default (first) one."""
@@ -71,9 +72,16 @@ class Defaults:
             return "(the job's pipeline has no stage)"
         return f"{stage.name!r}" + (" (first stage)" if default else "")
 
-    def source_text(self, decision: Decision) -> str:
+    def agency_source(self, agency: str) -> Source | None:
+        """The agency's source (by its name, without regard to case); None for none or when the ATS lacks it."""
+        wanted = agency.strip().casefold()
+        return next((s for s in self.sources if s.name.strip().casefold() == wanted), None) if agency else None
+
+    def source_text(self, decision: Decision, agency: str = "") -> str:
         if decision.source is not None:
             return repr(decision.source.name)
+        if agency:
+            return f"{agency!r} (the agency's, [intake] agencies)"
         if self.source is None:
             return f"{self.source_name!r} ([ats] source; not in the ATS!)"
         return f"{self.source.name!r} ([ats] source)"
@@ -92,8 +100,10 @@ def block(tried: Tried, defaults: Defaults, explain: bool) -> str:
     lines += [f"  by:       {_where(decision)}"] if decision is not None else []
     lines += [f"  who:      {_who(plan)}"] if plan.candidates else []
     lines += [f"  forward:  by {named(plan.forwarder)}"] if plan.forwarder else []
+    lines += [f"  agency:   {plan.agency}"] if plan.agency else []
     if tried.submitted and decision is not None:
-        lines += [f"  stage:    {defaults.stage_text(decision)}", f"  source:   {defaults.source_text(decision)}"]
+        lines += [f"  stage:    {defaults.stage_text(decision)}",
+                  f"  source:   {defaults.source_text(decision, plan.agency)}"]
         if decision.comment:
             lines.append(f"  comment:  {decision.comment}")
     if decision is not None:
@@ -131,7 +141,8 @@ def rows(tried: Sequence[Tried], defaults: Defaults) -> str:
             continue
         job = plan.job.title if one.submitted and plan.job else "-"
         stage, _ = defaults.stage(d)
-        source = d.source.name if d.source else (defaults.source.name if defaults.source else defaults.source_name)
+        source = d.source.name if d.source else plan.agency or (
+            defaults.source.name if defaults.source else defaults.source_name)
         why = d.reason if one.submitted else plan.reason
         lines.append([one.name, one.action, job, stage.name if one.submitted and stage else "-",
                       source if one.submitted else "-", f"{plan.rule}: {why}", people, forwarder])
@@ -159,13 +170,14 @@ def as_json(tried: Tried, defaults: Defaults, explain: bool) -> str:
     out: dict[str, Any] = {"mail": tried.name, "action": tried.action, "status": plan.status, "reason": plan.reason,
                            "candidate": _candidate(plan.candidates[0], plan.found_by) if plan.candidates else None,
                            "more_candidates": [_candidate(c, "") for c in plan.candidates[1:]],
-                           "forwarded_by": _person(plan.forwarder), "job": _job(plan.job)}
+                           "forwarded_by": _person(plan.forwarder), "agency": plan.agency or None,
+                           "job": _job(plan.job)}
     if tried.error:
         return json.dumps({**out, "error": tried.error}, ensure_ascii=False)
     if d is None:
         return json.dumps(out, ensure_ascii=False)
     stage, default_stage = defaults.stage(d) if tried.submitted else (None, False)
-    source = (d.source or defaults.source) if tried.submitted else None
+    source = (d.source or defaults.agency_source(plan.agency) or defaults.source) if tried.submitted else None
     out |= {
         "rule": d.rule, "rule_at": d.rule_at or None, "reasons": list(d.reasons), "stage": _named(stage),
         "stage_is_default": default_stage, "source": _named(source),

@@ -38,7 +38,7 @@ class Directory(planning.Directory):
     def defaults(self, source_name: str) -> Defaults:
         wanted = source_name.strip().casefold()
         source = next((s for s in self.sources if s.name.strip().casefold() == wanted), None)
-        return Defaults(self.pipelines, source, source_name)
+        return Defaults(self.pipelines, source, source_name, self.sources)
 
 
 def ats_directory(settings: Settings, *, strict: bool = False) -> tuple[Directory | None, str]:

@@ -31,7 +31,7 @@ def plain(text: str, limit: int = MAX_FIELD) -> str:
 def confirmation(*, sender_email: str, subject: str, received: datetime | None,
                  file_names: Sequence[str], job_title: str, again: bool = False, rule: str = "",
                  note: str = "", cover_letter: str = "", new_files_not_attached: Sequence[str] = (),
-                 forwarded_by: str = "") -> str:
+                 forwarded_by: str = "", agency: str = "") -> str:
     """Says the application arrived by email: when, from which address, subject and files.
 
     `again`: the candidate existed before this mail (the same person applied again).
@@ -40,6 +40,8 @@ def confirmation(*, sender_email: str, subject: str, received: datetime | None,
     `new_files_not_attached`: CVs this mail brought that the ATS could not attach to the
     existing applicant (a repeated application): the comment names them.
     `forwarded_by`: who sent the candidate's mail in ("Rita Recruiter <rita@acme.test>").
+    `agency`: the agency that sent it in ([intake] agencies): "Sent in by the agency TalentBridge
+    (karl.weber@talentbridge.example)" takes the place of "Forwarded by".
     """
     when = received.isoformat(timespec="minutes") if received else "an unknown date"
     files = ", ".join(plain(name, 120) for name in file_names) or "none"
@@ -47,7 +49,7 @@ def confirmation(*, sender_email: str, subject: str, received: datetime | None,
         f"{'Further application' if again else 'Application'} received by email for {plain(job_title)}.",
         f"Received: {when}",
         f"From: {plain(sender_email) or 'unknown address'}",
-        *([f"Forwarded by: {plain(forwarded_by)}"] if forwarded_by else []),
+        *_sent_in(forwarded_by, agency),
         f"Subject: {plain(subject) or '(no subject)'}",
         f"Files: {files}",
         *([f"Routed by: {plain(rule)}"] if rule else []),
@@ -58,6 +60,13 @@ def confirmation(*, sender_email: str, subject: str, received: datetime | None,
     text = "\n".join(lines)
     text = text if len(text) <= MAX_COMMENT else text[: MAX_COMMENT - 1] + "…"
     return text + _letter(cover_letter)
+
+
+def _sent_in(forwarded_by: str, agency: str) -> list[str]:
+    """The line naming who sent the mail in: the agency and its sender, or the forwarder."""
+    if agency:
+        return [f"Sent in by the agency {plain(agency)}" + (f" ({plain(forwarded_by)})" if forwarded_by else "")]
+    return [f"Forwarded by: {plain(forwarded_by)}"] if forwarded_by else []
 
 
 def _not_attached(names: Sequence[str]) -> list[str]:

@@ -95,7 +95,7 @@ class MessageFlow:
 
     def _submit_one(self, email: ParsedEmail, job: Job, plan: Plan, candidacy: Candidacy, journal: Journal):
         app = Application(email, candidacy.resumes, job, plan.decision, person=candidacy.person,
-                          forwarder=plan.forwarder, person_from_cv=candidacy.from_cv,
+                          forwarder=plan.forwarder, person_from_cv=candidacy.from_cv, agency=plan.agency,
                           cover_letter=cover_letter(email.body_text, self.options.cover_letter_chars))
         return submit(app, self.client, self.directory, journal, received=email.date, people=self.people)
 

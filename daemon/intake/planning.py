@@ -5,15 +5,17 @@ One decision path: the run (daemon.intake.flow), `poll --dry-run` (daemon.intake
 `FlowOptions.from_settings`, and call `plan`; so a preview cannot say other than the run does.
 
 `plan` goes in this order (the first that applies decides):
-1. who the candidates are and who forwarded (daemon.mail.forwards, with `internal_senders`);
-   the routing sees the original's subject when the mail is a forward;
+1. who the candidates are and who forwarded (daemon.mail.forwards, with `internal_senders` and the
+   agencies' domains: an agency never applies; its mail gives the person inside it, else the
+   person the ATS reads in the CV); the routing sees the original's subject when the mail is a forward;
 2. the routing decision (daemon.routing.explain), unless a target was journalled earlier; rules
    that could not be decided in time set the mail aside at once (a timeout is never "no match");
 3. a rule that ignores the mail;
 4. automatic mail (replies, bounces, list mail, the daemon's own), unless a rule took it in;
 5. no resume (PDF, DOC, DOCX) for any candidate: set aside;
 6. a rule that sets it aside, or no single job inferred: set aside;
-7. otherwise submitted, each candidate with their own resumes.
+7. an agency's mail whose source the ATS lacks (and no rule names a source): set aside;
+8. otherwise submitted, each candidate with their own resumes (an agency's with its source).
 
 Two limits need what only the caller knows, the size before the download and the sender's
 recent mail in the store: `too_large` and `flooding` say them, with the same words everywhere.
@@ -32,7 +34,7 @@ from daemon.errors import NoResume, NoRoute
 from daemon.intake.outcome import reason_of
 from daemon.mail import ParsedEmail, Resume
 from daemon.mail.automatic import automatic_mail
-from daemon.mail.forwards import CandidateSearch, find_candidate
+from daemon.mail.forwards import CandidateSearch, find_candidate, is_internal
 from daemon.mail.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.mail.resumes import ResumeLimits, pick_resumes
 from daemon.routing import Decision, Explanation, RuleSet, explain
@@ -55,6 +57,7 @@ class FlowOptions:
     max_message_bytes: int = default("imap.max_message_bytes")
     limits: ResumeLimits = ResumeLimits()  # noqa: RUF009 (frozen, so sharing the default is safe)
     internal_senders: tuple[str, ...] = tuple(default("intake.internal_senders"))  # people who never apply
+    agencies: tuple[tuple[str, str], ...] = tuple(default("intake.agencies").items())  # (domain or address, source)
     own_addresses: tuple[str, ...] = tuple(default("intake.own_addresses"))  # the daemon's own: mail ignored
     max_per_sender_per_hour: int = default("intake.max_per_sender_per_hour")  # 0: no flood cap
     cover_letter_chars: int = default("comment.cover_letter_chars")  # of the mail's text in the comment
@@ -66,7 +69,7 @@ class FlowOptions:
         intake = settings.intake
         login = settings.imap.username.lower()
         return cls(max_message_bytes=settings.imap.max_message_bytes, limits=settings.resumes,
-                   internal_senders=intake.internal_senders,
+                   internal_senders=intake.internal_senders, agencies=tuple(intake.agencies.items()),
                    own_addresses=(*intake.own_addresses, *([login] if "@" in login else [])),
                    max_per_sender_per_hour=intake.max_per_sender_per_hour,
                    cover_letter_chars=settings.cover_letter_chars)
@@ -113,6 +116,7 @@ class Plan:
     found_by: str = ""  # how the (first) candidate was found
     candidacies: tuple[Candidacy, ...] = ()
     notes: tuple[str, ...] = ()  # candidates of a bundle that could not be submitted, and why
+    agency: str = ""  # the agency that sent the mail in (the name of its ATS source); "" for none
 
     @property
     def decision(self) -> Decision | None:
@@ -178,7 +182,8 @@ def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Di
     """What would become of this mail (nothing is sent): who the candidates are, the routing
     decision (or the target journalled earlier: `directory` may then be None), the resumes, and
     whether it is submitted, ignored or set aside; see the module docstring."""
-    search = find_candidate(email, options.internal_senders)
+    agency = agency_of(email.sender_email, options.agencies)
+    search = find_candidate(email, (*options.internal_senders, *(entry for entry, _ in options.agencies)))
     first = search.candidate
     routed = replace(email, subject=first.subject) if search.forwarder and first and first.subject else email
     explained = None if target is not None else _explain(routed, rules, directory)
@@ -186,7 +191,7 @@ def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Di
     ruled = {"rule": target.rule if decision is None else decision.rule,
              "route_reason": "; ".join(target.reasons) if decision is None else decision.reason,
              "explanation": explained, "forwarder": search.forwarder,
-             "found_by": first.found_by if first and first.person.address else FOUND_BY_CV}
+             "found_by": first.found_by if first and first.person.address else FOUND_BY_CV, "agency": agency}
     if decision is not None and decision.undecided:
         return Plan(Status.REVIEW, f"set aside, not sent on: {decision.reason}",
                     candidacies=_candidacies(email, search, options.limits), **ruled)
@@ -204,8 +209,37 @@ def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Di
         return Plan(Status.REVIEW, _review_reason(decision), candidacies=candidacies, **ruled)
     notes = tuple(f"{named(c.person) or 'a candidate'}: no resume of theirs, not submitted"
                   for c in candidacies if not c.resumes)
+    unknown = _unknown_agency_source(agency, decision, directory)
+    if unknown:
+        return Plan(Status.REVIEW, unknown, candidacies=candidacies, **ruled)
     job = target.job if decision is None else decision.job
     return Plan(Status.SUBMITTED, "", job=job, candidacies=candidacies, notes=notes, **ruled)
+
+
+def agency_of(address: str, agencies: Sequence[tuple[str, str]]) -> str:
+    """The name (its ATS source) of the agency `address` belongs to; "" for none. An address listed
+    wins over its domain, a subdomain over its parent."""
+    found = [(("@" in entry), len(entry), name) for entry, name in agencies if is_internal(address, (entry,))]
+    return max(found)[2] if found else ""
+
+
+def missing_agency_sources(agencies: Sequence[tuple[str, str]], sources: Sequence[Source]) -> list[str]:
+    """A problem for each agency whose source the ATS does not have (`check`, `rules check`)."""
+    known = {s.name.strip().casefold() for s in sources}
+    names = ", ".join(repr(s.name) for s in sources) or "none"
+    return [f"no ATS source named {name!r} for the agency {entry} ([intake] agencies; the ATS has {names})"
+            for entry, name in agencies if name.strip().casefold() not in known]
+
+
+def _unknown_agency_source(agency: str, decision: Decision | None, directory: Directory | None) -> str:
+    """Why an agency's mail cannot be submitted under its source (the ATS lacks it); "" when it can, a
+    rule names the source, or the target was journalled (its source was chosen then)."""
+    if not agency or directory is None or (decision is not None and decision.source is not None):
+        return ""
+    if missing_agency_sources((("", agency),), directory.sources):
+        return (f"the agency's source {agency!r} ([intake] agencies) is not among the ATS's sources: add it in "
+                "the ATS or fix the setting; set aside, nothing sent to the ATS")
+    return ""
 
 
 def _explain(email: ParsedEmail, rules: RuleSet, directory: Directory | None) -> Explanation:

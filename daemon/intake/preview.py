@@ -136,19 +136,26 @@ def _said(plan: Plan) -> str:
         where = "the stage and source chosen earlier"
     else:
         stage = decision.stage.name if decision.stage is not None else "first stage"
-        where = f"{stage}, {decision.source.name if decision.source is not None else 'the [ats] source'}"
+        source = (decision.source.name if decision.source is not None else
+                  f"the agency's source {plan.agency!r}" if plan.agency else "the [ats] source")
+        where = f"{stage}, {source}"
     files = ", ".join(r.filename or r.upload_name for r in plan.resumes)
     title = plan.job.title if plan.job is not None else "?"
     people = "; ".join(who(c) for c in plan.candidates)
-    forwarded = f", forwarded by {named(plan.forwarder)}" if plan.forwarder else ""
+    forwarded = f", {_sender(plan)} {named(plan.forwarder)}" if plan.forwarder else ""
     return f"would be submitted to {title!r} ({where}) as {people}{forwarded} with {files}{rule}"
 
 
 def _people(plan: Plan) -> str:
     """Who the candidate would be and who forwarded, for mail that is not submitted."""
     said = [f"candidate {'; '.join(who(c) for c in plan.candidates)}"] if plan.candidates else []
-    said += [f"forwarded by {named(plan.forwarder)}"] if plan.forwarder else []
+    said += [f"{_sender(plan)} {named(plan.forwarder)}"] if plan.forwarder else []
     return f"; {', '.join(said)}" if said else ""
+
+
+def _sender(plan: Plan) -> str:
+    """How the one who sent the mail in is named: 'sent in by the agency X', or 'forwarded by'."""
+    return f"sent in by the agency {plan.agency}:" if plan.agency else "forwarded by"
 
 
 def existing_store(url: str) -> Store | None:

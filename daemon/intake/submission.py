@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.ats.models import AtsId, Job
+from daemon.ats.models import AtsId, Job, Source
 from daemon.domain import Person
 from daemon.errors import AtsRejected, NoCandidate, OutcomeUnknown
-from daemon.intake.applicant import applicant_name
+from daemon.intake.applicant import PersonName, applicant_name
 from daemon.intake.comment import confirmation
 from daemon.mail import ParsedEmail, Resume
 from daemon.mail.parsing import usable_address
@@ -36,6 +36,8 @@ ROUTE = "route"
 APPLICANT = "create_applicant"
 CANDIDATE = "create_candidate"
 COMMENT = "add_comment"
+NO_NAME = "no name for the candidate in the mail nor in the ATS's reading of the CV (a name is never made " \
+          "from the address): nothing was created but the uploaded CV; add the applicant by hand"
 
 
 def upload_step(index: int) -> str:
@@ -69,6 +71,7 @@ class Application:
     # No candidate address in the mail: take the ATS's reading of the CV, never the sender.
     person_from_cv: bool = False
     cover_letter: str = ""  # the candidate's own text, quoted in the comment
+    agency: str = ""  # the agency that sent the mail in: the name of its ATS source (daemon.intake.planning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +104,29 @@ def recorded_target(journal: Journal) -> Target | None:
     return Target.from_journal(done) if done is not None else None
 
 
-def target_for(job: Job, directory: AtsDirectory, decision: Decision | None = None) -> Target:
+def target_for(job: Job, directory: AtsDirectory, decision: Decision | None = None, agency: str = "") -> Target:
     """The stage and source the decision names; by default the first stage of the job's
-    pipeline and the configured source."""
+    pipeline, and the agency's source (`agency`, its name) or else the configured source."""
     stage = decision.stage if decision is not None and decision.stage is not None else None
     if stage is None:
         stage = directory.pipeline(job.pipeline_id).first_stage()
     if stage is None:
         raise AtsRejected(f"the pipeline of job {job.title!r} has no stages")
-    source = decision.source if decision is not None and decision.source is not None else directory.source()
+    source = (decision.source if decision is not None and decision.source is not None else
+              _agency_source(directory, agency) if agency else directory.source())
     if decision is None:
         return Target(job, stage.id, source.id)
     return Target(job, stage.id, source.id, rule=decision.rule, reasons=decision.reasons, comment=decision.comment)
+
+
+def _agency_source(directory: AtsDirectory, name: str) -> Source:
+    """The agency's source by name, without regard to case; a missing one is this mail's problem (set
+    aside for a person), never the configured source in its place."""
+    wanted = name.strip().casefold()
+    found = next((s for s in directory.sources() if s.name.strip().casefold() == wanted), None)
+    if found is None:
+        raise AtsRejected(f"the ATS has no source named {name!r}, the agency's ([intake] agencies)")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +230,7 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
     """
     target = recorded_target(journal)
     if target is None:
-        target = target_for(app.job, directory, app.decision)
+        target = target_for(app.job, directory, app.decision, app.agency)
         journal.record(ROUTE, target.job.id, target.to_journal())
     job = target.job
     uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
@@ -225,16 +239,21 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
         candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
                                       target.source_id)
     reused = bool((journal.get(APPLICANT) or {}).get("reused"))
-    forwarder = app.forwarder
-    forwarded = f"{forwarder.name} ({forwarder.address})" if forwarder and forwarder.name else (
-        forwarder.address if forwarder else "")
     text = confirmation(sender_email=_address(app, uploads) or app.email.sender_email, subject=app.email.subject,
-                        received=received, forwarded_by=forwarded,
+                        received=received, forwarded_by=_forwarded(app), agency=app.agency,
                         file_names=[r.filename or r.upload_name for r in app.resumes], job_title=job.title,
                         again=again, rule=target.rule, note=target.comment, cover_letter=app.cover_letter,
                         new_files_not_attached=[r.filename or r.upload_name for r in app.resumes] if reused else [])
     _once(journal, COMMENT, lambda: client.add_comment(candidate, text), {})
     return Submitted(str(applicant), str(candidate), tuple(str(u["id"]) for u in uploads))
+
+
+def _forwarded(app: Application) -> str:
+    """Who sent the mail in for the candidate: 'Name (address)'; an agency's sender by address."""
+    forwarder = app.forwarder
+    if forwarder is None:
+        return ""
+    return f"{forwarder.name} ({forwarder.address})" if forwarder.name and not app.agency else forwarder.address
 
 
 def _once(journal: Journal, step: str, call: Callable[[], AtsId], data: Mapping[str, Any]) -> AtsId:
@@ -284,7 +303,10 @@ def _applicant(client: AtsClient, journal: Journal, app: Application, uploads: l
     known = journal.known_applicant(address)
     if known is not None:
         return _reuse(journal, APPLICANT, known, {"email": address})
-    return _once(journal, APPLICANT, lambda: _create_applicant(client, app, address, uploads, source_id),
+    name = applicant_name(app.who.name, _parsed(uploads), address)
+    if name is None:  # never invented (from the address's local part): a person names the applicant
+        raise NoCandidate(NO_NAME)
+    return _once(journal, APPLICANT, lambda: _create_applicant(client, name, address, uploads, source_id),
                  {"email": address})
 
 
@@ -317,20 +339,24 @@ def _upload(client: AtsClient, journal: Journal, index: int, resume: Resume) -> 
     return data
 
 
+def _parsed(uploads: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The ATS's reading of the first CV it read anything in; {} when none."""
+    return next((u["parsed"] for u in uploads if u.get("parsed")), {})
+
+
 def _address(app: Application, uploads: list[Mapping[str, Any]]) -> str:
     """The candidate's address: from the mail, else from the ATS's reading of the CV."""
-    parsed = next((u["parsed"] for u in uploads if u.get("parsed")), {})
+    parsed = _parsed(uploads)
     address = app.who.address or usable_address(str(parsed.get("email") or ""))  # the ATS's reading, checked too
     return "" if app.forwarder is not None and address == app.forwarder.address else address  # never the forwarder
 
 
-def _create_applicant(client: AtsClient, app: Application, address: str, uploads: list[Mapping[str, Any]],
+def _create_applicant(client: AtsClient, name: PersonName, address: str, uploads: list[Mapping[str, Any]],
                       source_id: AtsId) -> AtsId:
-    parsed = next((u["parsed"] for u in uploads if u.get("parsed")), {})
-    name = applicant_name(app.who.name, parsed, address)
     return client.create_applicant(
         first_name=name.first, middle_name=name.middle, last_name=name.last, email=address,
-        phone=str(parsed.get("phone") or ""), cv_ids=[AtsId.of(u["id"]) for u in uploads], source_id=source_id)
+        phone=str(_parsed(uploads).get("phone") or ""), cv_ids=[AtsId.of(u["id"]) for u in uploads],
+        source_id=source_id)
 
 
 _MIME = {

@@ -42,6 +42,8 @@ MAX_COMMENT_CHARS = 65_535
 ACTION_FIELDS = ("comment", "pipeline_stage_id", "disqualification_reason_id", "reserved",
                  "datetime_action_date")
 _EMAIL = re.compile(rb"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}")
+_AUTHOR = re.compile(rb"/Author\s*\(((?:\\.|[^\\)]){1,300})\)")  # a PDF's document information
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.DOTALL)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -415,6 +417,22 @@ def _is_iso_datetime(value: Any) -> bool:
 
 
 def parse_resume(data: bytes) -> dict[str, str]:
-    """What the sandbox "parses" from a resume: the first email address in its raw bytes."""
+    """What the sandbox "parses" from a resume: the first email address in its raw bytes, and a PDF's
+    author (its /Author entry) as first name and last name (split at the last space)."""
     found = _EMAIL.search(data[:1_000_000])
-    return {"email": found.group().decode("ascii").lower()} if found else {}
+    parsed = {"email": found.group().decode("ascii").lower()} if found else {}
+    author = _pdf_author(data[:1_000_000])
+    if author:
+        first, _, last = author.rpartition(" ")
+        parsed |= {"first_name": first or last, "last_name": last if first else ""}
+    return parsed
+
+
+def _pdf_author(data: bytes) -> str:
+    """The /Author literal string of a PDF (escapes undone; UTF-16 with its byte order mark, else Latin-1)."""
+    found = _AUTHOR.search(data)
+    if found is None:
+        return ""
+    raw = _ESCAPE.sub(lambda m: bytes([int(m[1], 8) & 0xFF]) if m[1][:1].isdigit() else m[1], found[1])
+    text = raw[2:].decode("utf-16-be", "replace") if raw.startswith(b"\xfe\xff") else raw.decode("latin-1")
+    return " ".join(text.split())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Final
 
 IMAP_PASSWORD_ENV = "ATS_INBOX_IMAP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
@@ -29,6 +30,7 @@ class Kind(StrEnum):
     INTEGER = "integer"
     BOOLEAN = "boolean"
     STRINGS = "list of strings"
+    NAMES = "table of strings"  # { "key" = "value", ... }: read as (key, value) pairs
     CHOICE = "one of its choices"
     SINCE = "days, a date or \"all\""
 
@@ -89,6 +91,10 @@ def _bool(table: str, name: str, default: bool, help: str) -> Key:
 
 def _strings(table: str, name: str, help: str) -> Key:
     return Key(table, name, Kind.STRINGS, (), help)
+
+
+def _names(table: str, name: str, help: str) -> Key:
+    return Key(table, name, Kind.NAMES, MappingProxyType({}), help)
 
 
 def _secret(table: str, name: str, env: str, help: str, file_help: str) -> tuple[Key, Key]:
@@ -200,6 +206,13 @@ KEYS: tuple[Key, ...] = (
              "who never apply themselves, such as recruiters forwarding CVs: a mail from them is an application of "
              "the person inside it (a forwarded header or an attached message), never of the sender; with no "
              "candidate to be found in it (nor in the ATS's reading of the CV), it is set aside. A list of strings."),
+    _names("intake", "agencies", "Recruiting agencies, each domain (subdomains included) or address with the ATS "
+           "source to record its candidates under, such as `{ \"talentbridge.example\" = \"TalentBridge\" }`. A "
+           "mail from an agency is never its recruiter's application: the candidate is the person inside it (a "
+           "forwarded header or an attached message), else the person the ATS reads in the CV; with no name and "
+           "address for them, it is set aside. It is submitted with the agency's source (a rule's `source` wins) "
+           "and the comment names the agency. A source the ATS lacks is a problem for `check` and `rules check`, "
+           "and sets the agency's mail aside. See \"Agencies\" below."),
     _strings("intake", "own_addresses", "The daemon's own addresses (besides `imap.username`): mail from them is "
              "ignored. A list of strings."),
     _int("intake", "max_per_sender_per_hour", 20, 0, 100_000, "More mails than this from one sender within an hour: "

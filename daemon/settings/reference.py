@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from daemon.settings.keys import REQUIRED, TABLES, Key
+from daemon.settings.keys import REQUIRED, TABLES, Key, Kind
 
 BEGIN = "<!-- The tables below are written by `python tools/config_reference.py` from daemon/settings/keys.py. -->"
 END = "<!-- End of the written tables. -->"
@@ -31,6 +31,8 @@ def default_cell(key: Key) -> str:
         return "required"
     if key.default == "":
         return "none"
+    if key.kind is Kind.NAMES:
+        return f"`{{{', '.join(f'{json.dumps(k)} = {json.dumps(v)}' for k, v in key.default.items())}}}`"
     literal = (json.dumps(key.default) if isinstance(key.default, bool | str | int) else
                json.dumps(list(key.default)))
     return f"`{literal}` {key.shown}".rstrip()
