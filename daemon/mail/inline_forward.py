@@ -100,7 +100,11 @@ FORWARD_SEPARATORS = (
     r"-{2,}\s*(?:" + _words(_FORWARD_TITLES) + r")\s*-{2,}",
     r"(?:" + _words(_FORWARD_OPENERS) + r")\s*[:：]",
 )
-ORIGINAL_SEPARATORS = (r"-{2,}\s*(?:" + _words(_ORIGINAL_TITLES) + r")\s*-{2,}", r"_{10,}")
+ORIGINAL_SEPARATORS = (
+    r"-{2,}\s*(?:" + _words(_ORIGINAL_TITLES) + r")\s*-{2,}",
+    r"_{10,}",
+    r"original message",  # BlackBerry: the words alone on their line
+)
 _FORWARD_SEPARATOR = re.compile("|".join(FORWARD_SEPARATORS), re.IGNORECASE)
 _ORIGINAL_SEPARATOR = re.compile("|".join(ORIGINAL_SEPARATORS), re.IGNORECASE)
 
@@ -126,7 +130,8 @@ FIELD_LABELS = {
     "subject": ("subject", "betreff", "objet", "sujet", "asunto", "тема", "předmět", "emne", "aihe", "predmet",
                 "tárgy", "oggetto", "onderwerp", "temat", "assunto", "subiectul", "subiect", "ämne", "konu",
                 "naslov", "件名", "主题", "主旨", "제목", "teema"),
-    "reply_to": ("reply-to", "odgovori na", "odpověď na", "svar til", "antwoord aan", "vastaus", "répondre à",
+    "reply_to": ("reply-to", "reply to", "odgovori na", "odpověď na", "svar til", "antwoord aan", "vastaus",
+                 "répondre à",
                  "antwort an", "válaszcím", "rispondi a", "odpowiedź-do", "responder a", "răspuns către",
                  "ответ-кому", "odpovedať-pre", "svara till", "yanıt adresi", "кому відповісти"),
     "sender": ("sender",),
@@ -283,7 +288,7 @@ def header_blocks(lines: list[str]) -> list[HeaderBlock]:
             separator, since, opened = "original", 0, index
         elif (fields_end := _block_at(lines, index)) is not None:
             fields, end = fields_end
-            if "from" in fields and (separator or len(fields) >= 2):
+            if _plausible_from(fields.get("from", "")) and (separator or len(fields) >= 2):
                 blocks.append(HeaderBlock(fields, separator == "forward", bool(separator),
                                           opened if separator else index))
             separator, index = "", end
@@ -297,6 +302,11 @@ def header_blocks(lines: list[str]) -> list[HeaderBlock]:
                 separator = ""
         index += 1
     return blocks
+
+
+def _plausible_from(value: str) -> bool:
+    """A From value is an address, or a name without digits ("From: 06/2019" in a CV is no sender)."""
+    return "@" in value or (bool(value) and not any(ch.isdigit() for ch in value))
 
 
 def _block_at(lines: list[str], start: int) -> tuple[dict[str, str], int] | None:
