@@ -1,19 +1,26 @@
 """Inline forwards: the original sender's header block written as text in a forward's body.
 
 Mail clients write the forwarded message's headers as lines of text, in the forwarder's
-language (`shared/field-notes.md`, "Forwarded mail"):
+language (`shared/field-notes.md`, "Forwarded mail"). The shapes known here, with the labels and
+separators taken from the clients' own translations (crisp-oss/email-forward-parser's
+`lib/parser.js`, MIT, and its fixtures in `tests/fixtures/forwards/`):
 
-- Gmail: `---------- Forwarded message ---------`, then `From:`/`Date:`/`Subject:`/`To:`
-  (German `Weitergeleitete Nachricht`, `Von:`; French `Message transféré`, `De :`, `Objet :`
-  with a space before the colon; Spanish `Mensaje reenviado`; Russian `Пересылаемое
-  сообщение`, `От:`, `Тема:`).
-- Outlook desktop: `-----Original Message-----` (`-----Ursprüngliche Nachricht-----`,
-  `-----Message d'origine-----`, `-----Mensaje original-----`, `-----Исходное сообщение-----`),
-  then `From:`/`Sent:`/`To:`/`Subject:` (`Gesendet:`, `Envoyé :`, `Enviado el:`,
-  `Отправлено:`), the address often as `Name [mailto:addr]` or missing. Outlook on the web
-  and new Outlook: a line of underscores instead.
-- Apple Mail: `Begin forwarded message:` (`Anfang der weitergeleiteten Nachricht:`, ...).
-- Thunderbird: `-------- Forwarded Message --------` with `Subject:` first.
+| client | introduced by | fields |
+|---|---|---|
+| Gmail, Missive, HubSpot | `---------- Forwarded message ---------` | `From:`/`Date:`/`Subject:`/`To:` |
+| (other languages) | the same (HubSpot: translated) | `Da:`, `Van:`, `Od:`, `Gönderen:`, `送信元` + full-width colon |
+| Outlook desktop, BlackBerry, IONOS | `-----Original Message-----`, translated | `From:`/`Sent:`/`To:`/`Subject:` |
+| (Outlook's address) | | often `Name [mailto:addr]`, `a@b<mailto:a@b>`, or missing |
+| Outlook Live / 365, new Outlook | a line of underscores, or nothing | translated labels, `*From:*` in bold |
+| Outlook 2019 (Mac) | a "wrote:" line: `On <date>, "Name" <addr> wrote:` (a row per locale) | none |
+| Yandex | `12.02.2019, 01:54, "Name" <addr>:` | none |
+| Apple Mail, MailMate | `Begin forwarded message:`, translated, often quoted with `>` | + `Reply-To:` |
+| Thunderbird | `-------- Forwarded Message --------`, translated | `Subject:` first; in HTML a table |
+| Yahoo Mail | `----- Forwarded Message -----`, translated | all on the separator's line, glued |
+| Mail.ru | `-------- Пересылаемое сообщение --------` | `От кого:`, `Кому:`, `Дата:`, `Тема:` |
+
+Inside a block: full-width colons (`件名` U+FF1A), a `Reply-To` line, and one blank line between fields
+(BlackBerry; HTML tables reduced to text) are all read.
 
 Why a table of our own and not `email-forward-parser` (evaluated, version 0.1.3, the last one
 for Python before 3.14): it knows no Outlook desktop separator (`-----Original Message-----`,
@@ -21,12 +28,17 @@ for Python before 3.14): it knows no Outlook desktop separator (`-----Original M
 Gmail and Outlook blocks and the `Пересл:` prefix, returns the outer block of a mail forwarded
 twice (the middle forwarder, not the candidate), and some of its regular expressions take
 quadratic time on long lines of attacker text (2.9 s for one 12,000-character line; bodies
-reach 100,000). Here every pattern is anchored at a line start over a bounded line and has
-no nested repetition: the whole scan is linear in the body.
+reach 100,000). Here every pattern runs over a bounded line (1,000 characters) and has no nested
+repetition; each is anchored at the line start, but for two scans (Yahoo's glued labels, the
+address of a "wrote:" line) that try a fixed set of words or a bracket at each position: the
+whole scan is linear in the body.
 
-The Outlook separator and a bare header block also open a *quoted reply*; a reply is not a
-forward. So a header block counts only when a forward separator precedes it, or the caller
-says the mail is a forward (a forward subject prefix, an internal sender). Of several blocks,
+The Outlook separator, a bare header block and a "wrote:" line also open a *quoted reply*; a
+reply is not a forward. So a header block counts only when a forward separator precedes it, or
+the caller says the mail is a forward (a forward subject prefix, an internal sender); a "wrote:"
+line only in the latter case, and only when no header block is found. `at_top` says whether the
+forward is the first thing in the body (at most a short note above it): the caller's sign that
+a mail is plainly a forward rather than a letter that quotes one. Of several blocks,
 the innermost wins: the chain is followed while a block's own subject is a forward or the next
 block is introduced by a forward separator. Everything here is pure text processing.
 """
@@ -43,49 +55,136 @@ from daemon.mail.parsing import usable_address
 _LINE_MAX_CHARS = 1_000  # a header line longer than this is not one
 _SEPARATOR_WINDOW = 3  # non-blank lines between a separator and its header block, at most
 _BLOCK_GAP = 1  # blank lines tolerated between two header lines of one block (HTML reduced to text)
+_NOTE_LINES = 15  # non-blank lines a forwarder's note above the forward may have for it to be at the top
+
+# Separators by client and language, from the clients' own translations (crisp-oss/email-forward-parser,
+# lib/parser.js, MIT) and the Outlook desktop locales. Written as the client writes them (case is ignored).
+_FORWARD_TITLES = (  # between dashes: Gmail, Yahoo, Thunderbird, HubSpot, Mail.ru
+    "forwarded message", "weitergeleitete nachricht", "message transféré", "message transfere", "message transmis",
+    "mensaje reenviado", "mensaje transferido", "пересылаемое сообщение", "перенаправленное сообщение",
+    "пересланное сообщение", "přeposlaná zpráva", "videresendt meddelelse", "edelleenlähetetty viesti",
+    "továbbított üzenet", "messaggio inoltrato", "doorgestuurd bericht", "videresendt melding",
+    "przekazana wiadomość", "mensagem reencaminhada", "mensagem encaminhada", "mesaj redirecționat",
+    "mesaj redirectionat", "preposlaná správa", "vidarebefordrat meddelande", "İletilmiş mesaj",
+    "iletilmiş mesaj", "перенаправлене повідомлення", "välitetty viesti / fwd.msg", "proslijeđena poruka",
+    "treść przekazanej wiadomości", "preposlaná správa --- forwarded message", "İletilen ileti", "iletilen ileti",
+    "переслане повідомлення", "メッセージを転送", "転送メッセージ", "wiadomość przesłana dalej", "转发的邮件",
+    "轉寄的郵件", "전달된 메시지", "edasi saadetud kiri", "proslijeđena poruka", "preusmjerena poruka",
+)
+_FORWARD_OPENERS = (  # a line ending in a colon: Apple Mail, MailMate
+    "begin forwarded message", "začátek přeposílané zprávy", "start på videresendt besked",
+    "anfang der weitergeleiteten nachricht", "inicio del mensaje reenviado", "välitetty viesti alkaa",
+    "début du message réexpédié", "début du message transféré", "debut du message reexpedie",
+    "započni proslijeđenu poruku", "továbbított levél kezdete", "inizio messaggio inoltrato",
+    "begin doorgestuurd bericht", "videresendt melding", "początek przekazywanej wiadomości",
+    "início da mensagem reencaminhada", "início da mensagem encaminhada", "începe mesajul redirecționat",
+    "начало переадресованного сообщения", "začiatok preposlanej správy", "vidarebefordrat mejl",
+    "İleti başlangıcı", "ileti başlangıcı", "початок листа, що пересилається", "forwarded message",
+    "転送されたメッセージ", "转发的邮件", "전달된 메시지",
+)
+_ORIGINAL_TITLES = (  # between dashes: Outlook desktop, IONOS, BlackBerry
+    "original message", "ursprüngliche nachricht", "message d'origine", "mensaje original",
+    "исходное сообщение", "původní zpráva", "oprindelig meddelelse", "alkuperäinen viesti",
+    "messaggio originale", "oorspronkelijk bericht", "opprinnelig melding", "wiadomość oryginalna",
+    "mensagem original", "ursprungligt meddelande", "eredeti üzenet", "pôvodná správa", "orijinal ileti",
+    "оригінальне повідомлення", "izvorna poruka", "mesaj original", "元のメッセージ", "原始邮件", "原始郵件",
+    "원본 메시지",
+)
+
+
+def _words(words: tuple[str, ...]) -> str:
+    return "|".join(re.escape(word) for word in sorted(set(words), key=len, reverse=True))
+
 
 FORWARD_SEPARATORS = (
-    r"-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transf[ée]r[ée]|mensaje reenviado"
-    r"|mensaje transferido|пересылаемое сообщение|перенаправленное сообщение|пересланное сообщение)\s*-{2,}",
-    r"(?:begin forwarded message|anfang der weitergeleiteten nachricht|d[ée]but du message (?:r[ée]exp[ée]di[ée]"
-    r"|transf[ée]r[ée])|inicio del mensaje reenviado|начало переадресованного сообщения)\s*:",
+    r"-{2,}\s*(?:" + _words(_FORWARD_TITLES) + r")\s*-{2,}",
+    r"(?:" + _words(_FORWARD_OPENERS) + r")\s*[:：]",
 )
 ORIGINAL_SEPARATORS = (
-    r"-{2,}\s*(?:original message|urspr[üu]ngliche nachricht|message d'origine|mensaje original"
-    r"|исходное сообщение)\s*-{2,}",
+    r"-{2,}\s*(?:" + _words(_ORIGINAL_TITLES) + r")\s*-{2,}",
     r"_{10,}",
+    r"original message",  # BlackBerry: the words alone on their line
 )
 _FORWARD_SEPARATOR = re.compile("|".join(FORWARD_SEPARATORS), re.IGNORECASE)
 _ORIGINAL_SEPARATOR = re.compile("|".join(ORIGINAL_SEPARATORS), re.IGNORECASE)
 
-# Field labels of a forwarded header block, by what they mean (English, German, French,
-# Spanish, Russian, and a few neighbours Outlook and Apple Mail write).
+# Field labels of a forwarded header block, by what they mean, in the languages of the separators
+# (the clients' own translations: Gmail, Outlook, Apple Mail, Thunderbird, Yahoo, HubSpot, Mail.ru, ...).
 FIELD_LABELS = {
-    "from": ("from", "von", "de", "от", "отправитель", "absender", "expéditeur", "remitente"),
-    "date": ("date", "sent", "datum", "gesendet", "envoyé", "fecha", "enviado", "enviado el", "дата",
-             "отправлено"),
-    "to": ("to", "an", "à", "a", "para", "кому"),
-    "cc": ("cc", "kopie", "copie", "копия"),
-    "subject": ("subject", "betreff", "objet", "sujet", "asunto", "тема"),
+    "from": ("from", "von", "de", "od", "fra", "lähettäjä", "šalje", "feladó", "da", "van", "expeditorul",
+             "отправитель", "från", "kimden", "від кого", "saatja", "de la", "gönderen", "от", "от кого", "від",
+             "mittente", "nadawca", "送信元", "差出人", "发件人", "寄件者", "寄件人", "보낸 사람", "보낸사람",
+             "absender", "expéditeur", "remitente", "odesílatel", "afzender", "avsändare", "lähettäjä",
+             "pošiljatelj", "pošiljalac"),
+    "date": ("date", "sent", "datum", "dato", "envoyé", "fecha", "päivämäärä", "päiväys", "dátum", "data",
+             "dată", "дата", "tarih", "日付", "日期", "时间", "發送時間", "发送时间", "날짜", "보낸 날짜",
+             "gesendet", "enviado", "enviado el", "отправлено", "sendt", "verzonden", "wysłano", "wysłane",
+             "inviato", "lähetetty", "skickat", "gönderilen", "gönderildi", "elküldve", "trimis", "odesláno",
+             "odoslané", "poslano", "надіслано", "відправлено", "kuupäev", "saadetud"),
+    "to": ("to", "an", "à", "a", "para", "кому", "komu", "til", "vastaanottaja", "prima", "címzett", "aan",
+           "do", "destinatarul", "către", "pre", "till", "kime", "pour", "adresat", "送信先", "宛先", "收件人",
+           "收件者", "받는 사람", "받는사람", "saaja", "primatelj"),
+    "cc": ("cc", "kopie", "copie", "копия", "kopio", "másolat", "kopi", "dw", "kopia", "bilgi", "копія",
+           "másolatot kap", "kópia", "kopie (cc)", "copie à", "抄送", "副本", "참조", "koopia"),
+    "bcc": ("bcc", "blindkopie", "cci", "cco", "скрытая копия"),
+    "subject": ("subject", "betreff", "objet", "sujet", "asunto", "тема", "předmět", "emne", "aihe", "predmet",
+                "tárgy", "oggetto", "onderwerp", "temat", "assunto", "subiectul", "subiect", "ämne", "konu",
+                "naslov", "件名", "主题", "主旨", "제목", "teema"),
+    "reply_to": ("reply-to", "reply to", "odgovori na", "odpověď na", "svar til", "antwoord aan", "vastaus",
+                 "répondre à",
+                 "antwort an", "válaszcím", "rispondi a", "odpowiedź-do", "responder a", "răspuns către",
+                 "ответ-кому", "odpovedať-pre", "svara till", "yanıt adresi", "кому відповісти"),
+    "sender": ("sender",),
 }
 _LABEL_FIELD = {label: field for field, labels in FIELD_LABELS.items() for label in labels}
-_FIELD_LINE = re.compile(
-    r"\*?(" + "|".join(sorted((re.escape(label) for label in _LABEL_FIELD), key=len, reverse=True))
-    + r")\*?[ \t\u00a0]?:\*?[ \t]*(.*)",
-    re.IGNORECASE,
-)
+_LABELS = _words(tuple(_LABEL_FIELD))
+_FIELD_LINE = re.compile(r"\*?(" + _LABELS + r")\*?[ \t]?[:：]\*?[ \t]*(.*)", re.IGNORECASE)
+# A label anywhere in a line: Yahoo Mail writes the separator and every field on one line, glued.
+_GLUED_LABEL = re.compile(r"(" + _LABELS + r")[ \t]?[:：]", re.IGNORECASE)
+_SEPARATOR_START = re.compile(FORWARD_SEPARATORS[0], re.IGNORECASE)
 _QUOTE_MARKS = re.compile(r"^(?:[ \t]*>)+[ \t]?")
 
-# Subject prefixes: forwards in the languages above (and Outlook's in its other locales), and
-# replies, which a forwarded subject often carries behind the forward prefix ("WG: AW: ...").
-FORWARD_PREFIXES = ("fwd", "fw", "wg", "tr", "rv", "enc", "vs", "vb", "pd", "doorst", "пересл", "переслать")
-REPLY_PREFIXES = ("re", "aw", "antw", "antwort", "sv", "res", "ответ", "отв", "réf", "rif")
+# A "wrote:" line that opens a forward instead of a header block (Outlook 2019 in its locales, Yandex):
+# (the line begins with, the name stands after, the words after the address). The name "after" None
+# is the quoted one right before the address ("Name", « Name », „Name”); "" is all the text before it.
+WROTE_LINES = (
+    ("On ", None, "wrote"),  # en: On 28/10/2021 12:46, "John Doe" <a@b> wrote:
+    ("Dne ", ", ", "napsal(a)"),  # cs
+    ("D. ", None, ""),  # da: D. <date> skrev "Name" <a@b>:
+    ("Am ", None, ""),  # de: Am <date> schrieb "Name" <a@b>:
+    ("El ", None, "escribió"),  # es
+    ("Le ", None, "a écrit"),  # fr
+    ("", "", "kirjoitti"),  # fi: Name <a@b> kirjoitti <date>:
+    ("", "időpontban ", "ezt írta"),  # hu: <date> időpontban Name (a@b) ezt írta:
+    ("Il giorno ", None, "ha scritto"),  # it
+    ("Op ", "heeft ", "geschreven"),  # nl
+    ("", "", "skrev følgende den"),  # no
+    ("Dnia ", None, "napisał"),  # pl
+    ("Em ", None, "escreveu"),  # pt
+    ("", None, "написал"),  # ru: <date> пользователь "Name" <a@b> написал:
+    ("", "používateľ ", "napísal"),  # sk
+    ("Den ", None, "följande"),  # sv
+    ("", None, "tarihinde şunu yazdı"),  # tr: "Name" <a@b>, <date> ... (the words last)
+    ("", None, ""),  # Yandex: 12.02.2019, 01:54, "Name" <a@b>:
+)
+_WROTE_ADDRESS = re.compile(r"[<\[(](?:mailto:)?([^\s<>\[\]()@]+@[^\s<>\[\]()@]+)[>\])]", re.IGNORECASE)
+_QUOTES = {'"': '"', "»": "«", "”": "„“", "“": "„"}
+
+# Subject prefixes: forwards in the languages above, as Outlook, Gmail, Thunderbird, Yahoo and the
+# Asian clients write them, and replies, which a forwarded subject often carries behind the forward
+# prefix ("WG: AW: ..."). "Vs:" is Norwegian Outlook's forward (and Finnish for a reply): a forward here.
+FORWARD_PREFIXES = ("fwd", "fw", "wg", "tr", "rv", "enc", "vs", "vb", "vl", "pd", "i", "doorst", "videresend",
+                    "redir.", "İlt", "ilt", "přeposlat", "továbbítás", "пересл", "переслать", "转发", "轉寄",
+                    "轉發", "전달", "転送")
+REPLY_PREFIXES = ("re", "aw", "antw", "antwort", "sv", "res", "odp", "ynt", "vá", "r", "ответ", "отв", "réf",
+                  "rif", "回复", "答复", "回覆", "답장", "返信")
 _PREFIX = re.compile(
-    r"\s*(?P<word>" + "|".join(FORWARD_PREFIXES + REPLY_PREFIXES) + r")(?:\[\d+\]|\(\d+\))?\s*:\s*",
+    r"\s*(?P<word>" + _words(FORWARD_PREFIXES + REPLY_PREFIXES) + r")(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
     re.IGNORECASE,
 )
-_FORWARD_WORD = re.compile("(?:" + "|".join(FORWARD_PREFIXES) + r")(?:\[\d+\])?", re.IGNORECASE)
+_FORWARD_WORD = re.compile("(?:" + _words(FORWARD_PREFIXES) + r")(?:\[\d+\])?", re.IGNORECASE)
 _ANGLE_ADDRESS = re.compile(r"(.*?)[<\[]\s*(?:mailto:)?([^\s<>\[\]@]+@[^\s<>\[\]@]+?)\s*[>\]]", re.IGNORECASE)
+_MAILTO_ECHO = re.compile(r"(?<=[^\s<>\[\]])<mailto:[^\s<>]*>", re.IGNORECASE)  # Outlook's `a@b<mailto:a@b>`
 _BARE_ADDRESS = re.compile(r"[^\s<>\[\]()\"',;:@]+@[^\s<>\[\]()\"',;:@]+\.[^\s<>\[\]()\"',;:@]+")
 
 
@@ -96,6 +195,8 @@ class HeaderBlock:
     fields: dict[str, str]
     forward_separator: bool  # a forward separator ("Forwarded message") right above it
     any_separator: bool  # a forward or original-message separator above it
+    line: int = 0  # the index of its separator's line, or of its first field when it has none
+    wrote: bool = False  # a "wrote:" line (`On <date>, "Name" <a@b> wrote:`), not a block of fields
 
     @property
     def sender(self) -> Person:
@@ -108,6 +209,17 @@ class InlineForward:
 
     sender: Person | None
     subject: str  # the original subject, forward and reply prefixes stripped; "" when not found
+    # The forward (its separator, else its header block) is the first thing in the body: above it at
+    # most a short note (_NOTE_LINES non-blank lines), no quoted text and no quote header.
+    at_top: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Lines:
+    """A body as lines: quote marks and outer blanks stripped, each bounded; which were quoted."""
+
+    text: list[str]
+    quoted: list[bool]
 
 
 def inline_forward(
@@ -116,21 +228,39 @@ def inline_forward(
     """The original sender of the inline forward in `text` (a body), or None when it is no forward.
 
     `expect_forward`: the mail is a forward by other signs (subject prefix, internal sender),
-    so a block introduced by an Outlook separator or by nothing counts too. A forward separator
-    with no readable block under it (headers cut off) gives `InlineForward(None, "")`; no
-    block and no forward separator give None, whatever `expect_forward` says.
+    so a block introduced by an Outlook separator or by nothing counts too, and so does a
+    "wrote:" line when there is no block. A forward separator with no readable block under it
+    (headers cut off) gives `InlineForward(None, "")`; no block and no forward separator give
+    None, whatever `expect_forward` says.
     `passed_over(address)`: a block from such an address (an internal colleague who forwarded
     it on) leads on to the next block.
     """
     lines = _lines(text)
-    blocks = [b for b in header_blocks(lines) if b.forward_separator or (expect_forward and b.fields.get("from"))]
+    found = header_blocks(lines.text)
+    blocks = [b for b in found if not b.wrote and (b.forward_separator or (expect_forward and b.fields.get("from")))]
+    if not blocks and expect_forward:
+        blocks = [b for b in found if b.wrote][:1]
     if not blocks:
-        cut = any(_FORWARD_SEPARATOR.fullmatch(line) for line in lines)
-        return InlineForward(None, "") if cut else None
+        cut = next((i for i, line in enumerate(lines.text) if _FORWARD_SEPARATOR.fullmatch(line)), None)
+        return None if cut is None else InlineForward(None, "", at_top(lines, cut))
     block = _innermost(blocks, passed_over)
     sender = block.sender
-    found = sender if (sender.name or sender.address) else None
-    return InlineForward(found, strip_prefixes(block.fields.get("subject", "")))
+    found_sender = sender if (sender.name or sender.address) else None
+    return InlineForward(found_sender, strip_prefixes(block.fields.get("subject", "")), at_top(lines, blocks[0].line))
+
+
+def at_top(lines: _Lines, start: int) -> bool:
+    """Whether only a short note stands above line `start`: no quoted line, no quote header, no block."""
+    above = [index for index in range(start) if lines.text[index]]
+    if len(above) > _NOTE_LINES:
+        return False
+    return not any(lines.quoted[i] or _is_header(lines.text, i) for i in above)
+
+
+def _is_header(text: list[str], index: int) -> bool:
+    line = text[index]
+    return bool(_ORIGINAL_SEPARATOR.fullmatch(line) or _FORWARD_SEPARATOR.fullmatch(line)
+                or _wrote_line(line) or _FIELD_LINE.fullmatch(line))
 
 
 def _innermost(blocks: list[HeaderBlock], passed_over: Callable[[str], bool]) -> HeaderBlock:
@@ -147,27 +277,36 @@ def _innermost(blocks: list[HeaderBlock], passed_over: Callable[[str], bool]) ->
 
 
 def header_blocks(lines: list[str]) -> list[HeaderBlock]:
-    """Every block of forwarded-header lines holding a From field, in text order."""
+    """Every block of forwarded-header lines holding a From field, and every "wrote:" line, in text order."""
     blocks: list[HeaderBlock] = []
-    index, separator, since = 0, "", 0
+    index, separator, since, opened = 0, "", 0, 0
     while index < len(lines):
         line = lines[index]
         if _FORWARD_SEPARATOR.fullmatch(line):
-            separator, since = "forward", 0
+            separator, since, opened = "forward", 0, index
         elif _ORIGINAL_SEPARATOR.fullmatch(line):
-            separator, since = "original", 0
+            separator, since, opened = "original", 0, index
         elif (fields_end := _block_at(lines, index)) is not None:
-            fields, index = fields_end
-            if "from" in fields and (separator or len(fields) >= 2):
-                blocks.append(HeaderBlock(fields, separator == "forward", bool(separator)))
-            separator = ""
+            fields, end = fields_end
+            if _plausible_from(fields.get("from", "")) and (separator or len(fields) >= 2):
+                blocks.append(HeaderBlock(fields, separator == "forward", bool(separator),
+                                          opened if separator else index))
+            separator, index = "", end
             continue
+        elif (sender := _wrote_line(line)) is not None:
+            blocks.append(HeaderBlock({"from": sender}, False, False, index, wrote=True))
+            separator = ""
         elif line:
             since += 1
             if since > _SEPARATOR_WINDOW:
                 separator = ""
         index += 1
     return blocks
+
+
+def _plausible_from(value: str) -> bool:
+    """A From value is an address, or a name without digits ("From: 06/2019" in a CV is no sender)."""
+    return "@" in value or (bool(value) and not any(ch.isdigit() for ch in value))
 
 
 def _block_at(lines: list[str], start: int) -> tuple[dict[str, str], int] | None:
@@ -187,17 +326,73 @@ def _block_at(lines: list[str], start: int) -> tuple[dict[str, str], int] | None
     return (fields, index) if fields else None
 
 
-def _lines(text: str) -> list[str]:
-    """The body's lines, quote marks and outer blanks stripped, each bounded."""
-    cleaned = text.replace("\u00a0", " ").replace("\ufeff", "")
-    return [_QUOTE_MARKS.sub("", line[:_LINE_MAX_CHARS]).strip() for line in cleaned.splitlines()]
+def _wrote_line(line: str) -> str | None:
+    """The sender ("Name <a@b>") of a "wrote:" line that opens a forwarded message, or None."""
+    if not line.endswith((":", "：")) or (match := _WROTE_ADDRESS.search(line)) is None:
+        return None
+    before, after = line[: match.start()].rstrip(" ("), line[match.end() :][:-1].lstrip(" ),").rstrip()
+    for begins, name_after, words in WROTE_LINES:
+        if not line.startswith(begins) or not (after == words if not words else _ends_with(after, words)):
+            continue
+        name = _quoted_end(before) if name_after is None else _after(before, name_after)
+        if name is not None:
+            return f"{name} <{match.group(1)}>"
+    return None
+
+
+def _ends_with(after: str, words: str) -> bool:
+    return after.startswith(words) or after.endswith(words)
+
+
+def _quoted_end(text: str) -> str | None:
+    """The quoted name that ends `text` ("..., "Name"", « Name », „Name”), or None."""
+    openers = _QUOTES.get(text[-1:]) if text else None
+    if openers is None:
+        return None
+    start = max(text.rfind(opener, 0, len(text) - 1) for opener in openers)
+    return text[start + 1 : -1].strip() if start >= 0 else None
+
+
+def _after(text: str, word: str) -> str | None:
+    if not word:
+        return text.strip()
+    at = text.rfind(word)
+    return text[at + len(word) :].strip() if at >= 0 else None
+
+
+def _lines(text: str) -> _Lines:
+    """The body's lines, quote marks and outer blanks stripped, each bounded; Yahoo's one-line
+    blocks split into a separator and one line per field."""
+    cleaned = text.replace("\u00a0", " ").replace("\ufeff", "").replace("\u200b", "")
+    lines: list[str] = []
+    quoted: list[bool] = []
+    for raw in cleaned.splitlines():
+        bounded = raw[:_LINE_MAX_CHARS]
+        line = _QUOTE_MARKS.sub("", bounded).strip()
+        pieces = _split_glued(line)
+        lines.extend(pieces)
+        quoted.extend([line != bounded.strip() and bounded.lstrip().startswith(">")] * len(pieces))
+    return _Lines(lines, quoted)
+
+
+def _split_glued(line: str) -> list[str]:
+    """A separator with the fields after it on the same line (Yahoo Mail), as one line each."""
+    match = _SEPARATOR_START.match(line)
+    if match is None or match.end() == len(line):
+        return [line]
+    rest = line[match.end() :]
+    starts = [label.start() for label in _GLUED_LABEL.finditer(rest)]
+    if not starts or rest[: starts[0]].strip():
+        return [line]
+    ends = [*starts[1:], len(rest)]
+    return [line[: match.end()].strip()] + [rest[a:b].strip() for a, b in zip(starts, ends, strict=True)]
 
 
 def person(value: str) -> Person:
     """The name and address of a From value: `Name <a@b>`, `"Name" <a@b>`, `Name [mailto:a@b]`,
     `a@b (Name)`, a bare address, or a name with no address at all. An address that is no usable
     addr-spec (an RFC 2047 encoded word in it, say) is "", as in the mail's own From."""
-    value = " ".join(value.split())[:_LINE_MAX_CHARS]
+    value = _MAILTO_ECHO.sub("", " ".join(value.split())[:_LINE_MAX_CHARS])
     if match := _ANGLE_ADDRESS.match(value):
         return Person(_clean_name(match.group(1)), usable_address(match.group(2)))
     if match := _BARE_ADDRESS.search(value):

@@ -618,33 +618,41 @@ def _clean_body(text: str) -> str:
 
 
 class _HtmlText(HTMLParser):
-    """Collects the visible text of an HTML body, with line breaks at block elements."""
+    """Collects the visible text of an HTML body, with line breaks at block elements. Table cells
+    stand apart, and a line break in the HTML source within a table row is a space, so a forwarded
+    header table (Thunderbird, Mail.ru) reads as one `Label: value` line per row."""
 
     _HIDDEN = frozenset({"script", "style", "title"})
     _BLOCKS = frozenset(
         {"br", "p", "div", "li", "tr", "table", "h1", "h2", "h3", "h4", "blockquote", "pre", "hr"}
     )
+    _CELLS = frozenset({"td", "th"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
         self._hidden = 0
+        self._rows = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._HIDDEN:
             self._hidden += 1
         elif tag in self._BLOCKS:
             self.chunks.append("\n")
+            self._rows += tag == "tr"
+        elif tag in self._CELLS:
+            self.chunks.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._HIDDEN:
             self._hidden = max(0, self._hidden - 1)
         elif tag in self._BLOCKS:
             self.chunks.append("\n")
+            self._rows = max(0, self._rows - (tag == "tr"))
 
     def handle_data(self, data: str) -> None:
         if not self._hidden:
-            self.chunks.append(data)
+            self.chunks.append(data.replace("\r", " ").replace("\n", " ") if self._rows else data)
 
 
 def _html_to_text(html: str) -> str:
