@@ -43,6 +43,7 @@ from daemon.mail.parsing import usable_address
 _LINE_MAX_CHARS = 1_000  # a header line longer than this is not one
 _SEPARATOR_WINDOW = 3  # non-blank lines between a separator and its header block, at most
 _BLOCK_GAP = 1  # blank lines tolerated between two header lines of one block (HTML reduced to text)
+_NOTE_MAX_LINES = 15  # non-blank lines of a forwarder's note above a block that is "at the top"
 
 FORWARD_SEPARATORS = (
     r"-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transf[ée]r[ée]|mensaje reenviado"
@@ -96,6 +97,8 @@ class HeaderBlock:
     fields: dict[str, str]
     forward_separator: bool  # a forward separator ("Forwarded message") right above it
     any_separator: bool  # a forward or original-message separator above it
+    at_top: bool = False  # it (or its separator) follows at most a short unquoted note (from the text's
+    # start, or from the block before it)
 
     @property
     def sender(self) -> Person:
@@ -108,6 +111,9 @@ class InlineForward:
 
     sender: Person | None
     subject: str  # the original subject, forward and reply prefixes stripped; "" when not found
+    # The forward's first block (or its separator) is the first thing in the body after at most a
+    # short note (15 non-blank lines, nothing quoted): a stand-in until the recogniser's own.
+    at_top: bool = False
 
 
 def inline_forward(
@@ -123,14 +129,28 @@ def inline_forward(
     it on) leads on to the next block.
     """
     lines = _lines(text)
-    blocks = [b for b in header_blocks(lines) if b.forward_separator or (expect_forward and b.fields.get("from"))]
+    blocks = [b for b in header_blocks(lines, text.splitlines())
+              if b.forward_separator or (expect_forward and b.fields.get("from"))]
     if not blocks:
-        cut = any(_FORWARD_SEPARATOR.fullmatch(line) for line in lines)
-        return InlineForward(None, "") if cut else None
+        cut = next((i for i, line in enumerate(lines) if _FORWARD_SEPARATOR.fullmatch(line)), None)
+        return InlineForward(None, "", _short_note(text.splitlines()[:cut])) if cut is not None else None
     block = _innermost(blocks, passed_over)
     sender = block.sender
     found = sender if (sender.name or sender.address) else None
-    return InlineForward(found, strip_prefixes(block.fields.get("subject", "")))
+    return InlineForward(found, strip_prefixes(block.fields.get("subject", "")), blocks[0].at_top)
+
+
+def _short_note(raw: list[str], depth: int = 0) -> bool:
+    """Whether these lines (above a separator or block quoted `depth` times) are at most a short
+    note with nothing quoted deeper than the block."""
+    written = [line for line in raw if line.strip()]
+    return len(written) <= _NOTE_MAX_LINES and all(_depth(line) <= depth for line in written)
+
+
+def _depth(line: str) -> int:
+    """How many times a raw line is quoted ("> > x" is 2)."""
+    marks = _QUOTE_MARKS.match(line[:_LINE_MAX_CHARS])
+    return marks.group(0).count(">") if marks else 0
 
 
 def _innermost(blocks: list[HeaderBlock], passed_over: Callable[[str], bool]) -> HeaderBlock:
@@ -146,20 +166,25 @@ def _innermost(blocks: list[HeaderBlock], passed_over: Callable[[str], bool]) ->
     return blocks[index]
 
 
-def header_blocks(lines: list[str]) -> list[HeaderBlock]:
-    """Every block of forwarded-header lines holding a From field, in text order."""
+def header_blocks(lines: list[str], raw: list[str] | None = None) -> list[HeaderBlock]:
+    """Every block of forwarded-header lines holding a From field, in text order. `raw`: the
+    lines before cleaning (for `at_top`: whether the note above a block was quoted)."""
+    raw = raw if raw is not None and len(raw) == len(lines) else lines
     blocks: list[HeaderBlock] = []
-    index, separator, since = 0, "", 0
+    index, separator, since, note_from, starts = 0, "", 0, 0, 0
     while index < len(lines):
         line = lines[index]
         if _FORWARD_SEPARATOR.fullmatch(line):
-            separator, since = "forward", 0
+            separator, since, starts = "forward", 0, index
         elif _ORIGINAL_SEPARATOR.fullmatch(line):
-            separator, since = "original", 0
+            separator, since, starts = "original", 0, index
         elif (fields_end := _block_at(lines, index)) is not None:
+            first = starts if separator else index
+            top = _short_note(raw[note_from:first], _depth(raw[first]))
             fields, index = fields_end
             if "from" in fields and (separator or len(fields) >= 2):
-                blocks.append(HeaderBlock(fields, separator == "forward", bool(separator)))
+                blocks.append(HeaderBlock(fields, separator == "forward", bool(separator), top))
+                note_from = index
             separator = ""
             continue
         elif line:
