@@ -26,9 +26,10 @@ no nested repetition: the whole scan is linear in the body.
 
 The Outlook separator and a bare header block also open a *quoted reply*; a reply is not a
 forward. So a header block counts only when a forward separator precedes it, or the caller
-says the mail is a forward (a forward subject prefix, an internal sender). Of several blocks,
-the innermost wins: the chain is followed while a block's own subject is a forward or the next
-block is introduced by a forward separator. Everything here is pure text processing.
+says the mail is a forward (a forward subject prefix, an internal sender). Of several blocks, the chain is followed
+inward while a link forwards (its sender is passed over, or its subject is a forward and the next
+block is at the top of its text); see daemon.mail.forwards for why. Everything here is pure text
+processing.
 """
 
 from __future__ import annotations
@@ -154,13 +155,15 @@ def _depth(line: str) -> int:
 
 
 def _innermost(blocks: list[HeaderBlock], passed_over: Callable[[str], bool]) -> HeaderBlock:
-    """Follow a chain of forwards inward: on while this block forwards, its sender is passed
-    over, or the next block is introduced by a forward separator."""
+    """Follow a chain of forwards inward, link by link, while the link's sender is one who forwards:
+    passed over (internal), or plainly forwarding (the link's subject is a forward and the next
+    block is at the top of its text). A link that is neither wrote the mail: a block below it is
+    something that person quoted (a reference pasted below a letter), not the application."""
     index = 0
     while index + 1 < len(blocks):
         current, following = blocks[index], blocks[index + 1]
-        onward = is_forward_subject(current.fields.get("subject", "")) or passed_over(current.sender.address)
-        if not (onward or following.forward_separator):
+        forwards = is_forward_subject(current.fields.get("subject", "")) and following.at_top
+        if not (forwards or passed_over(current.sender.address)):
             break
         index += 1
     return blocks[index]
