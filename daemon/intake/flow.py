@@ -36,7 +36,7 @@ from daemon.intake.submission import (
     submit,
 )
 from daemon.mail import ParsedEmail
-from daemon.mail.coverletter import cover_letter
+from daemon.mail.coverletter import candidate_letter
 from daemon.routing import RuleSet
 from daemon.store.models import MessageRecord
 from daemon.store.repository import Store
@@ -100,7 +100,8 @@ class MessageFlow:
     def _submit_one(self, email: ParsedEmail, job: Job, plan: Plan, candidacy: Candidacy, journal: Journal):
         app = Application(email, candidacy.resumes, job, plan.decision, person=candidacy.person,
                           forwarder=plan.forwarder, person_from_cv=candidacy.from_cv,
-                          cover_letter=cover_letter(email.body_text, self.options.cover_letter_chars))
+                          cover_letter=candidate_letter(email, candidacy.person, plan.forwarder is not None,
+                                                        self.options.cover_letter_chars))
         return submit(app, self.client, self.directory, journal, received=email.date, people=self.people)
 
     def _flooding(self, email: ParsedEmail) -> Plan | None:
