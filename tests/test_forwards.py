@@ -11,10 +11,12 @@ from daemon.domain import Person
 from daemon.errors import UnparseableMail
 from daemon.mail.automatic import automatic_mail
 from daemon.mail.forwards import (
-    CUT_OFF,
     FOUND_BY_ATTACHED,
     FOUND_BY_HEADER,
     FOUND_BY_SENDER,
+    INTERNAL_NOTHING,
+    NO_ADDRESS,
+    NOTHING_FORWARDED,
     find_candidate,
     is_internal,
 )
@@ -92,10 +94,10 @@ OUTCOMES = {
                 ["Lebenslauf.docx"])], RITA, ""),
     "crafted-outlook-web-forward-name-only.eml": (
         None, [("Jane Candidate <>", FOUND_BY_HEADER, "Application", ["Jane Candidate CV.pdf"])], RITA,
-        "the forwarded header names Jane Candidate but no address"),
-    "crafted-forward-headers-cut.eml": (None, [], RITA, CUT_OFF),
+        NO_ADDRESS),
+    "crafted-forward-headers-cut.eml": (None, [], RITA, NOTHING_FORWARDED),
     "crafted-internal-plain-mail.eml": (
-        None, [], "Bob Boss <bob@acme.test>", "mail from an internal sender, with no candidate found in it"),
+        None, [], "Bob Boss <bob@acme.test>", INTERNAL_NOTHING),
     "crafted-candidate-reply-with-quoted-recruiter.eml": (
         None, [("Jane Candidate <jane.candidate@example.org>", FOUND_BY_SENDER, "AW: Ihre Bewerbung",
                 ["Jane Candidate CV.pdf"])], None, ""),

@@ -16,11 +16,17 @@ def list_text(records: Sequence[MessageRecord]) -> str:
     """The table `messages list` prints."""
     if not records:
         return "no messages"
-    rows = [[str(m.id), _when(m.created_at, seconds=False), m.status, _cut(m.sender_email, 30),
+    rows = [[str(m.id), _when(m.created_at, seconds=False), m.status, _from(m),
              _cut(m.subject, 40), m.job_title or "-", m.candidate_id or "-", m.reason or m.last_error or "-"]
             for m in records]
     return table(["#", "Received (UTC)", "Status", "From", "Subject", "Job", "Candidate", "Reason / last error"],
                  rows)
+
+
+def _from(m: MessageRecord) -> str:
+    """The sender; marked when the sender forwarded the mail for someone else (the candidate is inside)."""
+    sender = _cut(m.sender_email, 30)
+    return f"{sender} (forwarded)" if m.forwarded_by and sender != "-" else sender
 
 
 def _cut(text: str, limit: int) -> str:

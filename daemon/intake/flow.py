@@ -19,6 +19,7 @@ from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import Job
 from daemon.domain import Status
+from daemon.errors import NoCandidate
 from daemon.intake import planning
 from daemon.intake.journal import DONE, StoreJournal
 from daemon.intake.lifecycle import status_after
@@ -35,7 +36,7 @@ from daemon.intake.submission import (
     submit,
 )
 from daemon.mail import ParsedEmail
-from daemon.mail.coverletter import cover_letter
+from daemon.mail.coverletter import candidate_letter
 from daemon.routing import RuleSet
 from daemon.store.models import MessageRecord
 from daemon.store.repository import Store
@@ -43,7 +44,7 @@ from daemon.store.repository import Store
 __all__ = ["FlowOptions", "MessageFlow"]  # FlowOptions lives in daemon.intake.planning
 
 log = logging.getLogger(__name__)
-
+NOT_FOUND = "nobody (set aside)"  # found_by of a mail set aside for want of a candidate
 
 
 class MessageFlow:
@@ -84,10 +85,13 @@ class MessageFlow:
                   "forwarded_by": named(plan.forwarder)[:400]}
         if plan.status != Status.SUBMITTED:
             log.info("mail.planned", extra={"record": record.id, "status": plan.status, "rule": plan.rule})
-            return Outcome(plan.status, plan.reason[:2000], **common)
+            return Outcome(plan.status, set_aside_reason(plan.reason, plan, plan.status)[:2000], **common)
         job = plan.job
-        done = [self._submit_one(email, job, plan, candidacy, _journal_for(journal, i))
-                for i, candidacy in enumerate(c for c in plan.candidacies if c.resumes)]
+        try:
+            done = [self._submit_one(email, job, plan, candidacy, _journal_for(journal, i))
+                    for i, candidacy in enumerate(c for c in plan.candidacies if c.resumes)]
+        except Exception as exc:  # what was known of a forward stays on the record of a failed mail
+            return _with_forward(self._with_target(record, _failed(record, exc)), plan)
         log.info("mail.submitted", extra={"record": record.id, "job": str(job.id), "candidates": len(done)})
         return Outcome(Status.SUBMITTED, "; ".join(plan.notes)[:2000], job_id=str(job.id), job_title=job.title[:500],
                        applicant_id=", ".join(d.applicant_id for d in done)[:100],
@@ -96,7 +100,8 @@ class MessageFlow:
     def _submit_one(self, email: ParsedEmail, job: Job, plan: Plan, candidacy: Candidacy, journal: Journal):
         app = Application(email, candidacy.resumes, job, plan.decision, person=candidacy.person,
                           forwarder=plan.forwarder, person_from_cv=candidacy.from_cv, agency=plan.agency,
-                          cover_letter=cover_letter(email.body_text, self.options.cover_letter_chars))
+                          cover_letter=candidate_letter(email, candidacy.person, plan.forwarder is not None,
+                                                        self.options.cover_letter_chars))
         return submit(app, self.client, self.directory, journal, received=email.date, people=self.people)
 
     def _flooding(self, email: ParsedEmail) -> Plan | None:
@@ -124,6 +129,23 @@ class MessageFlow:
         target = Target.from_journal(json.loads(step.detail))
         return replace(outcome, job_id=str(target.job.id), job_title=target.job.title[:500], rule=target.rule,
                        route_reason="; ".join(target.reasons))
+
+
+def set_aside_reason(reason: str, plan: Plan, status: str) -> str:
+    """A set-aside forward's reason: how far recognising the forward got (first, so that the review
+    listing shows it), who forwarded it, then why it was set aside; other reasons as they are."""
+    if status != Status.REVIEW or plan.forwarder is None:
+        return reason
+    forwarded = f"forwarded by {named(plan.forwarder)}"
+    return f"{plan.recognition}; {forwarded}; {reason}" if plan.recognition else f"{reason}; {forwarded}"
+
+
+def _with_forward(outcome: Outcome, plan: Plan) -> Outcome:
+    """A failed outcome with the plan's forwarder and how the candidate was found (nobody, when
+    no candidate address was found in the mail nor in the ATS's reading of the CV)."""
+    found_by = NOT_FOUND if isinstance(outcome.error, NoCandidate) else plan.found_by
+    return replace(outcome, reason=set_aside_reason(outcome.reason, plan, outcome.status)[:2000],
+                   found_by=found_by, forwarded_by=named(plan.forwarder)[:400])
 
 
 def _journal_for(journal: Journal, index: int) -> Journal:

@@ -198,6 +198,6 @@ def _fields(verdict: Verdict, outcome: Outcome | None) -> dict[str, object]:
         fields.update(outcome.mail.fields())
     if outcome.rule:
         fields.update(rule=outcome.rule, route_reason=outcome.route_reason)
-    if outcome.found_by:
+    if outcome.found_by or outcome.forwarded_by:  # also on a mail set aside: who forwarded it, if anyone
         fields.update(found_by=outcome.found_by, forwarded_by=outcome.forwarded_by)
     return fields

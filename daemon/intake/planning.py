@@ -114,6 +114,7 @@ class Plan:
     job: Job | None = None  # where it goes when submitted (the decision's job, or the journalled target's)
     forwarder: Person | None = None
     found_by: str = ""  # how the (first) candidate was found
+    recognition: str = ""  # how far recognising a forward got when a person may be needed (CandidateSearch.reason)
     candidacies: tuple[Candidacy, ...] = ()
     notes: tuple[str, ...] = ()  # candidates of a bundle that could not be submitted, and why
     agency: str = ""  # the agency that sent the mail in (the name of its ATS source); "" for none
@@ -190,7 +191,7 @@ def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Di
     decision = explained.decision if explained is not None else None
     ruled = {"rule": target.rule if decision is None else decision.rule,
              "route_reason": "; ".join(target.reasons) if decision is None else decision.reason,
-             "explanation": explained, "forwarder": search.forwarder,
+             "explanation": explained, "forwarder": search.forwarder, "recognition": search.reason,
              "found_by": first.found_by if first and first.person.address else FOUND_BY_CV, "agency": agency}
     if decision is not None and decision.undecided:
         return Plan(Status.REVIEW, f"set aside, not sent on: {decision.reason}",

@@ -20,6 +20,14 @@ Lines quoted with ">" are dropped wherever they are (an inline reply keeps what 
 between them). Nothing else is cut: a bullet list ("-Python") or a rule of underscores in
 the letter stays.
 
+In a forward, the letter is the candidate's own text, never the forwarder's note above it
+(`candidate_letter`): the body of the candidate's attached message (at any depth), or in an
+inline forward the text below the header block that names the candidate. The forwarder's note
+is left out: the comment already says who forwarded the mail, the note is a colleague's words
+to a colleague (not the candidate's application), and the mail itself stays in the mailbox. When
+the candidate's text cannot be found (she has no address, or no block names her), there is no
+letter rather than the forwarder's.
+
 Why not `email-reply-parser` (evaluated, 0.5.12 of 2020, the last release): it handles the
 English cases, but cuts a letter at a bullet written "-Python" (it takes any line starting
 with "-" and a letter after a blank line for a signature, and drops everything below it),
@@ -31,6 +39,9 @@ line, so the scan is linear in the body.
 from __future__ import annotations
 
 import re
+
+from daemon.domain import Person
+from daemon.mail import ParsedEmail
 
 DEFAULT_LIMIT = 1500  # characters of the letter quoted in the comment ([comment] cover_letter_chars)
 _LINE_MAX = 1000  # a line longer than this is letter text, never a marker
@@ -52,6 +63,7 @@ _FORWARD = re.compile(
     r"(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transf[ée]r[ée]|mensaje reenviado)"
     r"\s*-{2,}|begin forwarded message\s*:|anfang der weitergeleiteten nachricht\s*:)", re.IGNORECASE)
 _QUOTED = re.compile(r"[ \t]*>")
+_HEADER_FIELD = re.compile(r"[ \t>]*\*?[^\W\d_][\w.'-]*(?:[ \t][\w.'-]+){0,2}\*?[ \t\u00a0]?:\*?[ \t]*\S")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -63,6 +75,41 @@ def cover_letter(body_text: str, limit: int = DEFAULT_LIMIT) -> str:
     kept = [line.rstrip() for line in lines[:_cut_at(lines)] if not _QUOTED.match(line)]
     text = _BLANK_RUNS.sub("\n\n", "\n".join(kept)).strip()
     return _bounded(text, limit)
+
+
+def candidate_letter(email: ParsedEmail, person: Person | None, forwarded: bool, limit: int = DEFAULT_LIMIT) -> str:
+    """The cover letter of `person`, the candidate: the mail's own text unless it was `forwarded`
+    (then the candidate's text inside it, or "" when it cannot be found; see the module doc)."""
+    if not forwarded:
+        return cover_letter(email.body_text, limit)
+    anchor = person.address or person.name if person is not None else ""
+    own = _own_text(email, anchor.lower()) if anchor else None
+    return cover_letter(own, limit) if own is not None else ""
+
+
+def _own_text(email: ParsedEmail, anchor: str) -> str | None:
+    """The text `anchor` (an address, or a name) wrote: their own message's body, an attached one's
+    (innermost first), or what follows the inline header block naming them; None when not found."""
+    if email.sender_email.lower() == anchor:
+        return email.body_text
+    for message in email.attached:
+        if (found := _own_text(message, anchor)) is not None:
+            return found
+    return _below_header(email.body_text, anchor)
+
+
+def _below_header(text: str, anchor: str) -> str | None:
+    """The text below the header block whose first line names `anchor` ("From: Name <address>")."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    start = next((i for i, line in enumerate(lines)
+                  if len(line) <= _LINE_MAX and anchor in line.lower()
+                  and (_HEADER_FIELD.match(line) or line.rstrip().endswith(":"))), None)  # "From: x", "x wrote:"
+    if start is None:
+        return None
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or _HEADER_FIELD.match(lines[end][:_LINE_MAX])):
+        end += 1
+    return "\n".join(lines[end:])
 
 
 def _cut_at(lines: list[str]) -> int:

@@ -38,9 +38,10 @@ reply is not a forward. So a header block counts only when a forward separator p
 the caller says the mail is a forward (a forward subject prefix, an internal sender); a "wrote:"
 line only in the latter case, and only when no header block is found. `at_top` says whether the
 forward is the first thing in the body (at most a short note above it): the caller's sign that
-a mail is plainly a forward rather than a letter that quotes one. Of several blocks,
-the innermost wins: the chain is followed while a block's own subject is a forward or the next
-block is introduced by a forward separator. Everything here is pure text processing.
+a mail is plainly a forward rather than a letter that quotes one. Of several blocks, the chain is
+followed inward while a link forwards (its sender is passed over, or its subject is a forward and
+the next block is at the top of its text); see daemon.mail.forwards for why. Everything here is
+pure text processing.
 """
 
 from __future__ import annotations
@@ -197,6 +198,9 @@ class HeaderBlock:
     any_separator: bool  # a forward or original-message separator above it
     line: int = 0  # the index of its separator's line, or of its first field when it has none
     wrote: bool = False  # a "wrote:" line (`On <date>, "Name" <a@b> wrote:`), not a block of fields
+    # It (or its separator) follows at most a short note quoted no deeper than it, from the text's
+    # start or from the block before it: the link above it plainly forwards it.
+    at_top: bool = False
 
     @property
     def sender(self) -> Person:
@@ -216,10 +220,11 @@ class InlineForward:
 
 @dataclass(frozen=True, slots=True)
 class _Lines:
-    """A body as lines: quote marks and outer blanks stripped, each bounded; which were quoted."""
+    """A body as lines: quote marks and outer blanks stripped, each bounded; which were quoted, how deep."""
 
     text: list[str]
     quoted: list[bool]
+    depth: list[int]  # the number of quote marks ("> > x" is 2)
 
 
 def inline_forward(
@@ -236,7 +241,7 @@ def inline_forward(
     it on) leads on to the next block.
     """
     lines = _lines(text)
-    found = header_blocks(lines.text)
+    found = header_blocks(lines)
     blocks = [b for b in found if not b.wrote and (b.forward_separator or (expect_forward and b.fields.get("from")))]
     if not blocks and expect_forward:
         blocks = [b for b in found if b.wrote][:1]
@@ -264,22 +269,25 @@ def _is_header(text: list[str], index: int) -> bool:
 
 
 def _innermost(blocks: list[HeaderBlock], passed_over: Callable[[str], bool]) -> HeaderBlock:
-    """Follow a chain of forwards inward: on while this block forwards, its sender is passed
-    over, or the next block is introduced by a forward separator."""
+    """Follow a chain of forwards inward, link by link, while the link's sender is one who forwards:
+    passed over (internal), or plainly forwarding (the link's subject is a forward and the next
+    block is at the top of its text). A link that is neither wrote the mail: a block below it is
+    something that person quoted (a reference pasted below a letter), not the application."""
     index = 0
     while index + 1 < len(blocks):
         current, following = blocks[index], blocks[index + 1]
-        onward = is_forward_subject(current.fields.get("subject", "")) or passed_over(current.sender.address)
-        if not (onward or following.forward_separator):
+        forwards = is_forward_subject(current.fields.get("subject", "")) and following.at_top
+        if not (forwards or passed_over(current.sender.address)):
             break
         index += 1
     return blocks[index]
 
 
-def header_blocks(lines: list[str]) -> list[HeaderBlock]:
+def header_blocks(body: _Lines) -> list[HeaderBlock]:
     """Every block of forwarded-header lines holding a From field, and every "wrote:" line, in text order."""
+    lines = body.text
     blocks: list[HeaderBlock] = []
-    index, separator, since, opened = 0, "", 0, 0
+    index, separator, since, opened, note_from = 0, "", 0, 0, 0
     while index < len(lines):
         line = lines[index]
         if _FORWARD_SEPARATOR.fullmatch(line):
@@ -289,8 +297,10 @@ def header_blocks(lines: list[str]) -> list[HeaderBlock]:
         elif (fields_end := _block_at(lines, index)) is not None:
             fields, end = fields_end
             if _plausible_from(fields.get("from", "")) and (separator or len(fields) >= 2):
-                blocks.append(HeaderBlock(fields, separator == "forward", bool(separator),
-                                          opened if separator else index))
+                first = opened if separator else index
+                blocks.append(HeaderBlock(fields, separator == "forward", bool(separator), first,
+                                          at_top=_short_note(body, note_from, first)))
+                note_from = end
             separator, index = "", end
             continue
         elif (sender := _wrote_line(line)) is not None:
@@ -302,6 +312,13 @@ def header_blocks(lines: list[str]) -> list[HeaderBlock]:
                 separator = ""
         index += 1
     return blocks
+
+
+def _short_note(body: _Lines, start: int, end: int) -> bool:
+    """Whether lines `start` to `end` are at most a short note, quoted no deeper than line `end`."""
+    written = [i for i in range(start, end) if body.text[i]]
+    depth = body.depth[end] if end < len(body.depth) else 0
+    return len(written) <= _NOTE_LINES and all(body.depth[i] <= depth for i in written)
 
 
 def _plausible_from(value: str) -> bool:
@@ -366,13 +383,16 @@ def _lines(text: str) -> _Lines:
     cleaned = text.replace("\u00a0", " ").replace("\ufeff", "").replace("\u200b", "")
     lines: list[str] = []
     quoted: list[bool] = []
+    depths: list[int] = []
     for raw in cleaned.splitlines():
         bounded = raw[:_LINE_MAX_CHARS]
         line = _QUOTE_MARKS.sub("", bounded).strip()
         pieces = _split_glued(line)
         lines.extend(pieces)
         quoted.extend([line != bounded.strip() and bounded.lstrip().startswith(">")] * len(pieces))
-    return _Lines(lines, quoted)
+        marks = _QUOTE_MARKS.match(bounded)
+        depths.extend([marks.group(0).count(">") if marks else 0] * len(pieces))
+    return _Lines(lines, quoted, depths)
 
 
 def _split_glued(line: str) -> list[str]:

@@ -63,7 +63,8 @@ _RECIPIENT_HEADERS = frozenset({"to", "cc", "delivered-to", "x-original-to"})
 MAX_FILENAME_CHARS = 150
 ORIGINAL_FILENAME_MAX_CHARS = 1_000  # the name as sent, kept for the record
 MAX_ATTACHED_MESSAGES = 20  # attached messages kept as ParsedEmail, all depths together
-MAX_ATTACHED_DEPTH = 5  # levels of messages in messages kept; deeper ones give their files only
+MAX_ATTACHED_DEPTH = 10  # levels of messages in messages kept (a chain of ten forwards as attachments); deeper
+# ones give their files only
 EML_MAX_BYTES = 25 * 1024 * 1024  # an `.eml` file larger than this stays a file
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
