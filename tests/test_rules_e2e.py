@@ -88,7 +88,7 @@ def test_a_running_daemon_picks_up_a_rule_change_and_keeps_good_rules_over_a_bro
     finally:
         daemon.kill()
     assert daemon.returncode == 0, err[-2000:]
-    assert "rules.reload_refused" in err
+    assert "rules.invalid" in err
     jobs = [str(c["job_id"]) for c in world.sandbox.state()["candidates"]]
     assert jobs == ["103", "104", "104"]  # the edit took effect; the broken edit did not replace it
 
