@@ -233,3 +233,27 @@ def test_status_with_invalid_files_and_nothing_kept_says_a_start_is_refused(tmp_
     write(rules, BROKEN)
     assert main(["status", "--config", str(status_config(tmp_path, rules))]) == 3
     assert "No good rule set is kept: `poll` and `run` refuse to start" in capsys.readouterr().out
+
+
+def test_a_rules_change_whose_check_could_not_read_the_database_is_checked_at_the_next_tick(store):
+    """The database busy at the tick after the change: the next tick (not `every` seconds later) raises the alert."""
+    from daemon.errors import StoreBusy
+
+    busy = []  # one entry per read to refuse
+
+    class Busy(Watch):
+        def facts(self):
+            if busy:
+                busy.pop()
+                raise StoreBusy("database is locked")
+            return super().facts()
+
+    state, outbox, now = [RulesState("abc123", T0)], Outbox(), [0.0]
+    watch = Busy(store, timedelta(minutes=15), started=datetime.now(UTC), rules=lambda: state[0])
+    alerting = Alerting([outbox], every=15, clock=lambda: now[0])
+    alerting.tick(watch)
+    state[0], busy[:] = INVALID, [True]
+    for second in (1, 2):
+        now[0] = float(second)
+        alerting.tick(watch)
+    assert outbox.said() == [(RULES, FIRING)]

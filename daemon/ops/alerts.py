@@ -193,12 +193,13 @@ class Alerting:
         rules = watch.rules()
         if self.clock() < self._next and rules == self._rules:
             return
-        self._next, self._rules = self.clock() + self.every, rules
+        self._next = self.clock() + self.every
         try:
             facts = watch.facts()
-        except AtsInboxError as exc:
+        except AtsInboxError as exc:  # a change of the rules is checked again at the next tick
             log.warning("alert.check_skipped", extra={"error": type(exc).__name__})
             return
+        self._rules = rules
         self.check(watch.judge(facts), facts, watch.now())
 
     def check(self, health: Health, facts: Facts, now: datetime) -> None:
