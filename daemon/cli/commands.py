@@ -29,9 +29,10 @@ from daemon.ops import assembly, idle, notify
 from daemon.ops.health import Watch, no_success_window
 from daemon.ops.metrics import Listener, Metrics
 from daemon.ops.scheduler import run_forever
-from daemon.ops.service import ats_client
+from daemon.ops.service import Service, ats_client
 from daemon.ops.stopping import StopSignal
 from daemon.routing import RulesInvalid, check_against, load_rules
+from daemon.routing.live import RulesState, on_disk
 from daemon.sandbox import SandboxATS
 from daemon.sandbox.secret import sandbox_token
 from daemon.store import Store, open_store
@@ -39,6 +40,7 @@ from daemon.store.models import FolderState, PassRecord, utcnow
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_DEGRADED = 3  # `status`: working, but the rule files on disk are invalid (the last good rule set runs)
 
 
 def poll(settings: Settings, backfill_since: date | None = None) -> int:
@@ -94,13 +96,18 @@ def run(settings: Settings) -> int:
         try:
             run_forever(service.run_pass, settings.interval_seconds, stop, wake=wake,
                         after_pass=notifier.pass_done, on_stop=notifier.stopping,
-                        chores=[reload.report, lambda: alerting.tick(watch)])
+                        chores=[reload.report, *_rules_watch(service), lambda: alerting.tick(watch)])
         finally:
             stop.request("the daemon loop ended")  # ends the IDLE watcher too
             if watcher is not None:
                 watcher.join(timeout=5)
             service.close()
     return EXIT_OK
+
+
+def _rules_watch(service: Service) -> list[Callable[[], None]]:
+    """The main loop looks at the rule files every second: a change is logged and reported when it happens."""
+    return [service.rules.check] if service.rules is not None else []
 
 
 def _check_watchdog(settings: Settings, notifier: notify.Notifier) -> None:
@@ -158,19 +165,21 @@ def _digest(path: Path) -> str:
 
 
 def status(settings: Settings, limit: int) -> int:
-    """The health line first, then the counts and the last pass; exit 1 when unhealthy (a monitoring check)."""
+    """The health line first, then the counts and the last pass; exit 1 when unhealthy, 3 when degraded (the rule
+    files on disk are invalid), 0 otherwise (a monitoring check)."""
 
     with _store(settings) as store:
         window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
-        watch = Watch(store, window)
+        rules = on_disk(settings.rules_path, assembly.rules_keeper(store, settings))
+        watch = Watch(store, window, rules=lambda: rules)
         facts = watch.facts()
         health = watch.judge(facts)
         print(f"Health: {health.line()}; review queue {facts.review_queue}, backlog {facts.backlog}")
-        print(status_text(store, limit, settings.rules_path))
-    return EXIT_OK if health.healthy else EXIT_FAILED
+        print(status_text(store, limit, settings.rules_path, rules))
+    return EXIT_FAILED if not health.healthy else EXIT_DEGRADED if health.degraded else EXIT_OK
 
 
-def status_text(store: Store, limit: int, rules_folder: Path | None = None) -> str:
+def status_text(store: Store, limit: int, rules_folder: Path | None = None, rules: RulesState | None = None) -> str:
     """Counts per status, the last pass, the rules in force, and the most recent messages."""
     last = store.last_pass()
     counts = store.counts()
@@ -186,7 +195,7 @@ def status_text(store: Store, limit: int, rules_folder: Path | None = None) -> s
                      + (f": {last.error}" if last.error else ""))
     lines += [_left_out(state) for state in store.folder_states() if state.skipped]
     if rules_folder is not None:
-        lines.append(rules_text(rules_folder, last))
+        lines.append(rules_text(rules_folder, last, rules))
     recent = store.messages(limit=limit)
     if recent:
         lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):", messages.list_text(recent)]
@@ -203,21 +212,30 @@ def _left_out(state: FolderState) -> str:
             f"; take them in with `ats-inbox backfill --since {hint}`")
 
 
-def rules_text(folder: Path, last: PassRecord | None) -> str:
-    """The rule files on disk, and whether the daemon's last pass ran with them."""
+def rules_text(folder: Path, last: PassRecord | None, rules: RulesState | None = None) -> str:
+    """The rule files on disk, and whether the daemon's last pass ran with them; when they are invalid, the last
+    good set a daemon runs with meanwhile (`rules`: what the store kept)."""
     try:
         on_disk = load_rules(folder)
     except RulesInvalid as exc:
         problems = "\n".join(f"  {p}" for p in exc.problems)
-        kept = " The daemon keeps running with the last good rule set." if last and last.rules_fingerprint else ""
-        return f"Rules: the files in {folder} are INVALID and not in force.{kept}\n{problems}"
+        return f"Rules: the files in {folder} are INVALID and not in force.{_kept(rules)}\n{problems}"
     said = f"Rules: {len(on_disk.rules)} rule(s) in {folder}"
     if last is None:
         return said
     if last.rules_fingerprint == on_disk.fingerprint:
         return f"{said}, in force in the last pass"
     return (f"{said}; the last pass ran with other rules (the files changed since: a running daemon loads "
-            "them before its next message)")
+            "them within seconds)")
+
+
+def _kept(rules: RulesState | None) -> str:
+    if rules is None:
+        return ""
+    if not rules.fingerprint:
+        return " No good rule set is kept: `poll` and `run` refuse to start until they are fixed."
+    accepted = f", accepted {rules.accepted_at:%Y-%m-%d %H:%M} UTC" if rules.accepted_at else ""
+    return f" The daemon runs with the last good rule set ({rules.fingerprint}{accepted}), also after a restart."
 
 
 def messages_list(settings: Settings, statuses: Sequence[str], limit: int) -> int:

@@ -1,11 +1,13 @@
 """Alerts: told once when something goes wrong, once when it is over, never a storm.
 
-Three incidents are watched, each open or not:
+Four incidents are watched, each open or not:
 
     no_success     no pass succeeded within [health] no_success_minutes (the health check's rule)
     mailbox        [alerts] login_failures passes in a row could not reach or log in to the mailbox
                    (an IMAP error, or a refused OAuth2 refresh token: a ConfigError about imap.*)
     review_queue   more than [alerts] review_queue_above messages wait for a person
+    rules          the rule files on disk are invalid (the last good rule set runs meanwhile); cleared
+                   when a valid edit is accepted
 
 `Incidents.update` is the pure part: given the conditions that hold now, it opens and
 closes incidents and returns the alerts to send ("firing" when one opens, "cleared" when
@@ -36,10 +38,11 @@ import httpx
 from daemon.errors import AtsInboxError, ConfigError, MailboxUnavailable
 from daemon.intake.runner import PassSummary
 from daemon.ops.health import Facts, Health, Watch
+from daemon.routing.live import RulesState
 
 log = logging.getLogger(__name__)
 FIRING, CLEARED = "firing", "cleared"
-NO_SUCCESS, MAILBOX, REVIEW_QUEUE = "no_success", "mailbox", "review_queue"
+NO_SUCCESS, MAILBOX, REVIEW_QUEUE, RULES = "no_success", "mailbox", "review_queue", "rules"
 MAX_TRIES = 3
 # The only variables an alert command inherits (with the ATS_INBOX_ALERT_* it is given): an allow-list,
 # so that no secret reaches it whatever its name (the OAuth2 ones, a webhook token, one added later), nor
@@ -50,7 +53,7 @@ ALLOWED_ENV_PREFIXES = ("LC_",)
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # NO_SUCCESS, MAILBOX or REVIEW_QUEUE
+    kind: str  # NO_SUCCESS, MAILBOX, REVIEW_QUEUE or RULES
     state: str  # FIRING or CLEARED
     summary: str  # one line a person reads
     since: datetime  # when the incident opened
@@ -96,6 +99,8 @@ def conditions(health: Health, facts: Facts, mailbox_failures: int, mailbox_erro
     if thresholds.review_queue_above and facts.review_queue > thresholds.review_queue_above:
         found[REVIEW_QUEUE] = (f"{facts.review_queue} messages wait for a person (more than "
                                f"{thresholds.review_queue_above}): `ats-inbox messages list`")
+    if health.rules_invalid:
+        found[RULES] = health.degraded[0]
     return found
 
 
@@ -180,17 +185,21 @@ class Alerting:
     every: float = 15.0  # seconds between two checks by `tick`
     clock: Callable[[], float] = time.monotonic
     _next: float = 0.0
+    _rules: RulesState | None = None  # the state of the rules at the last check
 
     def tick(self, watch: Watch) -> None:
-        """A chore of the main loop: check at most every `every` seconds (a database read)."""
-        if self.clock() < self._next:
+        """A chore of the main loop: check at most every `every` seconds (a database read), and at once when the
+        state of the rules changed (an edit made valid or invalid is told within a tick)."""
+        rules = watch.rules()
+        if self.clock() < self._next and rules == self._rules:
             return
         self._next = self.clock() + self.every
         try:
             facts = watch.facts()
-        except AtsInboxError as exc:
+        except AtsInboxError as exc:  # a change of the rules is checked again at the next tick
             log.warning("alert.check_skipped", extra={"error": type(exc).__name__})
             return
+        self._rules = rules
         self.check(watch.judge(facts), facts, watch.now())
 
     def check(self, health: Health, facts: Facts, now: datetime) -> None:

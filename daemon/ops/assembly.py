@@ -27,24 +27,38 @@ from daemon.ops.metrics import Metrics
 from daemon.ops.service import PassObserver, PassObservers, Service, Stopping, ats_client, runner_options
 from daemon.routing.live import LiveRules
 from daemon.store import Store, open_store
+from daemon.store.kept_rules import RulesKeeper
 from daemon.store.watch import DatabaseWatch
+
+
+def rules_keeper(store: Store, settings: Settings) -> RulesKeeper:
+    """The last good rule set of `[rules] path` in the store (keyed by the folder's absolute path)."""
+    return RulesKeeper(store, os.path.abspath(settings.rules_path))
+
+
+def live_rules(store: Store, settings: Settings) -> LiveRules:
+    """The rules in force: the files, or the last good set kept when they are invalid. Invalid files and no
+    set kept (the very first start) raise RulesInvalid: the daemon does not start."""
+    return LiveRules(settings.rules_path, keeper=rules_keeper(store, settings))
 
 
 def service(settings: Settings, stop: Stopping, *, backfill_since: date | None = None,
             store: Store | None = None, observer: PassObserver | None = None,
-            client: AtsClient | None = None, environ: Mapping[str, str] = os.environ) -> Service:
+            client: AtsClient | None = None, rules: LiveRules | None = None,
+            environ: Mapping[str, str] = os.environ) -> Service:
     """The service for one pass or many: its waits (retry, reconnect, Retry-After) end on `stop`,
-    and so does an IMAP operation still waiting for the server. Invalid rules raise RulesInvalid:
-    the daemon does not start. A `store` given is used as it is (its opener installed the crash
-    hook, if any); otherwise the database is opened here, with the hook when `environ` asks for it."""
+    and so does an IMAP operation still waiting for the server. The rules: `live_rules`. A `store`
+    given is used as it is (its opener installed the crash hook, if any); otherwise the database
+    is opened here, with the hook when `environ` asks for it."""
     store = store if store is not None else armed(open_store(settings.database_url), environ)
     client = client if client is not None else ats_client(settings.ats, stop)
+    rules = rules if rules is not None else live_rules(store, settings)
     return Service(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
                    options=replace(runner_options(settings), backfill_since=backfill_since),
                    flow_options=FlowOptions.from_settings(settings),
                    mailbox_factory=lambda: ImapMailbox(settings.imap, should_stop=stop.requested),
                    watch=DatabaseWatch(store, settings.database_url), stop=stop,
-                   rules=LiveRules(settings.rules_path), retention_days=settings.retention_days,
+                   rules=rules, retention_days=settings.retention_days,
                    observer=observer if observer is not None else PassObservers(),
                    move_back=restore.mover(settings.imap))
 
@@ -62,10 +76,12 @@ class Daemon:
 def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
            environ: Mapping[str, str] = os.environ) -> Daemon:
     """The service with health, alerts, metrics (when [metrics] listen is set) and the systemd
-    pass report as its pass observers, and the ATS client reporting each exchange to the metrics."""
+    pass report as its pass observers, and the ATS client reporting each exchange to the metrics;
+    health (and through it the metrics and alerts) judges the rules the daemon holds."""
     store = armed(open_store(settings.database_url), environ)
+    rules = live_rules(store, settings)
     window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
-    health = Watch(store, window, started=datetime.now(UTC))
+    health = Watch(store, window, started=datetime.now(UTC), rules=rules.state)
     a = settings.alerts
     alerting = alerts.Alerting(alerts.senders(a.command, a.webhook_url, a.timeout_seconds),
                                alerts.Thresholds(a.review_queue_above, a.login_failures))
@@ -73,5 +89,5 @@ def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
     client = ats_client(settings.ats, stop, observe=metrics.ats_exchange if metrics is not None else None)
     observers = PassObservers(notify.PassReport(notifier, settings.interval_seconds), alerting,
                               *([metrics] if metrics is not None else []))
-    built = service(settings, stop, store=store, observer=observers, client=client)
+    built = service(settings, stop, store=store, observer=observers, client=client, rules=rules)
     return Daemon(built, health, alerting, metrics)

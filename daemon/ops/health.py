@@ -9,6 +9,13 @@ the daemon and a separate `ats-inbox status` judge alike. `assess` is pure.
 A pass succeeded when it went through the folder: outcome "ok", or "deferred" (some mail
 waits for a retry). "ats down" (the pass stopped early: the ATS did not answer) is not a
 success: the mail is waiting.
+
+Degraded (healthy or not) when the rule files on disk are invalid: intake goes on with the
+last good rule set (daemon.routing.live), but an edit a person made is not in force and
+nobody would know. `/healthz` answers 503 for unhealthy and degraded alike (a probe that
+reads only the status code sees both); `/livez` answers 503 only when unhealthy (restarting
+the daemon does not mend a rule file). The daemon judges the rules it holds; a separate
+`ats-inbox status` reads the files and the set the store kept (`on_disk`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from daemon.domain import NEEDS_PERSON, Status
+from daemon.routing.live import RulesState
 from daemon.store.models import PassRecord
 from daemon.store.repository import Store
 
@@ -42,10 +50,20 @@ class Health:
     healthy: bool
     reasons: tuple[str, ...]  # why not, when not; else what is fine
     stale: bool = False  # no successful pass for too long (the alert "no_success")
+    degraded: tuple[str, ...] = ()  # working, but this needs a person (the rule files on disk invalid)
+    rules_invalid: bool = False  # the rule files on disk are invalid (the alert "rules")
+
+    @property
+    def ok(self) -> bool:
+        """Healthy and not degraded: /healthz 200."""
+        return self.healthy and not self.degraded
 
     def line(self) -> str:
-        word = "healthy" if self.healthy else "UNHEALTHY"
-        return f"{word}: {'; '.join(self.reasons)}"
+        if not self.healthy:
+            return f"UNHEALTHY: {'; '.join(self.reasons + self.degraded)}"
+        if self.degraded:
+            return f"DEGRADED: {'; '.join(self.degraded + self.reasons)}"
+        return f"healthy: {'; '.join(self.reasons)}"
 
 
 def read_facts(store: Store) -> Facts:
@@ -61,10 +79,18 @@ def read_facts(store: Store) -> Facts:
                  backlog=counts.get(Status.PENDING, 0), counts=counts)
 
 
-def assess(facts: Facts, now: datetime, no_success: timedelta, started: datetime | None = None) -> Health:
-    """Healthy, or why not. `started`: when this daemon started, which gives its first pass
-    `no_success` to succeed; None (a separate command): only the last success counts, and a
-    database with no pass recorded at all is not judged (a fresh install)."""
+def assess(facts: Facts, now: datetime, no_success: timedelta, started: datetime | None = None,
+           rules: RulesState | None = None) -> Health:
+    """Healthy, or why not; degraded while `rules` says the files on disk are invalid. `started`: when this
+    daemon started, which gives its first pass `no_success` to succeed; None (a separate command): only the
+    last success counts, and a database with no pass recorded at all is not judged (a fresh install)."""
+    health = _passes(facts, now, no_success, started)
+    if rules is None or rules.valid:
+        return health
+    return Health(health.healthy, health.reasons, health.stale, (rules_reason(rules, now),), rules_invalid=True)
+
+
+def _passes(facts: Facts, now: datetime, no_success: timedelta, started: datetime | None) -> Health:
     if started is None and facts.last_success is None and facts.last_finished is None:
         return Health(True, ("no pass recorded yet: nothing to judge (is the daemon running?)",))
     reasons: list[str] = []
@@ -80,6 +106,16 @@ def assess(facts: Facts, now: datetime, no_success: timedelta, started: datetime
     if facts.last_success is None:
         return Health(True, ("started, no pass finished yet",))
     return Health(True, (f"last successful pass {_ago(now - facts.last_success)} ago",))
+
+
+def rules_reason(rules: RulesState, now: datetime) -> str:
+    """One line: the rule files on disk are invalid, their first problem, and what runs meanwhile."""
+    more = f" (and {len(rules.problems) - 1} more)" if len(rules.problems) > 1 else ""
+    said = f"the rule files on disk are invalid: {rules.problems[0]}{more}"
+    if not rules.fingerprint:
+        return f"{said}; no good rule set is kept: poll and run refuse to start until they are fixed"
+    accepted = f", accepted {_ago(max(now - rules.accepted_at, timedelta()))} ago" if rules.accepted_at else ""
+    return f"{said}; intake goes on with the last good rules ({rules.fingerprint}{accepted}): `ats-inbox rules check`"
 
 
 def seconds_since_success(facts: Facts, now: datetime) -> float | None:
@@ -112,8 +148,10 @@ class Watch:
     """The judgement over one store, with the daemon's start as the clock for its first pass."""
 
     def __init__(self, store: Store, no_success: timedelta, started: datetime | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 rules: Callable[[], RulesState | None] = lambda: None):
         self.store, self.no_success, self.started, self._clock = store, no_success, started, clock
+        self.rules = rules  # the rule set in force and the state of the files on disk (None: not judged)
 
     def now(self) -> datetime:
         return self._clock()
@@ -122,7 +160,7 @@ class Watch:
         return read_facts(self.store)
 
     def judge(self, facts: Facts | None = None) -> Health:
-        return assess(facts or self.facts(), self._clock(), self.no_success, self.started)
+        return assess(facts or self.facts(), self._clock(), self.no_success, self.started, self.rules())
 
 
 def no_success_window(no_success_minutes: int, interval_seconds: int) -> timedelta:

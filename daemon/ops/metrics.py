@@ -14,11 +14,17 @@ Read when scraped (from the database and the ATS client):
     ats_inbox_review_queue                       messages waiting for a person (review, uncertain)
     ats_inbox_backlog                            messages seen but not settled (pending)
     ats_inbox_seconds_since_last_success         since the last successful pass finished (absent: never)
-    ats_inbox_healthy                            1 healthy, 0 not (the same judgement as /healthz)
+    ats_inbox_healthy                            1 healthy, 0 unhealthy or degraded (as /healthz answers 200 or 503)
     ats_inbox_ats_circuit_open                   1 while the circuit breaker keeps calls away from the ATS
+    ats_inbox_rules_valid                        1 the rule files on disk are in force, 0 invalid (the last good
+                                                 set runs meanwhile)
+    ats_inbox_rules_info{fingerprint}            1, labelled with the fingerprint of the rule set in force
+    ats_inbox_rules_age_seconds                  since the rule set in force was accepted
 
-The listener answers GET /metrics and GET /healthz (200 healthy, 503 not, the reason in
-the body) and nothing else; it binds to loopback unless `[metrics] allow_remote` says so.
+The listener answers GET /metrics, GET /healthz (200 healthy, 503 unhealthy or degraded,
+the judgement in the body) and GET /livez (503 only when unhealthy: for a liveness probe
+that restarts the daemon, which would not mend a rule file), and nothing else; it binds to
+loopback unless `[metrics] allow_remote` says so.
 A flood of connections cannot take the daemon's file descriptors or a CPU: at most
 MAX_CONNECTIONS are served at once (more are closed as soon as they are accepted), each is
 cut after CONNECTION_SECONDS whatever it is doing, and when the process is out of
@@ -34,6 +40,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -43,6 +50,7 @@ from prometheus_client.registry import Collector
 from daemon.errors import AtsInboxError
 from daemon.intake.runner import PassSummary
 from daemon.ops.health import Health, Watch, seconds_since_success
+from daemon.routing.live import RulesState
 
 log = logging.getLogger(__name__)
 SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -128,13 +136,28 @@ class _Scraped(Collector):
         if since is not None:
             yield GaugeMetricFamily("ats_inbox_seconds_since_last_success",
                                     "Seconds since the last successful pass finished", value=since)
-        yield GaugeMetricFamily("ats_inbox_healthy", "1 when healthy (as /healthz), else 0",
-                                value=int(health.healthy))
+        yield GaugeMetricFamily("ats_inbox_healthy", "1 when healthy and not degraded (as /healthz), else 0",
+                                value=int(health.ok))
         yield GaugeMetricFamily("ats_inbox_ats_circuit_open", "1 while the ATS circuit breaker is open",
                                 value=int(self.circuit_open()))
+        yield from _rules(self.watch.rules(), self.watch.now())
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # read at scrape time only: never during registration
+
+
+def _rules(rules: RulesState | None, now: datetime) -> Iterator[GaugeMetricFamily]:
+    """The rules gauges (none when the watch has no rules to report)."""
+    if rules is None:
+        return
+    yield GaugeMetricFamily("ats_inbox_rules_valid", "1 when the rule files on disk are valid and in force, 0 when "
+                            "invalid (the last good rule set runs meanwhile)", value=int(rules.valid))
+    info = GaugeMetricFamily("ats_inbox_rules_info", "The rule set in force, by fingerprint", labels=["fingerprint"])
+    info.add_metric([rules.fingerprint], 1)
+    yield info
+    if rules.accepted_at is not None:
+        yield GaugeMetricFamily("ats_inbox_rules_age_seconds", "Seconds since the rule set in force was accepted",
+                                value=max(0.0, (now - rules.accepted_at).total_seconds()))
 
 
 # -- the listener -------------------------------------------------------------------------
@@ -237,11 +260,12 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             self._answer(200, self.metrics.text(), CONTENT_TYPE_LATEST)
-        elif path == "/healthz":
+        elif path in ("/healthz", "/livez"):
             verdict = _judged(self.health)
-            self._answer(200 if verdict.healthy else 503, (verdict.line() + "\n").encode(), "text/plain")
+            fine = verdict.ok if path == "/healthz" else verdict.healthy
+            self._answer(200 if fine else 503, (verdict.line() + "\n").encode(), "text/plain")
         else:
-            self._answer(404, b"not found: try /metrics or /healthz\n", "text/plain")
+            self._answer(404, b"not found: try /metrics, /healthz or /livez\n", "text/plain")
 
     def _answer(self, status: int, body: bytes, kind: str) -> None:
         self.send_response(status)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from daemon.routing.problems import Problem, RulesInvalid
 from daemon.routing.rule import Rule
 from daemon.routing.schema import RuleReader, nearest
 
-__all__ = ["Problem", "RuleSet", "RulesInvalid", "fingerprint", "load_rules", "rule_files"]
+__all__ = ["Problem", "RuleSet", "RulesInvalid", "fingerprint", "load_rules", "rule_files", "rules_from_texts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     fingerprint: str = ""  # of the files read: compare with fingerprint(folder) to see a change on disk
     files: tuple[str, ...] = ()
+    texts: tuple[tuple[str, str], ...] = ()  # (file name, text) as read: what the store keeps as the last good set
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -56,13 +57,19 @@ def rule_files(folder: Path) -> list[Path]:
 
 def fingerprint(folder: Path) -> str:
     """A hash of the rule files' names and bytes: differs as soon as a file is added, removed or changed."""
-    digest = hashlib.sha256()
+    found = []
     for path in rule_files(folder):
         try:
-            data = path.read_bytes()
+            found.append((path.name, path.read_bytes()))
         except OSError:
-            data = b"\0unreadable"
-        digest.update(path.name.encode("utf-8", "surrogateescape") + b"\0")
+            found.append((path.name, b"\0unreadable"))
+    return _fingerprint(found)
+
+
+def _fingerprint(files: Sequence[tuple[str, bytes]]) -> str:
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
         digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()[:16]
 
@@ -71,12 +78,21 @@ def load_rules(folder: Path) -> RuleSet:
     """Every rule of the folder, checked; `RulesInvalid` lists every problem found."""
     if folder.exists() and not folder.is_dir():
         raise RulesInvalid([Problem(str(folder), 1, "is not a folder: [rules] path names a folder of .toml files")])
-    files = rule_files(folder)
+    return _checked(folder, [(path, _read_text(path)) for path in rule_files(folder)])
+
+
+def rules_from_texts(folder: Path, texts: Sequence[tuple[str, str]]) -> RuleSet:
+    """The rule set of files given as (name, text) (the last good set the store kept), as if read from `folder`."""
+    return _checked(folder, [(folder / name, text) for name, text in texts])
+
+
+def _checked(folder: Path, read: Sequence[tuple[Path, str | Problem]]) -> RuleSet:
+    files = [path for path, _ in read]
     problems: list[Problem] = []
     rules: list[Rule] = []
     named: list[Rule] = []  # valid or not, for duplicate names
-    for path in files:
-        found, invalid, trouble = _read_file(path)
+    for path, text in read:
+        found, invalid, trouble = ([], [], [text]) if isinstance(text, Problem) else _read_file(str(path), text)
         rules += found
         named += found + invalid
         problems += trouble
@@ -84,18 +100,23 @@ def load_rules(folder: Path) -> RuleSet:
     if problems:
         raise RulesInvalid(sorted(problems, key=lambda p: (files.index(Path(p.file)) if Path(p.file) in files
                                                             else -1, p.line)))
-    return RuleSet(folder, tuple(rules), fingerprint(folder), tuple(p.name for p in files))
+    texts = tuple((path.name, text) for path, text in read if isinstance(text, str))
+    return RuleSet(folder, tuple(rules), _fingerprint([(name, text.encode()) for name, text in texts]),
+                   tuple(path.name for path in files), texts)
 
 
-def _read_file(path: Path) -> tuple[list[Rule], list[Rule], list[Problem]]:
-    """The valid rules of one file, the invalid ones, and the problems."""
-    name = str(path)
+def _read_text(path: Path) -> str | Problem:
+    """The file's text, or why it cannot be read."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8")
     except OSError as exc:
-        return [], [], [Problem(name, 1, f"cannot read the file: {exc.strerror}")]
+        return Problem(str(path), 1, f"cannot read the file: {exc.strerror}")
     except UnicodeDecodeError:
-        return [], [], [Problem(name, 1, "is not UTF-8 text: save it as UTF-8")]
+        return Problem(str(path), 1, "is not UTF-8 text: save it as UTF-8")
+
+
+def _read_file(name: str, text: str) -> tuple[list[Rule], list[Rule], list[Problem]]:
+    """The valid rules of one file, the invalid ones, and the problems."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

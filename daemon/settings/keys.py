@@ -196,7 +196,8 @@ KEYS: tuple[Key, ...] = (
 
     _text("rules", "path", "rules", "Folder of routing rule files (`*.toml`, read in file-name order; "
           "`rules/README.md` documents every key). An empty or missing folder routes by job code, then job title, "
-          "in the subject. Invalid rules stop `poll` and `run` from starting (exit 2); `run` reloads the folder "
+          "in the subject. Invalid files keep the last good rule set in force (also across a restart; health is "
+          "degraded meanwhile); only a first start with invalid rules is refused (exit 2). `run` reloads the folder "
           "when it changes or on SIGHUP.", path=True),
 
     _int("schedule", "interval_seconds", 60, 1, 86400, "`ats-inbox run` starts a pass this often ({range}); a pass "
@@ -235,7 +236,7 @@ KEYS: tuple[Key, ...] = (
          "refusing the login, a bug) is unhealthy at once."),
 
     _text("metrics", "listen", "", "`\"HOST:PORT\"` (an IPv6 host in brackets, `\"[::1]:9464\"`): `ats-inbox run` "
-          "serves Prometheus metrics on `/metrics` and the health check on `/healthz` there, such as "
+          "serves Prometheus metrics on `/metrics` and the health checks on `/healthz` and `/livez` there, such as "
           "`\"127.0.0.1:9464\"`. Empty: no listener."),
     _bool("metrics", "allow_remote", False, "`listen` must be a loopback address (the pages have no password, and "
           "`/healthz` names what failed) unless this is `true`."),

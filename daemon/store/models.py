@@ -176,3 +176,14 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(1400), primary_key=True)
     owner: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class KeptRules(Base):
+    """The last rule set accepted from a rules folder, as its files' text: a start with invalid files uses it."""
+
+    __tablename__ = "rules_kept"
+
+    folder: Mapped[str] = mapped_column(String(1000), primary_key=True)  # the [rules] path, as configured
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    files: Mapped[str] = mapped_column(Text)  # JSON: [[file name, text], ...] in the order they are read
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
