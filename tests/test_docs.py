@@ -1,10 +1,11 @@
-"""The README is the contract with a new user: these tests keep it true to the code.
+"""The README and the guides under docs/ are the contract with their readers: these tests keep them true to the code.
 
 - `.ci/run` runs exactly the README's test command;
-- the configuration reference is the one written from the declaration of the keys, and lists
-  exactly the keys the loader reads, with its defaults;
+- the configuration reference (docs/configuration.md) is the one written from the declaration
+  of the keys, and lists exactly the keys the loader reads, with its defaults;
 - `config.example.toml` loads, uses only real keys, and sets optional keys to their defaults;
-- the commands the README lists exist in `ats-inbox --help`.
+- the commands the admin's guide lists (docs/admin.md) exist in `ats-inbox --help`;
+- every guide is reachable from the README, and no link between the pages is broken.
 
 Which keys the loader reads is observed, not parsed from its source: the loader is given
 tables that record every key asked for and the default offered for it.
@@ -31,15 +32,20 @@ from daemon.settings.reference import with_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+CONFIGURATION = DOCS / "configuration.md"  # the configuration reference
+ADMIN = DOCS / "admin.md"  # the command line
+GUIDES = ("admin.md", "recruiters.md", "operations.md", "configuration.md", "development.md")
+PAGES = (README, *(DOCS / name for name in GUIDES), ROOT / "rules" / "README.md")
 CI_RUN = ROOT / ".ci" / "run"
 EXAMPLE = ROOT / "config.example.toml"
 SECRETS = {config.IMAP_PASSWORD_ENV: "imap-secret", config.ATS_TOKEN_ENV: "ats-secret"}
 SECRET_KEYS = {"password": config.IMAP_PASSWORD_ENV, "password_file": config.IMAP_PASSWORD_ENV,
                "token": config.ATS_TOKEN_ENV, "token_file": config.ATS_TOKEN_ENV}
-REQUIRED, NONE = "required", "none"  # the README's words for "no default" and "empty"
+REQUIRED, NONE = "required", "none"  # the reference's words for "no default" and "empty"
 
 
-# -- reading the README -------------------------------------------------------------------
+# -- reading the README and the guides -------------------------------------------------------------------
 
 
 def _section(text: str, heading: str) -> str:
@@ -75,14 +81,14 @@ def _table_rows(text: str) -> Iterator[list[str]]:
 
 
 def readme_config() -> dict[str, str]:
-    """`table.key` -> the README's default cell, from the configuration reference tables."""
-    reference = _section(README.read_text(encoding="utf-8"), "## Configuration reference")
+    """`table.key` -> the default cell of docs/configuration.md's key tables."""
+    reference = _section(CONFIGURATION.read_text(encoding="utf-8"), "## The keys")
     keys: dict[str, str] = {}
     for block in re.split(r"^### ", reference, flags=re.MULTILINE)[1:]:
         title, _, body = block.partition("\n")
         table = re.fullmatch(r"`\[(\w+)\]`", title.strip())
         if table is None:
-            continue  # e.g. "Environment variables"
+            continue  # a heading that is not a table
         for cells in list(_table_rows(body))[1:]:
             key = re.fullmatch(r"`(\w+)`", cells[0])
             assert key, f"[{table.group(1)}]: key cell {cells[0]!r} is not `name`"
@@ -91,8 +97,8 @@ def readme_config() -> dict[str, str]:
 
 
 def readme_commands() -> list[tuple[str, ...]]:
-    """Each command of the README's CLI table as words, e.g. ("messages", "retry")."""
-    section = _section(README.read_text(encoding="utf-8"), "## The command line")
+    """Each command of the admin's guide's CLI table as words, e.g. ("messages", "retry")."""
+    section = _section(ADMIN.read_text(encoding="utf-8"), "## The command line")
     commands = []
     for cells in list(_table_rows(section))[1:]:
         usage = re.match(r"`ats-inbox ([^`]*)`", cells[0])
@@ -104,7 +110,7 @@ def readme_commands() -> list[tuple[str, ...]]:
 
 
 def _default_in_readme(cell: str) -> Any:
-    """The default a README cell states: None for "required", "" for "none", else its first literal."""
+    """The default a reference cell states: None for "required", "" for "none", else its first literal."""
     if cell == REQUIRED:
         return None
     if cell == NONE:
@@ -200,7 +206,7 @@ def test_quick_start_demo_is_one_command():
     assert command.endswith(".venv/bin/ats-inbox demo")
 
 
-def test_readme_documents_exactly_the_keys_the_loader_reads(loader_reads: dict[str, Any]):
+def test_reference_documents_exactly_the_keys_the_loader_reads(loader_reads: dict[str, Any]):
     """Every key in the configuration reference is read by the loader, and every key it reads is there."""
     documented = set(readme_config())
     assert documented - set(loader_reads) == set(), "documented but never read"
@@ -213,10 +219,29 @@ def test_known_keys_are_exactly_the_keys_the_loader_reads(loader_reads: dict[str
     assert known == set(loader_reads)
 
 
-def test_readme_reference_is_written_from_the_declaration():
-    """The README's key tables are exactly what tools/config_reference.py writes from daemon/settings/keys.py."""
-    text = README.read_text(encoding="utf-8")
+def test_reference_is_written_from_the_declaration():
+    """docs/configuration.md's key tables are exactly what tools/config_reference.py writes from the declaration."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
     assert with_reference(text) == text, "run: python tools/config_reference.py"
+
+
+def test_config_reference_tool_checks_the_configuration_page(tmp_path: Path):
+    """`tools/config_reference.py --check` passes on docs/configuration.md, and fails naming it once a table differs."""
+    tool = ROOT / "tools" / "config_reference.py"
+    done = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True, timeout=60,
+                          check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    copy = tmp_path / "tools" / "config_reference.py"  # the tool beside a page whose table was edited by hand
+    copy.parent.mkdir()
+    copy.write_text(tool.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "configuration.md").write_text(
+        CONFIGURATION.read_text(encoding="utf-8").replace("| `host` | required |", "| `host` | `\"x\"` |"),
+        encoding="utf-8")
+    done = subprocess.run([sys.executable, str(copy), "--check"], capture_output=True, text=True, timeout=60,
+                          check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1
+    assert "docs/configuration.md" in done.stderr
 
 
 def test_loader_offers_the_declared_defaults(loader_reads: dict[str, Any]):
@@ -226,7 +251,7 @@ def test_loader_offers_the_declared_defaults(loader_reads: dict[str, Any]):
     assert loader_reads == defaults
 
 
-def test_readme_defaults_are_the_loader_defaults(loader_reads: dict[str, Any]):
+def test_reference_defaults_are_the_loader_defaults(loader_reads: dict[str, Any]):
     """Each default in the configuration reference is the one the loader falls back to."""
     stated = {key: _default_in_readme(cell) for key, cell in readme_config().items()}
     assert stated == {key: loader_reads[key] for key in stated}
@@ -248,9 +273,9 @@ def test_each_documented_key_is_validated_under_its_name(key: str, tmp_path: Pat
     assert str(path) in str(raised.value)
 
 
-def test_readme_lists_the_environment_variables():
-    """The variables the loader reads (the file's, and each secret's) are in the README, the test hook marked."""
-    text = README.read_text(encoding="utf-8")
+def test_reference_lists_the_environment_variables():
+    """The variables the loader reads (the file's, and each secret's) are in the reference, the test hook marked."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
     for variable in (config.CONFIG_ENV, *(key.env for key in declared.KEYS if key.env)):
         assert f"| `{variable}` |" in text
     assert f"`{crash.CRASH_ENV}` is a test hook" in text
@@ -298,17 +323,59 @@ def test_example_config_sets_optional_keys_to_their_defaults(loader_reads: dict[
 
 
 @pytest.mark.parametrize("command", readme_commands(), ids=" ".join)
-def test_cli_help_lists_each_readme_command(command: tuple[str, ...]):
-    """Each command in the README's CLI table is a subcommand in `ats-inbox ... --help`."""
+def test_cli_help_lists_each_documented_command(command: tuple[str, ...]):
+    """Each command in the admin's guide's CLI table is a subcommand in `ats-inbox ... --help`."""
     *parents, name = command
     listed = _subcommands(_help(*parents))
     assert name in listed, f"`ats-inbox {' '.join(parents)} --help` lists {listed}"
 
 
-def test_readme_lists_every_top_level_command():
-    """Every command in `ats-inbox --help` is in the README's CLI table."""
+def test_admin_guide_lists_every_top_level_command():
+    """Every command in `ats-inbox --help` is in the admin's guide's CLI table."""
     documented = {command[0] for command in readme_commands()}
     assert set(_subcommands(_help())) - documented == set()
+
+
+def test_every_guide_is_reachable_from_the_readme():
+    """The README links each guide under docs/ and the rules' page; every .md under docs/ is one of them."""
+    linked = {target for target, _ in _links(README)}
+    assert {f"docs/{name}" for name in GUIDES} | {"rules/README.md"} <= linked
+    assert {p.name for p in DOCS.glob("*.md")} == set(GUIDES)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_links_between_the_pages_resolve(page: Path):
+    """Each relative link of a page names an existing file, and its #anchor a heading of that file."""
+    for target, anchor in _links(page):
+        path = (page.parent / target).resolve() if target else page
+        assert path.exists(), f"{page.name}: link to a missing {target}"
+        if anchor and path.suffix == ".md":
+            assert anchor in _anchors(path), f"{page.name}: no heading #{anchor} in {path.name}"
+
+
+def test_the_keywords_warning_names_the_event_the_daemon_logs():
+    """The admin's warning about servers without keywords names the log event the IMAP adapter writes."""
+    adapter = (ROOT / "daemon" / "mailbox" / "imap.py").read_text(encoding="utf-8")
+    event = re.search(r'log\.warning\("(imap\.keywords_\w+)"', adapter)
+    assert event and f"`{event.group(1)}`" in ADMIN.read_text(encoding="utf-8")
+
+
+def _links(page: Path) -> list[tuple[str, str]]:
+    """(file, anchor) of each relative Markdown link outside code blocks; file "" for the page itself."""
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
+    found = []
+    for link in re.findall(r"\]\(([^)\s]+)\)", text):
+        if not re.match(r"[a-z]+:", link):
+            target, _, anchor = link.partition("#")
+            found.append((target, anchor))
+    return found
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
+    headings = re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
 
 
 def _help(*words: str) -> str:

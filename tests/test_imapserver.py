@@ -75,9 +75,9 @@ def test_demo_samples_survive_delivery_byte_for_byte(dovecot: Dovecot, sample: P
         imap.logout()
 
 
-def test_there_are_six_demo_samples() -> None:
-    """The package ships the six demo emails the sample README describes."""
-    assert len(SAMPLES) == 6
+def test_there_are_nine_demo_samples() -> None:
+    """The package ships the nine demo emails the sample README describes."""
+    assert len(SAMPLES) == 9
 
 
 @pytest.mark.imap

@@ -98,8 +98,8 @@ def test_test_over_the_sample_folder_prints_a_line_a_mail_and_creates_nothing(tm
     assert re.search(r"01-senior-python-pdf.eml +submit +Senior Python Developer +Applied +Email +job title", out)
     assert "05-unknown-job.eml" in out and "no job matched" in out
     assert re.search(r"04-no-resume.eml +review .*no resume attached", out)  # as the run sets it aside
-    assert "6 mails: 2 review, 4 submit" in out
-    assert ("per job: Customer Support Specialist 1, Data Analyst 1, Python Developer 1, "
+    assert "9 mails: 2 ignore, 2 review, 5 submit" in out
+    assert ("per job: Customer Support Specialist 1, Data Analyst 1, Python Developer 2, "
             "Senior Python Developer 1") in out
     assert created(sandbox) == {}
 
@@ -122,7 +122,7 @@ def test_test_json_is_one_object_per_mail(tmp_path, sandbox, capsys):
     path = config(tmp_path, sandbox.base_url, REPO_RULES)
     assert main(["rules", "test", "--json", "--explain", str(SAMPLES), "--config", str(path)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(lines) == 6
+    assert len(lines) == 9
     first = next(o for o in lines if o["mail"] == "01-senior-python-pdf.eml")
     assert (first["action"], first["rule"], first["job"]["id"]) == ("submit", "job title in the subject", 101)
     assert first["stage"] == {"id": "s-eng-applied", "name": "Applied"} and first["stage_is_default"] is True

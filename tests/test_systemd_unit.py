@@ -99,7 +99,7 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
 
 
 def test_unit_hardening_scores_2_or_lower():
-    """`systemd-analyze security --offline=true` rates the exposure at 2.0 or lower (README states it)."""
+    """`systemd-analyze security --offline=true` rates the exposure at 2.0 or lower (docs/admin.md states it)."""
     done = subprocess.run([_analyze(), "security", "--offline=true", str(UNIT)], capture_output=True, text=True,
                           timeout=60, check=False)
     score = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", done.stdout)

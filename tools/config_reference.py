@@ -1,9 +1,9 @@
-"""Write the README's configuration reference from the declaration of the keys (daemon/settings/keys.py).
+"""Write the configuration reference's key tables from the declaration of the keys (daemon/settings/keys.py).
 
-    python tools/config_reference.py           # rewrite the tables in README.md
-    python tools/config_reference.py --check   # exit 1 when README.md differs from the declaration
+    python tools/config_reference.py           # rewrite the tables in docs/configuration.md
+    python tools/config_reference.py --check   # exit 1 when docs/configuration.md differs from the declaration
 
-Only the text between the README's two markers is written; the prose around it is the README's own.
+Only the text between the page's two markers is written; the prose around it is the page's own.
 """
 
 from __future__ import annotations
@@ -13,22 +13,22 @@ from pathlib import Path
 
 from daemon.settings.reference import with_reference
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 
 def main(argv: list[str]) -> int:
-    text = README.read_text(encoding="utf-8")
+    text = REFERENCE.read_text(encoding="utf-8")
     written = with_reference(text)
     if argv[1:] == ["--check"]:
         if written != text:
-            print(f"{README}: the configuration reference differs from daemon/settings/keys.py; "
+            print(f"{REFERENCE}: the configuration reference differs from daemon/settings/keys.py; "
                   "run python tools/config_reference.py", file=sys.stderr)
             return 1
         return 0
     if argv[1:]:
         print(__doc__, file=sys.stderr)
         return 2
-    README.write_text(written, encoding="utf-8")
+    REFERENCE.write_text(written, encoding="utf-8")
     return 0
 
 

@@ -47,6 +47,14 @@ class Sample:
     body: str
     resume: str = ""  # "", "pdf", "pdf-qp", "docx" or "pdf-octet"
     resume_name: str = ""
+    # A recruiter's inline forward: the candidate whose mail (and resume) `sender` forwarded.
+    forwarded: Candidate | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # extra headers, e.g. an auto-reply's Auto-Submitted
+
+    @property
+    def applicant(self) -> Candidate:
+        """Whose resume the mail carries: the forwarded candidate's, else the sender's."""
+        return self.forwarded or self.sender
 
 
 # -- PDF ------------------------------------------------------------------------------
@@ -174,7 +182,7 @@ def _attachment(sample: Sample, data: bytes) -> MIMEPart:
 
 
 def _resume_bytes(sample: Sample) -> bytes:
-    return docx_resume(sample.sender) if sample.resume == "docx" else pdf_resume(sample.sender)
+    return docx_resume(sample.applicant) if sample.resume == "docx" else pdf_resume(sample.applicant)
 
 
 def build_message(sample: Sample) -> bytes:
@@ -185,6 +193,8 @@ def build_message(sample: Sample) -> bytes:
     msg["Subject"] = sample.subject
     msg["Date"] = sample.date
     msg["Message-ID"] = sample.message_id
+    for name, value in sample.headers:
+        msg[name] = value
     msg.set_content(sample.body)
     msg.add_alternative(_html(sample.body), subtype="html")
     del msg.get_payload(1)["MIME-Version"]  # set_content() adds it to the part; mailers do not
@@ -225,6 +235,25 @@ SAM = Candidate("Sam Okafor", "sam.okafor@example.net", "Python Developer", (
     "2022-2026  Junior developer, Quayside Software (fictional)",
     "Education: BEng Software Engineering, 2022"))
 
+NORA = Candidate("Nora Lindqvist", "nora.lindqvist@example.com", "", ())  # a recruiter at Acme
+AISHA = Candidate("Aisha Rahman", "aisha.rahman@example.org", "Python Developer", (
+    "Skills: Python, data pipelines, Airflow, PostgreSQL, CI/CD",
+    "2020-2026  Software engineer, Saltmarsh Energy (fictional)",
+    "Education: MSc Physics, 2019"))
+PETER = Candidate("Peter Hansen", "peter.hansen@example.net", "", ())
+DIGEST = Candidate("Job Board Digest", "weekly@digest.jobboard.example", "", ())
+
+FORWARD_BODY = (
+    "Hi team,\n\nAisha gave me her CV at the career fair on Thursday; she is applying for the "
+    "Python Developer opening. Could you take it in?\n\nNora\n\n"
+    "---------- Forwarded message ---------\n"
+    "From: Aisha Rahman <aisha.rahman@example.org>\n"
+    "Date: Thu, 5 Mar 2026 at 10:12\n"
+    "Subject: Application: Python Developer\n"
+    "To: Nora Lindqvist <nora.lindqvist@example.com>\n\n"
+    "Dear Nora,\n\nthank you for the talk today. As promised, my CV for the Python Developer "
+    "role is attached.\n\nBest wishes,\nAisha Rahman")
+
 SAMPLES = (
     Sample("01-senior-python-pdf.eml", MARTA, "Application: Senior Python Developer",
            "Mon, 02 Mar 2026 09:14:05 +0100", "<app-7f3a21@mail.example.org>",
@@ -250,6 +279,18 @@ SAMPLES = (
            "Wed, 04 Mar 2026 16:20:12 -0500", "<0a9e77d2@example.net>",
            "Hi,\n\nI am applying for the Python Developer job; my resume is attached.\n\n"
            "Sam Okafor", "pdf-octet", "cv.bin"),
+    Sample("07-recruiter-forward.eml", NORA, "Fwd: Application: Python Developer",
+           "Thu, 05 Mar 2026 17:40:02 +0100", "<fwd-aisha-0305@example.com>",
+           FORWARD_BODY, "pdf", "Aisha_Rahman_CV.pdf", forwarded=AISHA),
+    Sample("08-out-of-office.eml", PETER, "Automatic reply: Application: Senior Python Developer",
+           "Fri, 06 Mar 2026 08:00:03 +0100", "<ooo-7731@example.net>",
+           "I am out of the office until 16 March with no access to my mail. For urgent matters "
+           "please call the front desk.\n\nPeter Hansen",
+           headers=(("Auto-Submitted", "auto-replied"),)),
+    Sample("09-newsletter.eml", DIGEST, "Weekly digest: 40 new Python jobs in your area",
+           "Fri, 06 Mar 2026 06:00:00 +0000", "<digest-2026-10@digest.jobboard.example>",
+           "This week's digest: 40 new Python jobs, 12 data jobs and 8 support jobs near you.\n\n"
+           "You receive this mail because you subscribed to the Job Board Digest."),
 )
 
 

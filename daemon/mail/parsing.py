@@ -12,7 +12,7 @@ Everything here reads attacker-controlled text, so the rules are:
   `get_payload(decode=True)`, whatever the transfer encoding. The header fields, the body
   and the attachments all come from that tree (`read_headers`): the parse reads the mail once.
   (mail-parser read the sender and subject once more until it was measured to add nothing:
-  `benchmarks/parsing.py`, README "Parsing with the standard library".)
+  `benchmarks/parsing.py`, docs/development.md, "Parsing with the standard library".)
 - Header values are unfolded, RFC 2047 decoded, stripped of control characters; raw 8-bit
   headers are read as UTF-8, else Windows-1252. Subjects are NFC. A From whose display name
   is itself an address (`jane@example.com <jane.doe@example.org>`) is read as that name and

@@ -3,7 +3,7 @@ choices, one-line help, and whether it holds a secret or a path.
 
 Read from here: the loader's types, bounds, choices and defaults (`daemon.config`), the set of
 known tables and keys with its "did you mean" hints, the typed settings' defaults, and the
-README's configuration reference (`daemon.settings.reference`, written by
+configuration reference, docs/configuration.md (`daemon.settings.reference`, written by
 `tools/config_reference.py`). What no declaration can say (secrets from a variable or a file,
 URL and address checks, one key checked against another) stays in the loader.
 """
@@ -49,7 +49,7 @@ class Key:
 
     A secret key may be given by the variable `env`, and by a file named in the key `<name>_file`;
     a path is relative to the configuration file's folder. `shown` follows the default in the
-    README (e.g. "(50 MiB)")."""
+    reference (e.g. "(50 MiB)")."""
 
     table: str
     name: str
@@ -147,8 +147,8 @@ KEYS: tuple[Key, ...] = (
          "IDLE issued again this often ({range}; RFC 2177 asks for less than 29 minutes). A lower value finds a "
          "connection a firewall silently dropped sooner."),
     Key("imap", "auth", Kind.CHOICE, "password", '`"password"` (IMAP LOGIN with `password`) or `"oauth2"` '
-        "(XOAUTH2 with an access token from `oauth2_token_url`, for Gmail and Microsoft 365; see \"Gmail and "
-        'Microsoft 365 (OAuth2)" below).', choices=("password", "oauth2")),
+        "(XOAUTH2 with an access token from `oauth2_token_url`, for Gmail and Microsoft 365; see docs/admin.md, "
+        '"Gmail and Microsoft 365 (OAuth2)").', choices=("password", "oauth2")),
     _text("imap", "oauth2_token_url", "", "The provider's token endpoint; required with `auth = \"oauth2\"`. "
           "`https://` (`http://` only to this machine)."),
     _text("imap", "oauth2_client_id", "", "The OAuth2 client (application) id; required with "
@@ -192,7 +192,7 @@ KEYS: tuple[Key, ...] = (
          "(every status but `pending`) is removed from its record: sender name and address, subject, date, "
          "attachment names, the forwarder, the note, and those values wherever a reason, error or journal entry "
          "quotes them ({range}). Ids, hashes, sizes, outcomes, the job and the journal of ATS ids stay. See "
-         "\"Personal data\" below."),
+         "docs/operations.md, \"Personal data\"."),
 
     _text("rules", "path", "rules", "Folder of routing rule files (`*.toml`, read in file-name order; "
           "`rules/README.md` documents every key). An empty or missing folder routes by job code, then job title, "

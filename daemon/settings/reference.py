@@ -1,8 +1,8 @@
-"""The README's configuration reference, drawn from the declaration of the keys.
+"""The configuration reference (docs/configuration.md), drawn from the declaration of the keys.
 
 `reference()` is the Markdown of every table (a `### [table]` heading and a table of its keys);
-`with_reference(readme)` puts it between the README's two markers. `tools/config_reference.py`
-writes it; `tests/test_docs.py` fails when the README differs.
+`with_reference(text)` puts it between the page's two markers. `tools/config_reference.py`
+writes it; `tests/test_docs.py` fails when the page differs.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ def meaning(key: Key) -> str:
     return key.help.replace("{range}", key.range)
 
 
-def with_reference(readme: str) -> str:
-    """The README with the text between its markers replaced by `reference()`."""
-    head, begin, rest = readme.partition(BEGIN)
+def with_reference(text: str) -> str:
+    """The page with the text between its markers replaced by `reference()`."""
+    head, begin, rest = text.partition(BEGIN)
     _, end, tail = rest.partition(END)
     if not (begin and end):
-        raise ValueError(f"the README lacks the markers {BEGIN!r} and {END!r}")
+        raise ValueError(f"the page lacks the markers {BEGIN!r} and {END!r}")
     return f"{head}{BEGIN}\n\n{reference()}\n{END}{tail}"
