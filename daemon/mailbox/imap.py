@@ -506,6 +506,21 @@ class ImapMailbox:
         self._sizes.update((uid, fact.size) for uid, fact in found.items())
         return found
 
+    def arrival_days(self, uids: Sequence[int]) -> dict[int, date]:
+        """INTERNALDATE's date in the offset the server gives it (imapclient would move it to this
+        machine's time zone, and the day could change)."""
+        if not uids:
+            return {}
+        action = "reading arrival dates"
+        client = self.client
+        normalise, client.normalise_times = client.normalise_times, False
+        try:
+            with self._deadline(action, self.settings.timeout_seconds), reading(action):
+                data = client.fetch(list(uids), ["INTERNALDATE"])
+        finally:
+            client.normalise_times = normalise
+        return {uid: item[b"INTERNALDATE"].date() for uid, item in data.items() if b"INTERNALDATE" in item}
+
     def fetch(self, uids: Sequence[int]) -> Fetched:
         """The bodies; a NO to the batch is narrowed down one UID at a time, and a UID missing from
         an OK answer is looked for with a fresh UID SEARCH: still there, it is undelivered, else gone."""
