@@ -413,7 +413,9 @@ class ImapMailbox:
             self._prepare(client, name, key)
         with reading(f"selecting {self.folder!r}"):
             selected = client.select_folder(self.folder, readonly=self.read_only)
-        self._keywords = _allows_keywords(selected)
+        # EXAMINE answers PERMANENTFLAGS () on every server (nothing can be changed in a read-only folder,
+        # RFC 3501 6.3.2): it says nothing of keywords, and a read-only mailbox sets none.
+        self._keywords = False if self.read_only else _allows_keywords(selected)
         return selected
 
     def _require_watched(self, client: IMAPClient) -> None:

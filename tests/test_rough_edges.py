@@ -1,0 +1,54 @@
+"""Rough edges a new admin met (issue 20): warnings that were not true, paths and files that surprised."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from daemon.cli import main
+from daemon.mailbox.imap import ImapMailbox
+from tests.imapserver import Dovecot
+from tests.test_cli import NO_SECRETS
+from tests.test_imap_mailbox import settings
+
+
+@pytest.mark.imap
+@pytest.mark.parametrize("read_only", [True, False], ids=["examine", "select"])
+def test_no_keywords_warning_from_a_server_that_stores_keywords(dovecot: Dovecot, caplog, read_only: bool) -> None:
+    """Dovecot keeps keywords: opening its folder read-only (EXAMINE answers PERMANENTFLAGS ()) or not warns nothing."""
+    mailbox = ImapMailbox(replace(settings(dovecot), processed_folder="", review_folder=""), read_only=read_only)
+    with caplog.at_level(logging.INFO, logger="daemon.mailbox.imap"):
+        mailbox.open()
+        mailbox.close()
+    assert "imap.opened" in caplog.messages
+    assert "imap.keywords_unsupported" not in caplog.messages
+
+
+@pytest.fixture
+def relative_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A configuration `conf/config.toml` without secrets, given relative to the current directory."""
+    for variable in ("ATS_INBOX_CONFIG", "ATS_INBOX_IMAP_PASSWORD", "ATS_INBOX_ATS_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "config.toml").write_text(NO_SECRETS.replace("sqlite:///ats-inbox.db",
+                                                                      f"sqlite:///{tmp_path / 'ats-inbox.db'}"))
+    monkeypatch.chdir(tmp_path)
+    return Path("conf/config.toml")
+
+
+def test_status_prints_the_rules_folder_as_an_absolute_path(relative_config: Path, tmp_path: Path, capsys) -> None:
+    """status names the rules folder by its absolute path, the same from any current directory."""
+    assert main(["--log-level", "ERROR", "status", "--config", str(relative_config)]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Rules:")]
+    assert f" {tmp_path / 'conf' / 'rules'}" in line
+
+
+@pytest.mark.parametrize("words", [["db", "upgrade"], ["status"], ["messages", "list"]], ids=" ".join)
+def test_no_migrate_lock_is_left_beside_the_database(relative_config: Path, tmp_path: Path, words) -> None:
+    """A command that opens (and migrates) the database leaves only the database's own files beside it."""
+    assert main(["--log-level", "ERROR", *words, "--config", str(relative_config)]) == 0
+    assert not list(tmp_path.glob("*.migrate-lock"))
+    assert (tmp_path / "ats-inbox.db").exists()
