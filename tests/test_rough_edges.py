@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import main
+from daemon.cli.demo import run_demo
 from daemon.mailbox.imap import ImapMailbox
 from tests.imapserver import Dovecot
 from tests.test_cli import NO_SECRETS
@@ -52,3 +53,13 @@ def test_no_migrate_lock_is_left_beside_the_database(relative_config: Path, tmp_
     assert main(["--log-level", "ERROR", *words, "--config", str(relative_config)]) == 0
     assert not list(tmp_path.glob("*.migrate-lock"))
     assert (tmp_path / "ats-inbox.db").exists()
+
+
+def test_the_demo_names_no_routing_for_mail_no_job_matched(tmp_path: Path) -> None:
+    """The demo's table: 'job title in the subject' only beside mail it routed to a job, '-' where no job matched."""
+    out = run_demo(tmp_path / "demo")
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("0")}
+    assert "job title in the subject" in rows["01-senior-python-pdf.eml"]
+    for unmatched in ("04-no-resume.eml", "05-unknown-job.eml"):
+        assert rows[unmatched].split()[1:4] == ["review", "-", "-"], rows[unmatched]
+        assert "job title in the subject" not in rows[unmatched]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from daemon.intake.planning import INFERENCE_STEPS
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int = 60) -> str:
     """A left-aligned text table; cells longer than `max_width` are shortened."""
@@ -18,3 +20,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int 
 def _cell(value: object, limit: int) -> str:
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def routed_by(rule: str, job_title: str) -> str:
+    """What routed a message, for people: an inference step only when it found the job (when no job
+    matched, nothing routed the mail; the reason says why)."""
+    return "" if rule in INFERENCE_STEPS and not job_title else rule
