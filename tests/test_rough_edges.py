@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,3 +64,24 @@ def test_the_demo_names_no_routing_for_mail_no_job_matched(tmp_path: Path) -> No
     for unmatched in ("04-no-resume.eml", "05-unknown-job.eml"):
         assert rows[unmatched].split()[1:4] == ["review", "-", "-"], rows[unmatched]
         assert "job title in the subject" not in rows[unmatched]
+
+
+def _walkthrough() -> str:
+    """The systemd walkthrough: the code block that says `systemctl enable --now`, in the README or a guide."""
+    root = Path(__file__).resolve().parent.parent
+    for page in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]:
+        for block in re.findall(r"```sh\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
+            if "systemctl enable --now ats-inbox" in block:
+                return block
+    raise AssertionError("no systemd walkthrough found")
+
+
+def test_the_systemd_walkthrough_previews_before_going_live_and_verifies_after_installing() -> None:
+    """poll --dry-run and backfill --dry-run come before `systemctl enable --now`; verify after the install."""
+    block = _walkthrough()
+    live = block.index("systemctl enable --now ats-inbox")
+    assert -1 < block.find("ats-inbox poll --dry-run") < live
+    assert -1 < block.find("ats-inbox backfill --since") < live
+    assert "--dry-run" in block[block.find("ats-inbox backfill --since"):live]
+    installed = block.index("install -m 0644 systemd/ats-inbox.service")
+    assert installed < block.index("systemd-analyze verify")
