@@ -15,6 +15,8 @@ from daemon.mailbox.imap import ImapMailbox
 from tests.imapserver import Dovecot
 from tests.test_cli import NO_SECRETS
 from tests.test_imap_mailbox import settings
+from tests.test_rules_cli import config as rules_config
+from tests.test_rules_cli import rule_folder
 
 
 @pytest.mark.imap
@@ -85,3 +87,27 @@ def test_the_systemd_walkthrough_previews_before_going_live_and_verifies_after_i
     assert "--dry-run" in block[block.find("ats-inbox backfill --since"):live]
     installed = block.index("install -m 0644 systemd/ats-inbox.service")
     assert installed < block.index("systemd-analyze verify")
+
+
+def test_rules_check_names_the_jobs_whose_pipeline_lacks_the_stage_a_rule_can_reach(tmp_path, sandbox, capsys):
+    """A rule reaching any open job names a stage only one pipeline has: a problem naming the jobs that lack it."""
+    folder = rule_folder(tmp_path, '[[rule]]\nname = "tagged"\nto_tag = "*"\njob = "{tag}"\nstage = "Screening"\n')
+    assert main(["rules", "check", "--config", str(rules_config(tmp_path, sandbox.base_url, folder))]) == 1
+    out = capsys.readouterr().out
+    assert "rule 'tagged': stage 'Screening' is only in some of the pipelines the rule can reach" in out
+    assert "'Senior Python Developer' (pipeline p-eng), 'Python Developer' (pipeline p-eng)" in out
+    assert "'Data Analyst'" not in out.split("lack it:")[1].split(";")[0]
+
+
+def test_rules_check_suggests_the_open_job_an_unknown_title_is_closest_to(tmp_path, sandbox, capsys):
+    """An unknown job title gets a "did you mean" with the closest open job's title."""
+    folder = rule_folder(tmp_path, '[[rule]]\nname = "a"\nsubject = "x"\njob_title = "Data Analist"\n')
+    assert main(["rules", "check", "--config", str(rules_config(tmp_path, sandbox.base_url, folder))]) == 1
+    assert "Did you mean 'Data Analyst'?" in capsys.readouterr().out
+
+
+def test_rules_check_with_syntax_errors_says_the_ats_checks_were_skipped(tmp_path, sandbox, capsys):
+    """Invalid rule files: the output says the checks against the ATS were not made."""
+    folder = rule_folder(tmp_path, '[[rule]]\nname = "a"\nsubjct = "x"\njob_title = "Head Chef"\n')
+    assert main(["rules", "check", "--config", str(rules_config(tmp_path, sandbox.base_url, folder))]) == 1
+    assert "the checks against the ATS (jobs, stages, sources) were skipped" in capsys.readouterr().out

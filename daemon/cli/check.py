@@ -169,7 +169,8 @@ def check_rules(settings: Settings, report: Report, directory: Directory | None)
         for problem in exc.problems:
             report.add(WARNING if problem.warning else PROBLEM, f"rules: {problem}")
         report.add(PROBLEM, f"rules: the rule files in {folder} are invalid: fix the lines above "
-                            "(`ats-inbox rules check` says the same); poll and run refuse to start until then")
+                            "(`ats-inbox rules check` says the same); poll and run refuse to start until then; "
+                            "the jobs, stages and sources they name were not checked against the ATS")
         return None
     if directory is None:
         report.add(OK, f"rules: {rules.summary()} in {folder}, valid (not checked against the ATS: see above)")

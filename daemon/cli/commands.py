@@ -427,7 +427,8 @@ def rules_check(settings: Settings, folder: Path | None = None) -> int:
     except RulesInvalid as exc:
         print("\n".join(str(p) for p in exc.problems))
         print(f"{_count(len(exc.problems), 'problem')} in the rules in {folder}: fix them, then run "
-              "`ats-inbox rules check` again (poll and run refuse to start until then)")
+              "`ats-inbox rules check` again (poll and run refuse to start until then); the checks against "
+              "the ATS (jobs, stages, sources) were skipped until the files are valid")
         return EXIT_FAILED
     directory, why_not = tryout.ats_directory(settings)
     if directory is None:
