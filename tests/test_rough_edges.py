@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,10 +14,14 @@ from daemon.cli import main
 from daemon.cli.demo import run_demo
 from daemon.mailbox.imap import ImapMailbox
 from tests.imapserver import Dovecot
+from tests.test_check import check as run_check
+from tests.test_check import dovecot_folders
+from tests.test_check import problems as check_problems
+from tests.test_check import set_up as check_set_up
 from tests.test_cli import NO_SECRETS
 from tests.test_imap_mailbox import settings
+from tests.test_rules_cli import REPO_RULES, SAMPLES, rule_folder
 from tests.test_rules_cli import config as rules_config
-from tests.test_rules_cli import rule_folder
 
 
 @pytest.mark.imap
@@ -111,3 +116,42 @@ def test_rules_check_with_syntax_errors_says_the_ats_checks_were_skipped(tmp_pat
     folder = rule_folder(tmp_path, '[[rule]]\nname = "a"\nsubjct = "x"\njob_title = "Head Chef"\n')
     assert main(["rules", "check", "--config", str(rules_config(tmp_path, sandbox.base_url, folder))]) == 1
     assert "the checks against the ATS (jobs, stages, sources) were skipped" in capsys.readouterr().out
+
+
+@pytest.mark.imap
+def test_check_reports_every_bad_folder_in_one_run_and_creates_none_while_not_ready(tmp_path, dovecot, sandbox,
+                                                                                    capsys) -> None:
+    """Three misspelled folders: three problems in one run; a missing good folder is not created while not ready."""
+    config = check_set_up(tmp_path, dovecot, sandbox, processed_folder="Jobs/Processed", review_folder="Jobs/Review",
+                          ignored_folder="Jobs/Ignored")
+    code, out = run_check(config, capsys)
+    assert code == 1
+    assert [key for key in ("processed", "review", "ignored")
+            if any(f"imap.{key}_folder" in line for line in check_problems(out))] == ["processed", "review", "ignored"]
+    config.write_text(config.read_text().replace('"Jobs/Processed"', '"Processed"')
+                      .replace('"Jobs/Review"', '"Review"').replace('"Jobs/Ignored"', '"Ignored"')
+                      .replace('source = "Email"', 'source = "Carrier pigeon"'))
+    code, out = run_check(config, capsys)
+    assert code == 1 and "Not ready" in out and "not created while not ready" in out
+    assert dovecot_folders(dovecot) == ["INBOX"]
+    config.write_text(config.read_text().replace('source = "Carrier pigeon"', 'source = "Email"'))
+    code, out = run_check(config, capsys)
+    assert code == 0, out
+    assert sorted(dovecot_folders(dovecot)) == ["INBOX", "Ignored", "Processed", "Review"]
+
+
+def test_rules_test_on_a_maildir_labels_mail_by_date_sender_and_subject_and_says_why_in_full(tmp_path, sandbox,
+                                                                                             capsys) -> None:
+    """rules test over a Maildir: each row named by date, sender and subject (no file name); its why not cut."""
+    maildir = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    shutil.copy(SAMPLES / "01-senior-python-pdf.eml", maildir / "new" / "1796644269.M650157P15594.host")
+    shutil.copy(SAMPLES / "05-unknown-job.eml", maildir / "cur" / "1796644270.M1P2.host:2,S")
+    config = rules_config(tmp_path, sandbox.base_url, REPO_RULES)
+    assert main(["rules", "test", str(maildir), "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "1796644269" not in out and ".host" not in out
+    assert "2026-03-02 09:14, marta.kowalczyk@example.org, 'Application: Senior Python Developer'" in out
+    [row] = [line for line in out.splitlines() if line.startswith("2026-03-04 07:55, lucia.ferrante@example.org")]
+    assert "no job matched: no open job title appears in the subject" in row and "…" not in row

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from daemon.intake.planning import INFERENCE_STEPS
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int = 60) -> str:
-    """A left-aligned text table; cells longer than `max_width` are shortened."""
-    cells = [[_cell(c, max_width) for c in row] for row in rows]
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int = 60,
+          whole: Sequence[str] = ()) -> str:
+    """A left-aligned text table; cells longer than `max_width` are shortened, but in the columns
+    named in `whole` (shown in full)."""
+    cells = [[_cell(c, None if headers[i] in whole else max_width) for i, c in enumerate(row)] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     line = "  ".join("-" * w for w in widths)
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), line]
@@ -17,9 +19,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int 
     return "\n".join(out)
 
 
-def _cell(value: object, limit: int) -> str:
+def _cell(value: object, limit: int | None) -> str:
     text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def routed_by(rule: str, job_title: str) -> str:
