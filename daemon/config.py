@@ -346,9 +346,10 @@ class _Table:
         return str(path)
 
     def resolve(self, name: str) -> Path:
-        """Relative paths are relative to the config file's folder."""
+        """Relative paths are relative to the config file's folder; the result is absolute (it must
+        not change meaning, or read differently, when the current directory changes)."""
         path = Path(name).expanduser()
-        return path if path.is_absolute() else self.path.parent / path
+        return path if path.is_absolute() else (self.path.parent / path).absolute()
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -> Path:

@@ -48,6 +48,10 @@ class FakeMailbox:
         return {u: MessageFacts(len(self.messages[u]), frozenset(self.keywords.get(u, ())))
                 for u in uids if u in self.messages}
 
+    def arrival_days(self, uids: Sequence[int]) -> dict[int, date]:
+        today = datetime.now(UTC).date()
+        return {u: self.arrived.get(u, today) for u in uids if u in self.messages}
+
     def with_message_id(self, message_id: str) -> set[int]:
         return {u for u, raw in self.messages.items()
                 if (HeaderParser().parsestr(raw.decode("utf-8", "replace")).get("Message-ID") or "").strip()

@@ -12,6 +12,7 @@ import pytest
 
 from daemon.files import private_dir, private_file
 from daemon.store import open_store
+from daemon.store.database import _one_migrator
 
 UMASKS = [pytest.param(0o000, id="umask-000"), pytest.param(0o022, id="umask-022"),
           pytest.param(0o700, id="umask-700")]
@@ -53,13 +54,17 @@ def test_existing_files_are_left_as_they_are(tmp_path):
 
 @pytest.mark.parametrize("mask", UMASKS[:2])
 def test_new_sqlite_database_and_its_wal_are_owner_only(tmp_path, mask):
-    """open_store creates the database, its -wal and -shm (and the migration lock) with mode 0600 under any umask."""
+    """open_store creates the database, its -wal and -shm (and the migration lock while held) with mode 0600 under
+    any umask; the lock is gone afterwards."""
+    url = f"sqlite:///{tmp_path / 'ats-inbox.db'}"
     with umask(mask):
-        store = open_store(f"sqlite:///{tmp_path / 'ats-inbox.db'}")
+        with _one_migrator(url):
+            lock = mode(tmp_path / "ats-inbox.db.migrate-lock")
+        store = open_store(url)
         try:
             store.counts()
             modes = {p.name: mode(p) for p in tmp_path.iterdir()}
         finally:
             store.close()
-    assert modes == {"ats-inbox.db": 0o600, "ats-inbox.db-wal": 0o600, "ats-inbox.db-shm": 0o600,
-                     "ats-inbox.db.migrate-lock": 0o600}
+    assert lock == 0o600
+    assert modes == {"ats-inbox.db": 0o600, "ats-inbox.db-wal": 0o600, "ats-inbox.db-shm": 0o600}

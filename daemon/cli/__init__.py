@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "message of the folder since DATE that has no record, with the same journal.")
     backfill.add_argument("--since", type=_day, required=True, metavar="DATE",
                           help="the first arrival date to take in (YYYY-MM-DD)")
+    backfill.add_argument("--dry-run", action="store_true",
+                          help="say what the backfill would do with each message, as `poll --dry-run` does, "
+                               "and touch nothing")
     command("run", "Run the daemon: a pass every [schedule] interval_seconds until SIGTERM, SIGINT or SIGHUP.")
     command("check", "Check before going live: IMAP login and folders, the ATS token, the source, the rules; "
                      "list the open jobs and how mail reaches them. Exit 0 only when everything is ready.")
@@ -225,7 +228,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.demo(args.workdir, args.mail)
     settings = _settings(args)
     handlers = {"poll": lambda s: commands.dry_run(s) if args.dry_run else commands.poll(s),
-                "backfill": lambda s: commands.poll(s, backfill_since=args.since),
+                "backfill": lambda s: (commands.dry_run(s, backfill_since=args.since) if args.dry_run
+                                       else commands.poll(s, backfill_since=args.since)),
                 "run": commands.run, "status": lambda s: commands.status(s, args.limit),
                 "db": commands.db_upgrade, "messages": lambda s: _messages(commands, s, args),
                 "rules": lambda s: _rules(commands, s, args), "check": commands.check}

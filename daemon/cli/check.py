@@ -1,8 +1,9 @@
 """`ats-inbox check`: is everything ready to go live? Each part is tried the way the daemon uses it.
 
     IMAP      log in; the watched folder and the processed, review and ignored folders checked
-              against the server's namespace and separator, and created when missing
-              (ImapMailbox.open(), as a pass starts)
+              against the server's namespace and separator (ImapMailbox.open(), as a pass
+              starts, read-only: every bad folder is said at once); missing target folders
+              are created only when everything else is ready, never while it says "Not ready"
     ATS       the token, by reading the directory (jobs, pipelines, sources); the configured
               source among the sources, and each agency's ([intake] agencies); each open job's
               pipeline and its first stage
@@ -55,6 +56,7 @@ class Report:
 
     lines: list[Line] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # target folders to create once everything is ready
 
     @property
     def ready(self) -> bool:
@@ -73,7 +75,7 @@ class Report:
         return "\n".join(out)
 
 
-MailboxFactory = Callable[[ImapSettings], ImapMailbox]
+MailboxFactory = Callable[..., ImapMailbox]  # (settings, read_only=...)
 ClientFactory = Callable[[AtsSettings], AtsClient]
 
 
@@ -89,26 +91,52 @@ def run_checks(settings: Settings, mailbox_factory: MailboxFactory = ImapMailbox
     rules = check_rules(settings, report, directory)
     if directory is not None:
         report.jobs = job_lines(directory, rules, settings.imap.username)
+    create_folders(settings.imap, report, mailbox_factory)
     return report
 
 
 def check_imap(imap: ImapSettings, report: Report, factory: MailboxFactory) -> None:
-    mailbox = factory(imap)
+    """The login and every folder, read-only: nothing is created here."""
+    mailbox = factory(imap, read_only=True)
+    if not _opened(mailbox, imap, report):
+        return
+    report.missing = list(mailbox.missing)
+    folders = ", ".join(f"{what} {name!r}" for what, name in (
+        ("processed", imap.processed_folder), ("review", imap.review_folder), ("ignored", imap.ignored_folder))
+        if name) or "no folder to move mail to (mail stays in the watched folder, marked)"
+    missing = f" (missing: {', '.join(map(repr, report.missing))})" if report.missing else ""
+    report.add(OK, f"IMAP: logged in as {imap.username} at {imap.host}:{imap.port}; watched folder "
+                   f"{imap.folder!r}; {folders}: usable{missing}")
+
+
+def create_folders(imap: ImapSettings, report: Report, factory: MailboxFactory) -> None:
+    """The missing target folders, created (by opening the mailbox as a pass does) only when
+    everything else checked out."""
+    if not report.missing:
+        return
+    names = ", ".join(map(repr, report.missing))
+    if not report.ready:
+        report.add(WARNING, f"IMAP: {names} not created while not ready (`ats-inbox check` creates them once "
+                            "everything else is ready, as the first pass would)")
+    elif _opened(factory(imap), imap, report):
+        report.add(OK, f"IMAP: created {names}")
+
+
+def _opened(mailbox: ImapMailbox, imap: ImapSettings, report: Report) -> bool:
+    """Open and close the mailbox; False, with every problem reported, when it cannot be used."""
     try:
         mailbox.open()
     except MailboxUnavailable as exc:
         report.add(PROBLEM, f"IMAP: {exc}{_imap_hint(exc, imap.auth)}")
-        return
+        return False
     except ConfigError as exc:
-        report.add(PROBLEM, f"IMAP folders: {exc}; fix the key in the configuration, or create the folder by hand")
-        return
+        for problem in getattr(exc, "problems", (exc,)):
+            report.add(PROBLEM, f"IMAP folders: {problem}; fix the key in the configuration, or create the "
+                                "folder by hand")
+        return False
     finally:
         mailbox.close()
-    folders = ", ".join(f"{what} {name!r}" for what, name in (
-        ("processed", imap.processed_folder), ("review", imap.review_folder), ("ignored", imap.ignored_folder))
-        if name) or "no folder to move mail to (mail stays in the watched folder, marked)"
-    report.add(OK, f"IMAP: logged in as {imap.username} at {imap.host}:{imap.port}; watched folder "
-                   f"{imap.folder!r}; {folders}: present (created when missing)")
+    return True
 
 
 def _imap_hint(exc: MailboxUnavailable, auth: str = "password") -> str:
@@ -174,7 +202,8 @@ def check_rules(settings: Settings, report: Report, directory: Directory | None)
         for problem in exc.problems:
             report.add(WARNING if problem.warning else PROBLEM, f"rules: {problem}")
         report.add(PROBLEM, f"rules: the rule files in {folder} are invalid: fix the lines above "
-                            "(`ats-inbox rules check` says the same); poll and run refuse to start until then")
+                            "(`ats-inbox rules check` says the same); poll and run refuse to start until then; "
+                            "the jobs, stages and sources they name were not checked against the ATS")
         return None
     if directory is None:
         report.add(OK, f"rules: {rules.summary()} in {folder}, valid (not checked against the ATS: see above)")

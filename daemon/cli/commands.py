@@ -22,6 +22,7 @@ from daemon.config import Settings, load_settings
 from daemon.errors import AtsInboxError, ConfigError
 from daemon.intake import preview, reroute, review
 from daemon.intake.planning import FlowOptions, missing_agency_sources
+from daemon.intake.position import LeftOut
 from daemon.intake.retention import purge_person
 from daemon.mailbox import restore
 from daemon.mailbox.recorded import MailDesk
@@ -64,11 +65,12 @@ def poll(settings: Settings, backfill_since: date | None = None) -> int:
     return EXIT_OK
 
 
-def dry_run(settings: Settings) -> int:
-    """`poll --dry-run`: one line per new mail saying what would happen; nothing is changed."""
+def dry_run(settings: Settings, backfill_since: date | None = None) -> int:
+    """`poll --dry-run` (or `backfill --dry-run`): one line per mail the pass would take saying what
+    would happen, and on a first pass what it leaves out; nothing is changed."""
 
     with ats_client(settings.ats) as client:
-        previews, summary = preview.run(settings, client)
+        previews, summary = preview.run(settings, client, backfill_since)
     for item in previews:
         print(item.line)
     print(summary)
@@ -203,13 +205,13 @@ def status_text(store: Store, limit: int, rules_folder: Path | None = None, rule
 
 
 def _left_out(state: FolderState) -> str:
-    """What the first pass over a folder left out, and how to take it in."""
+    """What the first pass over a folder left out (the days its mail arrived), and how to take it in."""
     since = f"{state.window_since:%Y-%m-%d}" if state.window_since else "any date"
     read = " or already read" if state.window_unseen else ""
-    example = state.window_since - timedelta(days=30) if state.window_since else None
-    hint = f"{example:%Y-%m-%d}" if example else "YYYY-MM-DD"
+    left = LeftOut.of(state)
+    dates = f", {left.dates()}" if left.dates() else ""
     return (f"Left out on the first pass over {state.folder}: {state.skipped} message(s) from before {since}{read}"
-            f"; take them in with `ats-inbox backfill --since {hint}`")
+            f"{dates}; take them in with `{left.command()}`")
 
 
 def rules_text(folder: Path, last: PassRecord | None, rules: RulesState | None = None) -> str:
@@ -443,7 +445,8 @@ def rules_check(settings: Settings, folder: Path | None = None) -> int:
     except RulesInvalid as exc:
         print("\n".join(str(p) for p in exc.problems))
         print(f"{_count(len(exc.problems), 'problem')} in the rules in {folder}: fix them, then run "
-              "`ats-inbox rules check` again (poll and run refuse to start until then)")
+              "`ats-inbox rules check` again (poll and run refuse to start until then); the checks against "
+              "the ATS (jobs, stages, sources) were skipped until the files are valid")
         return EXIT_FAILED
     directory, why_not = tryout.ats_directory(settings)
     if directory is None:

@@ -24,7 +24,7 @@ from typing import Any
 import daemon
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.cli.report import table
+from daemon.cli.report import routed_by, table
 from daemon.domain import NEEDS_PERSON, Status
 from daemon.files import private_dir, private_file
 from daemon.intake.flow import FlowOptions
@@ -73,8 +73,9 @@ def _report(service: Service, folder: LocalFolder, summary: PassSummary, workdir
     folder.open()
     names = folder.file_names()
     records = [service.store.message_in(folder.account, folder.folder, uid) for uid in names]
-    rows = [[names[r.uid], r.status, r.job_title or "-", r.rule or "-", r.applicant_id or "-", r.candidate_id or "-",
-             r.reason or r.last_error or ""] for r in records if r is not None]
+    rows = [[names[r.uid], r.status, r.job_title or "-", routed_by(r.rule, r.job_title) or "-",
+             r.applicant_id or "-", r.candidate_id or "-", r.reason or r.last_error or ""]
+            for r in records if r is not None]
     head = (f"Processed {summary.seen} new message(s): {summary.submitted} submitted, "
             f"{summary.set_aside} set aside, {summary.pending} waiting for retry."
             if summary.seen else "Nothing new: every message was already processed in an earlier run.")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from daemon.cli.report import table
+from daemon.cli.report import routed_by, table
 from daemon.intake.lifecycle import ALLOWED, PersonAction
 from daemon.store.models import MessageRecord, StepRecord
 
@@ -47,7 +47,7 @@ def show_text(record: MessageRecord, steps: Sequence[StepRecord]) -> str:
         ("SHA-256", m.sha256), ("Size", f"{m.size} bytes"),
         ("Job", f"{m.job_title} ({m.job_id})" if m.job_id else m.job_title),
         ("Candidate found by", m.found_by), ("Forwarded by", m.forwarded_by),
-        ("Routed by", m.rule), ("Routing reason", m.route_reason),
+        ("Routed by", routed_by(m.rule, m.job_title)), ("Routing reason", m.route_reason),
         ("Applicant", m.applicant_id), ("Candidate", m.candidate_id), ("Attempts", str(m.attempts)),
         ("Last error", m.last_error),
         ("Duplicate of", f"#{m.duplicate_of}" if m.duplicate_of else ""), ("Note", m.note),

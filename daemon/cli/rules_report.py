@@ -147,7 +147,7 @@ def rows(tried: Sequence[Tried], defaults: Defaults) -> str:
         lines.append([one.name, one.action, job, stage.name if one.submitted and stage else "-",
                       source if one.submitted else "-", f"{plan.rule}: {why}", people, forwarder])
     return table(["Mail", "Action", "Job", "Stage", "Source", "Rule: why", "Candidate", "Forwarded by"], lines,
-                 max_width=70)
+                 max_width=70, whole=("Mail", "Rule: why"))
 
 
 def summary(tried: Sequence[Tried]) -> str:

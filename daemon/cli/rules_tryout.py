@@ -13,6 +13,8 @@ import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from daemon.ats.directory import AtsDirectory
@@ -69,19 +71,34 @@ def ats_directory(settings: Settings, *, strict: bool = False) -> tuple[Director
 
 
 def mails(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of one mail file, or of each mail of a folder of .eml files or a Maildir."""
+    """(name, bytes) of one mail file, or of each mail of a folder of .eml files or a Maildir; a
+    Maildir's mail is named by its date, sender and subject (its file names say nothing to a person)."""
     if not path.is_dir():
         yield str(path), path.read_bytes()
         return
+    maildir = any((path / sub).is_dir() for sub in ("new", "cur"))
     folder = LocalFolder(path)
     folder.open()
     try:
         names = folder.file_names()
         for uid in sorted(names, key=names.__getitem__):
             for raw in folder.fetch([uid]).values():
-                yield names[uid], raw
+                yield (label(raw) if maildir else names[uid]), raw
     finally:
         folder.close()
+
+
+def label(raw: bytes) -> str:
+    """'2026-11-30 09:12, ana@example.org, "Application: Data Analyst"': a mail as a person finds it."""
+    try:
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        sent = headers["Date"].datetime if headers["Date"] is not None else None
+        sender = headers["From"].addresses[0].addr_spec if headers["From"] is not None else ""
+        subject = str(headers["Subject"] or "")
+    except Exception:  # hostile or broken headers: the label says so, the mail is still tried
+        return "(headers unreadable)"
+    when = f"{sent:%Y-%m-%d %H:%M}" if sent is not None else "no date"
+    return f"{when}, {' '.join(sender.split()) or 'no sender'}, {' '.join(subject.split())!r}"
 
 
 def try_mail(name: str, raw: bytes, rules: RuleSet, directory: Directory, options: FlowOptions) -> Tried:

@@ -8,12 +8,15 @@ A UIDVALIDITY change voids every UID seen so far: mail already recorded is recog
 its content (daemon.mail.identity), so nothing is submitted twice, and the first pass's window
 (its date and unread-only rule) is applied again to the new UIDs, so that what it left out stays
 left out; the count of what it leaves out is taken again (mail with our keywords is not counted:
-we handled it).
+we handled it). What is left out is described by `LeftOut`: how many, the days the oldest and
+newest arrived, and the `backfill` command that takes it in; the dry run says the same.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 from daemon.config import FirstPass
@@ -24,6 +27,58 @@ from daemon.store.models import FolderState
 from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
+BATCH = 1000  # UIDs per FETCH when reading what the window leaves out
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """The mail a folder's first-pass window leaves out: how many, and the days the oldest and the
+    newest arrived (INTERNALDATE as the server dates it; None when unknown)."""
+
+    count: int
+    oldest: date | None = None
+    newest: date | None = None
+
+    @classmethod
+    def of(cls, state: FolderState) -> LeftOut:
+        return cls(state.skipped, state.skipped_from, state.skipped_until)
+
+    def dates(self) -> str:
+        if self.oldest is None or self.newest is None:
+            return ""
+        return f"arrived {self.oldest:%Y-%m-%d}" if self.oldest == self.newest else \
+            f"arrived from {self.oldest:%Y-%m-%d} to {self.newest:%Y-%m-%d}"
+
+    def command(self) -> str:
+        """The command that takes it in: every mail of the folder since the oldest's day that has no record."""
+        since = f"{self.oldest:%Y-%m-%d}" if self.oldest is not None else "YYYY-MM-DD"
+        return f"ats-inbox backfill --since {since}"
+
+
+def left_out(mailbox: Mailbox, uids: list[int]) -> LeftOut:
+    """`uids` as left out by the window: mail with our keywords excepted (we handled it), with the days
+    the oldest and newest arrived; read in batches (a folder may hold years of mail)."""
+    days: list[date] = []
+    for start in range(0, len(uids), BATCH):
+        batch = uids[start:start + BATCH]
+        ours = {uid for uid, facts in mailbox.facts(batch).items() if facts.keywords}
+        days += [day for uid, day in mailbox.arrival_days([u for u in batch if u not in ours]).items()]
+    return LeftOut(len(days), min(days, default=None), max(days, default=None))
+
+
+def window_uids(mailbox: Mailbox, since: date | None, unseen_only: bool) -> tuple[list[int], list[int]]:
+    """A first pass over the folder: the UIDs in its window, and those it leaves out, ascending."""
+    everything = mailbox.uids_after(0)
+    if not everything:
+        return [], []
+    inside = mailbox.window(since, unseen_only)
+    return [uid for uid in everything if uid in inside], [uid for uid in everything if uid not in inside]
+
+
+def backfill_uids(mailbox: Mailbox, store: Store | None, key: Callable[[int], MessageKey], since: date) -> list[int]:
+    """A backfill: the folder's mail since `since` (any flag) that has no record, ascending."""
+    found = sorted(mailbox.window(since, unseen_only=False))
+    return [uid for uid in found if store is None or store.message(key(uid)) is None]
 
 
 class FolderPosition:
@@ -75,8 +130,7 @@ class FolderPosition:
         """UIDs above the highest handled, those the first pass's window leaves out excepted; for a
         backfill, the folder's mail since the date that has no record yet."""
         if self.backfill_since is not None:
-            found = sorted(self.mailbox.window(self.backfill_since, unseen_only=False))
-            return [uid for uid in found if self.store.message(self.key(uid)) is None]
+            return backfill_uids(self.mailbox, self.store, self.key, self.backfill_since)
         return fresh_uids(self.mailbox, self._state)
 
     def _folder_state(self) -> FolderState:
@@ -99,13 +153,12 @@ class FolderPosition:
             return self.store.folder_state(account, folder)
         since = state.window_since.date() if state.window_since is not None else None
         inside = self.mailbox.window(since, state.window_unseen) | self._follow_pending(everything)
-        outside = [uid for uid in everything if uid not in inside]
-        ours = sum(1 for start in range(0, len(outside), 1000)
-                   for facts in self.mailbox.facts(outside[start:start + 1000]).values() if facts.keywords)
-        skipped = len(outside) - ours
-        log.info("imap.window_again", extra={"folder": folder, "messages": len(everything), "left_out": skipped})
+        skipped = left_out(self.mailbox, [uid for uid in everything if uid not in inside])
+        log.info("imap.window_again", extra={"folder": folder, "messages": len(everything),
+                                             "left_out": skipped.count})
         self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=max(everything),
-                                     skipped=skipped)
+                                     skipped=skipped.count, skipped_from=skipped.oldest,
+                                     skipped_until=skipped.newest)
         return self.store.folder_state(account, folder)
 
     def _follow_pending(self, everything: list[int]) -> set[int]:
@@ -131,18 +184,18 @@ class FolderPosition:
         """A folder seen for the first time: only mail in the window is taken; the rest is
         counted (never recorded one by one) and left untouched."""
         account, folder, window = self.mailbox.account, self.mailbox.folder, self.first_pass
-        everything = self.mailbox.uids_after(0) if window is not None else []
-        if window is None or not everything:
+        since = window.since(datetime.now(UTC).date()) if window is not None else None
+        inside, outside = window_uids(self.mailbox, since, window.unseen_only) if window is not None else ([], [])
+        if window is None or not (inside or outside):
             self.store.save_folder_state(account, folder, self.uidvalidity, 0)
             return self.store.folder_state(account, folder)
-        since = window.since(datetime.now(UTC).date())
-        inside = self.mailbox.window(since, window.unseen_only)
-        skipped = sum(1 for uid in everything if uid not in inside)
-        log.info("imap.first_pass", extra={"folder": folder, "messages": len(everything), "left_out": skipped,
-                                           "window": window.describe()})
+        skipped = left_out(self.mailbox, outside)
+        log.info("imap.first_pass", extra={"folder": folder, "messages": len(inside) + len(outside),
+                                           "left_out": skipped.count, "window": window.describe()})
         moment = datetime.combine(since, time.min, tzinfo=UTC) if since is not None else None
-        self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=max(everything),
-                                     window_since=moment, window_unseen=window.unseen_only, skipped=skipped)
+        self.store.save_folder_state(account, folder, self.uidvalidity, 0, window_end_uid=max(inside + outside),
+                                     window_since=moment, window_unseen=window.unseen_only, skipped=skipped.count,
+                                     skipped_from=skipped.oldest, skipped_until=skipped.newest)
         return self.store.folder_state(account, folder)
 
 

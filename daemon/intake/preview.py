@@ -1,4 +1,4 @@
-"""`ats-inbox poll --dry-run`: what a pass would do with each new mail, touching nothing.
+"""`ats-inbox poll --dry-run` and `backfill --dry-run`: what a pass would do with each mail, touching nothing.
 
 The mailbox is opened read-only (EXAMINE; no folder created, no flag, no move), bodies are
 read with BODY.PEEK[], the database is only read (and not created when it does not exist),
@@ -7,6 +7,9 @@ planned by the run's own functions (daemon.intake.planning: `read`, `plan`, the 
 limits) with the run's options (`FlowOptions.from_settings`) and a target journalled by an
 earlier attempt, so the preview says what the pass would do: who the candidate is and who
 forwarded, which resumes, which job, stage and source, or why it would be ignored or set aside.
+The mail looked at is chosen as the run chooses it (daemon.intake.position): on a first pass,
+the mail in its window, and what it leaves out is counted and dated; for a backfill, the
+folder's mail since the date that has no record.
 """
 
 from __future__ import annotations
@@ -15,17 +18,18 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from daemon.ats.directory import AtsDirectory
 from daemon.config import Settings
-from daemon.domain import Person, Status
+from daemon.domain import MessageKey, Person, Status
 from daemon.intake import planning
 from daemon.intake.journal import StoreJournal
 from daemon.intake.lifecycle import owed
 from daemon.intake.planning import Directory, FlowOptions, Plan, named, who
-from daemon.intake.position import fresh_uids
+from daemon.intake.position import LeftOut, backfill_uids, fresh_uids, left_out, window_uids
 from daemon.intake.submission import Target, recorded_target
 from daemon.mail import ParsedEmail
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Mailbox
@@ -87,11 +91,23 @@ class Planner:
         return planning.flooding(recorded + self.senders[sender], self.options, email)
 
 
-def preview(settings: Settings, planner: Planner, mailbox: Mailbox, store: Store | None) -> Iterator[Preview]:
-    """One Preview per mail the next pass would take, in order."""
+@dataclass
+class Sweep:
+    """What a dry run found besides the mail it plans: the mail a first pass would leave out."""
+
+    left_out: LeftOut | None = None
+
+
+def preview(settings: Settings, planner: Planner, mailbox: Mailbox, store: Store | None,
+            backfill_since: date | None = None, sweep: Sweep | None = None) -> Iterator[Preview]:
+    """One Preview per mail the next pass (a backfill since `backfill_since`, when given) would take,
+    in order; `sweep` is told what a first pass would leave out."""
     info = mailbox.open()
     try:
-        uids, targets = _new_uids(settings, mailbox, store, info.uidvalidity)
+        if backfill_since is not None:
+            uids, targets = _backfill_uids(mailbox, store, info.uidvalidity, backfill_since)
+        else:
+            uids, targets = _new_uids(settings, mailbox, store, info.uidvalidity, sweep or Sweep())
         for start in range(0, len(uids), BATCH):
             batch = uids[start:start + BATCH]
             facts = mailbox.facts(batch)
@@ -108,21 +124,39 @@ def preview(settings: Settings, planner: Planner, mailbox: Mailbox, store: Store
 
 
 def _new_uids(settings: Settings, mailbox: Mailbox, store: Store | None,
-              uidvalidity: int) -> tuple[list[int], dict[int, Target]]:
+              uidvalidity: int, sweep: Sweep) -> tuple[list[int], dict[int, Target]]:
     """The UIDs the next pass would look at: pending ones, then those above the highest seen
-    (on a first pass: those in its window); and the targets journalled for pending ones."""
+    (on a first pass: those in its window, and `sweep` told what it leaves out); and the
+    targets journalled for pending ones."""
     account, folder = mailbox.account, mailbox.folder
     state = store.folder_state(account, folder) if store is not None else None
     if state is not None and state.uidvalidity == uidvalidity:
-        records = store.messages_at(account, folder, uidvalidity, store.pending_uids(account, folder, uidvalidity))
-        due = sorted(uid for uid, record in records.items() if owed(record.status))
-        targets = {uid: target for uid in due
-                   if (target := recorded_target(StoreJournal(store, records[uid].id))) is not None}
+        due, targets = _owed(store, account, folder, uidvalidity)
         known = set(due)
         return due + [uid for uid in fresh_uids(mailbox, state) if uid not in known], targets
     window = settings.imap.first_pass
-    inside = mailbox.window(window.since(datetime.now(UTC).date()), window.unseen_only)
-    return sorted(uid for uid in mailbox.uids_after(0) if uid in inside), {}
+    inside, outside = window_uids(mailbox, window.since(datetime.now(UTC).date()), window.unseen_only)
+    sweep.left_out = left_out(mailbox, outside)
+    return inside, {}
+
+
+def _backfill_uids(mailbox: Mailbox, store: Store | None, uidvalidity: int,
+                   since: date) -> tuple[list[int], dict[int, Target]]:
+    """The UIDs a backfill would look at, as FolderPosition takes them: pending ones, then the
+    folder's mail since `since` that has no record; and the targets journalled for pending ones."""
+    account, folder = mailbox.account, mailbox.folder
+    due, targets = _owed(store, account, folder, uidvalidity) if store is not None else ([], {})
+    known = set(due)
+    key = partial(MessageKey, account, folder, uidvalidity)
+    return due + [uid for uid in backfill_uids(mailbox, store, key, since) if uid not in known], targets
+
+
+def _owed(store: Store, account: str, folder: str, uidvalidity: int) -> tuple[list[int], dict[int, Target]]:
+    """The pending UIDs a pass takes first, and the targets journalled for them."""
+    records = store.messages_at(account, folder, uidvalidity, store.pending_uids(account, folder, uidvalidity))
+    due = sorted(uid for uid, record in records.items() if owed(record.status))
+    return due, {uid: target for uid in due
+                 if (target := recorded_target(StoreJournal(store, records[uid].id))) is not None}
 
 
 def _said(plan: Plan) -> str:
@@ -166,19 +200,35 @@ def existing_store(url: str) -> Store | None:
     return open_store(url, migrate=False)
 
 
-def run(settings: Settings, client) -> tuple[list[Preview], str]:
-    """The previews for the next pass, and a one-line summary."""
+def run(settings: Settings, client, backfill_since: date | None = None) -> tuple[list[Preview], str]:
+    """The previews for the next pass (or a backfill since `backfill_since`), and a summary: the
+    counts, and on a first pass the mail it would leave out and how to take it in."""
     store = existing_store(settings.database_url)
+    sweep = Sweep()
     try:
         ats = AtsDirectory(client, source_name=settings.ats.source)
         planner = Planner(FlowOptions.from_settings(settings), load_rules(settings.rules_path),
                           Directory(ats.open_jobs(), ats.pipelines(), ats.sources()), store)
-        previews = list(preview(settings, planner, ImapMailbox(settings.imap, read_only=True), store))
+        previews = list(preview(settings, planner, ImapMailbox(settings.imap, read_only=True), store,
+                                backfill_since, sweep))
     finally:
         if store is not None:
             store.close()
     counts: dict[str, int] = {}
     for item in previews:
         counts[item.status] = counts.get(item.status, 0) + 1
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no new mail"
-    return previews, f"dry run: {summary}; nothing was sent, flagged, moved or recorded"
+    nothing = f"no mail since {backfill_since} without a record" if backfill_since else "no new mail"
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or nothing
+    said = f"dry run: {summary}; nothing was sent, flagged, moved or recorded"
+    if sweep.left_out is not None and sweep.left_out.count:
+        said += "\n" + _leaves_out(sweep.left_out, settings)
+    return previews, said
+
+
+def _leaves_out(left: LeftOut, settings: Settings) -> str:
+    """The mail a first pass leaves out: how many, from when to when, and how to take it in."""
+    window = settings.imap.first_pass
+    dates = f", {left.dates()}" if left.dates() else ""
+    return (f"the first pass takes only {window.describe()}: it would leave out {left.count} message(s) in "
+            f"{settings.imap.folder!r}{dates}, untouched; take them in after it with `{left.command()}` "
+            f"(see first with `{left.command()} --dry-run`)")

@@ -67,6 +67,10 @@ class Mailbox(Protocol):
     def facts(self, uids: Sequence[int]) -> dict[int, MessageFacts]:
         """Size and our keywords of each message that still exists."""
 
+    def arrival_days(self, uids: Sequence[int]) -> dict[int, date]:
+        """The day each message arrived (its INTERNALDATE's date, as the server dates it: the day a
+        search SINCE compares), for each message that still exists."""
+
     def fetch(self, uids: Sequence[int]) -> Fetched:
         """The raw bytes of each message, without marking it read; those the server would not
         send are in `undelivered` with its words (see Fetched)."""

@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, IMAPClientReadOnlyError, LoginError
@@ -353,6 +354,14 @@ class Relocation:
 
 # -- the mailbox ----------------------------------------------------------------------------
 
+class FolderProblems(ConfigError):
+    """More than one configured folder cannot be used: each problem (a ConfigError naming its key)."""
+
+    def __init__(self, problems: Sequence[ConfigError]):
+        self.problems = tuple(problems)
+        super().__init__("; ".join(str(p) for p in problems))
+
+
 class ImapMailbox:
     """One folder of one IMAP account."""
 
@@ -377,6 +386,7 @@ class ImapMailbox:
         self._keywords = False
         self._layout: Layout | None = None
         self._ready: set[str] = set()  # target folders checked and existing
+        self.missing: list[str] = []  # read-only: target folders found missing at open (not created)
         self._uidvalidity = 0
 
     def _connect(self) -> IMAPClient:
@@ -405,15 +415,23 @@ class ImapMailbox:
             self._can_move = client.has_capability("MOVE")
             self._uidplus = client.has_capability("UIDPLUS")
             self._layout = Layout.read(client)
-        self._ready = set()
-        check_folder_name(s.folder, "imap.folder", self._layout)
-        self._require_watched(client)
-        for key, name in (("imap.processed_folder", s.processed_folder), ("imap.review_folder", s.review_folder),
-                          ("imap.ignored_folder", s.ignored_folder)):
-            self._prepare(client, name, key)
+        self._ready, self.missing = set(), []
+        problems = _problems(partial(check_folder_name, s.folder, "imap.folder", self._layout),
+                             partial(self._require_watched, client))
+        targets = [(key, name) for key, name in (("imap.processed_folder", s.processed_folder),
+                                                  ("imap.review_folder", s.review_folder),
+                                                  ("imap.ignored_folder", s.ignored_folder))
+                   if name and canonical(name) != canonical(self.folder)]
+        # every folder is checked, all their problems said at once; none is created while the watched one is wrong
+        problems += _problems(*(partial(check_folder_name, name, key, self._layout) if problems else
+                                partial(self._prepare, client, name, key) for key, name in targets))
+        if problems:
+            raise problems[0] if len(problems) == 1 else FolderProblems(problems)
         with reading(f"selecting {self.folder!r}"):
             selected = client.select_folder(self.folder, readonly=self.read_only)
-        self._keywords = _allows_keywords(selected)
+        # EXAMINE answers PERMANENTFLAGS () on every server (nothing can be changed in a read-only folder,
+        # RFC 3501 6.3.2): it says nothing of keywords, and a read-only mailbox sets none.
+        self._keywords = False if self.read_only else _allows_keywords(selected)
         return selected
 
     def _require_watched(self, client: IMAPClient) -> None:
@@ -441,6 +459,7 @@ class ImapMailbox:
             exists = any(listed == name for _f, _s, listed in client.list_folders("", name))
         if not exists and self.read_only:
             log.info("imap.folder_missing", extra={"folder": name, "key": key})
+            self.missing.append(name)
             return name
         if not exists:
             try:
@@ -505,6 +524,21 @@ class ImapMailbox:
                  for uid, item in data.items() if b"RFC822.SIZE" in item}
         self._sizes.update((uid, fact.size) for uid, fact in found.items())
         return found
+
+    def arrival_days(self, uids: Sequence[int]) -> dict[int, date]:
+        """INTERNALDATE's date in the offset the server gives it (imapclient would move it to this
+        machine's time zone, and the day could change)."""
+        if not uids:
+            return {}
+        action = "reading arrival dates"
+        client = self.client
+        normalise, client.normalise_times = client.normalise_times, False
+        try:
+            with self._deadline(action, self.settings.timeout_seconds), reading(action):
+                data = client.fetch(list(uids), ["INTERNALDATE"])
+        finally:
+            client.normalise_times = normalise
+        return {uid: item[b"INTERNALDATE"].date() for uid, item in data.items() if b"INTERNALDATE" in item}
 
     def fetch(self, uids: Sequence[int]) -> Fetched:
         """The bodies; a NO to the batch is narrowed down one UID at a time, and a UID missing from
@@ -585,6 +619,17 @@ class ImapMailbox:
         except (IMAPClientError, OSError, EOFError, MailboxUnavailable):
             log.debug("imap.logout_failed")
             _drop(client)
+
+
+def _problems(*checks: Callable[[], object]) -> list[ConfigError]:
+    """The ConfigError of each check that raised one, in order; every check is run."""
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except ConfigError as exc:
+            problems.append(exc)
+    return problems
 
 
 def _unselectable(flags: Sequence[bytes | str]) -> bool:

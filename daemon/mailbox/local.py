@@ -62,6 +62,10 @@ class LocalFolder:
         """Each file's size; files carry no keywords (what was done is only in the store)."""
         return {uid: MessageFacts(self._files[uid].stat().st_size) for uid in uids if uid in self._files}
 
+    def arrival_days(self, uids: Sequence[int]) -> dict[int, date]:
+        """Files have no arrival date: the day each file was last written."""
+        return {uid: date.fromtimestamp(self._files[uid].stat().st_mtime) for uid in uids if uid in self._files}
+
     def fetch(self, uids: Sequence[int]) -> Fetched:
         return Fetched({uid: self._files[uid].read_bytes() for uid in uids if uid in self._files})
 

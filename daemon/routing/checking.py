@@ -8,6 +8,7 @@ the mail goes to review, never elsewhere. Jobs taken from what the conditions ca
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 from daemon.ats.models import Job, Pipeline, Source
@@ -35,7 +36,7 @@ def _job_and_stage(rule: Rule, jobs: Sequence[Job], pipelines: Sequence[Pipeline
     if ref is not None and not ref.placeholders:
         found = find_job(ref.by, ref.value, jobs)
         if found.thing is None:
-            what = "mail it matches goes to review" if found.closed else "fix the job"
+            what = "mail it matches goes to review" if found.closed else f"fix the job{_nearest_job(ref.value, jobs)}"
             return [Problem(rule.file, rule.line, f"rule {rule.name!r}: {found.why}: {what}", warning=found.closed)]
         if rule.stage:
             stage = find_stage(rule.stage, found.thing, pipelines)
@@ -46,4 +47,25 @@ def _job_and_stage(rule: Rule, jobs: Sequence[Job], pipelines: Sequence[Pipeline
         names = sorted({s.name for p in pipelines for s in p.stages})
         return [Problem(rule.file, rule.line, f"rule {rule.name!r}: no pipeline has a stage {rule.stage!r} "
                                               f"(stages: {', '.join(map(repr, names)) or 'none'}): fix `stage`")]
+    if rule.stage:
+        return _stage_everywhere(rule, jobs, pipelines)
     return []
+
+
+def _stage_everywhere(rule: Rule, jobs: Sequence[Job], pipelines: Sequence[Pipeline]) -> list[Problem]:
+    """A rule that can reach any open job (its job from the mail, or inferred) names a stage some of
+    their pipelines lack: the mail of those jobs would go to review."""
+    lacking = [job for job in jobs if job.is_open and find_stage(rule.stage, job, pipelines).thing is None]
+    if not lacking:
+        return []
+    said = ", ".join(f"{job.title!r} (pipeline {job.pipeline_id})" for job in lacking)
+    return [Problem(rule.file, rule.line, f"rule {rule.name!r}: stage {rule.stage!r} is only in some of the "
+                                          f"pipelines the rule can reach; these open jobs lack it: {said}; their "
+                                          "mail would go to review: name the job, or add the stage in the ATS")]
+
+
+def _nearest_job(value: str, jobs: Sequence[Job]) -> str:
+    """" Did you mean 'x'?" for the open job title (or code) closest to `value`, as the keys' hints say it."""
+    names = {name.casefold(): name for job in jobs if job.is_open for name in (job.title, job.code) if name}
+    close = difflib.get_close_matches(value.strip().casefold(), list(names), n=1, cutoff=0.6)
+    return f" Did you mean '{names[close[0]]}'?" if close else ""

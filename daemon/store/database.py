@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -129,18 +130,35 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
 @contextmanager
 def _one_migrator(url: str) -> Iterator[None]:
     """One process at a time migrates an SQLite file: Alembic does not run SQLite's DDL in one
-    transaction, so two daemons started together could both add the same column."""
+    transaction, so two daemons started together could both add the same column. The lock file
+    is removed by its holder before it lets go, so none is left beside the database; a process
+    that waited on a file removed meanwhile takes the lock again on a new one."""
     path = sqlite_path(url)
     if path is None:
         yield
         return
-    lock = private_file(path.with_name(path.name + ".migrate-lock"))
-    with lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = path.with_name(path.name + ".migrate-lock")
+    while True:
+        with private_file(lock).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            if not _same_file(handle.fileno(), lock):
+                continue  # the holder removed it while we waited: lock the next one
+            try:
+                yield
+            finally:
+                lock.unlink(missing_ok=True)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether `path` still names the open file `fd`."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
 
 
 def sqlite_path(url: str) -> Path | None:

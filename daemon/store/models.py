@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -116,6 +127,10 @@ class FolderState(Base):
     window_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     window_unseen: Mapped[bool] = mapped_column(Boolean, default=False)
     skipped: Mapped[int] = mapped_column(Integer, default=0)  # mail left out by the window, counted
+    # The days the oldest and newest of that mail arrived (INTERNALDATE, as the server dates it): what
+    # `backfill --since` needs to take it in. None when nothing was left out, or counted before 0008.
+    skipped_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    skipped_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
