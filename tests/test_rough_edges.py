@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from tests.test_check import problems as check_problems
 from tests.test_check import set_up as check_set_up
 from tests.test_cli import NO_SECRETS
 from tests.test_imap_mailbox import settings
-from tests.test_rules_cli import REPO_RULES, SAMPLES, rule_folder
+from tests.test_rules_cli import REPO_RULES, rule_folder, sample_maildir
 from tests.test_rules_cli import config as rules_config
 
 
@@ -143,11 +142,7 @@ def test_check_reports_every_bad_folder_in_one_run_and_creates_none_while_not_re
 def test_rules_test_on_a_maildir_labels_mail_by_date_sender_and_subject_and_says_why_in_full(tmp_path, sandbox,
                                                                                              capsys) -> None:
     """rules test over a Maildir: each row named by date, sender and subject (no file name); its why not cut."""
-    maildir = tmp_path / "Maildir"
-    for sub in ("new", "cur", "tmp"):
-        (maildir / sub).mkdir(parents=True)
-    shutil.copy(SAMPLES / "01-senior-python-pdf.eml", maildir / "new" / "1796644269.M650157P15594.host")
-    shutil.copy(SAMPLES / "05-unknown-job.eml", maildir / "cur" / "1796644270.M1P2.host:2,S")
+    maildir = sample_maildir(tmp_path, new="1796644269.M650157P15594.host", cur="1796644270.M1P2.host:2,S")
     config = rules_config(tmp_path, sandbox.base_url, REPO_RULES)
     assert main(["rules", "test", str(maildir), "--config", str(config)]) == 0
     out = capsys.readouterr().out

@@ -144,13 +144,19 @@ def test_test_reports_unreadable_mail_and_goes_on(tmp_path, sandbox, capsys):
     assert "2 mails: 1 submit, 1 unreadable" in out
 
 
-def test_test_reads_a_maildir(tmp_path, sandbox, capsys):
-    """A Maildir's new/ and cur/ mail is tried like a folder of .eml files."""
+def sample_maildir(tmp_path: Path, *, new: str, cur: str) -> Path:
+    """A Maildir holding sample 01 in new/ and sample 05 (read) in cur/, under the given file names."""
     maildir = tmp_path / "Maildir"
     for sub in ("new", "cur", "tmp"):
         (maildir / sub).mkdir(parents=True)
-    shutil.copy(SAMPLES / "01-senior-python-pdf.eml", maildir / "new" / "1.host")
-    shutil.copy(SAMPLES / "05-unknown-job.eml", maildir / "cur" / "2.host:2,S")
+    shutil.copy(SAMPLES / "01-senior-python-pdf.eml", maildir / "new" / new)
+    shutil.copy(SAMPLES / "05-unknown-job.eml", maildir / "cur" / cur)
+    return maildir
+
+
+def test_test_reads_a_maildir(tmp_path, sandbox, capsys):
+    """A Maildir's new/ and cur/ mail is tried like a folder of .eml files."""
+    maildir = sample_maildir(tmp_path, new="1.host", cur="2.host:2,S")
     path = config(tmp_path, sandbox.base_url, REPO_RULES)
     assert main(["rules", "test", str(maildir), "--config", str(path)]) == 0
     assert "2 mails: 1 review, 1 submit" in capsys.readouterr().out

@@ -266,10 +266,13 @@ def _review_reason(decision: Decision) -> str:
 
 
 def who(candidacy: Candidacy) -> str:
-    """The candidate as a person reads it: 'Name <address>', or that the ATS reads them in the CV."""
-    if candidacy.person is not None and candidacy.person.address:
-        return candidacy.person.named()
-    return "the person the ATS reads in the CV"
+    """The candidate as a person reads it: 'Name <address>', or what the ATS must read in the CV for the
+    run to go on (a preview cannot know the ATS's reading: the run sets the mail aside without it)."""
+    person = candidacy.person
+    if person is not None and person.address:
+        return person.named() if person.name else f"{person.address} (the name from the ATS's reading of the CV; " \
+            "set aside if it reads none)"
+    return "the person the ATS reads in the CV (set aside if it reads no name or address there)"
 
 
 def named(person: Person | None) -> str:
