@@ -1,7 +1,8 @@
 """Configuration: one TOML file, loaded and validated once at start-up into typed objects.
 
 Secrets come from `ATS_INBOX_IMAP_PASSWORD` / `ATS_INBOX_ATS_TOKEN` (and, for OAuth2,
-`ATS_INBOX_IMAP_OAUTH2_CLIENT_SECRET` / `ATS_INBOX_IMAP_OAUTH2_REFRESH_TOKEN`), or from files
+`ATS_INBOX_IMAP_OAUTH2_CLIENT_SECRET` / `ATS_INBOX_IMAP_OAUTH2_REFRESH_TOKEN`; the SMTP relay's
+`ATS_INBOX_SMTP_PASSWORD`), or from files
 (`password_file`, `token_file`, `oauth2_..._file`; with systemd `LoadCredential=` these live
 under `$CREDENTIALS_DIRECTORY`), or inline in the file. Nothing deeper in the code reads
 settings or the environment.
@@ -120,6 +121,38 @@ class IntakeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplySettings:
+    """Mail the daemon sends ([replies]): receipts to forwarders, acknowledgements to candidates. Off when
+    neither switch is on; then nothing else here is used."""
+
+    receipts: bool = False
+    acknowledgements: bool = False
+    host: str = ""
+    port: int = default("replies.port")
+    security: str = default("replies.security")  # "starttls" or "tls"; certificates are always checked
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""
+    timeout_seconds: float = float(default("replies.timeout_seconds"))
+    from_address: str = ""
+    from_name: str = ""
+    company: str = ""
+    language: str = default("replies.language")
+    templates: str = ""  # a folder; "" the built-in ones
+    token_key_file: str = ""  # "" a key generated beside the SQLite database
+    authserv_id: str = ""
+    acknowledgement_days: int = default("replies.acknowledgement_days")
+    max_per_hour: int = default("replies.max_per_hour")
+
+    @property
+    def on(self) -> bool:
+        return self.receipts or self.acknowledgements
+
+    def __repr__(self) -> str:  # never show the password
+        return f"ReplySettings(on={self.on}, host={self.host!r}, from_address={self.from_address!r})"
+
+
+@dataclass(frozen=True, slots=True)
 class OAuth2Settings:
     """The refresh-token grant (RFC 6749 6) that gives the access tokens for XOAUTH2 logins.
 
@@ -193,6 +226,7 @@ class Settings:
     health: HealthSettings = HealthSettings()
     metrics: MetricsSettings = MetricsSettings()
     alerts: AlertSettings = AlertSettings()
+    replies: ReplySettings = ReplySettings()
 
 
 class _Table:
@@ -397,6 +431,7 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *
         health=HealthSettings(no_success_minutes=table["health"]["no_success_minutes"]),
         metrics=_metrics(table["metrics"]),
         alerts=_alerts(table["alerts"], need_secrets),
+        replies=_replies(table["replies"], environ, need_secrets),
     )
 
 
@@ -434,6 +469,29 @@ def _alerts(t: _Table, need_secrets: bool) -> AlertSettings:
         _webhook_url(t, "webhook_url_file" if from_file else "webhook_url", url)
     return AlertSettings(command=command, webhook_url=url, review_queue_above=t["review_queue_above"],
                          login_failures=t["login_failures"], timeout_seconds=float(t["timeout_seconds"]))
+
+
+def _replies(t: _Table, environ: Mapping[str, str], need_secrets: bool) -> ReplySettings:
+    """[replies]: with either switch on, a relay and a From address are required; the password with a login."""
+    on = t["receipts"] or t["acknowledgements"]
+    if not on:
+        return ReplySettings()
+    for key in ("host", "from_address"):
+        if not t[key].strip():
+            raise t._fail(key, "is required when replies.receipts or replies.acknowledgements is on")
+    address = t["from_address"].strip().lower()
+    if address.count("@") != 1 or not all(address.split("@")) or any(c.isspace() or c in "<>,;\"" for c in address):
+        raise t._fail("from_address", f"must be one address such as jobs@acme.test, not {address!r}")
+    username = t["username"].strip()
+    return ReplySettings(
+        receipts=t["receipts"], acknowledgements=t["acknowledgements"], host=t["host"].strip(), port=t["port"],
+        security=t["security"], username=username,
+        password=t.secret("password", environ, needed=need_secrets and bool(username)),
+        ca_file=t.ca_file(), timeout_seconds=float(t["timeout_seconds"]), from_address=address,
+        from_name=t["from_name"].strip(), company=t["company"].strip(),
+        language=t["language"].strip().lower() or "en", templates=t["templates"].strip(),
+        token_key_file=t["token_key_file"].strip(), authserv_id=t["authserv_id"].strip().lower(),
+        acknowledgement_days=t["acknowledgement_days"], max_per_hour=t["max_per_hour"])
 
 
 def _webhook_url(t: _Table, key: str, url: str) -> None:

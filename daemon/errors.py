@@ -6,7 +6,8 @@
      │    ├── MailboxUnavailable  IMAP connect/login/abort, server gone
      │    ├── AtsUnavailable      connect error, timeout, 5xx
      │    │    └── AtsRateLimited 429 (carries retry_after)
-     │    └── StoreBusy           the database is locked
+     │    ├── StoreBusy           the database is locked
+     │    └── RelayUnavailable    the SMTP relay cannot be reached or said 4xx: the reply waits
      ├── AtsMisdirected           the ATS answers, but not as the ATS (wrong base_url path, a
      │                            redirect, a proxy's HTML page): about every message, not one;
      │                            stops the pass, mail stays pending
@@ -21,7 +22,8 @@
           ├── NoResume
           ├── NoRoute
           ├── NoCandidate         a forward whose candidate cannot be found (never the forwarder)
-          └── AtsRejected         4xx from the ATS (validation, auth, not found)
+          ├── AtsRejected         4xx from the ATS (validation, auth, not found)
+          └── RelayRefused        the SMTP relay said 5xx to a reply: it is not sent
 
 Adapters translate foreign exceptions (imaplib, httpx, sqlalchemy) into these at their
 boundary; nothing above an adapter catches a foreign exception.
@@ -70,6 +72,10 @@ class AtsRateLimited(AtsUnavailable):
 
 class StoreBusy(TransientError):
     """The database is locked by another writer."""
+
+
+class RelayUnavailable(TransientError):
+    """The SMTP relay cannot be reached, the TLS handshake or login failed for now, or it said 4xx."""
 
 
 class AtsMisdirected(AtsInboxError):
@@ -131,3 +137,7 @@ class AtsRejected(PermanentError):
     def __init__(self, message: str, *, status: int | None = None):
         self.status = status
         super().__init__(message)
+
+
+class RelayRefused(PermanentError):
+    """The SMTP relay refused a reply for good (5xx): sending it again would not help."""

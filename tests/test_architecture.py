@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # files, the declaration of the configuration's keys
     ("mail",),  # a parsed mail: parsing, forwards, resumes, automatic mail, identity (pure)
     ("config",),  # the settings, validated once
-    ("ats", "store"),  # the ATS adapter; the database
+    ("ats", "store", "replies"),  # the ATS adapter; the database; mail the daemon sends (templates, SMTP)
     ("mailbox", "routing"),  # IMAP and local folders; rules and inference (pure)
     ("intake",),  # a message's life: runner, flow, lifecycle, ledger, journal, submission, preview
     ("ops", "sandbox"),  # the service, its assembly, scheduler, IDLE, notify, metrics, health, alerts; the

@@ -38,6 +38,7 @@ from daemon.sandbox import SandboxATS
 from daemon.sandbox.secret import sandbox_token
 from daemon.store import Store, open_store
 from daemon.store.models import FolderState, PassRecord, utcnow
+from daemon.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -248,7 +249,7 @@ def messages_list(settings: Settings, statuses: Sequence[str], limit: int) -> in
 
 def messages_show(settings: Settings, pk: int) -> int:
     with _store(settings) as store:
-        print(messages.show_text(*review.message(store, pk)))
+        print(messages.show_text(*review.message(store, pk), Outbox(store).of(pk)))
     return EXIT_OK
 
 

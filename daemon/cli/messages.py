@@ -9,7 +9,7 @@ from datetime import datetime
 
 from daemon.cli.report import routed_by, table
 from daemon.intake.lifecycle import ALLOWED, PersonAction
-from daemon.store.models import MessageRecord, StepRecord
+from daemon.store.models import MessageRecord, ReplyRecord, StepRecord
 
 
 def list_text(records: Sequence[MessageRecord]) -> str:
@@ -35,8 +35,8 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def show_text(record: MessageRecord, steps: Sequence[StepRecord]) -> str:
-    """Everything recorded about one message, then its timeline of steps."""
+def show_text(record: MessageRecord, steps: Sequence[StepRecord], replies: Sequence[ReplyRecord] = ()) -> str:
+    """Everything recorded about one message, then its timeline of steps, then the mail sent about it."""
     m = record
     fields = [
         ("Status", m.status), ("Reason", m.reason), ("Received", _when(m.created_at)),
@@ -63,6 +63,11 @@ def show_text(record: MessageRecord, steps: Sequence[StepRecord]) -> str:
         rows = [[s.name, s.status, s.ats_id or "-", _when(s.updated_at), s.detail or "-"]
                 for s in steps]
         lines.append(table(["Step", "Status", "ATS id", "Time (UTC)", "Detail"], rows))
+    if replies:
+        rows = [[r.kind, r.status, str(r.attempts), _when(r.sent_at or r.next_attempt_at or r.created_at),
+                 r.last_error or "-"] for r in replies]
+        lines += ["", "Replies:", table(["Reply", "Status", "Tries", "Sent / next try (UTC)", "Why / last error"],
+                                        rows)]
     if m.status in ALLOWED[PersonAction.RETRY]:
         lines += ["", f"Next: `ats-inbox messages retry {m.id}` or "
                       f"`ats-inbox messages resolve {m.id} --note TEXT`"]

@@ -25,6 +25,7 @@ from daemon.intake.journal import DONE, StoreJournal
 from daemon.intake.lifecycle import status_after
 from daemon.intake.outcome import Disposition, MailSummary, Outcome, classify, reason_of
 from daemon.intake.planning import Candidacy, Directory, FlowOptions, Plan, named
+from daemon.intake.replying import Replies
 from daemon.intake.submission import (
     ROUTE,
     Application,
@@ -54,9 +55,11 @@ class MessageFlow:
     """
 
     def __init__(self, store: Store, client: AtsClient, directory: AtsDirectory, options: FlowOptions,
-                 sleep: Callable[[float], object] = time.sleep, rules: Callable[[], RuleSet] = RuleSet):
+                 sleep: Callable[[float], object] = time.sleep, rules: Callable[[], RuleSet] = RuleSet,
+                 replies: Replies | None = None):
         self.store, self.client, self.directory = store, client, directory
         self.options = options
+        self.replies = replies  # receipts, acknowledgements, replies to receipts (daemon.intake.replying)
         self._sleep = sleep
         self._rules = rules
         self.people = People()  # flows of several messages may run at once (daemon.intake.runner)
@@ -67,11 +70,15 @@ class MessageFlow:
             large = planning.oversized(record.size, self.options)
             return Outcome(large.status, large.reason)
         email: ParsedEmail | None = None
+        answered = None
         try:
             email = planning.read(raw, self.options)
-            outcome = self._route_and_submit(record, email)
+            answered = self.replies.recognise(record, email, self.directory) if self.replies else None
+            outcome = answered or self._route_and_submit(record, email)
         except Exception as exc:  # every error becomes an outcome; the runner decides what it means
             outcome = self._with_target(record, _failed(record, exc))
+        if email is not None and self.replies is not None and answered is None:
+            self.replies.after(record, email, outcome)  # recorded now, sent after the pass
         return outcome if email is None else replace(outcome, mail=MailSummary.of(email))
 
     def _route_and_submit(self, record: MessageRecord, email: ParsedEmail) -> Outcome:
@@ -82,7 +89,9 @@ class MessageFlow:
             return Outcome(flood.status, flood.reason)
         plan = self.plan(email, target)
         common = {"rule": plan.rule[:200], "route_reason": plan.route_reason[:2000], "found_by": plan.found_by,
-                  "forwarded_by": named(plan.forwarder)[:400]}
+                  "forwarded_by": named(plan.forwarder)[:400],
+                  "candidates": tuple(c.person for c in plan.candidacies if c.person is not None),
+                  "job_code": plan.job.code if plan.job is not None else ""}
         if plan.status != Status.SUBMITTED:
             log.info("mail.planned", extra={"record": record.id, "status": plan.status, "rule": plan.rule})
             return Outcome(plan.status, set_aside_reason(plan.reason, plan, plan.status)[:2000], **common)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from daemon.ats.breaker import CircuitOpen
+from daemon.domain import Person
 from daemon.errors import (
     AtsMisdirected,
     AtsRejected,
@@ -135,3 +136,5 @@ class Outcome:
     route_reason: str = ""
     found_by: str = ""  # how the candidate was found (sender, forwarded header, attached message, CV)
     forwarded_by: str = ""
+    candidates: tuple[Person, ...] = ()  # who the candidates are, as far as known (the replies name them)
+    job_code: str = ""  # the job's code, when a job was decided (a reply's template may be the job's own)

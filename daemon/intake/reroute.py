@@ -49,8 +49,9 @@ def find_stage(directory: AtsDirectory, job: Job, wanted: str | None) -> Stage:
     return match[0]
 
 
-def choose(store: Store, pk: int, directory: AtsDirectory, job_text: str, stage_text: str | None) -> Target:
-    """Journal the person's choice of job and stage for message `pk`; return it."""
+def choose(store: Store, pk: int, directory: AtsDirectory, job_text: str, stage_text: str | None,
+           *, by: str = "", rule: str = CHOSEN) -> Target:
+    """Journal the person's choice of job and stage for message `pk` (`by` whom, when known); return it."""
     steps = store.steps(pk)
     made = [name for name in (APPLICANT, CANDIDATE) if name in steps and steps[name].status == DONE]
     if CANDIDATE in made:
@@ -58,7 +59,7 @@ def choose(store: Store, pk: int, directory: AtsDirectory, job_text: str, stage_
                             "it cannot be sent to another job: resolve it and add it there by hand")
     job = find_job(directory.open_jobs(), job_text)
     stage = find_stage(directory, job, stage_text)
-    target = Target(job, stage.id, directory.source().id, rule=CHOSEN,
-                    reasons=(f"job {job.title!r}, stage {stage.name!r}",))
+    target = Target(job, stage.id, directory.source().id, rule=rule,
+                    reasons=(f"job {job.title!r}, stage {stage.name!r}", *([f"by {by}"] if by else [])))
     store.record_step(pk, ROUTE, DONE, ats_id=str(job.id), detail=json.dumps(target.to_journal()))
     return target

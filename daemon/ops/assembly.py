@@ -13,11 +13,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.config import Settings
+from daemon.errors import ConfigError
 from daemon.intake.planning import FlowOptions
+from daemon.intake.replying import Replies
 from daemon.mailbox import restore
 from daemon.mailbox.imap import ImapMailbox
 from daemon.ops import alerts, notify
@@ -25,10 +30,15 @@ from daemon.ops.crash import armed
 from daemon.ops.health import Watch, no_success_window
 from daemon.ops.metrics import Metrics
 from daemon.ops.service import PassObserver, PassObservers, Service, Stopping, ats_client, runner_options
+from daemon.replies import templates
+from daemon.replies.relay import Relay, SmtpRelay
+from daemon.replies.token import ReceiptKey, load_key
 from daemon.routing.live import LiveRules
 from daemon.store import Store, open_store
 from daemon.store.kept_rules import RulesKeeper
 from daemon.store.watch import DatabaseWatch
+
+KEY_FILE = "replies.key"  # the receipt key generated beside an SQLite database
 
 
 def rules_keeper(store: Store, settings: Settings) -> RulesKeeper:
@@ -53,14 +63,39 @@ def service(settings: Settings, stop: Stopping, *, backfill_since: date | None =
     store = store if store is not None else armed(open_store(settings.database_url), environ)
     client = client if client is not None else ats_client(settings.ats, stop)
     rules = rules if rules is not None else live_rules(store, settings)
+    flow_options = FlowOptions.from_settings(settings)
     return Service(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
                    options=replace(runner_options(settings), backfill_since=backfill_since),
-                   flow_options=FlowOptions.from_settings(settings),
+                   flow_options=flow_options,
                    mailbox_factory=lambda: ImapMailbox(settings.imap, should_stop=stop.requested),
                    watch=DatabaseWatch(store, settings.database_url), stop=stop,
                    rules=rules, retention_days=settings.retention_days,
                    observer=observer if observer is not None else PassObservers(),
+                   move_back=restore.mover(settings.imap), replies=replies(settings, store, flow_options))
+
+
+def replies(settings: Settings, store: Store, flow_options: FlowOptions, relay: Relay | None = None) -> Replies | None:
+    """The daemon's replies when [replies] is on: templates, the receipt key (generated beside an SQLite
+    database when no file is named), the SMTP relay (or `relay`)."""
+    r = settings.replies
+    if not r.on:
+        return None
+    path, create = _key_file(settings)
+    key = ReceiptKey(load_key(path, create=create), r.from_address.rpartition("@")[2])
+    return Replies(store, r, templates.load(r.templates, r.language), key, relay or SmtpRelay(r),
+                   own_addresses=flow_options.own_addresses,
+                   forwarders=(*flow_options.internal_senders, *(entry for entry, _ in flow_options.agencies)),
                    move_back=restore.mover(settings.imap))
+
+
+def _key_file(settings: Settings) -> tuple[Path, bool]:
+    """The receipt key's file, and whether it may be generated (only beside a SQLite database)."""
+    if settings.replies.token_key_file:
+        return Path(settings.replies.token_key_file), False
+    url = make_url(settings.database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        raise ConfigError("is required with a database other than an SQLite file", key="replies.token_key_file")
+    return Path(url.database).parent / KEY_FILE, True
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,8 @@ from daemon.errors import AtsInboxError
 from daemon.intake.runner import PassSummary
 from daemon.ops.health import Health, Watch, seconds_since_success
 from daemon.routing.live import RulesState
+from daemon.store.outbox import Outbox
+from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
 SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -141,9 +143,24 @@ class _Scraped(Collector):
         yield GaugeMetricFamily("ats_inbox_ats_circuit_open", "1 while the ATS circuit breaker is open",
                                 value=int(self.circuit_open()))
         yield from _rules(self.watch.rules(), self.watch.now())
+        yield from _replies(self.watch.store)
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # read at scrape time only: never during registration
+
+
+def _replies(store: Store) -> Iterator[GaugeMetricFamily]:
+    """Mail the daemon sends ([replies]), by status: `queued` grows while the relay is down."""
+    try:
+        counts = Outbox(store).counts()
+    except AtsInboxError as exc:
+        log.warning("metrics.unreadable", extra={"error": type(exc).__name__})
+        return
+    family = GaugeMetricFamily("ats_inbox_replies", "Replies (receipts, acknowledgements, answers) by status",
+                               labels=["status"])
+    for status, count in sorted(counts.items()):
+        family.add_metric([status], count)
+    yield family
 
 
 def _rules(rules: RulesState | None, now: datetime) -> Iterator[GaugeMetricFamily]:

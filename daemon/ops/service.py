@@ -15,6 +15,7 @@ from daemon.config import AtsSettings, Settings
 from daemon.errors import AtsInboxError, AtsUnavailable, StoreBusy
 from daemon.intake.flow import FlowOptions, MessageFlow
 from daemon.intake.outcome import Outcome
+from daemon.intake.replying import Replies
 from daemon.intake.retention import purge_expired
 from daemon.intake.runner import PassSummary, Runner, RunnerOptions
 from daemon.mailbox.base import Mailbox
@@ -134,6 +135,7 @@ class Service:
     retention_days: int = 0  # personal data of settled messages older than this is removed (0: never)
     observer: PassObserver = PassObservers()  # noqa: RUF009 (stateless)
     move_back: Callable[[MessageRecord], object] | None = None  # mail back from where intake moved it
+    replies: Replies | None = None  # [replies] on: recorded by the flows, delivered after each pass
 
     def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
@@ -151,7 +153,7 @@ class Service:
         self.observer.pass_started(pass_id)
         rules = self.rules.current if self.rules is not None else RuleSet
         flow = _ObservedFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep,
-                             rules=rules, observer=self.observer)
+                             rules=rules, observer=self.observer, replies=self.replies)
         runner = Runner(self.store, mailbox, flow, self.options, probe=self.client.answers, should_stop=should_stop,
                         sleep=self.stop.sleep, heartbeat=_Heartbeat(lease, self.observer), move_back=self.move_back)
         try:
@@ -169,11 +171,25 @@ class Service:
             removed = purge_expired(self.store, self.retention_days, utcnow())
             if removed:
                 log.info("retention.removed", extra={"messages": removed, "days": self.retention_days})
+        self._deliver_replies()
         log.info("poll.finished", extra={"pass": pass_id, "seen": summary.seen, "submitted": summary.submitted,
                                          "set_aside": summary.set_aside, "pending": summary.pending,
                                          "stopped": summary.stopped})
         self.observer.pass_ended(pass_id, summary, None)
         return summary
+
+    def _deliver_replies(self) -> None:
+        """The replies due, handed to the relay; whatever goes wrong there is logged and leaves intake alone."""
+        if self.replies is None:
+            return
+        try:
+            delivered = self.replies.deliver()
+        except AtsInboxError as exc:  # the database busy: the replies wait for the next pass
+            log.warning("reply.delivery_postponed", extra={"error": type(exc).__name__})
+            return
+        if delivered.sent or delivered.waiting or delivered.failed:
+            log.info("reply.delivered", extra={"sent": delivered.sent, "waiting": delivered.waiting,
+                                               "failed": delivered.failed})
 
     def _rules_state(self) -> dict[str, str]:
         """Which rule set the pass ran with, and why the files on disk are not in force, if so."""

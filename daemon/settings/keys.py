@@ -20,6 +20,7 @@ ATS_TOKEN_ENV = "ATS_INBOX_ATS_TOKEN"  # noqa: S105 (a variable name, not a secr
 OAUTH2_CLIENT_SECRET_ENV = "ATS_INBOX_IMAP_OAUTH2_CLIENT_SECRET"  # noqa: S105 (a variable name, not a secret)
 OAUTH2_REFRESH_TOKEN_ENV = "ATS_INBOX_IMAP_OAUTH2_REFRESH_TOKEN"  # noqa: S105 (a variable name, not a secret)
 MAX_IDLE_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before 29 minutes; keep a margin
+SMTP_PASSWORD_ENV = "ATS_INBOX_SMTP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 IMAPS_PORT, IMAP_PORT = 993, 143  # the port's default with security = "ssl", and otherwise
 
 
@@ -255,6 +256,48 @@ KEYS: tuple[Key, ...] = (
     _int("alerts", "login_failures", 3, 0, 10_000, "The `mailbox` alert fires when this many passes in a row "
          "could not reach the mailbox or log in ({range}); `0`: never."),
     _int("alerts", "timeout_seconds", 10, 1, 300, "How long the command or the webhook may take ({range})."),
+
+    _bool("replies", "receipts", False, "Mail a receipt to each internal sender (`intake.internal_senders`) and "
+          "agency whose forward was submitted (\"X is now a candidate for Y\") or set aside (\"set aside: the "
+          "reason; reply with the job code or title to place it, or 'ignore'\"). A reply to a receipt places or "
+          "ignores the set-aside mail; it is never a candidate. Needs `host` and `from_address`. See "
+          "docs/recruiters.md, \"Receipts\"."),
+    _bool("replies", "acknowledgements", False, "Mail candidates who applied themselves that their application "
+          "arrived, once the candidate exists in the ATS; at most once per address and job within "
+          "`acknowledgement_days`, never to automatic, list or bounce mail, no-reply addresses, the daemon's own "
+          "addresses, or senders whose `Authentication-Results` show no aligned pass. Needs `host` and "
+          "`from_address`."),
+    _text("replies", "host", "", "The SMTP relay replies are sent through (required when `receipts` or "
+          "`acknowledgements` is on)."),
+    _int("replies", "port", 587, 1, 65535, "The relay's port ({range}); 465 with `security = \"tls\"`."),
+    Key("replies", "security", Kind.CHOICE, "starttls", '`"starttls"` (submission, then STARTTLS) or `"tls"` '
+        "(TLS from the start); the relay's certificate is always checked.", choices=("starttls", "tls")),
+    _text("replies", "username", "", "Login name at the relay; empty: no login."),
+    *_secret("replies", "password", SMTP_PASSWORD_ENV,
+             "The relay password inline. Prefer `password_file` or `ATS_INBOX_SMTP_PASSWORD`.",
+             "A file holding the relay password (e.g. a systemd credential); needed with `username`."),
+    _text("replies", "ca_file", "", "Extra CA bundle (PEM) to trust for the relay's certificate.", path=True),
+    _int("replies", "timeout_seconds", 30, 1, 600, "How long the relay may take over one exchange ({range})."),
+    _text("replies", "from_address", "", "The address replies come from, such as `jobs@acme.test` (the "
+          "watched mailbox's address, so that a reply to a receipt comes back to it). Also one of the daemon's "
+          "own addresses."),
+    _text("replies", "from_name", "", "The display name of `from_address`, such as `Acme Recruiting`."),
+    _text("replies", "company", "", "The company's name, `$company` in the templates."),
+    _text("replies", "language", "en", "The templates' language when the mail answered names none we have "
+          "(its `Content-Language`)."),
+    _text("replies", "templates", "", "Folder of reply templates (`KIND.LANG.txt`, or `KIND.LANG.JOBCODE.txt` "
+          "for one job): the first line `Subject: ...`, a blank line, the text; `$name`, `$job`, `$code`, "
+          "`$company`, `$reason` are filled in. Empty: the built-in English ones. See docs/admin.md, "
+          "\"Replies by mail\".", path=True),
+    _text("replies", "token_key_file", "", "A file holding the key that signs receipts (at least 32 "
+          "characters). Empty: a key generated once, owner-only, as `replies.key` beside the SQLite database.",
+          path=True),
+    _text("replies", "authserv_id", "", "The receiving server's name in `Authentication-Results` (RFC 8601): "
+          "only its results count. Empty: the topmost such header."),
+    _int("replies", "acknowledgement_days", 7, 1, 365, "At most one acknowledgement per address and job within "
+         "this many days ({range})."),
+    _int("replies", "max_per_hour", 100, 1, 100_000, "At most this many acknowledgements and answers in any "
+         "hour, all senders together ({range}); receipts are not counted."),
 )
 
 TABLES: dict[str, tuple[Key, ...]] = {}

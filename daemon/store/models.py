@@ -202,3 +202,29 @@ class KeptRules(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     files: Mapped[str] = mapped_column(Text)  # JSON: [[file name, text], ...] in the order they are read
     accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReplyRecord(Base):
+    """One mail the daemon sends about one message (daemon.replies): recorded, its Message-ID fixed, before
+    it is sent; at most one of each kind per message."""
+
+    __tablename__ = "replies"
+    __table_args__ = (UniqueConstraint("message_pk", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # daemon.replies.ReplyKind
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    job_id: Mapped[str] = mapped_column(String(100), default="")
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)  # fixed before the first send
+    # queued (waits for the relay), sent, not sent (the reason in last_error), failed (refused or given up)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    content: Mapped[str] = mapped_column(Text, default="")  # the composed mail, sent as it is on every try
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    # A receipt a reply acted on (it is then used up): when, and the message of that reply.
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    used_by_pk: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
