@@ -4,11 +4,14 @@ set-aside mail, acknowledgements to candidates, RFC 3834, the caps, and a relay 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from daemon.config import ReplySettings
+from daemon.domain import Status
+from daemon.intake import planning
 from daemon.intake.flow import MessageFlow
 from daemon.intake.planning import FlowOptions
 from daemon.intake.replying import Replies
@@ -17,6 +20,7 @@ from daemon.replies import ReplyKind
 from daemon.replies.relay import SmtpRelay
 from daemon.replies.templates import Templates
 from daemon.replies.token import ReceiptKey
+from daemon.routing import RuleSet
 from daemon.store.outbox import NOT_SENT, QUEUED, SENT, Outbox
 from tests.inprocess import PDF, in_process_world  # noqa: F401 (the fixture `world`)
 from tests.mailfactory import build_email
@@ -266,3 +270,23 @@ def test_a_retried_message_records_its_reply_once(world, smtp):
     world.store.update_message(record.id, expect="submitted", status="pending")
     run(world, replies)
     assert len(smtp.mails) == 1 and [r.kind for r in Outbox(world.store).of(record.id)] == [ReplyKind.ACKNOWLEDGEMENT]
+
+
+def test_the_previews_see_a_reply_to_a_receipt_as_the_run_does(world, smtp):
+    """The dry run's and rules test's planning say what the run does with a reply to a receipt: ignored,
+    never a candidate, acted on as asked; with [replies] off no receipt exists and it is planned as any mail."""
+    replies = replies_for(world, smtp)
+    world.deliver(forward())
+    run(world, replies)
+    [receipt] = smtp.mails
+    email = planning.read(answer(receipt, "DATA-3"), OPTIONS)
+    directory = planning.Directory(world.directory.open_jobs(), world.directory.pipelines(),
+                                   world.directory.sources())
+    previewed = planning.plan(email, replace(OPTIONS, receipt_domain=KEY.domain), RuleSet(), directory)
+    assert previewed.status == Status.IGNORED and not previewed.candidacies
+    assert f"a reply to the receipt for message #{world.store.messages()[0].id}" in previewed.reason
+    assert planning.plan(email, OPTIONS, RuleSet(), directory).status != Status.IGNORED  # replies off
+    world.deliver(answer(receipt, "DATA-3"))
+    run(world, replies)
+    ran = world.store.messages(limit=1)[0]
+    assert (ran.status, ran.reason.split(":")[0]) == (previewed.status, previewed.reason.split(":")[0])

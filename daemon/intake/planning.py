@@ -5,6 +5,8 @@ One decision path: the run (daemon.intake.flow), `poll --dry-run` (daemon.intake
 `FlowOptions.from_settings`, and call `plan`; so a preview cannot say other than the run does.
 
 `plan` goes in this order (the first that applies decides):
+0. a reply to one of the daemon's receipts (`[replies]` on): never a candidate; the run acts on what
+   it asks (daemon.intake.replying) and records it ignored;
 1. who the candidates are and who forwarded (daemon.mail.forwards, with `internal_senders` and the
    agencies' domains: an agency never applies; its mail gives the person inside it, else the
    person the ATS reads in the CV); the routing sees the original's subject when the mail is a forward;
@@ -37,6 +39,7 @@ from daemon.mail.automatic import automatic_mail
 from daemon.mail.forwards import CandidateSearch, find_candidate, is_internal
 from daemon.mail.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.mail.resumes import ResumeLimits, pick_resumes
+from daemon.replies.token import Claim, claims_in
 from daemon.routing import Decision, Explanation, RuleSet, explain
 from daemon.routing.inference import CODE_STEP, TITLE_STEP
 from daemon.settings.keys import default
@@ -61,6 +64,7 @@ class FlowOptions:
     own_addresses: tuple[str, ...] = tuple(default("intake.own_addresses"))  # the daemon's own: mail ignored
     max_per_sender_per_hour: int = default("intake.max_per_sender_per_hour")  # 0: no flood cap
     cover_letter_chars: int = default("comment.cover_letter_chars")  # of the mail's text in the comment
+    receipt_domain: str = ""  # [replies] on: the domain of its From address, whose receipt ids a reply names
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FlowOptions:
@@ -72,7 +76,9 @@ class FlowOptions:
                    internal_senders=intake.internal_senders, agencies=tuple(intake.agencies.items()),
                    own_addresses=(*intake.own_addresses, *([login] if "@" in login else [])),
                    max_per_sender_per_hour=intake.max_per_sender_per_hour,
-                   cover_letter_chars=settings.cover_letter_chars)
+                   cover_letter_chars=settings.cover_letter_chars,
+                   receipt_domain=settings.replies.from_address.rpartition("@")[2].lower() if settings.replies.on
+                   else "")
 
     @property
     def structure(self) -> StructureLimits:
@@ -183,6 +189,10 @@ def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Di
     """What would become of this mail (nothing is sent): who the candidates are, the routing
     decision (or the target journalled earlier: `directory` may then be None), the resumes, and
     whether it is submitted, ignored or set aside; see the module docstring."""
+    answered = receipt_reply(email, options)
+    if answered is not None:
+        return Plan(Status.IGNORED, f"a reply to the receipt for message #{answered.message_pk}: acted on as its "
+                    "sender asks (the mail placed or ignored, or an answer saying why not); never a candidate")
     agency = agency_of(email.sender_email, options.agencies)
     search = find_candidate(email, (*options.internal_senders, *(entry for entry, _ in options.agencies)))
     first = search.candidate
@@ -215,6 +225,14 @@ def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Di
         return Plan(Status.REVIEW, unknown, candidacies=candidacies, **ruled)
     job = target.job if decision is None else decision.job
     return Plan(Status.SUBMITTED, "", job=job, candidacies=candidacies, notes=notes, **ruled)
+
+
+def receipt_reply(email: ParsedEmail, options: FlowOptions) -> Claim | None:
+    """The receipt of ours this mail answers (by In-Reply-To or References), when [replies] is on; else None."""
+    if not options.receipt_domain:
+        return None
+    claims = claims_in(options.receipt_domain, email.header("in-reply-to"), *email.header_values("references"))
+    return claims[0] if claims else None
 
 
 def agency_of(address: str, agencies: Sequence[tuple[str, str]]) -> str:

@@ -81,7 +81,7 @@ def replies(settings: Settings, store: Store, flow_options: FlowOptions, relay: 
     if not r.on:
         return None
     path, create = _key_file(settings)
-    key = ReceiptKey(load_key(path, create=create), r.from_address.rpartition("@")[2])
+    key = ReceiptKey(load_key(path, create=create), r.from_address.rpartition("@")[2].lower())
     return Replies(store, r, templates.load(r.templates, r.language), key, relay or SmtpRelay(r),
                    own_addresses=flow_options.own_addresses,
                    forwarders=(*flow_options.internal_senders, *(entry for entry, _ in flow_options.agencies)),

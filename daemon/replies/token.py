@@ -51,17 +51,23 @@ class ReceiptKey:
 
     def claims(self, *header_values: str) -> list[Claim]:
         """Every receipt id of ours (by its form and domain) in these In-Reply-To / References values."""
-        found = []
-        for value in header_values:
-            for match in _ID.finditer(value):
-                if match.group(3).lower() == self.domain:
-                    token = match.group(2).lower()
-                    found.append(Claim(int(match.group(1)), token, f"{PREFIX}{match.group(1)}.{token}@{self.domain}"))
-        return found
+        return claims_in(self.domain, *header_values)
 
     def genuine(self, claim: Claim, sender: str) -> bool:
         """The token is the one a receipt for this message to `sender` carried."""
         return hmac.compare_digest(claim.token, self.token(claim.message_pk, sender))
+
+
+def claims_in(domain: str, *header_values: str) -> list[Claim]:
+    """Every receipt id of `domain`'s form in these In-Reply-To / References values (no key needed: whether
+    a claim is genuine is `ReceiptKey.genuine`'s to say). The run and the previews both find replies so."""
+    found = []
+    for value in header_values:
+        for match in _ID.finditer(value):
+            if match.group(3).lower() == domain:
+                token = match.group(2).lower()
+                found.append(Claim(int(match.group(1)), token, f"{PREFIX}{match.group(1)}.{token}@{domain}"))
+    return found
 
 
 def load_key(path: Path, *, create: bool) -> bytes:
