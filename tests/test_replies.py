@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from daemon.config import ReplySettings
-from daemon.domain import Status
+from daemon.domain import Placement, Status
 from daemon.intake import planning
 from daemon.intake.flow import MessageFlow
 from daemon.intake.planning import FlowOptions
 from daemon.intake.replying import Replies
+from daemon.intake.review import DONE_ACTION
 from daemon.intake.runner import Runner, RunnerOptions
 from daemon.replies import ReplyKind
 from daemon.replies.relay import SmtpRelay
@@ -54,10 +55,10 @@ def settings(smtp: SmtpServer | None, **more) -> ReplySettings:
                             "company": "Acme", "timeout_seconds": 5, **more})
 
 
-def replies_for(world, smtp, clock=None, **more) -> Replies:
+def replies_for(world, smtp, clock=None, settle=None, **more) -> Replies:
     s = settings(smtp, **more)
     return Replies(world.store, s, Templates({}), KEY, SmtpRelay(s), own_addresses=("jobs@acme.test",),
-                   forwarders=OPTIONS.internal_senders, now=clock or Clock())
+                   forwarders=OPTIONS.internal_senders, settle=settle, now=clock or Clock())
 
 
 def run(world, replies: Replies, deliver: bool = True):
@@ -290,3 +291,26 @@ def test_the_previews_see_a_reply_to_a_receipt_as_the_run_does(world, smtp):
     run(world, replies)
     ran = world.store.messages(limit=1)[0]
     assert (ran.status, ran.reason.split(":")[0]) == (previewed.status, previewed.reason.split(":")[0])
+
+
+def test_a_reply_saying_ignore_resolves_the_mail_and_settles_it_in_the_mailbox(world, smtp):
+    """Rita answers 'ignore': the set-aside mail is resolved as hers, nothing reaches the ATS, and its
+    mail is settled in the mailbox (unflagged, marked done) as `messages resolve` does."""
+    settled = []
+
+    def settle(record):
+        settled.append(record.id)
+        return Placement("Processed", 7)
+
+    replies = replies_for(world, smtp, settle=settle)
+    world.deliver(forward())
+    run(world, replies)
+    [receipt] = smtp.mails
+    world.deliver(answer(receipt, "ignore"))
+    run(world, replies)
+    first = world.store.messages(limit=10)[-1]
+    assert first.status == "resolved" and first.resolved_by == "rita@acme.test"
+    assert settled == [first.id] and first.mailbox_action == DONE_ACTION
+    assert world.sandbox.state()["candidates"] == []
+    [said] = [m for m in smtp.mails if m["Subject"] == "Re: your reply"]
+    assert "is ignored, as you asked" in said.get_content()

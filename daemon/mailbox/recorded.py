@@ -155,3 +155,15 @@ def _confirmed(mailbox: ImapMailbox, uid: int, record: MessageRecord) -> bool:
         return first_with_hash(mailbox.client, [uid], record.size, record.sha256) == uid
     sizes = mailbox.client.fetch([uid], ["RFC822.SIZE"])
     return uid in sizes and int(sizes[uid][b"RFC822.SIZE"]) == record.size
+
+
+def settler(settings: ImapSettings) -> Callable[[MessageRecord], Placement | None]:
+    """`MailDesk.settle` over a connection of its own for each record: for the daemon, which resolves a
+    message now and then (a forwarder's 'ignore' answer to a receipt) and holds no desk open between."""
+    def settle(record: MessageRecord) -> Placement | None:
+        desk = MailDesk(settings)
+        try:
+            return desk.settle(record)
+        finally:
+            desk.close()
+    return settle

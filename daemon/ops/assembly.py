@@ -23,7 +23,7 @@ from daemon.config import Settings
 from daemon.errors import ConfigError
 from daemon.intake.planning import FlowOptions
 from daemon.intake.replying import Replies
-from daemon.mailbox import restore
+from daemon.mailbox import recorded, restore
 from daemon.mailbox.imap import ImapMailbox
 from daemon.ops import alerts, notify
 from daemon.ops.crash import armed
@@ -85,7 +85,7 @@ def replies(settings: Settings, store: Store, flow_options: FlowOptions, relay: 
     return Replies(store, r, templates.load(r.templates, r.language), key, relay or SmtpRelay(r),
                    own_addresses=flow_options.own_addresses,
                    forwarders=(*flow_options.internal_senders, *(entry for entry, _ in flow_options.agencies)),
-                   move_back=restore.mover(settings.imap))
+                   move_back=restore.mover(settings.imap), settle=recorded.settler(settings.imap))
 
 
 def _key_file(settings: Settings) -> tuple[Path, bool]:
