@@ -113,6 +113,7 @@ class AlertSettings:
     webhook_url: str = ""
     review_queue_above: int = default("alerts.review_queue_above")  # 0: no alert on the review queue
     login_failures: int = default("alerts.login_failures")  # passes in a row that cannot use the mailbox; 0: none
+    oldest_waiting_hours: int = default("alerts.oldest_waiting_hours")  # 0: no alert on the oldest set-aside mail
     timeout_seconds: float = float(default("alerts.timeout_seconds"))
 
     def __repr__(self) -> str:  # the webhook URL may carry a secret
@@ -486,7 +487,7 @@ def _alerts(t: _Table, need_secrets: bool) -> AlertSettings:
     if url:
         _webhook_url(t, "webhook_url_file" if from_file else "webhook_url", url)
     return AlertSettings(command=command, webhook_url=url, review_queue_above=t["review_queue_above"],
-                         login_failures=t["login_failures"],
+                         login_failures=t["login_failures"], oldest_waiting_hours=t["oldest_waiting_hours"],
                          timeout_seconds=float(t["timeout_seconds"]))
 
 

@@ -270,6 +270,8 @@ KEYS: tuple[Key, ...] = (
          "than this wait for a person (review, uncertain; {range}); `0`: never."),
     _int("alerts", "login_failures", 3, 0, 10_000, "The `mailbox` alert fires when this many passes in a row "
          "could not reach the mailbox or log in ({range}); `0`: never."),
+    _int("alerts", "oldest_waiting_hours", 48, 0, 100_000, "The `review_waiting` alert fires when the oldest "
+         "set-aside or uncertain mail has waited longer than this many hours ({range}); `0`: never."),
     _int("alerts", "timeout_seconds", 10, 1, 300, "How long the command or the webhook may take ({range})."),
 )
 
