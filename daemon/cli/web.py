@@ -5,6 +5,7 @@ ATS's open jobs, the status text)."""
 from __future__ import annotations
 
 import getpass
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -85,6 +86,8 @@ def serve(settings: Settings) -> int:
             print("ats-inbox: no account can log in yet: add one with `ats-inbox users add NAME --role admin`",
                   file=sys.stderr)
         with _listener(settings, store, host, port) as listener:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: listener.stop())
             print(f"review page on http://{host if ':' not in host else f'[{host}]'}:{listener.port}/", flush=True)
             listener.wait()
     finally:

@@ -38,11 +38,16 @@ class Listener:
         log.info("web.listening", extra={"port": self.port})
         return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def stop(self) -> None:
+        """Asks the server to finish (requests in hand are answered first)."""
         self.server.should_exit = True
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
         self.thread.join(timeout=10)
         self.socket.close()
 
     def wait(self) -> None:
-        """Until the server stops (`ats-inbox web`: SIGINT or SIGTERM)."""
-        self.thread.join()
+        """Until the server stops (`ats-inbox web`: SIGINT or SIGTERM call `stop`)."""
+        while self.thread.is_alive():
+            self.thread.join(timeout=0.5)  # a timed join lets the main thread take signals
