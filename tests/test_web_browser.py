@@ -1,9 +1,11 @@
 """The review page in a real headless Chromium (Debian's, driven by Selenium through Debian's
 chromedriver) over an in-process world: log in, read, submit, resolve, reopen; script stays inert.
-Saves the screenshots docs/recruiters.md shows."""
+With ATS_INBOX_SCREENSHOTS=docs it saves the screenshots docs/recruiters.md shows into docs/ (otherwise
+into the test's temporary folder, so a test run leaves the tree as it was)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -78,7 +80,13 @@ def no_script_ran(browser) -> bool:
         return browser.execute_script("return typeof window.__pwned") == "undefined"
 
 
-def test_a_recruiter_reads_a_set_aside_mail_and_submits_it_to_a_job(site, browser):
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where the screenshots go: docs/ when asked (ATS_INBOX_SCREENSHOTS=docs), else a temporary folder."""
+    return DOCS if os.environ.get("ATS_INBOX_SCREENSHOTS") == "docs" else tmp_path
+
+
+def test_a_recruiter_reads_a_set_aside_mail_and_submits_it_to_a_job(site, browser, shots):
     """Log in, see the mail's text, submit it to a job: after the next pass the candidate is in the
     sandbox and the record submitted; then resolve and reopen another; the admin page is refused."""
     from selenium.webdriver.common.by import By
@@ -89,10 +97,10 @@ def test_a_recruiter_reads_a_set_aside_mail_and_submits_it_to_a_job(site, browse
     other = set_aside_mail(world, subject="Sous Chef")
     log_in(browser, base, "rita")
     assert "Chef Dupont" in browser.find_element(By.CLASS_NAME, "queue").text
-    browser.save_screenshot(str(DOCS / "review-queue.png"))
+    assert browser.save_screenshot(str(shots / "review-queue.png"))
     browser.get(f"{base}/messages/{record.id}")
     assert "JOB-CODE-77" in browser.find_element(By.ID, "mailtext").text
-    browser.save_screenshot(str(DOCS / "review-message.png"))
+    assert browser.save_screenshot(str(shots / "review-message.png"))
     Select(browser.find_element(By.ID, "target")).select_by_visible_text("Data Analyst: Screening")
     browser.find_element(By.ID, "submit").click()
     assert shows(browser, "said", "will go to 'Data Analyst'")
