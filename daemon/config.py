@@ -94,6 +94,19 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The review page: where it listens (`host` "": not served by `run`), and who may use it."""
+
+    host: str = ""
+    port: int = 0
+    auth: str = default("web.auth")  # accounts, header or none
+    trusted_header: str = default("web.trusted_header")
+    trusted_proxies: tuple[str, ...] = ()  # empty: loopback only
+    session_minutes: int = default("web.session_minutes")
+    secure_cookies: bool = default("web.secure_cookies")
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSettings:
     """Where alerts go (neither: they are only logged) and when an incident opens."""
 
@@ -101,6 +114,7 @@ class AlertSettings:
     webhook_url: str = ""
     review_queue_above: int = default("alerts.review_queue_above")  # 0: no alert on the review queue
     login_failures: int = default("alerts.login_failures")  # passes in a row that cannot use the mailbox; 0: none
+    oldest_waiting_hours: int = default("alerts.oldest_waiting_hours")  # 0: no alert on the oldest set-aside mail
     timeout_seconds: float = float(default("alerts.timeout_seconds"))
 
     def __repr__(self) -> str:  # the webhook URL may carry a secret
@@ -227,6 +241,7 @@ class Settings:
     metrics: MetricsSettings = MetricsSettings()
     alerts: AlertSettings = AlertSettings()
     replies: ReplySettings = ReplySettings()
+    web: WebSettings = WebSettings()
 
 
 class _Table:
@@ -432,6 +447,7 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *
         metrics=_metrics(table["metrics"]),
         alerts=_alerts(table["alerts"], need_secrets),
         replies=_replies(table["replies"], environ, need_secrets),
+        web=_web(table["web"]),
     )
 
 
@@ -459,6 +475,44 @@ def _metrics(t: _Table) -> MetricsSettings:
     return MetricsSettings(host=str(address), port=number)
 
 
+def _web(t: _Table) -> WebSettings:
+    """`listen` as [metrics] reads it; no login (`auth = "none"`) only on a loopback address."""
+    host, port = "", 0
+    listen = t["listen"].strip()
+    if listen:
+        host, port = _address(t, listen)
+    if t["auth"] == "none" and host and not ipaddress.ip_address(host).is_loopback:
+        raise t._fail("auth", f'"none" lets anyone who reaches {host} change the queue: beyond loopback a login is '
+                              'required (auth = "accounts" or "header")')
+    proxies = tuple(p.strip() for p in t["trusted_proxies"])
+    for proxy in proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            raise t._fail("trusted_proxies", f"must be IP addresses, not {proxy!r}") from None
+    header = t["trusted_header"].strip()
+    if t["auth"] == "header" and not header:
+        raise t._fail("trusted_header", 'must name a header with auth = "header"')
+    return WebSettings(host=host, port=port, auth=t["auth"], trusted_header=header, trusted_proxies=proxies,
+                       session_minutes=t["session_minutes"], secure_cookies=t["secure_cookies"])
+
+
+def _address(t: _Table, listen: str) -> tuple[str, int]:
+    """"HOST:PORT" (an IPv6 host in brackets; localhost is 127.0.0.1) as an address and a port."""
+    example = 'such as "127.0.0.1:8080" or "[::1]:8080"'
+    host, colon, port = listen.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    host = "127.0.0.1" if host == "localhost" else host
+    try:
+        address = ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise t._fail("listen", f"must be an IP address and a port, {example}, not {listen!r}") from None
+    if not colon or not 1 <= number <= 65535:
+        raise t._fail("listen", f"must end in a port from 1 to 65535, {example}, not {listen!r}")
+    return str(address), number
+
+
 def _alerts(t: _Table, need_secrets: bool) -> AlertSettings:
     command = t["command"]
     if command and not command[0].strip():
@@ -468,7 +522,8 @@ def _alerts(t: _Table, need_secrets: bool) -> AlertSettings:
     if url:
         _webhook_url(t, "webhook_url_file" if from_file else "webhook_url", url)
     return AlertSettings(command=command, webhook_url=url, review_queue_above=t["review_queue_above"],
-                         login_failures=t["login_failures"], timeout_seconds=float(t["timeout_seconds"]))
+                         login_failures=t["login_failures"], oldest_waiting_hours=t["oldest_waiting_hours"],
+                         timeout_seconds=float(t["timeout_seconds"]))
 
 
 def _replies(t: _Table, environ: Mapping[str, str], need_secrets: bool) -> ReplySettings:

@@ -75,3 +75,11 @@ class Person:
         if self.name and self.address:
             return f"{self.name} <{self.address}>"
         return self.name or self.address
+
+
+class Role(StrEnum):
+    """What a person may do on the review page: a recruiter works the queue; an admin also sees the
+    configuration and health."""
+
+    RECRUITER = "recruiter"
+    ADMIN = "admin"

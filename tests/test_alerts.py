@@ -20,6 +20,7 @@ from daemon.ops.alerts import (
     MAILBOX,
     NO_SUCCESS,
     REVIEW_QUEUE,
+    REVIEW_WAITING,
     Alert,
     Alerting,
     AlertNotSent,
@@ -101,6 +102,21 @@ def test_the_review_queue_alerts_above_its_threshold():
     assert "4 messages wait for a person" in outbox.alerts[0].summary
     off = Outbox()
     Alerting([off], Thresholds(review_queue_above=0)).check(HEALTHY, facts(review=500), T0)
+    assert off.alerts == []
+
+
+def test_the_oldest_set_aside_mail_alerts_once_it_waited_longer_than_the_setting():
+    """The oldest review mail waiting more than oldest_waiting_hours: one alert; settled: cleared; 0 turns it off."""
+    outbox = Outbox()
+    alerting = Alerting([outbox], Thresholds(oldest_waiting_hours=48))
+    waiting = Facts(last_success=T0, last_finished=None, review_queue=1, backlog=0, counts={}, oldest_waiting=T0)
+    for hours in (1, 47, 49, 60):
+        alerting.check(HEALTHY, waiting, T0 + timedelta(hours=hours))
+    alerting.check(HEALTHY, facts(), T0 + timedelta(hours=61))
+    assert outbox.said() == [(REVIEW_WAITING, FIRING), (REVIEW_WAITING, CLEARED)]
+    assert "more than 48 h" in outbox.alerts[0].summary
+    off = Outbox()
+    Alerting([off], Thresholds(oldest_waiting_hours=0)).check(HEALTHY, waiting, T0 + timedelta(days=99))
     assert off.alerts == []
 
 

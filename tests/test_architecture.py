@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("intake",),  # a message's life: runner, flow, lifecycle, ledger, journal, submission, preview
     ("ops", "sandbox"),  # the service, its assembly, scheduler, IDLE, notify, metrics, health, alerts; the
     # sandbox ATS (a separate program the demo and the tests run)
+    ("web",),  # the review page for recruiters (Starlette + Jinja2)
     ("cli",),  # the command line
 )
 LAYER = {part: index for index, parts in enumerate(LAYERS) for part in parts}

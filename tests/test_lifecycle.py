@@ -125,15 +125,22 @@ def test_before_a_flow_used_up_attempts_set_the_mail_aside(attempts, last_error,
     (PersonAction.RESOLVE, S.REVIEW, S.RESOLVED),
     (PersonAction.RESOLVE, S.UNCERTAIN, S.RESOLVED),
     (PersonAction.RESOLVE, S.PENDING, S.RESOLVED),
+    (PersonAction.REOPEN, S.RESOLVED, S.REVIEW),  # resolved by mistake: back in the queue
+    (PersonAction.IGNORE, S.REVIEW, S.IGNORED),
+    (PersonAction.IGNORE, S.UNCERTAIN, S.IGNORED),
 ])
 def test_people_move_set_aside_mail(action, status, after):
-    """Retry takes set-aside mail back to pending; resolve closes set-aside or pending mail."""
+    """Retry takes set-aside mail back to pending; resolve closes set-aside or pending mail; reopen takes
+    resolved mail back to review; ignore closes set-aside mail as no application."""
     assert require(action, status, 7) is after
 
 
 @pytest.mark.parametrize(("action", "status"), [
     (PersonAction.RETRY, S.SUBMITTED), (PersonAction.RETRY, S.PENDING), (PersonAction.RETRY, S.RESOLVED),
     (PersonAction.RESOLVE, S.SUBMITTED), (PersonAction.RESOLVE, S.DUPLICATE), (PersonAction.RESOLVE, S.IGNORED),
+    (PersonAction.REOPEN, S.REVIEW), (PersonAction.REOPEN, S.SUBMITTED), (PersonAction.REOPEN, S.IGNORED),
+    (PersonAction.REOPEN, S.PENDING),
+    (PersonAction.IGNORE, S.PENDING), (PersonAction.IGNORE, S.SUBMITTED), (PersonAction.IGNORE, S.RESOLVED),
 ])
 def test_people_cannot_move_settled_mail(action, status):
     """A person's action on a message in another status is refused, saying which statuses it takes."""

@@ -66,6 +66,7 @@ def test_metrics_and_healthz_while_passes_succeed(scraped):
     assert got[("ats_inbox_passes_total", (("outcome", "ok"),))] == 1
     assert got[("ats_inbox_ats_requests_total", (("status", "201"), ("step", "create candidate")))] == 1
     assert got[("ats_inbox_review_queue", ())] == 1 and got[("ats_inbox_backlog", ())] == 0
+    assert 0 <= got[("ats_inbox_review_oldest_seconds", ())] < 60  # the set-aside mail, recorded just now
     assert got[("ats_inbox_recorded_messages", (("status", "submitted"),))] == 1
     assert 0 <= got[("ats_inbox_seconds_since_last_success", ())] < 60
     assert got[("ats_inbox_healthy", ())] == 1 and got[("ats_inbox_ats_circuit_open", ())] == 0

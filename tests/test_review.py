@@ -702,3 +702,52 @@ def test_show_and_status_say_how_the_candidate_was_found(store, config, capsys):
     assert "attached message" in shown and "Rita Recruiter <rita@acme.test>" in shown
     assert cli.main(["--log-level", "ERROR", "status", "--config", str(config)]) in (0, 1)
     assert "Candidates found by: attached message 1, sender 1" in capsys.readouterr().out
+
+
+# -- reopen and ignore (the review page's actions, through the same rules) -------------------
+
+def test_reopen_takes_a_resolved_message_back_to_review_saying_who_and_why(store):
+    """Reopen: resolved -> review; its reason names who reopened it and why; who resolved it is cleared."""
+    pk = add(store, 1, Status.REVIEW, reason="no resume attached")
+    review.resolve(store, pk, "added by hand", by="rita")
+    outcome = review.reopen(store, pk, "it was the wrong Chef", by="adam")
+    record = store.message_by_pk(pk)
+    assert (record.status, record.reason, record.resolved_by) == ("review", "reopened by adam: it was the wrong Chef",
+                                                                  "")
+    assert "resolved -> review" in outcome.said
+
+
+@pytest.mark.parametrize("status", [Status.REVIEW, Status.PENDING, Status.SUBMITTED, Status.IGNORED])
+def test_reopen_refuses_what_is_not_resolved(store, status):
+    """Only a resolved message can be reopened; anything else is refused and unchanged."""
+    pk = add(store, 1, status)
+    with pytest.raises(review.NotAllowed, match="only resolved messages can be reopened"):
+        review.reopen(store, pk, by="adam")
+    assert store.message_by_pk(pk).status == status
+
+
+def test_ignore_closes_a_set_aside_message_with_a_note_and_settles_its_mail(store):
+    """Ignore: review -> ignored, with the note and who; flagged mail is settled as a resolved one's."""
+    pk = add(store, 1, Status.REVIEW, mailbox_action="flagged")
+    settled = []
+    outcome = review.ignore(store, pk, "a sales pitch", by="rita",
+                            settle=lambda r: settled.append(r.id) or Placement("Processed", 9))
+    record = store.message_by_pk(pk)
+    assert (record.status, record.note, record.resolved_by, record.placed_folder) == (
+        "ignored", "a sales pitch", "rita", "Processed")
+    assert settled == [pk] and "review -> ignored" in outcome.said
+
+
+def test_ignore_loses_to_a_daemon_that_changed_the_message_meanwhile(store):
+    """Compare-and-set: a message that moved on since it was read is not ignored."""
+    pk = add(store, 1, Status.REVIEW)
+    original = store.update_message
+
+    def daemon_first(pk_, *, expect, **fields):
+        original(pk_, expect=expect, status=Status.PENDING)  # the daemon took it meanwhile
+        return original(pk_, expect=expect, **fields)
+
+    store.update_message = daemon_first
+    with pytest.raises(review.NotAllowed, match="changed meanwhile"):
+        review.ignore(store, pk, "x", by="rita")
+    assert store.message_by_pk(pk).status == "pending"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from daemon import __version__
 from daemon.config import ATS_TOKEN_ENV, CONFIG_ENV, Settings, config_path, load_settings
-from daemon.domain import Status
+from daemon.domain import Role, Status
 from daemon.errors import AtsInboxError, ConfigError, DatabaseReplaced
 from daemon.ops import logs
 
@@ -21,7 +21,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONFIG_HELP = f"configuration file (default: ${CONFIG_ENV})"
 # Commands that talk to the mailbox or the ATS; the others only use the database and run
 # without the IMAP password and the ATS token.
-NEED_SECRETS = {("poll",), ("run",), ("backfill",), ("messages", "retry"), ("check",)}
+NEED_SECRETS = {("poll",), ("run",), ("backfill",), ("messages", "retry"), ("check",), ("web",)}
 # Commands that use the mailbox but never the ATS; `resolve` runs without the password too
 # (the record is resolved, the output says the mailbox was not updated).
 NEED_IMAP, WANT_IMAP = {("messages", "open")}, {("messages", "resolve")}
@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="where the demo keeps its databases (default ./ats-inbox-demo)")
     demo.add_argument("--mail", type=Path, default=None,
                       help="a folder of .eml files or a Maildir to use instead of the bundled samples")
+    command("web", "Serve the review page for recruiters on [web] listen (default 127.0.0.1:8080) until stopped.")
+    users = command("users", "The review page's local accounts (recruiter or admin).", config=False)
+    _users_arguments(users)
     _rules_arguments(command("rules", "Routing rules: check them, or try them on mail (see rules/README.md).",
                              config=False))
     return parser
@@ -232,8 +235,39 @@ def _dispatch(args: argparse.Namespace) -> int:
                                        else commands.poll(s, backfill_since=args.since)),
                 "run": commands.run, "status": lambda s: commands.status(s, args.limit),
                 "db": commands.db_upgrade, "messages": lambda s: _messages(commands, s, args),
-                "rules": lambda s: _rules(commands, s, args), "check": commands.check}
+                "rules": lambda s: _rules(commands, s, args), "check": commands.check,
+                "web": _web, "users": lambda s: _users(s, args)}
     return handlers[args.command](settings)
+
+
+def _users_arguments(sub: argparse.ArgumentParser) -> None:
+    actions = sub.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="Add an account, or give it a new role and password (asked twice).")
+    add.add_argument("name", help="the name the person logs in with")
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.RECRUITER.value,
+                     help="recruiter (works the queue; the default) or admin (also the status page)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    remove = actions.add_parser("remove", help="Remove an account.")
+    remove.add_argument("name")
+    listing = actions.add_parser("list", help="List the accounts and their roles.")
+    for parser in (add, remove, listing):
+        _config_argument(parser)
+
+
+def _users(settings: Settings, args: argparse.Namespace) -> int:
+    from daemon.cli import web
+
+    if args.users_command == "add":
+        return web.users_add(settings, args.name, args.role, args.password_stdin)
+    if args.users_command == "remove":
+        return web.users_remove(settings, args.name)
+    return web.users_list(settings)
+
+
+def _web(settings: Settings) -> int:
+    from daemon.cli import web
+
+    return web.serve(settings)
 
 
 def _messages(commands, settings: Settings, args: argparse.Namespace) -> int:
@@ -282,7 +316,8 @@ def _rules(commands, settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    action = getattr(args, "messages_command", None) or getattr(args, "db_command", None)
+    action = (getattr(args, "messages_command", None) or getattr(args, "db_command", None)
+              or getattr(args, "users_command", None))
     words = (args.command, action) if action else (args.command,)
     path = config_path(args.config)
     if words in NEED_IMAP | WANT_IMAP:

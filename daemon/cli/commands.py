@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from daemon.ats.directory import AtsDirectory
-from daemon.cli import messages
+from daemon.cli import messages, web
 from daemon.cli import rules_report as report
 from daemon.cli import rules_tryout as tryout
 from daemon.cli.check import run_checks
@@ -94,7 +94,8 @@ def run(settings: Settings) -> int:
     reload = notify.Reload(notifier, service.rules.request_reload if service.rules is not None else lambda: None,
                            _reload_check(settings))
     wake = threading.Event()
-    with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch):
+    with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch), \
+            web.listening(settings, service.store):
         watcher = idle.start(settings.imap, wake, stop, progress=notify.progress)
         try:
             run_forever(service.run_pass, settings.interval_seconds, stop, wake=wake,

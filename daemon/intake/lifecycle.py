@@ -28,7 +28,9 @@ Before a flow (`before_start`): a pending record whose attempts are used up (the
 the process that many times, or kept failing) goes to review instead of starting again.
 
 People (`require`): `retry` takes review, uncertain or ignored mail back to pending (attempts 0);
-`resolve` takes review, uncertain or pending mail to resolved.
+`resolve` takes review, uncertain or pending mail to resolved; `reopen` takes resolved mail back to
+review (a person resolved it by mistake); `ignore` takes review or uncertain mail to ignored (not
+an application: its mail is settled as a resolved one's).
 
 The mailbox (`mailbox_move`): submitted, resolved and ignored mail is marked done; review and
 uncertain mail is set aside; a duplicate follows its original (waits while it is pending).
@@ -176,13 +178,18 @@ def _error(outcome: Outcome) -> str:
 class PersonAction(enum.Enum):
     RETRY = "retried"
     RESOLVE = "resolved"
+    REOPEN = "reopened"
+    IGNORE = "ignored"
 
 
 ALLOWED: dict[PersonAction, tuple[Status, ...]] = {
     PersonAction.RETRY: (Status.REVIEW, Status.UNCERTAIN, Status.IGNORED),
     PersonAction.RESOLVE: (Status.REVIEW, Status.UNCERTAIN, Status.PENDING),
+    PersonAction.REOPEN: (Status.RESOLVED,),
+    PersonAction.IGNORE: (Status.REVIEW, Status.UNCERTAIN),
 }
-AFTER: dict[PersonAction, Status] = {PersonAction.RETRY: Status.PENDING, PersonAction.RESOLVE: Status.RESOLVED}
+AFTER: dict[PersonAction, Status] = {PersonAction.RETRY: Status.PENDING, PersonAction.RESOLVE: Status.RESOLVED,
+                                     PersonAction.REOPEN: Status.REVIEW, PersonAction.IGNORE: Status.IGNORED}
 
 
 def require(action: PersonAction, status: str, pk: int) -> Status:

@@ -23,7 +23,7 @@ from daemon.domain import NEEDS_PERSON, Placement, Status
 from daemon.errors import AtsInboxError, ConfigError, Conflict, MailboxActionRefused, MailboxUnavailable, NotAllowed
 from daemon.intake.actions import MAILBOX_STEP
 from daemon.intake.journal import DONE, STARTED
-from daemon.intake.lifecycle import ALLOWED, PersonAction, refused, require
+from daemon.intake.lifecycle import AFTER, ALLOWED, PersonAction, refused, require
 from daemon.store.models import MessageRecord, StepRecord, utcnow
 from daemon.store.repository import ACTION_REFUSED, Store
 
@@ -122,25 +122,53 @@ def resolve(store: Store, pk: int, note: str, by: str = "", settle: Settle | Non
     The record changes first, by compare-and-set on the status it was seen in. Mail that was
     flagged (or whose action the server refused) is then unflagged, marked done and moved to
     the processed folder by `settle`; when that cannot be done (`mailbox_off` says why, or the
-    server cannot be reached) the record stays resolved and the line says how to finish.
+    server cannot be reached) the record stays resolved and the person is told how to finish.
     Resolving a resolved message whose mail is still flagged only settles the mail.
     """
+    return _close(PersonAction.RESOLVE, store, pk, note, by, settle, now, mailbox_off)
+
+
+def ignore(store: Store, pk: int, note: str, by: str = "", settle: Settle | None = None,
+           now: datetime | None = None, mailbox_off: str = "") -> Outcome:
+    """A person found the set-aside mail is no application: `ignored`, with their note and name; its
+    mail is settled as a resolved one's."""
+    return _close(PersonAction.IGNORE, store, pk, note, by, settle, now, mailbox_off)
+
+
+def _close(action: PersonAction, store: Store, pk: int, note: str, by: str, settle: Settle | None,
+           now: datetime | None, mailbox_off: str) -> Outcome:
     if not note.strip():
         raise NotAllowed("a note is required: say what was done, e.g. --note 'added by hand'")
     record, _steps = message(store, pk)
-    if record.status == Status.RESOLVED and _mail_owed(record):
-        return Outcome(pk, f"#{pk} already resolved (note kept)" + _settled(store, record, settle, mailbox_off))
-    after = require(PersonAction.RESOLVE, record.status, record.id)
+    done = AFTER[action]
+    if record.status == done and _mail_owed(record):
+        return Outcome(pk, f"#{pk} already {done} (note kept)" + _settled(store, record, settle, mailbox_off, done))
+    after = require(action, record.status, record.id)
     try:
         store.update_message(pk, expect=record.status, status=after, note=note.strip(),
                              resolved_by=by.strip(), resolved_at=now or utcnow())
     except Conflict as exc:
         raise NotAllowed(f"{exc}: it changed meanwhile; nothing done") from exc
-    log.info("review.resolved", extra={"record": pk, "was": record.status})
-    said = f"#{pk} {record.status} -> resolved"
+    log.info(f"review.{action.value}", extra={"record": pk, "was": record.status})
+    said = f"#{pk} {record.status} -> {after}"
     if _mail_owed(record):
-        said += _settled(store, record, settle, mailbox_off)
+        said += _settled(store, record, settle, mailbox_off, after)
     return Outcome(pk, said)
+
+
+def reopen(store: Store, pk: int, note: str = "", by: str = "") -> Outcome:
+    """A resolved message back in the review queue (resolved by mistake): `review` again, by
+    compare-and-set; who reopened it and why become its reason. Its mail stays where it is until it
+    is retried (a retry moves it back to the watched folder) or resolved again."""
+    record, _steps = message(store, pk)
+    after = require(PersonAction.REOPEN, record.status, record.id)
+    why = f"reopened by {by.strip() or 'someone'}" + (f": {note.strip()}" if note.strip() else "")
+    try:
+        store.update_message(pk, expect=record.status, status=after, reason=why, resolved_by="", resolved_at=None)
+    except Conflict as exc:
+        raise NotAllowed(f"{exc}: it changed meanwhile; nothing done") from exc
+    log.info("review.reopened", extra={"record": pk})
+    return Outcome(pk, f"#{pk} {record.status} -> {after}; its mail stays in {record.placed_folder or record.folder}")
 
 
 def resolve_many(store: Store, pks: Sequence[int], note: str, by: str = "", settle: Settle | None = None,
@@ -167,7 +195,8 @@ def _mail_owed(record: MessageRecord) -> bool:
     return record.mailbox_action in (FLAGGED_ACTION, ACTION_REFUSED)
 
 
-def _settled(store: Store, record: MessageRecord, settle: Settle | None, mailbox_off: str) -> str:
+def _settled(store: Store, record: MessageRecord, settle: Settle | None, mailbox_off: str,
+             status: Status = Status.RESOLVED) -> str:
     """The mailbox side of a resolve, as the end of the line said for it."""
     again = f"run `ats-inbox messages resolve {record.id} --note ...` again to finish"
     if settle is None:
@@ -181,7 +210,7 @@ def _settled(store: Store, record: MessageRecord, settle: Settle | None, mailbox
         return "; its mail was NOT found in the mailbox (unflag or move it by hand)"
     detail = json.dumps({"action": DONE_ACTION, "folder": placement.folder, "uid": placement.uid})
     try:
-        store.record_action(record.id, expect=Status.RESOLVED, action=DONE_ACTION, placement=placement,
+        store.record_action(record.id, expect=status, action=DONE_ACTION, placement=placement,
                             step=MAILBOX_STEP, detail=detail)
     except Conflict:
         log.warning("review.changed_meanwhile", extra={"record": record.id})

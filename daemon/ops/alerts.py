@@ -1,11 +1,12 @@
 """Alerts: told once when something goes wrong, once when it is over, never a storm.
 
-Four incidents are watched, each open or not:
+Five incidents are watched, each open or not:
 
     no_success     no pass succeeded within [health] no_success_minutes (the health check's rule)
     mailbox        [alerts] login_failures passes in a row could not reach or log in to the mailbox
                    (an IMAP error, or a refused OAuth2 refresh token: a ConfigError about imap.*)
     review_queue   more than [alerts] review_queue_above messages wait for a person
+    review_waiting the oldest set-aside mail has waited more than [alerts] oldest_waiting_hours
     rules          the rule files on disk are invalid (the last good rule set runs meanwhile); cleared
                    when a valid edit is accepted
 
@@ -30,7 +31,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import httpx
@@ -43,6 +44,7 @@ from daemon.routing.live import RulesState
 log = logging.getLogger(__name__)
 FIRING, CLEARED = "firing", "cleared"
 NO_SUCCESS, MAILBOX, REVIEW_QUEUE, RULES = "no_success", "mailbox", "review_queue", "rules"
+REVIEW_WAITING = "review_waiting"
 MAX_TRIES = 3
 # The only variables an alert command inherits (with the ATS_INBOX_ALERT_* it is given): an allow-list,
 # so that no secret reaches it whatever its name (the OAuth2 ones, a webhook token, one added later), nor
@@ -86,10 +88,11 @@ class Incidents:
 class Thresholds:
     review_queue_above: int = 25  # 0: no alert on the review queue
     login_failures: int = 3  # mailbox failures in a row before the alert; 0: none
+    oldest_waiting_hours: int = 48  # the oldest set-aside mail waited longer: the alert; 0: none
 
 
 def conditions(health: Health, facts: Facts, mailbox_failures: int, mailbox_error: str,
-               thresholds: Thresholds) -> dict[str, str]:
+               thresholds: Thresholds, now: datetime | None = None) -> dict[str, str]:
     """The incidents that hold now, each with one line saying what is wrong."""
     found = {}
     if health.stale:
@@ -99,6 +102,11 @@ def conditions(health: Health, facts: Facts, mailbox_failures: int, mailbox_erro
     if thresholds.review_queue_above and facts.review_queue > thresholds.review_queue_above:
         found[REVIEW_QUEUE] = (f"{facts.review_queue} messages wait for a person (more than "
                                f"{thresholds.review_queue_above}): `ats-inbox messages list`")
+    limit = thresholds.oldest_waiting_hours
+    oldest = facts.oldest_waiting
+    if limit and now is not None and oldest is not None and now - oldest > timedelta(hours=limit):
+        found[REVIEW_WAITING] = (f"the oldest set-aside mail has waited since {facts.oldest_waiting:%Y-%m-%d %H:%M} "
+                                 f"UTC (more than {limit} h): the review page or `ats-inbox messages list`")
     if health.rules_invalid:
         found[RULES] = health.degraded[0]
     return found
@@ -203,7 +211,7 @@ class Alerting:
         self.check(watch.judge(facts), facts, watch.now())
 
     def check(self, health: Health, facts: Facts, now: datetime) -> None:
-        found = conditions(health, facts, self.mailbox_failures, self.mailbox_error, self.thresholds)
+        found = conditions(health, facts, self.mailbox_failures, self.mailbox_error, self.thresholds, now)
         for alert in self.incidents.update(found, now):
             log.warning("alert.raised" if alert.state == FIRING else "alert.cleared",
                         extra={"kind": alert.kind, "summary": alert.summary})

@@ -119,7 +119,8 @@ def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
     health = Watch(store, window, started=datetime.now(UTC), rules=rules.state)
     a = settings.alerts
     alerting = alerts.Alerting(alerts.senders(a.command, a.webhook_url, a.timeout_seconds),
-                               alerts.Thresholds(a.review_queue_above, a.login_failures))
+                               alerts.Thresholds(a.review_queue_above, a.login_failures,
+                                                                 a.oldest_waiting_hours))
     metrics = Metrics(health, lambda: client.breaker.is_open) if settings.metrics.host else None
     client = ats_client(settings.ats, stop, observe=metrics.ats_exchange if metrics is not None else None)
     observers = PassObservers(notify.PassReport(notifier, settings.interval_seconds), alerting,

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from daemon.domain import NEEDS_PERSON, Status
 from daemon.routing.live import RulesState
 from daemon.store.models import PassRecord
+from daemon.store.queue import oldest_waiting
 from daemon.store.repository import Store
 
 SUCCEEDED = ("ok", "deferred")
@@ -43,6 +44,7 @@ class Facts:
     review_queue: int  # messages waiting for a person (review, uncertain)
     backlog: int  # messages seen but not settled (pending)
     counts: dict[str, int]  # messages by status
+    oldest_waiting: datetime | None = None  # when the oldest message waiting for a person was recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +76,10 @@ def read_facts(store: Store) -> Facts:
         finished = s.scalar(select(PassRecord).where(PassRecord.finished_at.is_not(None))
                             .order_by(PassRecord.id.desc()).limit(1))
     counts = store.counts()
+    waiting = oldest_waiting(store) if any(counts.get(status) for status in NEEDS_PERSON) else None
     return Facts(last_success=_aware(success), last_finished=finished,
                  review_queue=sum(counts.get(status, 0) for status in NEEDS_PERSON),
-                 backlog=counts.get(Status.PENDING, 0), counts=counts)
+                 backlog=counts.get(Status.PENDING, 0), counts=counts, oldest_waiting=_aware(waiting))
 
 
 def assess(facts: Facts, now: datetime, no_success: timedelta, started: datetime | None = None,

@@ -13,6 +13,8 @@ Read when scraped (from the database and the ATS client):
     ats_inbox_recorded_messages{status}          messages in the database, by status
     ats_inbox_review_queue                       messages waiting for a person (review, uncertain)
     ats_inbox_backlog                            messages seen but not settled (pending)
+    ats_inbox_review_oldest_seconds              how long the oldest set-aside (review, uncertain) mail has
+                                                 waited (0: none waits)
     ats_inbox_seconds_since_last_success         since the last successful pass finished (absent: never)
     ats_inbox_healthy                            1 healthy, 0 unhealthy or degraded (as /healthz answers 200 or 503)
     ats_inbox_ats_circuit_open                   1 while the circuit breaker keeps calls away from the ATS
@@ -49,7 +51,7 @@ from prometheus_client.registry import Collector
 
 from daemon.errors import AtsInboxError
 from daemon.intake.runner import PassSummary
-from daemon.ops.health import Health, Watch, seconds_since_success
+from daemon.ops.health import Facts, Health, Watch, seconds_since_success
 from daemon.routing.live import RulesState
 from daemon.store.outbox import Outbox
 from daemon.store.repository import Store
@@ -113,6 +115,11 @@ def _pass_outcome(summary: PassSummary | None, error: Exception | None) -> str:
     return "busy" if summary.busy else "ats down" if summary.ats_down else "deferred" if summary.pending else "ok"
 
 
+def waited_seconds(facts: Facts, now: datetime) -> float:
+    """How long the oldest message waiting for a person has waited (0: none waits)."""
+    return max(0.0, (now - facts.oldest_waiting).total_seconds()) if facts.oldest_waiting is not None else 0.0
+
+
 class _Scraped(Collector):
     """Gauges read at scrape time; a database that cannot be read leaves them out (logged)."""
 
@@ -135,6 +142,9 @@ class _Scraped(Collector):
                                 value=facts.review_queue)
         yield GaugeMetricFamily("ats_inbox_backlog", "Messages seen but not settled (pending)",
                                 value=facts.backlog)
+        yield GaugeMetricFamily("ats_inbox_review_oldest_seconds", "Seconds the oldest set-aside mail (review, "
+                                "uncertain) has waited; 0 when none waits",
+                                value=waited_seconds(facts, self.watch.now()))
         if since is not None:
             yield GaugeMetricFamily("ats_inbox_seconds_since_last_success",
                                     "Seconds since the last successful pass finished", value=since)

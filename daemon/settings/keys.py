@@ -242,6 +242,22 @@ KEYS: tuple[Key, ...] = (
     _bool("metrics", "allow_remote", False, "`listen` must be a loopback address (the pages have no password, and "
           "`/healthz` names what failed) unless this is `true`."),
 
+    _text("web", "listen", "", "`\"HOST:PORT\"`: `ats-inbox run` also serves the review page there (`ats-inbox web` "
+          "serves it alone, on `127.0.0.1:8080` when this is empty), such as `\"127.0.0.1:8080\"`. Empty: `run` "
+          "serves no page."),
+    Key("web", "auth", Kind.CHOICE, "accounts", '`"accounts"` (log in with a local account, `ats-inbox users '
+        'add`), `"header"` (a reverse proxy that logged the person in names them in `trusted_header`; see '
+        'docs/admin.md) or `"none"` (no login, everyone an admin: only with a loopback `listen`).',
+        choices=("accounts", "header", "none")),
+    _text("web", "trusted_header", "X-Remote-User", "With `auth = \"header\"`: the request header the proxy sets "
+          "to the person's account name (the account must exist: it gives the role)."),
+    _strings("web", "trusted_proxies", "With `auth = \"header\"`: the addresses the proxy connects from; the "
+             "header of any other client is refused. Empty: loopback only."),
+    _int("web", "session_minutes", 480, 5, 43_200, "A login lasts this long ({range}); then the person logs in "
+         "again."),
+    _bool("web", "secure_cookies", False, "Send the session cookie only over HTTPS (`Secure`): set it when the "
+          "page is served through a TLS proxy."),
+
     _strings("alerts", "command", "A program and its arguments, such as `[\"/usr/local/bin/page-oncall\", "
              "\"--team\", \"hr\"]`, run without a shell for each alert with the alert's state (`firing`, "
              "`cleared`), kind and summary appended, and `ATS_INBOX_ALERT_STATE`, `_KIND`, `_SUMMARY`, `_SINCE` in "
@@ -255,6 +271,8 @@ KEYS: tuple[Key, ...] = (
          "than this wait for a person (review, uncertain; {range}); `0`: never."),
     _int("alerts", "login_failures", 3, 0, 10_000, "The `mailbox` alert fires when this many passes in a row "
          "could not reach the mailbox or log in ({range}); `0`: never."),
+    _int("alerts", "oldest_waiting_hours", 48, 0, 100_000, "The `review_waiting` alert fires when the oldest "
+         "set-aside or uncertain mail has waited longer than this many hours ({range}); `0`: never."),
     _int("alerts", "timeout_seconds", 10, 1, 300, "How long the command or the webhook may take ({range})."),
 
     _bool("replies", "receipts", False, "Mail a receipt to each internal sender (`intake.internal_senders`) and "
