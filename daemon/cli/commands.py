@@ -27,9 +27,10 @@ from daemon.intake.retention import purge_person
 from daemon.mailbox import restore
 from daemon.mailbox.recorded import MailDesk
 from daemon.ops import assembly, idle, notify
+from daemon.ops.crash import armed
 from daemon.ops.health import Watch, no_success_window
 from daemon.ops.metrics import Listener, Metrics
-from daemon.ops.scheduler import run_forever
+from daemon.ops.scheduler import Lane, run_lanes
 from daemon.ops.service import Service, ats_client
 from daemon.ops.stopping import StopSignal
 from daemon.routing import RulesInvalid, check_against, load_rules
@@ -45,24 +46,38 @@ EXIT_DEGRADED = 3  # `status`: working, but the rule files on disk are invalid (
 
 
 def poll(settings: Settings, backfill_since: date | None = None) -> int:
-    """One pass; with `backfill_since`, over the folder's mail since that date that has no record
-    (what the first pass's window left out), with the same journal."""
+    """One pass over each mailbox, one after another; with `backfill_since`, over each folder's mail since that
+    date that has no record (what the first pass's window left out), with the same journal."""
     stop = StopSignal()
+    failed = False
     with stop.installed():
-        service = assembly.service(settings, stop, backfill_since=backfill_since)
+        store = armed(open_store(settings.database_url), os.environ)
+        client = ats_client(settings.ats, stop)
         try:
-            summary = service.run_pass(stop.requested)
+            built = assembly.services(settings, stop, store=store, client=client, backfill_since=backfill_since)
+            for service in built:
+                if stop.requested():
+                    break
+                failed |= _one_pass(service, stop, named=len(built) > 1)
         finally:
-            service.close()
+            client.close()
+            store.close()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _one_pass(service: Service, stop: StopSignal, *, named: bool) -> bool:
+    """One mailbox's pass, said in one line (named when there are several); whether the ATS was down."""
+    summary = service.run_pass(stop.requested)
+    name = f"{service.mailbox}: " if named else ""
     if summary.busy:
-        print("another ats-inbox instance is working on this mailbox; nothing done")
-        return EXIT_OK
-    print(f"seen {summary.seen}, submitted {summary.submitted}, set aside {summary.set_aside}, "
+        print(f"{name}another ats-inbox instance is working on this mailbox; nothing done")
+        return False
+    print(f"{name}seen {summary.seen}, submitted {summary.submitted}, set aside {summary.set_aside}, "
           f"duplicates {summary.duplicates}, ignored {summary.ignored}, waiting for retry {summary.pending}")
     if summary.ats_down:
-        print(f"ats-inbox: the ATS did not answer, the pass stopped early: {summary.last_error}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        print(f"ats-inbox: {name}the ATS did not answer, the pass stopped early: {summary.last_error}",
+              file=sys.stderr)
+    return summary.ats_down
 
 
 def dry_run(settings: Settings, backfill_since: date | None = None) -> int:
@@ -89,27 +104,24 @@ def run(settings: Settings) -> int:
     notify.install(notifier)
     stop = StopSignal()
     built = assembly.daemon(settings, stop, notifier)
-    service, watch, alerting, metrics = built.service, built.health, built.alerting, built.metrics
-    reload = notify.Reload(notifier, service.rules.request_reload if service.rules is not None else lambda: None,
-                           _reload_check(settings))
-    wake = threading.Event()
+    watch, alerting, metrics, rules = built.health, built.alerting, built.metrics, built.rules()
+    reload = notify.Reload(notifier, lambda: [r.request_reload() for r in rules] and None, _reload_check(settings))
+    wakes = {m.name: threading.Event() for m in settings.all_mailboxes()}
+    lanes = [Lane(service.mailbox, service.run_pass, wakes[service.mailbox]) for service in built.services]
     with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch):
-        watcher = idle.start(settings.imap, wake, stop, progress=notify.progress)
+        watchers = [idle.start(m.imap, wakes[m.name], stop, progress=notify.progress, name=m.name)
+                    for m in settings.all_mailboxes()]
         try:
-            run_forever(service.run_pass, settings.interval_seconds, stop, wake=wake,
-                        after_pass=notifier.pass_done, on_stop=notifier.stopping,
-                        chores=[reload.report, *_rules_watch(service), lambda: alerting.tick(watch)])
+            run_lanes(lanes, settings.interval_seconds, stop, after_pass=notifier.pass_done,
+                      on_stop=notifier.stopping,
+                      chores=[reload.report, *(r.check for r in rules), lambda: alerting.tick(watch)])
         finally:
-            stop.request("the daemon loop ended")  # ends the IDLE watcher too
-            if watcher is not None:
-                watcher.join(timeout=5)
-            service.close()
+            stop.request("the daemon loop ended")  # ends the IDLE watchers too
+            for watcher in watchers:
+                if watcher is not None:
+                    watcher.join(timeout=5)
+            built.close()
     return EXIT_OK
-
-
-def _rules_watch(service: Service) -> list[Callable[[], None]]:
-    """The main loop looks at the rule files every second: a change is logged and reported when it happens."""
-    return [service.rules.check] if service.rules is not None else []
 
 
 def _check_watchdog(settings: Settings, notifier: notify.Notifier) -> None:
