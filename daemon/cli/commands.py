@@ -185,35 +185,45 @@ def status(settings: Settings, limit: int) -> int:
     with _store(settings) as store:
         window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
         rules = on_disk(settings.rules_path, assembly.rules_keeper(store, settings))
-        watch = Watch(store, window, rules=lambda: rules)
+        names = [m.name for m in settings.all_mailboxes()]
+        watch = Watch(store, window, rules=lambda: rules, mailboxes=names)
         facts = watch.facts()
         health = watch.judge(facts)
         print(f"Health: {health.line()}; review queue {facts.review_queue}, backlog {facts.backlog}")
-        print(status_text(store, limit, settings.rules_path, rules))
+        print(status_text(store, limit, settings.rules_path, rules, settings.mailbox_names()))
     return EXIT_FAILED if not health.healthy else EXIT_DEGRADED if health.degraded else EXIT_OK
 
 
-def status_text(store: Store, limit: int, rules_folder: Path | None = None, rules: RulesState | None = None) -> str:
-    """Counts per status, the last pass, the rules in force, and the most recent messages."""
+def status_text(store: Store, limit: int, rules_folder: Path | None = None, rules: RulesState | None = None,
+                mailboxes: messages.Mailboxes | None = None) -> str:
+    """Counts per status, the last pass (of each mailbox, when there are several), the rules in force, and the most
+    recent messages (with the mailbox each came from)."""
     last = store.last_pass()
     counts = store.counts()
     lines = ["Messages: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")]
     found = {how: n for how, n in store.counts("found_by").items() if how}
     if found:
         lines.append("Candidates found by: " + ", ".join(f"{how} {n}" for how, n in sorted(found.items())))
-    if last is None:
-        lines.append("Last pass: never")
+    if mailboxes is not None and len(mailboxes) > 1:
+        lines += [_pass_line(f"Last pass of {name}", store.last_pass(name)) for name in mailboxes.values()]
     else:
-        lines.append(f"Last pass: #{last.id} started {last.started_at:%Y-%m-%d %H:%M:%S}, {last.outcome}"
-                     f" (seen {last.seen}, submitted {last.submitted}, set aside {last.set_aside})"
-                     + (f": {last.error}" if last.error else ""))
+        lines.append(_pass_line("Last pass", last))
     lines += [_left_out(state) for state in store.folder_states() if state.skipped]
     if rules_folder is not None:
         lines.append(rules_text(rules_folder, last, rules))
     recent = store.messages(limit=limit)
     if recent:
-        lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):", messages.list_text(recent)]
+        lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):",
+                  messages.list_text(recent, mailboxes)]
     return "\n".join(lines)
+
+
+def _pass_line(title: str, last: PassRecord | None) -> str:
+    if last is None:
+        return f"{title}: never"
+    return (f"{title}: #{last.id} started {last.started_at:%Y-%m-%d %H:%M:%S}, {last.outcome}"
+            f" (seen {last.seen}, submitted {last.submitted}, set aside {last.set_aside})"
+            + (f": {last.error}" if last.error else ""))
 
 
 def _left_out(state: FolderState) -> str:
@@ -254,13 +264,13 @@ def _kept(rules: RulesState | None) -> str:
 
 def messages_list(settings: Settings, statuses: Sequence[str], limit: int) -> int:
     with _store(settings) as store:
-        print(messages.list_text(review.list_messages(store, statuses, limit)))
+        print(messages.list_text(review.list_messages(store, statuses, limit), settings.mailbox_names()))
     return EXIT_OK
 
 
 def messages_show(settings: Settings, pk: int) -> int:
     with _store(settings) as store:
-        print(messages.show_text(*review.message(store, pk)))
+        print(messages.show_text(*review.message(store, pk), settings.mailbox_names()))
     return EXIT_OK
 
 
