@@ -161,6 +161,11 @@ class ImapSettings:
     auth: str = default("imap.auth")  # or "oauth2" (XOAUTH2 with `oauth2`)
     oauth2: OAuth2Settings | None = None
 
+    @property
+    def account(self) -> str:
+        """The account as records name it (`ImapMailbox.account`): login, server and port."""
+        return f"{self.username}@{self.host}:{self.port}"
+
     def __repr__(self) -> str:  # never show the password
         return f"ImapSettings(host={self.host!r}, port={self.port}, username={self.username!r})"
 
@@ -221,7 +226,7 @@ class Settings:
 
     def mailbox_names(self) -> dict[tuple[str, str], str]:
         """(account, folder) -> the mailbox's name: which mailbox a recorded message came from."""
-        return {(m.imap.username, m.imap.folder): m.name for m in self.all_mailboxes()}
+        return {(m.imap.account, m.imap.folder): m.name for m in self.all_mailboxes()}
 
 
 class _Table:

@@ -8,6 +8,7 @@ import pytest
 
 from daemon.config import DEFAULT_MAILBOX, load_settings
 from daemon.errors import ConfigError
+from daemon.mailbox.imap import ImapMailbox
 
 BASE = """
 [imap]
@@ -93,7 +94,9 @@ def test_a_mailbox_password_wins_over_the_variable(tmp_path):
 def test_mailbox_names_map_recorded_folders_to_mailboxes(tmp_path):
     """(account, folder) of a record names its mailbox."""
     s = load_settings(write(tmp_path, TWO), environ={})
-    assert s.mailbox_names() == {("jobs@example.com", "Paris"): "paris", ("jobs@berlin.example.com", "INBOX"): "berlin"}
+    assert s.mailbox_names() == {("jobs@example.com@imap.example.com:993", "Paris"): "paris",
+                                 ("jobs@berlin.example.com@imap.berlin.example.com:993", "INBOX"): "berlin"}
+    assert {ImapMailbox(m.imap).account for m in s.all_mailboxes()} == {a for a, _ in s.mailbox_names()}
 
 
 REFUSED = [
