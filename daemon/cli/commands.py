@@ -18,7 +18,8 @@ from daemon.cli import rules_report as report
 from daemon.cli import rules_tryout as tryout
 from daemon.cli.check import run_checks
 from daemon.cli.demo import run_demo
-from daemon.config import Settings, load_settings
+from daemon.config import ImapSettings, Settings, load_settings
+from daemon.domain import Placement
 from daemon.errors import AtsInboxError, ConfigError
 from daemon.intake import preview, reroute, review
 from daemon.intake.planning import FlowOptions, missing_agency_sources
@@ -38,7 +39,7 @@ from daemon.routing.live import RulesState, on_disk
 from daemon.sandbox import SandboxATS
 from daemon.sandbox.secret import sandbox_token
 from daemon.store import Store, open_store
-from daemon.store.models import FolderState, PassRecord, utcnow
+from daemon.store.models import FolderState, MessageRecord, PassRecord, utcnow
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -278,7 +279,9 @@ def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool =
                    job: str | None = None, stage: str | None = None) -> int:
     """One message, or (pk None) every review message; one line each, as it goes. With `job`
     (and `stage`), the message goes to that job: the choice is journalled before the retry."""
-    move_back = restore.mover(settings.imap)
+    movers = {m.imap: restore.mover(m.imap) for m in settings.all_mailboxes()}
+    move_back = None if not any(movers.values()) else \
+        lambda record: (mover(record) if (mover := movers[_imap_of(settings, record)]) is not None else None)
     with _store(settings) as store:
         if job is not None and pk is not None:
             _choose_job(settings, store, pk, job, stage)
@@ -315,8 +318,8 @@ def messages_resolve(settings: Settings, pks: Sequence[int], note: str, by: str 
     Their mail is settled over one IMAP connection, opened only when a message needs it;
     `mailbox_off` says why the mailbox cannot be used (no IMAP password), if so."""
 
-    desk = None if mailbox_off else MailDesk(settings.imap)
-    settle = desk.settle if desk is not None else None
+    desks = None if mailbox_off else _Desks(settings)
+    settle = desks.settle if desks is not None else None
     try:
         with _store(settings) as store:
             if len(pks) == 1:  # one message: a refusal is the command's error (exit 1)
@@ -325,14 +328,37 @@ def messages_resolve(settings: Settings, pks: Sequence[int], note: str, by: str 
             chosen = list(pks) or review.resolvable(store, statuses, older_than)
             outcomes = list(_each(review.resolve_many(store, chosen, note, by, settle, mailbox_off=mailbox_off)))
     finally:
-        if desk is not None:
-            desk.close()
+        if desks is not None:
+            desks.close()
     if not chosen:
         age = f" recorded more than {older_than.days} day(s) ago" if older_than else ""
         print(f"nothing to resolve: no message in {' or '.join(statuses)}{age}")
     refused = [o for o in outcomes if " not resolved: " in o.said]
     print(f"resolved {len(outcomes) - len(refused)} of {len(outcomes)} message(s)")
     return EXIT_FAILED if refused else EXIT_OK
+
+
+def _imap_of(settings: Settings, record: MessageRecord) -> ImapSettings:
+    """The IMAP settings of the mailbox a record came from (the first mailbox's for one no longer configured)."""
+    return next((m.imap for m in settings.all_mailboxes() if (m.imap.account, m.imap.folder) ==
+                 (record.account, record.folder)), settings.imap)
+
+
+class _Desks:
+    """A MailDesk per mailbox, each opened when a message of it needs settling first."""
+
+    def __init__(self, settings: Settings):
+        self.settings, self.desks = settings, {}
+
+    def settle(self, record: MessageRecord) -> Placement | None:
+        imap = _imap_of(self.settings, record)
+        if imap not in self.desks:
+            self.desks[imap] = MailDesk(imap)
+        return self.desks[imap].settle(record)
+
+    def close(self) -> None:
+        for desk in self.desks.values():
+            desk.close()
 
 
 def _each(outcomes: Iterator[review.Outcome]) -> Iterator[review.Outcome]:
@@ -350,7 +376,7 @@ def messages_open(settings: Settings, pk: int, output: Path | None) -> int:
 
     with _store(settings) as store:
         record, _steps = review.message(store, pk)
-    desk = MailDesk(settings.imap)
+    desk = MailDesk(_imap_of(settings, record))
     try:
         raw = desk.read(record)
     finally:
