@@ -96,6 +96,7 @@ def dry_run(settings: Settings, backfill_since: date | None = None) -> int:
 def run(settings: Settings) -> int:
     """Passes on the schedule, and at once when IDLE tells of new mail, until SIGTERM or SIGINT;
     the message in hand is finished first. SIGHUP re-reads the routing rules before the next message.
+    Each mailbox ([[mailbox]]) runs in a lane of its own: its passes, its IDLE watcher, its wake-ups.
 
     Under systemd (Type=notify) it says READY=1 once the mailbox opened, STATUS= lines, and
     WATCHDOG=1 after real progress; `[metrics] listen` serves /metrics and /healthz; `[alerts]`
@@ -106,7 +107,12 @@ def run(settings: Settings) -> int:
     stop = StopSignal()
     built = assembly.daemon(settings, stop, notifier)
     watch, alerting, metrics, rules = built.health, built.alerting, built.metrics, built.rules()
-    reload = notify.Reload(notifier, lambda: [r.request_reload() for r in rules] and None, _reload_check(settings))
+
+    def reread() -> None:  # each rules folder read again before its mailbox's next message
+        for folder in rules:
+            folder.request_reload()
+
+    reload = notify.Reload(notifier, reread, _reload_check(settings))
     wakes = {m.name: threading.Event() for m in settings.all_mailboxes()}
     lanes = [Lane(service.mailbox, service.run_pass, wakes[service.mailbox]) for service in built.services]
     with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch):
