@@ -21,7 +21,7 @@ import os
 import ssl
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +38,8 @@ from daemon.settings.keys import ATS_TOKEN_ENV as ATS_TOKEN_ENV  # imported from
 from daemon.settings.keys import (
     DECLARED,
     IMAP_PORT,
+    LISTED_TABLES,
+    MAILBOX_IMAP_KEYS,
     OAUTH2_CLIENT_SECRET_ENV,
     OAUTH2_REFRESH_TOKEN_ENV,
     REQUIRED,
@@ -206,6 +208,11 @@ class ImapSettings:
     auth: str = default("imap.auth")  # or "oauth2" (XOAUTH2 with `oauth2`)
     oauth2: OAuth2Settings | None = None
 
+    @property
+    def account(self) -> str:
+        """The account as records name it (`ImapMailbox.account`): login, server and port."""
+        return f"{self.username}@{self.host}:{self.port}"
+
     def __repr__(self) -> str:  # never show the password
         return f"ImapSettings(host={self.host!r}, port={self.port}, username={self.username!r})"
 
@@ -225,10 +232,23 @@ class AtsSettings:
         return f"AtsSettings(base_url={self.base_url!r}, source={self.source!r})"
 
 
+DEFAULT_MAILBOX = "default"  # the name of the one mailbox of a configuration without [[mailbox]] tables
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSettings:
+    """One mailbox the daemon serves: its name, its IMAP account and folders, its ATS source and rules."""
+
+    name: str
+    imap: ImapSettings
+    source: str
+    rules_path: Path
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     path: Path
-    imap: ImapSettings
+    imap: ImapSettings  # the first mailbox's (the only one without [[mailbox]] tables)
     ats: AtsSettings
     database_url: str
     rules_path: Path
@@ -242,15 +262,31 @@ class Settings:
     alerts: AlertSettings = AlertSettings()
     replies: ReplySettings = ReplySettings()
     web: WebSettings = WebSettings()
+    mailboxes: tuple[MailboxSettings, ...] = ()  # empty only in settings built by hand: `imap` is the one
+
+    def all_mailboxes(self) -> tuple[MailboxSettings, ...]:
+        """Every mailbox served, in the file's order; `[imap]` alone is one, named "default"."""
+        return self.mailboxes or (MailboxSettings(DEFAULT_MAILBOX, self.imap, self.ats.source, self.rules_path),)
+
+    def for_mailbox(self, mailbox: MailboxSettings) -> Settings:
+        """These settings as one mailbox sees them: its IMAP account and folders, its source, its rules."""
+        return replace(self, imap=mailbox.imap, ats=replace(self.ats, source=mailbox.source),
+                       rules_path=mailbox.rules_path, mailboxes=(mailbox,))
+
+    def mailbox_names(self) -> dict[tuple[str, str], str]:
+        """(account, folder) -> the mailbox's name: which mailbox a recorded message came from."""
+        return {(m.imap.account, m.imap.folder): m.name for m in self.all_mailboxes()}
 
 
 class _Table:
     """One TOML table read by its declaration: every declared key typed, bounded and defaulted
     (`table["port"]`), with errors that name the key and the file. Paths come back resolved."""
 
-    def __init__(self, data: Mapping[str, Any], name: str, path: Path):
+    def __init__(self, data: Mapping[str, Any], name: str, path: Path, shown_as: str = "", where: str = ""):
+        # How errors name its keys: "imap.folder"; a [[mailbox]]'s as "mailbox.folder", `where` saying which one.
+        self.shown_as, self.where = shown_as or name, where
         if not isinstance(data, Mapping):
-            raise ConfigError("must be a table", key=name, path=str(path))
+            raise ConfigError(f"{where}must be a table", key=self.shown_as, path=str(path))
         self.data, self.name, self.path = data, name, path
         self.values = {key.name: self._read(key) for key in TABLES[name]}
 
@@ -258,7 +294,7 @@ class _Table:
         return self.values[name]
 
     def _fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(message, key=f"{self.name}.{key}", path=str(self.path))
+        return ConfigError(f"{self.where}{message}", key=f"{self.shown_as}.{key}", path=str(self.path))
 
     def _read(self, key: Key) -> Any:
         offered = None if key.default is REQUIRED else list(key.default) if key.kind is Kind.STRINGS else key.default
@@ -430,19 +466,26 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *
               need_secrets: bool = True) -> Settings:
     _check_known(data, path)
     table = {name: _Table(data[name] if name in REQUIRED_TABLES else data.get(name, {}), name, path)
-             for name in TABLES}
+             for name in TABLES if name not in LISTED_TABLES}
     database = table["database"]
+    imap, ats = _imap(table["imap"], environ, need_secrets), _ats(table["ats"], environ, need_secrets)
+    rules_path = table["rules"].resolve(table["rules"]["path"])
+    mailboxes = _mailboxes(data, path, environ, need_secrets, MailboxSettings(DEFAULT_MAILBOX, imap, ats.source,
+                                                                               rules_path))
+    intake = _intake(table["intake"])
+    logins = tuple(dict.fromkeys(m.imap.username.lower() for m in mailboxes[1:] if m.imap.username != imap.username))
     return Settings(
         path=path,
-        imap=_imap(table["imap"], environ, need_secrets),
-        ats=_ats(table["ats"], environ, need_secrets),
+        imap=mailboxes[0].imap,
+        mailboxes=mailboxes,
+        ats=ats,
         database_url=_database_url(database),
-        rules_path=table["rules"].resolve(table["rules"]["path"]),
+        rules_path=rules_path,
         interval_seconds=table["schedule"]["interval_seconds"],
         resumes=ResumeLimits(max_bytes=table["resumes"]["max_bytes"], max_count=table["resumes"]["max_count"]),
         retention_days=database["retention_days"],
         cover_letter_chars=table["comment"]["cover_letter_chars"],
-        intake=_intake(table["intake"]),
+        intake=replace(intake, own_addresses=intake.own_addresses + logins),  # the other mailboxes' own mail
         health=HealthSettings(no_success_minutes=table["health"]["no_success_minutes"]),
         metrics=_metrics(table["metrics"]),
         alerts=_alerts(table["alerts"], need_secrets),
@@ -592,12 +635,88 @@ def _check_known(data: Mapping[str, Any], path: Path) -> None:
             tables = ", ".join(f"[{n}]" for n in KNOWN_KEYS)
             raise ConfigError(f"unknown {what}.{_nearest(name, list(KNOWN_KEYS), '[{}]')} The tables are {tables}.",
                               key=name, path=str(path))
-        if isinstance(data[name], Mapping):
-            for key in data[name]:
-                if key not in KNOWN_KEYS[name]:
-                    hint = _nearest(key, list(KNOWN_KEYS[name]), f"{name}.{{}}")
-                    raise ConfigError(f"unknown key.{hint} Fix its name or remove it.",
-                                      key=f"{name}.{key}", path=str(path))
+        if name in LISTED_TABLES:
+            _check_listed(data[name], name, path)
+        elif isinstance(data[name], Mapping):
+            _check_keys(data[name], name, path)
+
+
+def _check_keys(table: Mapping[str, Any], name: str, path: Path, where: str = "") -> None:
+    for key in table:
+        if key not in KNOWN_KEYS[name]:
+            hint = _nearest(key, list(KNOWN_KEYS[name]), f"{name}.{{}}")
+            raise ConfigError(f"{where}unknown key.{hint} Fix its name or remove it.", key=f"{name}.{key}",
+                              path=str(path))
+
+
+def _check_listed(tables: Any, name: str, path: Path) -> None:
+    """`[[name]]`: an array of tables, each with declared keys only."""
+    if isinstance(tables, Mapping):  # [name], one bracket: its keys first (a typo is the likelier mistake)
+        _check_keys(tables, name, path)
+    if not isinstance(tables, list) or not all(isinstance(t, Mapping) for t in tables):
+        raise ConfigError(f"must be written as [[{name}]] tables, one per {name}", key=name, path=str(path))
+    for number, table in enumerate(tables, 1):
+        _check_keys(table, name, path, _where(name, number, table))
+
+
+def _where(name: str, number: int, table: Mapping[str, Any]) -> str:
+    """Which [[name]] table an error is about: by its name when it has one, else by its place."""
+    given = table.get("name")
+    which = f"named {given!r}" if isinstance(given, str) and given.strip() else f"number {number}"
+    return f"in the [[{name}]] {which}: "
+
+
+MAILBOX_NAME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def _mailboxes(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], need_secrets: bool,
+               only: MailboxSettings) -> tuple[MailboxSettings, ...]:
+    """The [[mailbox]] tables, each completed from [imap] (and [ats] source, [rules] path); none: [imap] alone."""
+    tables = data.get("mailbox", [])
+    if not tables:
+        return (only,)
+    mailboxes: list[MailboxSettings] = []
+    for number, raw in enumerate(tables, 1):
+        where = _where("mailbox", number, raw)
+        mailbox = _mailbox(_Table(raw, "mailbox", path, where=where), data.get("imap", {}), environ, need_secrets,
+                           only)
+        _distinct(mailbox, mailboxes, path, where)
+        mailboxes.append(mailbox)
+    return tuple(mailboxes)
+
+
+def _mailbox(t: _Table, imap: Mapping[str, Any], environ: Mapping[str, str], need_secrets: bool,
+             only: MailboxSettings) -> MailboxSettings:
+    name = t["name"]
+    if not set(name) <= MAILBOX_NAME:
+        raise t._fail("name", f"may hold only letters, digits, '.', '_' and '-' (it is a metrics label), "
+                              f"not {name!r}")
+    merged = {**imap, **{key: t.data[key] for key in MAILBOX_IMAP_KEYS if key in t.data}}
+    if "host" in t.data and "port" not in t.data:
+        merged.pop("port", None)  # another server: the port of its security
+    if merged.get("port") == 0:
+        merged.pop("port")
+    own_secret = "password" in t.data or "password_file" in t.data
+    if own_secret:  # its own password wins over [imap]'s and over the variable
+        merged = {k: v for k, v in merged.items() if k not in ("password", "password_file") or k in t.data}
+        environ = {k: v for k, v in environ.items() if k != IMAP_PASSWORD_ENV}
+    settings = _imap(_Table(merged, "imap", t.path, shown_as="mailbox", where=t.where), environ, need_secrets)
+    return MailboxSettings(name=name, imap=settings, source=t["source"].strip() or only.source,
+                           rules_path=Path(t["rules"]) if t["rules"] else only.rules_path)
+
+
+def _distinct(mailbox: MailboxSettings, before: list[MailboxSettings], path: Path, where: str) -> None:
+    """No two mailboxes share a name, or watch one folder of one account (they would take turns at its lease)."""
+    for other in before:
+        if other.name == mailbox.name:
+            raise ConfigError(f"{where}the name is taken by an earlier [[mailbox]]: give each its own",
+                              key="mailbox.name", path=str(path))
+        a, b = other.imap, mailbox.imap
+        if (a.host.lower(), a.username, a.port) == (b.host.lower(), b.username, b.port) and \
+                same_folder(a.folder, b.folder):
+            raise ConfigError(f"{where}it watches {b.folder!r} of {b.username} at {b.host}, as mailbox "
+                              f"{other.name!r} does: give it another folder or account", key="mailbox.folder",
+                              path=str(path))
 
 
 def _nearest(word: str, known: list[str], form: str) -> str:

@@ -12,7 +12,7 @@ from daemon.intake.planning import FlowOptions
 from daemon.intake.runner import RunnerOptions
 from daemon.ops import assembly
 from daemon.ops.crash import CRASH_ENV, CrashAfter
-from daemon.ops.metrics import Metrics
+from daemon.ops.metrics import MailboxMetrics, Metrics
 from daemon.ops.notify import Notifier
 from daemon.ops.service import NeverStop
 from daemon.store.repository import Store
@@ -59,7 +59,8 @@ def test_the_daemon_tells_metrics_of_each_pass_and_each_ats_exchange(settings):
     built = assembly.daemon(settings, NeverStop(), Notifier(None), environ={})
     try:
         assert isinstance(built.metrics, Metrics)
-        assert built.metrics in built.service.observer.observers
+        told = [o for o in built.service.observer.observers if isinstance(o, MailboxMetrics)]
+        assert [(o.metrics, o.mailbox) for o in told] == [(built.metrics, "default")]
         assert built.service.client.observe == built.metrics.ats_exchange
         assert built.health.store is built.service.store
     finally:

@@ -124,3 +124,21 @@ def test_a_missing_password_is_a_configuration_error(tmp_path, dovecot, sandbox,
     config = set_up(tmp_path, dovecot, sandbox)
     config.write_text(config.read_text().replace("password_file", "# password_file"))
     assert cli.main(["--log-level", "ERROR", "check", "--config", str(config)]) == 2
+
+
+def test_every_mailbox_is_checked_each_line_naming_its_mailbox(tmp_path, dovecot, sandbox, capsys):
+    """With [[mailbox]] tables each mailbox's login and folders are checked and its lines name it; a mailbox whose
+    folder is missing or whose source the ATS lacks is a problem of that mailbox alone, and the others' target
+    folders are still not created while not ready."""
+    config = set_up(tmp_path, dovecot, sandbox)
+    dovecot.create_folder("Paris")
+    config.write_text(config.read_text() + '[[mailbox]]\nname = "paris"\nfolder = "Paris"\n'
+                      'processed_folder = "Paris-done"\n'
+                      '[[mailbox]]\nname = "ghost"\nfolder = "Nowhere"\nsource = "No such source"\n')
+    code, out = check(config, capsys)
+    assert code == 1, out
+    assert any(line.startswith("ok") and "mailbox paris: IMAP: logged in" in line for line in out.splitlines())
+    found = problems(out)
+    assert len(found) == 2 and all("mailbox ghost: " in line for line in found), out
+    assert any("Nowhere" in line for line in found) and any("'No such source'" in line for line in found)
+    assert "Paris-done" not in dovecot_folders(dovecot)

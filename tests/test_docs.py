@@ -86,7 +86,7 @@ def readme_config() -> dict[str, str]:
     keys: dict[str, str] = {}
     for block in re.split(r"^### ", reference, flags=re.MULTILINE)[1:]:
         title, _, body = block.partition("\n")
-        table = re.fullmatch(r"`\[(\w+)\]`", title.strip())
+        table = re.fullmatch(r"`\[\[?(\w+)\]\]?`", title.strip())  # [table] or [[table]]
         if table is None:
             continue  # a heading that is not a table
         for cells in list(_table_rows(body))[1:]:
@@ -150,11 +150,17 @@ class _RecordingConfig(Mapping[str, Any]):
     def __init__(self, values: Mapping[str, Mapping[str, Any]]):
         self.values, self.reads = values, {}
 
-    def __getitem__(self, name: str) -> _RecordingTable:
-        return _RecordingTable(name, self.values[name], self.reads)
+    def __getitem__(self, name: str) -> Any:
+        return self._recording(name, self.values[name])
 
-    def get(self, name: str, default: Any = None) -> _RecordingTable:
-        return _RecordingTable(name, self.values.get(name, default or {}), self.reads)
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._recording(name, self.values.get(name, default or {}))
+
+    def _recording(self, name: str, value: Any) -> Any:
+        """A table, or each table of an array of tables ([[mailbox]])."""
+        if isinstance(value, list):
+            return [_RecordingTable(name, table, self.reads) for table in value]
+        return _RecordingTable(name, value, self.reads)
 
     def __contains__(self, name: object) -> bool:
         return name in self.values
@@ -172,6 +178,7 @@ def loader_reads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = _RecordingConfig({
         "imap": {"host": "imap.example.com", "username": "jobs@example.com", "password": "p"},
         "ats": {"base_url": "http://127.0.0.1:8025", "token": "t"},
+        "mailbox": [{"name": "other", "folder": "Other"}],
     })
     path = tmp_path_factory.mktemp("config") / "config.toml"
     config._settings(data, path, environ={})  # the loader's core, fed the recording tables
@@ -262,11 +269,15 @@ def test_each_documented_key_is_validated_under_its_name(key: str, tmp_path: Pat
     """A documented key with a value of the wrong type stops the loader with an error naming that key."""
     table, name = key.split(".")
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
-    data.setdefault(table, {})[name] = [1, 2]  # no key of the configuration is a list
+    if table in declared.LISTED_TABLES:  # [[mailbox]]: one table of the array
+        data[table] = [{"name": "other", "folder": "Other", name: [1, 2]}]
+    else:
+        data.setdefault(table, {})[name] = [1, 2]  # no key of the configuration is a list
     path = tmp_path / "config.toml"
     path.write_text(_toml(data), encoding="utf-8")
-    environ = {var: v for var, v in SECRETS.items()  # the variables override the secret keys
-               if not (name in SECRET_KEYS and var == SECRET_KEYS[name])}
+    # The variables override [imap]'s secret keys (not a [[mailbox]]'s own).
+    environ = {var: v for var, v in SECRETS.items()
+               if table in declared.LISTED_TABLES or not (name in SECRET_KEYS and var == SECRET_KEYS[name])}
     with pytest.raises(config.ConfigError) as raised:
         load_settings(path, environ)
     assert f"'{key}'" in str(raised.value)
@@ -299,8 +310,10 @@ def test_example_config_uses_only_keys_the_loader_reads(loader_reads: dict[str, 
 def test_example_config_lists_every_declared_key():
     """Every declared key is in config.example.toml under its table, set or in a comment, as its header says."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    parts = re.split(r"^(?:# )?\[(\w+)\]\s*$", text, flags=re.MULTILINE)
-    tables = dict(zip(parts[1::2], parts[2::2], strict=True))
+    parts = re.split(r"^(?:# )?\[\[?(\w+)\]\]?\s*$", text, flags=re.MULTILINE)
+    tables: dict[str, str] = {}
+    for table, body in zip(parts[1::2], parts[2::2], strict=True):  # [[mailbox]] may come more than once
+        tables[table] = tables.get(table, "") + body
     missing = {key.qualified for key in declared.KEYS
                if not re.search(rf"(?<![\w.]){key.name} =", tables.get(key.table, ""))}
     assert missing == set()
@@ -392,7 +405,7 @@ def _subcommands(help_text: str) -> list[str]:
 
 
 def _toml(data: Mapping[str, Mapping[str, Any]]) -> str:
-    """A minimal TOML writer for tables of strings, booleans, integers and lists of integers."""
+    """A minimal TOML writer for tables (and arrays of tables) of strings, booleans, integers and lists of integers."""
     def value(v: Any) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -401,5 +414,7 @@ def _toml(data: Mapping[str, Mapping[str, Any]]) -> str:
         if isinstance(v, list):
             return "[" + ", ".join(value(item) for item in v) + "]"
         return str(v)
-    return "".join(f"[{table}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in values.items())
-                   for table, values in data.items())
+    def one(header: str, values: Mapping[str, Any]) -> str:
+        return f"{header}\n" + "".join(f"{k} = {value(v)}\n" for k, v in values.items())
+    return "".join("".join(one(f"[[{table}]]", each) for each in values) if isinstance(values, list) else
+                   one(f"[{table}]", values) for table, values in data.items())

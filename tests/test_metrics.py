@@ -60,10 +60,10 @@ def test_metrics_and_healthz_while_passes_succeed(scraped):
     assert get("/healthz").status_code == 200  # started, no pass yet: within the window
     service.run_pass()
     got = samples(get("/metrics").text)
-    assert got[("ats_inbox_messages_total", (("outcome", "submitted"),))] == 1
-    assert got[("ats_inbox_messages_total", (("outcome", "review"),))] == 1
+    assert got[("ats_inbox_messages_total", (("mailbox", "default"), ("outcome", "submitted")))] == 1
+    assert got[("ats_inbox_messages_total", (("mailbox", "default"), ("outcome", "review")))] == 1
     assert got[("ats_inbox_message_seconds_count", ())] == 2
-    assert got[("ats_inbox_passes_total", (("outcome", "ok"),))] == 1
+    assert got[("ats_inbox_passes_total", (("mailbox", "default"), ("outcome", "ok")))] == 1
     assert got[("ats_inbox_ats_requests_total", (("status", "201"), ("step", "create candidate")))] == 1
     assert got[("ats_inbox_review_queue", ())] == 1 and got[("ats_inbox_backlog", ())] == 0
     assert 0 <= got[("ats_inbox_review_oldest_seconds", ())] < 60  # the set-aside mail, recorded just now
@@ -84,7 +84,7 @@ def test_metrics_and_healthz_while_the_ats_is_down(scraped):
     box.messages[3] = application(3)
     assert service.run_pass().ats_down
     got = samples(get("/metrics").text)
-    assert got[("ats_inbox_passes_total", (("outcome", "ats down"),))] == 1
+    assert got[("ats_inbox_passes_total", (("mailbox", "default"), ("outcome", "ats down")))] == 1
     assert got[("ats_inbox_backlog", ())] == 1
     assert sum(v for (name, labels), v in got.items()
                if name == "ats_inbox_ats_requests_total" and ("status", "503") in labels) >= 5

@@ -231,7 +231,7 @@ def test_run_under_a_notify_socket_end_to_end(tmp_path, dovecot, listener):
         listener.wait_for("WATCHDOG=1")
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert health.status_code == 200 and health.text.startswith("healthy: ")
-        assert 'ats_inbox_messages_total{outcome="submitted"} 1.0' in httpx.get(
+        assert 'ats_inbox_messages_total{mailbox="default",outcome="submitted"} 1.0' in httpx.get(
             f"http://127.0.0.1:{port}/metrics", timeout=5).text
         before = len(listener.drain())
         process.send_signal(signal.SIGHUP)

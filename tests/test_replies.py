@@ -314,3 +314,19 @@ def test_a_reply_saying_ignore_resolves_the_mail_and_settles_it_in_the_mailbox(w
     assert world.sandbox.state()["candidates"] == []
     [said] = [m for m in smtp.mails if m["Subject"] == "Re: your reply"]
     assert "is ignored, as you asked" in said.get_content()
+
+
+def test_a_due_reply_is_claimed_by_one_sender_only(world, smtp):
+    """Two mailboxes' lanes (or two instances) that find the same reply due: one claims and sends it, the other
+    skips it; a claim left by a sender that died comes due again later, to be sent with its Message-ID."""
+    clock = Clock()
+    first, second = replies_for(world, smtp, clock=clock), replies_for(world, smtp, clock=clock)
+    world.deliver(forward())
+    run(world, first, deliver=False)
+    [row] = first.outbox.due(clock())
+    assert first.outbox.claim(row.id, clock()) and not second.outbox.claim(row.id, clock())
+    assert second.deliver().sent == 0 and smtp.mails == []
+    clock.now += timedelta(minutes=11)  # the claimer died mid-send
+    assert second.deliver().sent == 1
+    [mail] = smtp.mails
+    assert mail["Message-ID"] == f"<{row.message_id}>"

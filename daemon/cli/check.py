@@ -10,6 +10,9 @@
     rules     the rule files (every problem with file and line), then the jobs, stages and
               sources they name against the ATS
 
+With several mailboxes ([[mailbox]]) each one's IMAP account and folders, source and rules
+folder are checked, and each line about one says which ("mailbox paris: IMAP: ...").
+
 Every part is checked even when another failed; each problem is one line saying what to
 do. The open jobs are listed with the mail that reaches them: subject forms (inference
 finds a job code or the title in the subject) and the recipient addresses a rule names.
@@ -19,7 +22,8 @@ Nothing is sent to the ATS and no mail is read.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from daemon.ats.client import AtsClient
@@ -83,16 +87,42 @@ def run_checks(settings: Settings, mailbox_factory: MailboxFactory = ImapMailbox
                client_factory: ClientFactory | None = None) -> Report:
     """Check IMAP, the ATS and the rules; list the open jobs."""
     report = Report()
-    check_imap(settings.imap, report, mailbox_factory)
+    mailboxes = settings.all_mailboxes()
+    several = len(mailboxes) > 1
+    missing: dict[str, list[str]] = {}
+    for mailbox in mailboxes:
+        with _named(report, mailbox.name if several else ""):
+            check_imap(mailbox.imap, report, mailbox_factory)
+            missing[mailbox.name], report.missing = report.missing, []
     directory = check_ats(settings.ats, report, client_factory or _client)
     if directory is not None:
         for problem in missing_agency_sources(tuple(settings.intake.agencies.items()), directory.sources):
             report.add(PROBLEM, f"ATS: {problem}: add it in the ATS or fix [intake] agencies")
-    rules = check_rules(settings, report, directory)
+        for mailbox in mailboxes:
+            if mailbox.source != settings.ats.source:
+                with _named(report, mailbox.name):
+                    _check_source(mailbox.source, directory.sources, report, key="its source")
+    folders: dict[object, RuleSet | None] = {}
+    for mailbox in mailboxes:
+        if mailbox.rules_path not in folders:
+            with _named(report, mailbox.name if several and mailbox.rules_path != settings.rules_path else ""):
+                folders[mailbox.rules_path] = check_rules(settings.for_mailbox(mailbox), report, directory)
     if directory is not None:
-        report.jobs = job_lines(directory, rules, settings.imap.username)
-    create_folders(settings.imap, report, mailbox_factory)
+        report.jobs = job_lines(directory, folders[mailboxes[0].rules_path], settings.imap.username)
+    for mailbox in mailboxes:
+        with _named(report, mailbox.name if several else ""):
+            report.missing = missing[mailbox.name]
+            create_folders(mailbox.imap, report, mailbox_factory)
     return report
+
+
+@contextmanager
+def _named(report: Report, mailbox: str) -> Iterator[None]:
+    """The lines added inside say which mailbox they are about (nothing added when `mailbox` is "")."""
+    start = len(report.lines)
+    yield
+    if mailbox:
+        report.lines[start:] = [Line(line.level, f"mailbox {mailbox}: {line.text}") for line in report.lines[start:]]
 
 
 def check_imap(imap: ImapSettings, report: Report, factory: MailboxFactory) -> None:
@@ -172,13 +202,13 @@ def check_ats(ats: AtsSettings, report: Report, factory: ClientFactory) -> Direc
     return directory
 
 
-def _check_source(name: str, sources: Sequence[Source], report: Report) -> None:
+def _check_source(name: str, sources: Sequence[Source], report: Report, key: str = "ats.source") -> None:
     found = next((s for s in sources if s.name.strip().casefold() == name.strip().casefold()), None)
     if found is not None:
         report.add(OK, f"ATS source {name!r} exists (id {found.id})")
         return
     names = ", ".join(repr(s.name) for s in sources) or "none"
-    report.add(PROBLEM, f"ATS: no source named {name!r} (the ATS has {names}): set ats.source to one of them")
+    report.add(PROBLEM, f"ATS: no source named {name!r} (the ATS has {names}): set {key} to one of them")
 
 
 def _check_pipelines(jobs: Sequence[Job], pipelines: Sequence[Pipeline], report: Report) -> None:

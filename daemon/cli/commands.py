@@ -18,7 +18,8 @@ from daemon.cli import rules_report as report
 from daemon.cli import rules_tryout as tryout
 from daemon.cli.check import run_checks
 from daemon.cli.demo import run_demo
-from daemon.config import Settings, load_settings
+from daemon.config import ImapSettings, Settings, load_settings
+from daemon.domain import Placement
 from daemon.errors import AtsInboxError, ConfigError
 from daemon.intake import preview, reroute, review
 from daemon.intake.planning import FlowOptions, missing_agency_sources
@@ -27,9 +28,10 @@ from daemon.intake.retention import purge_person
 from daemon.mailbox import restore
 from daemon.mailbox.recorded import MailDesk
 from daemon.ops import assembly, idle, notify
+from daemon.ops.crash import armed
 from daemon.ops.health import Watch, no_success_window
 from daemon.ops.metrics import Listener, Metrics
-from daemon.ops.scheduler import run_forever
+from daemon.ops.scheduler import Lane, run_lanes
 from daemon.ops.service import Service, ats_client
 from daemon.ops.stopping import StopSignal
 from daemon.routing import RulesInvalid, check_against, load_rules
@@ -37,7 +39,7 @@ from daemon.routing.live import RulesState, on_disk
 from daemon.sandbox import SandboxATS
 from daemon.sandbox.secret import sandbox_token
 from daemon.store import Store, open_store
-from daemon.store.models import FolderState, PassRecord, utcnow
+from daemon.store.models import FolderState, MessageRecord, PassRecord, utcnow
 from daemon.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -46,24 +48,38 @@ EXIT_DEGRADED = 3  # `status`: working, but the rule files on disk are invalid (
 
 
 def poll(settings: Settings, backfill_since: date | None = None) -> int:
-    """One pass; with `backfill_since`, over the folder's mail since that date that has no record
-    (what the first pass's window left out), with the same journal."""
+    """One pass over each mailbox, one after another; with `backfill_since`, over each folder's mail since that
+    date that has no record (what the first pass's window left out), with the same journal."""
     stop = StopSignal()
+    failed = False
     with stop.installed():
-        service = assembly.service(settings, stop, backfill_since=backfill_since)
+        store = armed(open_store(settings.database_url), os.environ)
+        client = ats_client(settings.ats, stop)
         try:
-            summary = service.run_pass(stop.requested)
+            built = assembly.services(settings, stop, store=store, client=client, backfill_since=backfill_since)
+            for service in built:
+                if stop.requested():
+                    break
+                failed |= _one_pass(service, stop, named=len(built) > 1)
         finally:
-            service.close()
+            client.close()
+            store.close()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _one_pass(service: Service, stop: StopSignal, *, named: bool) -> bool:
+    """One mailbox's pass, said in one line (named when there are several); whether the ATS was down."""
+    summary = service.run_pass(stop.requested)
+    name = f"{service.mailbox}: " if named else ""
     if summary.busy:
-        print("another ats-inbox instance is working on this mailbox; nothing done")
-        return EXIT_OK
-    print(f"seen {summary.seen}, submitted {summary.submitted}, set aside {summary.set_aside}, "
+        print(f"{name}another ats-inbox instance is working on this mailbox; nothing done")
+        return False
+    print(f"{name}seen {summary.seen}, submitted {summary.submitted}, set aside {summary.set_aside}, "
           f"duplicates {summary.duplicates}, ignored {summary.ignored}, waiting for retry {summary.pending}")
     if summary.ats_down:
-        print(f"ats-inbox: the ATS did not answer, the pass stopped early: {summary.last_error}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        print(f"ats-inbox: {name}the ATS did not answer, the pass stopped early: {summary.last_error}",
+              file=sys.stderr)
+    return summary.ats_down
 
 
 def dry_run(settings: Settings, backfill_since: date | None = None) -> int:
@@ -81,6 +97,7 @@ def dry_run(settings: Settings, backfill_since: date | None = None) -> int:
 def run(settings: Settings) -> int:
     """Passes on the schedule, and at once when IDLE tells of new mail, until SIGTERM or SIGINT;
     the message in hand is finished first. SIGHUP re-reads the routing rules before the next message.
+    Each mailbox ([[mailbox]]) runs in a lane of its own: its passes, its IDLE watcher, its wake-ups.
 
     Under systemd (Type=notify) it says READY=1 once the mailbox opened, STATUS= lines, and
     WATCHDOG=1 after real progress; `[metrics] listen` serves /metrics and /healthz; `[alerts]`
@@ -90,28 +107,30 @@ def run(settings: Settings) -> int:
     notify.install(notifier)
     stop = StopSignal()
     built = assembly.daemon(settings, stop, notifier)
-    service, watch, alerting, metrics = built.service, built.health, built.alerting, built.metrics
-    reload = notify.Reload(notifier, service.rules.request_reload if service.rules is not None else lambda: None,
-                           _reload_check(settings))
-    wake = threading.Event()
+    watch, alerting, metrics, rules = built.health, built.alerting, built.metrics, built.rules()
+
+    def reread() -> None:  # each rules folder read again before its mailbox's next message
+        for folder in rules:
+            folder.request_reload()
+
+    reload = notify.Reload(notifier, reread, _reload_check(settings))
+    wakes = {m.name: threading.Event() for m in settings.all_mailboxes()}
+    lanes = [Lane(service.mailbox, service.run_pass, wakes[service.mailbox]) for service in built.services]
     with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch), \
-            web.listening(settings, service.store):
-        watcher = idle.start(settings.imap, wake, stop, progress=notify.progress)
+            web.listening(settings, built.services[0].store):
+        watchers = [idle.start(m.imap, wakes[m.name], stop, progress=notify.progress, name=m.name)
+                    for m in settings.all_mailboxes()]
         try:
-            run_forever(service.run_pass, settings.interval_seconds, stop, wake=wake,
-                        after_pass=notifier.pass_done, on_stop=notifier.stopping,
-                        chores=[reload.report, *_rules_watch(service), lambda: alerting.tick(watch)])
+            run_lanes(lanes, settings.interval_seconds, stop, after_pass=notifier.pass_done,
+                      on_stop=notifier.stopping,
+                      chores=[reload.report, *(r.check for r in rules), lambda: alerting.tick(watch)])
         finally:
-            stop.request("the daemon loop ended")  # ends the IDLE watcher too
-            if watcher is not None:
-                watcher.join(timeout=5)
-            service.close()
+            stop.request("the daemon loop ended")  # ends the IDLE watchers too
+            for watcher in watchers:
+                if watcher is not None:
+                    watcher.join(timeout=5)
+            built.close()
     return EXIT_OK
-
-
-def _rules_watch(service: Service) -> list[Callable[[], None]]:
-    """The main loop looks at the rule files every second: a change is logged and reported when it happens."""
-    return [service.rules.check] if service.rules is not None else []
 
 
 def _check_watchdog(settings: Settings, notifier: notify.Notifier) -> None:
@@ -175,35 +194,45 @@ def status(settings: Settings, limit: int) -> int:
     with _store(settings) as store:
         window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
         rules = on_disk(settings.rules_path, assembly.rules_keeper(store, settings))
-        watch = Watch(store, window, rules=lambda: rules)
+        names = [m.name for m in settings.all_mailboxes()]
+        watch = Watch(store, window, rules=lambda: rules, mailboxes=names)
         facts = watch.facts()
         health = watch.judge(facts)
         print(f"Health: {health.line()}; review queue {facts.review_queue}, backlog {facts.backlog}")
-        print(status_text(store, limit, settings.rules_path, rules))
+        print(status_text(store, limit, settings.rules_path, rules, settings.mailbox_names()))
     return EXIT_FAILED if not health.healthy else EXIT_DEGRADED if health.degraded else EXIT_OK
 
 
-def status_text(store: Store, limit: int, rules_folder: Path | None = None, rules: RulesState | None = None) -> str:
-    """Counts per status, the last pass, the rules in force, and the most recent messages."""
+def status_text(store: Store, limit: int, rules_folder: Path | None = None, rules: RulesState | None = None,
+                mailboxes: messages.Mailboxes | None = None) -> str:
+    """Counts per status, the last pass (of each mailbox, when there are several), the rules in force, and the most
+    recent messages (with the mailbox each came from)."""
     last = store.last_pass()
     counts = store.counts()
     lines = ["Messages: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")]
     found = {how: n for how, n in store.counts("found_by").items() if how}
     if found:
         lines.append("Candidates found by: " + ", ".join(f"{how} {n}" for how, n in sorted(found.items())))
-    if last is None:
-        lines.append("Last pass: never")
+    if mailboxes is not None and len(mailboxes) > 1:
+        lines += [_pass_line(f"Last pass of {name}", store.last_pass(name)) for name in mailboxes.values()]
     else:
-        lines.append(f"Last pass: #{last.id} started {last.started_at:%Y-%m-%d %H:%M:%S}, {last.outcome}"
-                     f" (seen {last.seen}, submitted {last.submitted}, set aside {last.set_aside})"
-                     + (f": {last.error}" if last.error else ""))
+        lines.append(_pass_line("Last pass", last))
     lines += [_left_out(state) for state in store.folder_states() if state.skipped]
     if rules_folder is not None:
         lines.append(rules_text(rules_folder, last, rules))
     recent = store.messages(limit=limit)
     if recent:
-        lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):", messages.list_text(recent)]
+        lines += ["", "Recent messages (`ats-inbox messages list` for the review queue):",
+                  messages.list_text(recent, mailboxes)]
     return "\n".join(lines)
+
+
+def _pass_line(title: str, last: PassRecord | None) -> str:
+    if last is None:
+        return f"{title}: never"
+    return (f"{title}: #{last.id} started {last.started_at:%Y-%m-%d %H:%M:%S}, {last.outcome}"
+            f" (seen {last.seen}, submitted {last.submitted}, set aside {last.set_aside})"
+            + (f": {last.error}" if last.error else ""))
 
 
 def _left_out(state: FolderState) -> str:
@@ -244,13 +273,13 @@ def _kept(rules: RulesState | None) -> str:
 
 def messages_list(settings: Settings, statuses: Sequence[str], limit: int) -> int:
     with _store(settings) as store:
-        print(messages.list_text(review.list_messages(store, statuses, limit)))
+        print(messages.list_text(review.list_messages(store, statuses, limit), settings.mailbox_names()))
     return EXIT_OK
 
 
 def messages_show(settings: Settings, pk: int) -> int:
     with _store(settings) as store:
-        print(messages.show_text(*review.message(store, pk), Outbox(store).of(pk)))
+        print(messages.show_text(*review.message(store, pk), Outbox(store).of(pk), settings.mailbox_names()))
     return EXIT_OK
 
 
@@ -258,7 +287,9 @@ def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool =
                    job: str | None = None, stage: str | None = None) -> int:
     """One message, or (pk None) every review message; one line each, as it goes. With `job`
     (and `stage`), the message goes to that job: the choice is journalled before the retry."""
-    move_back = restore.mover(settings.imap)
+    movers = {m.imap: restore.mover(m.imap) for m in settings.all_mailboxes()}
+    move_back = None if not any(movers.values()) else \
+        lambda record: (mover(record) if (mover := movers[_imap_of(settings, record)]) is not None else None)
     with _store(settings) as store:
         if job is not None and pk is not None:
             _choose_job(settings, store, pk, job, stage)
@@ -295,8 +326,8 @@ def messages_resolve(settings: Settings, pks: Sequence[int], note: str, by: str 
     Their mail is settled over one IMAP connection, opened only when a message needs it;
     `mailbox_off` says why the mailbox cannot be used (no IMAP password), if so."""
 
-    desk = None if mailbox_off else MailDesk(settings.imap)
-    settle = desk.settle if desk is not None else None
+    desks = None if mailbox_off else _Desks(settings)
+    settle = desks.settle if desks is not None else None
     try:
         with _store(settings) as store:
             if len(pks) == 1:  # one message: a refusal is the command's error (exit 1)
@@ -305,14 +336,37 @@ def messages_resolve(settings: Settings, pks: Sequence[int], note: str, by: str 
             chosen = list(pks) or review.resolvable(store, statuses, older_than)
             outcomes = list(_each(review.resolve_many(store, chosen, note, by, settle, mailbox_off=mailbox_off)))
     finally:
-        if desk is not None:
-            desk.close()
+        if desks is not None:
+            desks.close()
     if not chosen:
         age = f" recorded more than {older_than.days} day(s) ago" if older_than else ""
         print(f"nothing to resolve: no message in {' or '.join(statuses)}{age}")
     refused = [o for o in outcomes if " not resolved: " in o.said]
     print(f"resolved {len(outcomes) - len(refused)} of {len(outcomes)} message(s)")
     return EXIT_FAILED if refused else EXIT_OK
+
+
+def _imap_of(settings: Settings, record: MessageRecord) -> ImapSettings:
+    """The IMAP settings of the mailbox a record came from (the first mailbox's for one no longer configured)."""
+    return next((m.imap for m in settings.all_mailboxes() if (m.imap.account, m.imap.folder) ==
+                 (record.account, record.folder)), settings.imap)
+
+
+class _Desks:
+    """A MailDesk per mailbox, each opened when a message of it needs settling first."""
+
+    def __init__(self, settings: Settings):
+        self.settings, self.desks = settings, {}
+
+    def settle(self, record: MessageRecord) -> Placement | None:
+        imap = _imap_of(self.settings, record)
+        if imap not in self.desks:
+            self.desks[imap] = MailDesk(imap)
+        return self.desks[imap].settle(record)
+
+    def close(self) -> None:
+        for desk in self.desks.values():
+            desk.close()
 
 
 def _each(outcomes: Iterator[review.Outcome]) -> Iterator[review.Outcome]:
@@ -330,7 +384,7 @@ def messages_open(settings: Settings, pk: int, output: Path | None) -> int:
 
     with _store(settings) as store:
         record, _steps = review.message(store, pk)
-    desk = MailDesk(settings.imap)
+    desk = MailDesk(_imap_of(settings, record))
     try:
         raw = desk.read(record)
     finally:

@@ -4,23 +4,32 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from daemon.cli.report import routed_by, table
 from daemon.intake.lifecycle import ALLOWED, PersonAction
 from daemon.store.models import MessageRecord, ReplyRecord, StepRecord
 
+Mailboxes = Mapping[tuple[str, str], str]  # (account, folder) -> the [[mailbox]] name (Settings.mailbox_names)
 
-def list_text(records: Sequence[MessageRecord]) -> str:
-    """The table `messages list` prints."""
+
+def list_text(records: Sequence[MessageRecord], mailboxes: Mailboxes | None = None) -> str:
+    """The table `messages list` prints; with several `mailboxes`, which one each message came from."""
     if not records:
         return "no messages"
-    rows = [[str(m.id), _when(m.created_at, seconds=False), m.status, _from(m),
-             _cut(m.subject, 40), m.job_title or "-", m.candidate_id or "-", m.reason or m.last_error or "-"]
+    several = mailboxes is not None and len(mailboxes) > 1
+    rows = [[str(m.id), _when(m.created_at, seconds=False), *([mailbox_of(m, mailboxes)] if several else []),
+             m.status, _from(m), _cut(m.subject, 40), m.job_title or "-", m.candidate_id or "-",
+             m.reason or m.last_error or "-"]
             for m in records]
-    return table(["#", "Received (UTC)", "Status", "From", "Subject", "Job", "Candidate", "Reason / last error"],
-                 rows)
+    return table(["#", "Received (UTC)", *(["Mailbox"] if several else []), "Status", "From", "Subject", "Job",
+                  "Candidate", "Reason / last error"], rows)
+
+
+def mailbox_of(m: MessageRecord, mailboxes: Mailboxes | None) -> str:
+    """The name of the mailbox a message came from (by its account and folder); "-" for one no longer configured."""
+    return (mailboxes or {}).get((m.account, m.folder), "-")
 
 
 def _from(m: MessageRecord) -> str:
@@ -35,10 +44,13 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def show_text(record: MessageRecord, steps: Sequence[StepRecord], replies: Sequence[ReplyRecord] = ()) -> str:
-    """Everything recorded about one message, then its timeline of steps, then the mail sent about it."""
+def show_text(record: MessageRecord, steps: Sequence[StepRecord], replies: Sequence[ReplyRecord] = (),
+              mailboxes: Mailboxes | None = None) -> str:
+    """Everything recorded about one message (with `mailboxes`, the one it came from), then its timeline of
+    steps, then the mail sent about it."""
     m = record
     fields = [
+        *([("Mailbox", mailbox_of(m, mailboxes))] if mailboxes and len(mailboxes) > 1 else []),
         ("Status", m.status), ("Reason", m.reason), ("Received", _when(m.created_at)),
         ("From", f"{m.sender_name} <{m.sender_email}>" if m.sender_name else m.sender_email),
         ("Subject", m.subject), ("Sent", _when(m.sent_at)), ("Files", _files(m.attachments)),

@@ -218,6 +218,8 @@ class Replies:
         """Hand the due replies to the relay, oldest first; the first relay failure ends the round."""
         sent = waiting = failed = 0
         for row in self.outbox.due(self.now()):
+            if not self.outbox.claim(row.id, self.now()):
+                continue  # another mailbox's lane (or instance) is sending it
             message = BytesParser(policy=policy.SMTP).parsebytes(row.content.encode("utf-8"))
             try:
                 self.relay.send(message)  # type: ignore[arg-type] (an EmailMessage under the SMTP policy)

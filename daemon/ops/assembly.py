@@ -10,7 +10,7 @@ installed here, and only when its variable is set.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
-from daemon.config import Settings
+from daemon.config import DEFAULT_MAILBOX, Settings
 from daemon.errors import ConfigError
 from daemon.intake.planning import FlowOptions
 from daemon.intake.replying import Replies
@@ -28,12 +28,13 @@ from daemon.mailbox.imap import ImapMailbox
 from daemon.ops import alerts, notify
 from daemon.ops.crash import armed
 from daemon.ops.health import Watch, no_success_window
+from daemon.ops.mailboxes import MailboxFailures
 from daemon.ops.metrics import Metrics
 from daemon.ops.service import PassObserver, PassObservers, Service, Stopping, ats_client, runner_options
 from daemon.replies import templates
 from daemon.replies.relay import Relay, SmtpRelay
 from daemon.replies.token import ReceiptKey, load_key
-from daemon.routing.live import LiveRules
+from daemon.routing.live import LiveRules, RulesState
 from daemon.store import Store, open_store
 from daemon.store.kept_rules import RulesKeeper
 from daemon.store.watch import DatabaseWatch
@@ -55,23 +56,46 @@ def live_rules(store: Store, settings: Settings) -> LiveRules:
 def service(settings: Settings, stop: Stopping, *, backfill_since: date | None = None,
             store: Store | None = None, observer: PassObserver | None = None,
             client: AtsClient | None = None, rules: LiveRules | None = None,
-            environ: Mapping[str, str] = os.environ) -> Service:
-    """The service for one pass or many: its waits (retry, reconnect, Retry-After) end on `stop`,
-    and so does an IMAP operation still waiting for the server. The rules: `live_rules`. A `store`
-    given is used as it is (its opener installed the crash hook, if any); otherwise the database
-    is opened here, with the hook when `environ` asks for it."""
+            environ: Mapping[str, str] = os.environ, mailbox: str = DEFAULT_MAILBOX,
+            directory: AtsDirectory | None = None) -> Service:
+    """The service for one pass or many over one mailbox (`settings.for_mailbox(...)` for one of several): its
+    waits (retry, reconnect, Retry-After) end on `stop`, and so does an IMAP operation still waiting for the
+    server. The rules: `live_rules`. A `store` given is used as it is (its opener installed the crash hook, if
+    any); otherwise the database is opened here, with the hook when `environ` asks for it."""
     store = store if store is not None else armed(open_store(settings.database_url), environ)
     client = client if client is not None else ats_client(settings.ats, stop)
     rules = rules if rules is not None else live_rules(store, settings)
     flow_options = FlowOptions.from_settings(settings)
-    return Service(store=store, client=client, directory=AtsDirectory(client, source_name=settings.ats.source),
+    directory = directory if directory is not None else AtsDirectory(client, source_name=settings.ats.source)
+    return Service(store=store, client=client, directory=directory,
                    options=replace(runner_options(settings), backfill_since=backfill_since),
                    flow_options=flow_options,
                    mailbox_factory=lambda: ImapMailbox(settings.imap, should_stop=stop.requested),
                    watch=DatabaseWatch(store, settings.database_url), stop=stop,
                    rules=rules, retention_days=settings.retention_days,
                    observer=observer if observer is not None else PassObservers(),
-                   move_back=restore.mover(settings.imap), replies=replies(settings, store, flow_options))
+                   move_back=restore.mover(settings.imap), mailbox=mailbox,
+                   replies=replies(settings, store, flow_options))
+
+
+def services(settings: Settings, stop: Stopping, *, store: Store, client: AtsClient,
+             observer: Callable[[str], PassObserver] = lambda name: PassObservers(),
+             backfill_since: date | None = None) -> tuple[Service, ...]:
+    """One service per mailbox, sharing the store and the ATS client; mailboxes with one rules folder share its
+    live rules, and those with one source share the ATS directory (its cache). `observer(name)`: each one's."""
+    rules: dict[Path, LiveRules] = {}
+    directories: dict[str, AtsDirectory] = {}
+    built = []
+    for mailbox in settings.all_mailboxes():
+        alone = settings.for_mailbox(mailbox)
+        if mailbox.rules_path not in rules:
+            rules[mailbox.rules_path] = live_rules(store, alone)
+        if mailbox.source not in directories:
+            directories[mailbox.source] = AtsDirectory(client, source_name=mailbox.source)
+        built.append(service(alone, stop, backfill_since=backfill_since, store=store, client=client,
+                             observer=observer(mailbox.name), rules=rules[mailbox.rules_path],
+                             mailbox=mailbox.name, directory=directories[mailbox.source]))
+    return tuple(built)
 
 
 def replies(settings: Settings, store: Store, flow_options: FlowOptions, relay: Relay | None = None) -> Replies | None:
@@ -100,30 +124,57 @@ def _key_file(settings: Settings) -> tuple[Path, bool]:
 
 @dataclass(frozen=True, slots=True)
 class Daemon:
-    """The long-running daemon's parts: the service, and those told of each of its passes."""
+    """The long-running daemon's parts: a service per mailbox, and those told of each of their passes."""
 
-    service: Service
+    services: tuple[Service, ...]
     health: Watch
     alerting: alerts.Alerting
     metrics: Metrics | None  # with [metrics] listen
 
+    @property
+    def service(self) -> Service:
+        """The first mailbox's service (the only one without [[mailbox]] tables)."""
+        return self.services[0]
+
+    def rules(self) -> list[LiveRules]:
+        """Each rules folder's live rules, once."""
+        return list({id(s.rules): s.rules for s in self.services if s.rules is not None}.values())
+
+    def close(self) -> None:
+        """The store and the ATS client, shared by every mailbox's service, closed once."""
+        self.service.close()
+
 
 def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
            environ: Mapping[str, str] = os.environ) -> Daemon:
-    """The service with health, alerts, metrics (when [metrics] listen is set) and the systemd
+    """A service per mailbox with health, alerts, metrics (when [metrics] listen is set) and the systemd
     pass report as its pass observers, and the ATS client reporting each exchange to the metrics;
-    health (and through it the metrics and alerts) judges the rules the daemon holds."""
+    health (and through it the metrics and alerts) judges each mailbox's passes and the rules the daemon holds."""
     store = armed(open_store(settings.database_url), environ)
-    rules = live_rules(store, settings)
+    names = [m.name for m in settings.all_mailboxes()]
+    held: list[LiveRules] = []  # each rules folder's, once the services are built
     window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
-    health = Watch(store, window, started=datetime.now(UTC), rules=rules.state)
+    health = Watch(store, window, started=datetime.now(UTC), rules=lambda: _worst(held), mailboxes=names)
     a = settings.alerts
     alerting = alerts.Alerting(alerts.senders(a.command, a.webhook_url, a.timeout_seconds),
                                alerts.Thresholds(a.review_queue_above, a.login_failures,
                                                                  a.oldest_waiting_hours))
+    failures = MailboxFailures(alerting) if len(names) > 1 else None
     metrics = Metrics(health, lambda: client.breaker.is_open) if settings.metrics.host else None
     client = ats_client(settings.ats, stop, observe=metrics.ats_exchange if metrics is not None else None)
-    observers = PassObservers(notify.PassReport(notifier, settings.interval_seconds), alerting,
-                              *([metrics] if metrics is not None else []))
-    built = service(settings, stop, store=store, observer=observers, client=client, rules=rules)
-    return Daemon(built, health, alerting, metrics)
+    report = notify.PassReport(notifier, settings.interval_seconds)
+
+    def observer(name: str) -> PassObserver:
+        told = failures.of(name) if failures is not None else alerting
+        return PassObservers(report, told, *([metrics.of(name)] if metrics is not None else []))
+
+    built = Daemon(services(settings, stop, store=store, client=client, observer=observer), health, alerting,
+                   metrics)
+    held.extend(built.rules())
+    return built
+
+
+def _worst(rules: list[LiveRules]) -> RulesState | None:
+    """The rules state health judges: the first folder whose files are invalid, else the first folder's."""
+    states = [r.state() for r in rules]
+    return next((state for state in states if not state.valid), states[0] if states else None)

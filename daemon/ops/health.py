@@ -20,7 +20,7 @@ the daemon does not mend a rule file). The daemon judges the rules it holds; a s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -45,6 +45,8 @@ class Facts:
     backlog: int  # messages seen but not settled (pending)
     counts: dict[str, int]  # messages by status
     oldest_waiting: datetime | None = None  # when the oldest message waiting for a person was recorded
+    # With several mailboxes: each one's facts (its passes; the queue and counts are the whole store's).
+    mailboxes: tuple[tuple[str, Facts], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +70,28 @@ class Health:
         return f"healthy: {'; '.join(self.reasons)}"
 
 
-def read_facts(store: Store) -> Facts:
-    """The facts, in two short read transactions (they take no lock)."""
-    with store.reading() as s:
-        success = s.scalar(select(PassRecord.finished_at).where(PassRecord.outcome.in_(SUCCEEDED))
-                           .order_by(PassRecord.id.desc()).limit(1))
-        finished = s.scalar(select(PassRecord).where(PassRecord.finished_at.is_not(None))
-                            .order_by(PassRecord.id.desc()).limit(1))
+def read_facts(store: Store, mailboxes: Sequence[str] = ()) -> Facts:
+    """The facts, in short read transactions (they take no lock); with several `mailboxes`, each one's too."""
+    success, finished = _passes_of(store, None)
     counts = store.counts()
     waiting = oldest_waiting(store) if any(counts.get(status) for status in NEEDS_PERSON) else None
-    return Facts(last_success=_aware(success), last_finished=finished,
+    each = tuple((name, Facts(*_passes_of(store, name), review_queue=0, backlog=0, counts={}))
+                 for name in mailboxes) if len(mailboxes) > 1 else ()
+    return Facts(last_success=success, last_finished=finished,
                  review_queue=sum(counts.get(status, 0) for status in NEEDS_PERSON),
-                 backlog=counts.get(Status.PENDING, 0), counts=counts, oldest_waiting=_aware(waiting))
+                 backlog=counts.get(Status.PENDING, 0), counts=counts, oldest_waiting=_aware(waiting),
+                 mailboxes=each)
+
+
+def _passes_of(store: Store, mailbox: str | None) -> tuple[datetime | None, PassRecord | None]:
+    """When the last successful pass (through `mailbox`, or any) finished, and the last finished pass."""
+    where = () if mailbox is None else (PassRecord.mailbox == mailbox,)
+    with store.reading() as s:
+        success = s.scalar(select(PassRecord.finished_at).where(PassRecord.outcome.in_(SUCCEEDED), *where)
+                           .order_by(PassRecord.id.desc()).limit(1))
+        finished = s.scalar(select(PassRecord).where(PassRecord.finished_at.is_not(None), *where)
+                            .order_by(PassRecord.id.desc()).limit(1))
+    return _aware(success), finished
 
 
 def assess(facts: Facts, now: datetime, no_success: timedelta, started: datetime | None = None,
@@ -87,7 +99,8 @@ def assess(facts: Facts, now: datetime, no_success: timedelta, started: datetime
     """Healthy, or why not; degraded while `rules` says the files on disk are invalid. `started`: when this
     daemon started, which gives its first pass `no_success` to succeed; None (a separate command): only the
     last success counts, and a database with no pass recorded at all is not judged (a fresh install)."""
-    health = _passes(facts, now, no_success, started)
+    health = _each_mailbox(facts, now, no_success, started) if facts.mailboxes else \
+        _passes(facts, now, no_success, started)
     if rules is None or rules.valid:
         return health
     return Health(health.healthy, health.reasons, health.stale, (rules_reason(rules, now),), rules_invalid=True)
@@ -109,6 +122,23 @@ def _passes(facts: Facts, now: datetime, no_success: timedelta, started: datetim
     if facts.last_success is None:
         return Health(True, ("started, no pass finished yet",))
     return Health(True, (f"last successful pass {_ago(now - facts.last_success)} ago",))
+
+
+def _each_mailbox(facts: Facts, now: datetime, no_success: timedelta, started: datetime | None) -> Health:
+    """Several mailboxes: unhealthy when any one is (its reasons named by the mailbox); each judged on its own passes,
+    so a mailbox that never succeeds is not hidden by the others' successes."""
+    judged = [(name, _passes(each, now, no_success, started)) for name, each in facts.mailboxes]
+    ill = [(name, health) for name, health in judged if not health.healthy]
+    if ill:
+        reasons = tuple(f"mailbox {name}: {reason}" for name, health in ill for reason in health.reasons)
+        return Health(False, reasons, stale=any(health.stale for _, health in ill))
+    return Health(True, (f"all {len(judged)} mailboxes passing ({judged[0][0]}: {judged[0][1].reasons[0]})",))
+
+
+def mailbox_health(facts: Facts, now: datetime, no_success: timedelta,
+                   started: datetime | None = None) -> list[tuple[str, Health]]:
+    """Each mailbox's own judgement (empty with one mailbox): the metrics' per-mailbox gauges."""
+    return [(name, _passes(each, now, no_success, started)) for name, each in facts.mailboxes]
 
 
 def rules_reason(rules: RulesState, now: datetime) -> str:
@@ -152,15 +182,16 @@ class Watch:
 
     def __init__(self, store: Store, no_success: timedelta, started: datetime | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 rules: Callable[[], RulesState | None] = lambda: None):
+                 rules: Callable[[], RulesState | None] = lambda: None, mailboxes: Sequence[str] = ()):
         self.store, self.no_success, self.started, self._clock = store, no_success, started, clock
         self.rules = rules  # the rule set in force and the state of the files on disk (None: not judged)
+        self.mailboxes = tuple(mailboxes)  # several: each judged on its own passes
 
     def now(self) -> datetime:
         return self._clock()
 
     def facts(self) -> Facts:
-        return read_facts(self.store)
+        return read_facts(self.store, self.mailboxes)
 
     def judge(self, facts: Facts | None = None) -> Health:
         return assess(facts or self.facts(), self._clock(), self.no_success, self.started, self.rules())

@@ -136,12 +136,13 @@ class IdleWatcher:
 
 
 def start(settings: ImapSettings, wake: threading.Event, stop: Stopping, *,
-          progress: Callable[[], None] = _nothing) -> threading.Thread | None:
-    """The watcher for `settings` in a thread of its own, started; None when `[imap] idle = false`."""
+          progress: Callable[[], None] = _nothing, name: str = "") -> threading.Thread | None:
+    """The watcher for `settings` (the mailbox `name`, one of several) in a thread of its own, started; None
+    when `[imap] idle = false`. Each mailbox has its own: one whose server is down backs off alone."""
     if not settings.idle:
         return None
     watcher = IdleWatcher(lambda: IdleConnection(settings), wake, stop, idle_seconds=settings.idle_seconds,
                           progress=progress)
-    thread = threading.Thread(target=watcher.run, name="imap-idle", daemon=True)
+    thread = threading.Thread(target=watcher.run, name=f"imap-idle-{name}" if name else "imap-idle", daemon=True)
     thread.start()
     return thread

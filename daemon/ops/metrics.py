@@ -2,9 +2,9 @@
 
 Counted as it happens (this process, since it started):
 
-    ats_inbox_messages_total{outcome}            messages handled, by outcome (submitted, review, ...)
+    ats_inbox_messages_total{mailbox,outcome}    messages handled, by mailbox and outcome (submitted, review, ...)
     ats_inbox_message_seconds                    time to handle one message (histogram)
-    ats_inbox_passes_total{outcome}              passes, by outcome (ok, deferred, ats down, failed, busy)
+    ats_inbox_passes_total{mailbox,outcome}      passes, by mailbox and outcome (ok, deferred, ats down, failed, busy)
     ats_inbox_ats_requests_total{step,status}    ATS calls by step and HTTP status ("error": no answer)
     ats_inbox_ats_retries_total{step}            retry waits before an ATS call was sent again
 
@@ -18,6 +18,8 @@ Read when scraped (from the database and the ATS client):
     ats_inbox_seconds_since_last_success         since the last successful pass finished (absent: never)
     ats_inbox_healthy                            1 healthy, 0 unhealthy or degraded (as /healthz answers 200 or 503)
     ats_inbox_ats_circuit_open                   1 while the circuit breaker keeps calls away from the ATS
+    ats_inbox_mailbox_healthy{mailbox}           with several mailboxes: 1 when that mailbox's passes are healthy
+    ats_inbox_mailbox_seconds_since_last_success{mailbox}   ... and since its last successful pass
     ats_inbox_rules_valid                        1 the rule files on disk are in force, 0 invalid (the last good
                                                  set runs meanwhile)
     ats_inbox_rules_info{fingerprint}            1, labelled with the fingerprint of the rule set in force
@@ -49,9 +51,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from daemon.config import DEFAULT_MAILBOX
 from daemon.errors import AtsInboxError
 from daemon.intake.runner import PassSummary
-from daemon.ops.health import Facts, Health, Watch, seconds_since_success
+from daemon.ops.health import Facts, Health, Watch, mailbox_health, seconds_since_success
 from daemon.routing.live import RulesState
 from daemon.store.outbox import Outbox
 from daemon.store.repository import Store
@@ -68,12 +71,12 @@ class Metrics:
 
     def __init__(self, watch: Watch | None = None, circuit_open: Callable[[], bool] = lambda: False):
         self.registry = CollectorRegistry(auto_describe=True)
-        self.messages = Counter("ats_inbox_messages", "Messages handled, by outcome", ["outcome"],
-                                registry=self.registry)
+        self.messages = Counter("ats_inbox_messages", "Messages handled, by mailbox and outcome",
+                                ["mailbox", "outcome"], registry=self.registry)
         self.message_seconds = Histogram("ats_inbox_message_seconds", "Time to handle one message",
                                          buckets=SECONDS_BUCKETS, registry=self.registry)
-        self.passes = Counter("ats_inbox_passes", "Passes over the mailbox, by outcome", ["outcome"],
-                              registry=self.registry)
+        self.passes = Counter("ats_inbox_passes", "Passes over a mailbox, by mailbox and outcome",
+                              ["mailbox", "outcome"], registry=self.registry)
         self.ats_requests = Counter("ats_inbox_ats_requests", "ATS calls by step and HTTP status",
                                     ["step", "status"], registry=self.registry)
         self.ats_retries = Counter("ats_inbox_ats_retries", "ATS calls sent again after a wait", ["step"],
@@ -95,6 +98,10 @@ class Metrics:
 
     # -- what the service tells (daemon.ops.service.PassObserver) ------------------------------
 
+    def of(self, mailbox: str) -> MailboxMetrics:
+        """The pass observer of one mailbox: its passes and messages counted under its `mailbox` label."""
+        return MailboxMetrics(self, mailbox)
+
     def pass_started(self, pass_id: int) -> None:
         pass
 
@@ -102,11 +109,30 @@ class Metrics:
         pass
 
     def message_handled(self, status: str, seconds: float) -> None:
-        self.messages.labels(outcome=status).inc()
-        self.message_seconds.observe(seconds)
+        self.of(DEFAULT_MAILBOX).message_handled(status, seconds)
 
     def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None:
-        self.passes.labels(outcome=_pass_outcome(summary, error)).inc()
+        self.of(DEFAULT_MAILBOX).pass_ended(pass_id, summary, error)
+
+
+class MailboxMetrics:
+    """The metrics as one mailbox's pass observer (`Metrics.of`)."""
+
+    def __init__(self, metrics: Metrics, mailbox: str):
+        self.metrics, self.mailbox = metrics, mailbox
+
+    def pass_started(self, pass_id: int) -> None:
+        pass
+
+    def progress(self) -> None:
+        pass
+
+    def message_handled(self, status: str, seconds: float) -> None:
+        self.metrics.messages.labels(mailbox=self.mailbox, outcome=status).inc()
+        self.metrics.message_seconds.observe(seconds)
+
+    def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None:
+        self.metrics.passes.labels(mailbox=self.mailbox, outcome=_pass_outcome(summary, error)).inc()
 
 
 def _pass_outcome(summary: PassSummary | None, error: Exception | None) -> str:
@@ -152,6 +178,7 @@ class _Scraped(Collector):
                                 value=int(health.ok))
         yield GaugeMetricFamily("ats_inbox_ats_circuit_open", "1 while the ATS circuit breaker is open",
                                 value=int(self.circuit_open()))
+        yield from _mailboxes(facts, self.watch)
         yield from _rules(self.watch.rules(), self.watch.now())
         yield from _replies(self.watch.store)
 
@@ -171,6 +198,25 @@ def _replies(store: Store) -> Iterator[GaugeMetricFamily]:
     for status, count in sorted(counts.items()):
         family.add_metric([status], count)
     yield family
+
+
+def _mailboxes(facts: Facts, watch: Watch) -> Iterator[GaugeMetricFamily]:
+    """With several mailboxes, each one's health and time since its last successful pass."""
+    if not facts.mailboxes:
+        return
+    now = watch.now()
+    healthy = GaugeMetricFamily("ats_inbox_mailbox_healthy", "1 when the mailbox's passes are healthy, else 0",
+                                labels=["mailbox"])
+    for name, health in mailbox_health(facts, now, watch.no_success, watch.started):
+        healthy.add_metric([name], int(health.healthy))
+    yield healthy
+    since = GaugeMetricFamily("ats_inbox_mailbox_seconds_since_last_success",
+                              "Seconds since the mailbox's last successful pass finished", labels=["mailbox"])
+    for name, each in facts.mailboxes:
+        seconds = seconds_since_success(each, now)
+        if seconds is not None:
+            since.add_metric([name], seconds)
+    yield since
 
 
 def _rules(rules: RulesState | None, now: datetime) -> Iterator[GaugeMetricFamily]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -14,6 +16,15 @@ from daemon.errors import AtsInboxError, ConfigError, DatabaseReplaced
 from daemon.ops.stopping import StopSignal
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """One mailbox's passes: its pass function, and the event its IDLE watcher sets (None: no IDLE)."""
+
+    name: str
+    one_pass: Callable[[Callable[[], bool]], object]
+    wake: threading.Event | None = None
 
 
 def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_seconds: int,
@@ -38,17 +49,33 @@ def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_secon
     pass (a folder the server cannot have, a refused token: the daemon never ran right) and
     a database replaced under the daemon (going on would submit the mailbox again).
     """
-    guarded = _Guarded(one_pass, stop, after_pass)
-    guarded.wake = wake
-    scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.add_job(guarded, IntervalTrigger(seconds=interval_seconds),
-                      id="poll", max_instances=1, coalesce=True, misfire_grace_time=interval_seconds,
-                      next_run_time=datetime.now(UTC))
+    run_lanes([Lane("poll", one_pass, wake)], interval_seconds, stop, after_pass=after_pass, chores=chores,
+              on_stop=on_stop, every=every)
+
+
+def run_lanes(lanes: Sequence[Lane], interval_seconds: int, stop: StopSignal, *,
+              after_pass: Callable[[], None] | None = None, chores: Sequence[Callable[[], None]] = (),
+              on_stop: Callable[[], None] | None = None, every: float = 1.0) -> None:
+    """`run_forever` for several mailboxes, each in a lane of its own: its own scheduled job (never two passes
+    of one mailbox at once), a worker thread for each lane (a mailbox whose server hangs or fails holds only its
+    own thread, never another's turn), its own wake-ups and its own failures. With several lanes a configuration
+    error of one mailbox is logged and tried again on its schedule (the others go on); a database replaced
+    under the daemon still stops it all."""
+    guarded = [_Guarded(lane.one_pass, stop, after_pass, lane=lane.name, alone=len(lanes) == 1) for lane in lanes]
+    scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(max(1, len(lanes)))})
+    wakers = []
+    for lane, guard in zip(lanes, guarded, strict=True):
+        guard.wake = lane.wake
+        scheduler.add_job(guard, IntervalTrigger(seconds=interval_seconds), id=f"poll:{lane.name}",
+                          max_instances=1, coalesce=True, misfire_grace_time=interval_seconds,
+                          next_run_time=datetime.now(UTC))
+        if lane.wake is not None:
+            wakers.append(threading.Thread(target=_on_wake, args=(guard, lane.wake, stop),
+                                           name=f"wake-{lane.name}", daemon=True))
     scheduler.start()
-    waker = threading.Thread(target=_on_wake, args=(guarded, wake, stop), name="wake", daemon=True)
-    if wake is not None:
+    for waker in wakers:
         waker.start()
-    log.info("daemon.started", extra={"interval_seconds": interval_seconds})
+    log.info("daemon.started", extra={"interval_seconds": interval_seconds, "mailboxes": len(lanes)})
     if chores:
         while not stop.sleep(every):
             for chore in chores:
@@ -58,11 +85,12 @@ def run_forever(one_pass: Callable[[Callable[[], bool]], object], interval_secon
     if on_stop is not None:
         _safely(on_stop)
     scheduler.shutdown(wait=True)
-    if waker.is_alive():
+    for waker in wakers:
         waker.join()
     log.info("daemon.stopped")
-    if guarded.fatal is not None:
-        raise guarded.fatal
+    fatal = next((guard.fatal for guard in guarded if guard.fatal is not None), None)
+    if fatal is not None:
+        raise fatal
 
 
 def _on_wake(guarded: _Guarded, wake: threading.Event, stop: StopSignal) -> None:
@@ -76,8 +104,9 @@ class _Guarded:
     """One scheduled pass: a failure is logged and the daemon keeps running, unless it is fatal."""
 
     def __init__(self, one_pass: Callable[[Callable[[], bool]], object], stop: StopSignal,
-                 after_pass: Callable[[], None] | None = None):
+                 after_pass: Callable[[], None] | None = None, *, lane: str = "poll", alone: bool = True):
         self.one_pass, self.stop, self.after_pass = one_pass, stop, after_pass
+        self.lane, self.alone = lane, alone  # alone: the daemon's only mailbox (its first failure may be fatal)
         self.passes = 0
         self.fatal: AtsInboxError | None = None
         self._one_at_a_time = threading.Lock()
@@ -113,16 +142,18 @@ class _Guarded:
         try:
             self.one_pass(self.stop.requested)
         except (ConfigError, DatabaseReplaced) as exc:
-            if isinstance(exc, DatabaseReplaced) or self.passes == 1:
+            if isinstance(exc, DatabaseReplaced) or (self.passes == 1 and self.alone):
                 log.error("daemon.fatal", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
                 self.fatal = exc
                 self.stop.request("fatal error")
                 return
-            log.error("poll.will_retry", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
+            log.error("poll.will_retry", extra={"error": type(exc).__name__, "detail": str(exc)[:300],
+                                                "mailbox": self.lane})
         except AtsInboxError as exc:
-            log.warning("poll.will_retry", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
+            log.warning("poll.will_retry", extra={"error": type(exc).__name__, "detail": str(exc)[:300],
+                                                  "mailbox": self.lane})
         except Exception:
-            log.exception("poll.crashed")
+            log.exception("poll.crashed", extra={"mailbox": self.lane})
 
 
 def _safely(action: Callable[[], None]) -> None:

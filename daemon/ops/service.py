@@ -136,6 +136,7 @@ class Service:
     observer: PassObserver = PassObservers()  # noqa: RUF009 (stateless)
     move_back: Callable[[MessageRecord], object] | None = None  # mail back from where intake moved it
     replies: Replies | None = None  # [replies] on: recorded by the flows, delivered after each pass
+    mailbox: str = ""  # its [[mailbox]] name ("default" for [imap] alone), recorded with each pass
 
     def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
@@ -145,11 +146,11 @@ class Service:
         mailbox = self.mailbox_factory()
         lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}")
         if not lease.acquire():
-            log.info("poll.skipped", extra={"reason": "another instance holds the mailbox"})
+            log.info("poll.skipped", extra={"reason": "another instance holds the mailbox", "mailbox": self.mailbox})
             self.observer.pass_ended(0, PassSummary(busy=True), None)
             return PassSummary(busy=True)
-        pass_id = self.store.start_pass()
-        log.info("poll.started", extra={"pass": pass_id})
+        pass_id = self.store.start_pass(self.mailbox)
+        log.info("poll.started", extra={"pass": pass_id, "mailbox": self.mailbox})
         self.observer.pass_started(pass_id)
         rules = self.rules.current if self.rules is not None else RuleSet
         flow = _ObservedFlow(self.store, self.client, self.directory, self.flow_options, sleep=self.stop.sleep,
@@ -172,9 +173,9 @@ class Service:
             if removed:
                 log.info("retention.removed", extra={"messages": removed, "days": self.retention_days})
         self._deliver_replies()
-        log.info("poll.finished", extra={"pass": pass_id, "seen": summary.seen, "submitted": summary.submitted,
-                                         "set_aside": summary.set_aside, "pending": summary.pending,
-                                         "stopped": summary.stopped})
+        log.info("poll.finished", extra={"pass": pass_id, "mailbox": self.mailbox, "seen": summary.seen,
+                                         "submitted": summary.submitted, "set_aside": summary.set_aside,
+                                         "pending": summary.pending, "stopped": summary.stopped})
         self.observer.pass_ended(pass_id, summary, None)
         return summary
 
@@ -200,7 +201,7 @@ class Service:
     def _failed(self, pass_id: int, exc: Exception) -> None:
         """The pass row says "failed" with the error, whatever the error (never left "running")."""
         error = str(exc) if isinstance(exc, AtsInboxError) else f"internal error ({type(exc).__name__})"
-        log.error("poll.failed", extra={"pass": pass_id, "error": type(exc).__name__})
+        log.error("poll.failed", extra={"pass": pass_id, "mailbox": self.mailbox, "error": type(exc).__name__})
         _quietly(lambda: self.store.finish_pass(pass_id, outcome="failed", seen=0, submitted=0, set_aside=0,
                                                 error=error))
 

@@ -165,6 +165,34 @@ KEYS: tuple[Key, ...] = (
     _text("imap", "oauth2_scope", "", "The scope asked for when refreshing (space-separated); Microsoft 365 needs "
           "it, Gmail takes the scope the refresh token was granted with."),
 
+    _text("mailbox", "name", REQUIRED, "Several mailboxes: one `[[mailbox]]` table each (without any, `[imap]` is "
+          "the one mailbox). Its name in `status`, `messages list`, the logs and the metrics' `mailbox` label: "
+          "letters, digits, `.`, `_` or `-`, unique. Every key left out of a `[[mailbox]]` takes `[imap]`'s value "
+          "(its `[ats] source`, its `[rules] path`): one account with several folders gives only `name` and "
+          "`folder`; another account gives `host`, `username` and `password_file` too. Each mailbox has its own "
+          "passes, backoff, IDLE connection, lease and health: one slow or unreachable mailbox never holds up "
+          "the others. See docs/admin.md, \"Several mailboxes\"."),
+    _text("mailbox", "host", "", "Its IMAP server; `[imap] host` when left out."),
+    _int("mailbox", "port", 0, 0, 65535, "Its IMAP port ({range}); `0` or left out: `[imap]`'s (with its own `host` "
+         "and no `port`: the port of `[imap] security`)."),
+    _text("mailbox", "username", "", "Its login name; `[imap] username` when left out."),
+    *_secret("mailbox", "password", "",
+             "Its password inline; prefer `password_file`. Left out with `password_file`: `[imap]`'s password "
+             "(or `ATS_INBOX_IMAP_PASSWORD`).",
+             "A file holding its password. Either one given here wins over `[imap]`'s and over "
+             "`ATS_INBOX_IMAP_PASSWORD`."),
+    _text("mailbox", "folder", "", "The folder it watches; `[imap] folder` when left out. Two mailboxes may not "
+          "watch one folder of one account."),
+    _text("mailbox", "processed_folder", "", "As `[imap] processed_folder`, for this mailbox; `[imap]`'s when "
+          "left out."),
+    _text("mailbox", "review_folder", "", "As `[imap] review_folder`, for this mailbox; `[imap]`'s when left out."),
+    _text("mailbox", "ignored_folder", "", "As `[imap] ignored_folder`, for this mailbox; `[imap]`'s when left "
+          "out."),
+    _text("mailbox", "source", "", "The ATS source its applicants and candidates get (as `[ats] source`); "
+          "`[ats] source` when left out. An agency's or a rule's source still wins."),
+    _text("mailbox", "rules", "", "Its folder of routing rule files (as `[rules] path`, relative to the "
+          "configuration file); `[rules] path` when left out.", path=True),
+
     _text("ats", "base_url", REQUIRED, "The ATS, e.g. `https://acme.skailer.com`. `http://` is accepted for the "
           "local sandbox (`http://127.0.0.1:8025`). A host is required; no spaces, user name, query or fragment."),
     *_secret("ats", "token", ATS_TOKEN_ENV, "The API token inline. Prefer `token_file` or `ATS_INBOX_ATS_TOKEN`.",
@@ -324,7 +352,12 @@ for _key in KEYS:
     TABLES[_key.table] += (_key,)
 del _key
 DECLARED: dict[str, Key] = {key.qualified: key for key in KEYS}
-REQUIRED_TABLES = tuple(table for table, keys in TABLES.items() if any(k.default is REQUIRED for k in keys))
+LISTED_TABLES = ("mailbox",)  # [[mailbox]]: an array of tables, none or several
+REQUIRED_TABLES = tuple(table for table, keys in TABLES.items()
+                        if table not in LISTED_TABLES and any(k.default is REQUIRED for k in keys))
+# The [imap] keys a [[mailbox]] may give for itself (all others are [imap]'s for every mailbox).
+MAILBOX_IMAP_KEYS = ("host", "port", "username", "password", "password_file", "folder", "processed_folder",
+                     "review_folder", "ignored_folder")
 
 
 def default(qualified: str) -> Any:

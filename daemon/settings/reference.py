@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from daemon.settings.keys import REQUIRED, TABLES, Key, Kind
+from daemon.settings.keys import LISTED_TABLES, REQUIRED, TABLES, Key, Kind
 
 BEGIN = "<!-- The tables below are written by `python tools/config_reference.py` from daemon/settings/keys.py. -->"
 END = "<!-- End of the written tables. -->"
@@ -22,7 +22,8 @@ def reference() -> str:
 
 def _table(name: str, keys: tuple[Key, ...]) -> str:
     rows = [f"| `{key.name}` | {default_cell(key)} | {meaning(key)} |" for key in keys]
-    return "\n".join([f"### `[{name}]`", "", "| Key | Default | Meaning |", "|---|---|---|", *rows])
+    heading = f"[[{name}]]" if name in LISTED_TABLES else f"[{name}]"
+    return "\n".join([f"### `{heading}`", "", "| Key | Default | Meaning |", "|---|---|---|", *rows])
 
 
 def default_cell(key: Key) -> str:

@@ -140,6 +140,7 @@ class PassRecord(Base):
     __tablename__ = "passes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(200), default="", index=True)  # its [[mailbox]] name
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20), default="running")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from daemon.store.models import ReplyRecord
 from daemon.store.repository import Store
 
 QUEUED, SENT, NOT_SENT, FAILED = "queued", "sent", "not sent", "failed"
+CLAIM_HOLD = timedelta(minutes=10)  # a claimed reply is due again after this when its sender died mid-send
 STATUSES = (QUEUED, SENT, NOT_SENT, FAILED)
 
 
@@ -63,6 +64,16 @@ class Outbox:
             return list(s.scalars(select(ReplyRecord).where(ReplyRecord.status == QUEUED,
                                                             ReplyRecord.next_attempt_at <= now)
                                   .order_by(ReplyRecord.id).limit(limit)))
+
+    def claim(self, pk: int, now: datetime, hold: timedelta = CLAIM_HOLD) -> bool:
+        """Take a due reply to send it now: compare-and-set on its time, so that of several mailboxes' lanes
+        (or instances on one database) that find it due, one sends it. Another finds it due again only after
+        `hold` (the claimer crashed mid-send): then it is sent again, with the same Message-ID."""
+        with self.store.session() as s:
+            taken = s.execute(update(ReplyRecord).where(
+                ReplyRecord.id == pk, ReplyRecord.status == QUEUED, ReplyRecord.next_attempt_at <= now)
+                .values(next_attempt_at=now + hold))
+            return taken.rowcount == 1
 
     def sent(self, pk: int, now: datetime) -> None:
         with self.store.session() as s:

@@ -350,9 +350,9 @@ class Store:
                 s.delete(lease)
 
     # passes
-    def start_pass(self) -> int:
+    def start_pass(self, mailbox: str = "") -> int:
         with self.session() as s:
-            record = PassRecord()
+            record = PassRecord(mailbox=mailbox)
             s.add(record)
             s.flush()
             return record.id
@@ -366,9 +366,16 @@ class Store:
             record.set_aside, record.error = set_aside, error
             record.rules_fingerprint, record.rules_problems = rules_fingerprint, rules_problems
 
-    def last_pass(self) -> PassRecord | None:
+    def last_pass(self, mailbox: str | None = None) -> PassRecord | None:
+        """The last pass started (through `mailbox`, when given)."""
         with self.reading() as s:
-            return s.scalar(select(PassRecord).order_by(PassRecord.id.desc()).limit(1))
+            query = select(PassRecord) if mailbox is None else select(PassRecord).where(PassRecord.mailbox == mailbox)
+            return s.scalar(query.order_by(PassRecord.id.desc()).limit(1))
+
+    def pass_mailboxes(self) -> list[str]:
+        """The names of the mailboxes passes went through, in order ("" for passes before [[mailbox]])."""
+        with self.reading() as s:
+            return sorted(s.scalars(select(PassRecord.mailbox).distinct()))
 
 
 @contextmanager

@@ -1,0 +1,188 @@
+"""Many mailboxes on one daemon: throughput, and the delay from arrival to submission per mailbox (fairness).
+
+    .venv/bin/python -m benchmarks.mailboxes [--mailboxes 30] [--mails 6] [--backlog 300] [--every-ms 100]
+
+Starts Dovecot on loopback (tests/imapserver.py) with one folder per mailbox, and the sandbox ATS in its own
+process with 20 ms added to every answer (as benchmarks.run). Mailbox 1 ("huge") holds a backlog of
+`--backlog` mails before the daemon starts. One `ats-inbox run` serves every mailbox ([[mailbox]] tables: IDLE
+on, the scheduled pass each minute as the safety net). Once every other mailbox has had its first pass (huge
+may still be working through its backlog), `--mails` mails per mailbox are appended round-robin, one every
+`--every-ms`, each mail's arrival time noted; the run ends once every mail is settled. The delay of a mail is
+from its append to its record's last update (candidate created, comment written, mail marked), read from the
+daemon's database. Prints per-mailbox figures and writes them to benchmarks/results-mailboxes.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.run import TOKEN, Sandbox
+from tests.e2e import cli
+from tests.imapserver import Dovecot, running
+from tests.world import application
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results-mailboxes.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.mailboxes", description=__doc__.splitlines()[0])
+    parser.add_argument("--mailboxes", type=int, default=30)
+    parser.add_argument("--mails", type=int, default=6, help="mails appended to each mailbox while the daemon runs")
+    parser.add_argument("--backlog", type=int, default=300, help="mails waiting in mailbox 1 before the start")
+    parser.add_argument("--every-ms", type=float, default=100.0, help="between two appended mails")
+    parser.add_argument("--ats-latency-ms", type=float, default=20.0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-mailboxes-") as folder, running() as dovecot:
+        results = measure(Path(folder), dovecot, args)
+    report(results)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {args.out}")
+    return 0
+
+
+def names(count: int) -> list[str]:
+    return ["huge", *(f"m{n:02d}" for n in range(2, count + 1))]
+
+
+def measure(work: Path, dovecot: Dovecot, args: argparse.Namespace) -> dict[str, Any]:
+    boxes = names(args.mailboxes)
+    imap = dovecot.client()
+    for name in boxes:
+        imap.create_folder(name)
+    arrived: dict[str, tuple[str, float]] = {}  # sender -> (mailbox, when appended)
+    for n in range(args.backlog):
+        imap.append("huge", application(n, email=f"backlog-{n}@example.org"))
+    database = work / "daemon.db"
+    with Sandbox(work / "ats.db", args.ats_latency_ms / 1000) as ats:
+        config = write_config(work, dovecot, ats.url, database, boxes)
+        started = time.time()
+        log = (work / "run.err").open("w")
+        daemon = subprocess.Popen([*cli(), "run", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            ready = _wait_passes(database, len(boxes) - 1, daemon, log.name)  # each mailbox but huge passed once
+            for k in range(args.mails):
+                for index, name in enumerate(boxes):
+                    sender = f"{name}-{k}@example.org"
+                    arrived[sender] = (name, time.time())
+                    imap.append(name, application(1000 + k * len(boxes) + index, email=sender))
+                    time.sleep(args.every_ms / 1000)
+            done = _wait_all(database, args.backlog + len(arrived), daemon, log.name)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+            log.close()
+    imap.logout()
+    return {**figures(args, boxes, arrived, database, started, done), "start_seconds": round(ready - started, 1)}
+
+
+def write_config(work: Path, dovecot: Dovecot, ats_url: str, database: Path, boxes: list[str]) -> Path:
+    (work / "imap-password").write_text(dovecot.password + "\n")
+    (work / "ats-token").write_text(TOKEN + "\n")
+    lines = ["[imap]", 'host = "127.0.0.1"', f"port = {dovecot.imaps_port}", f'username = "{dovecot.user}"',
+             f'password_file = "{work / "imap-password"}"', f'ca_file = "{dovecot.cert_path}"', 'since = "all"',
+             "[ats]", f'base_url = "{ats_url}"', f'token_file = "{work / "ats-token"}"',
+             "[database]", f'url = "sqlite:///{database}"', "[schedule]", "interval_seconds = 60"]
+    lines += [f'[[mailbox]]\nname = "{name}"\nfolder = "{name}"' for name in boxes]
+    path = work / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _wait_all(database: Path, expected: int, daemon: subprocess.Popen, log: str, limit: float = 900) -> float:
+    """When every mail is settled (the time), polling the daemon's database; fails after `limit` seconds."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        assert daemon.poll() is None, f"the daemon exited: see {log}"
+        if database.exists() and _settled(database) >= expected:
+            return time.time()
+        time.sleep(0.2)
+    raise RuntimeError(f"not every mail was settled within {limit} s: see {log}")
+
+
+def _wait_passes(database: Path, mailboxes: int, daemon: subprocess.Popen, log: str, limit: float = 120) -> float:
+    """When `mailboxes` mailboxes have each finished a pass (the time): the daemon is up and listening."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        assert daemon.poll() is None, f"the daemon exited: see {log}"
+        try:
+            with sqlite3.connect(database, timeout=5) as db:
+                passed = db.execute("SELECT count(DISTINCT mailbox) FROM passes WHERE finished_at IS NOT NULL")
+                if passed.fetchone()[0] >= mailboxes:
+                    return time.time()
+        except sqlite3.OperationalError:  # not there or not migrated yet
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the mailboxes did not all pass within {limit} s: see {log}")
+
+
+def _settled(database: Path) -> int:
+    try:
+        with sqlite3.connect(database, timeout=5) as db:
+            return db.execute("SELECT count(*) FROM messages WHERE status != 'pending'").fetchone()[0]
+    except sqlite3.OperationalError:  # not migrated yet
+        return 0
+
+
+def figures(args: argparse.Namespace, boxes: list[str], arrived: dict[str, tuple[str, float]], database: Path,
+            started: float, done: float) -> dict[str, Any]:
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT sender_email, status, updated_at FROM messages").fetchall()
+    statuses: dict[str, int] = {}
+    delays: dict[str, list[float]] = {name: [] for name in boxes}
+    for sender, status, updated in rows:
+        statuses[status] = statuses.get(status, 0) + 1
+        if sender in arrived:
+            name, when = arrived[sender]
+            delays[name].append(_epoch(updated) - when)
+    every = sorted(d for values in delays.values() for d in values)
+    per_mailbox = {name: {"mails": len(values), "median_s": round(statistics.median(values), 2),
+                          "max_s": round(max(values), 2)} for name, values in delays.items() if values}
+    medians = [figure["median_s"] for figure in per_mailbox.values()]
+    total = len(rows)
+    return {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+        "mailboxes": len(boxes), "mails_per_mailbox": args.mails, "backlog_in_huge": args.backlog,
+        "every_ms": args.every_ms, "ats_latency_ms": args.ats_latency_ms, "statuses": statuses,
+        "seconds": round(done - started, 1), "mails": total, "mails_per_second": round(total / (done - started), 2),
+        "delay_s": {"median": round(statistics.median(every), 2), "p95": round(every[int(0.95 * (len(every) - 1))], 2),
+                    "max": round(every[-1], 2)},
+        "median_delay_spread_s": {"lowest": min(medians), "highest": max(medians)},
+        "huge_mailbox_delay_s": per_mailbox.get("huge"), "per_mailbox": per_mailbox,
+    }
+
+
+def _epoch(stamp: str) -> float:
+    """SQLite's stored UTC datetime as seconds since the epoch."""
+    moment = datetime.fromisoformat(stamp)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def report(results: dict[str, Any]) -> None:
+    print(f"{results['mailboxes']} mailboxes, {results['mails']} mails ({results['backlog_in_huge']} waiting in "
+          f"'huge' at the start) in {results['seconds']} s: {results['mails_per_second']} mails/s; "
+          f"{results['statuses']}")
+    delay = results["delay_s"]
+    print(f"arrival to submitted, mails appended while running: median {delay['median']} s, p95 {delay['p95']} s, "
+          f"max {delay['max']} s; per-mailbox medians from {results['median_delay_spread_s']['lowest']} to "
+          f"{results['median_delay_spread_s']['highest']} s")
+    for name, figure in results["per_mailbox"].items():
+        print(f"  {name:5} {figure['mails']:3} mails  median {figure['median_s']:6} s  max {figure['max_s']:6} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
