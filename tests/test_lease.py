@@ -12,8 +12,8 @@ from daemon.store.lease import MailboxLease, holder_is_gone, this_process
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(f"sqlite:///{tmp_path / 'lease.db'}")
+def store(store_url):
+    s = open_store(store_url)
     yield s
     s.close()
 

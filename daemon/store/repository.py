@@ -373,11 +373,16 @@ class Store:
 
 @contextmanager
 def _busy_is_transient() -> Iterator[None]:
+    """SQLite's lock, and on PostgreSQL a server that cannot be reached (restarting, the network) or a
+    transaction it cancelled (deadlock, serialization): StoreBusy, to be tried again later."""
     try:
         yield
     except OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise StoreBusy("the database is locked by another process") from exc
+        if type(exc.orig).__module__.startswith("psycopg"):
+            raise StoreBusy(f"the database cannot be reached or cancelled the transaction "
+                            f"({type(exc.orig).__name__})") from exc
         raise
 
 
