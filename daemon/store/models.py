@@ -202,3 +202,13 @@ class KeptRules(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     files: Mapped[str] = mapped_column(Text)  # JSON: [[file name, text], ...] in the order they are read
     accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Instance(Base):
+    """A running daemon, alive until `expires_at` unless it beats again: mailboxes are spread over these."""
+
+    __tablename__ = "instances"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid, as lease owners are named
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
