@@ -132,6 +132,7 @@ class PostgreSQL:
             raise PostgreSQLUnavailable(f"initdb failed: {done.stderr[-2000:]}")
         self.port = _free_port()
         settings = (f"listen_addresses = '{self.host}'\nunix_socket_directories = '{self.workdir}'\n"
+                    "timezone = 'Europe/Berlin'\n"  # not UTC: naive times read in the server's zone would show
                     "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n")
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(settings)

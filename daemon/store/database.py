@@ -199,6 +199,11 @@ def _same_file(fd: int, path: Path) -> bool:
     return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
 
 
+def without_password(url: str) -> str:
+    """The URL as it may be shown or logged: a password in it as ***."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of an SQLite URL; None for another database or an in-memory one."""
     parsed = make_url(url)
