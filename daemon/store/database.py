@@ -140,9 +140,10 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
 
 
 @contextmanager
-def _one_migrator(url: str, engine: Engine) -> Iterator[None]:
-    """One process at a time migrates: on PostgreSQL through an advisory lock, on SQLite a lock file."""
-    if engine.dialect.name == "postgresql":
+def _one_migrator(url: str, engine: Engine | None = None) -> Iterator[None]:
+    """One process at a time migrates: on PostgreSQL through an advisory lock (taken on `engine`),
+    on SQLite a lock file."""
+    if engine is not None and engine.dialect.name == "postgresql":
         with _advisory_lock(engine):
             yield
         return
