@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -77,3 +78,47 @@ def parts(tmp_path):
     client.close()
     store.close()
     sandbox.stop()
+
+
+# --- a real PostgreSQL on loopback (the store's tests run on SQLite and on it) ---------------
+
+PG_TEMPLATE = "ats_inbox_template"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL for the whole run, with a template database migrated to head once."""
+    from daemon.store import open_store
+    from tests.pgserver import running
+
+    with running() as server:
+        open_store(server.database(PG_TEMPLATE)).close()
+        yield server
+
+
+@pytest.fixture
+def postgres(postgres_server):
+    """The session's PostgreSQL, running (an earlier test may have stopped or killed it)."""
+    if not postgres_server.running:
+        postgres_server.start()
+    return postgres_server
+
+
+@pytest.fixture
+def postgres_url(postgres, request):
+    """A fresh PostgreSQL database for this test, migrated to head (a copy of the template); dropped after."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = postgres.database(name, template=PG_TEMPLATE)
+    # a copy of the template would share its identity: give it its own, as a new database has
+    postgres.execute_in(name, f"UPDATE store_identity SET instance = '{uuid.uuid4().hex}'")  # noqa: S608 (a hex uuid)
+    yield url
+    if postgres.running:
+        postgres.drop(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """The URL of a fresh store, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_url")

@@ -15,15 +15,16 @@ from daemon.mail.identity import content_key
 from daemon.store import open_store
 
 
-def records(database: Path) -> list:
-    store = open_store(f"sqlite:///{database}")
+def records(database: Path | str) -> list:
+    """The records of an SQLite file (a Path) or of a database URL (a str)."""
+    store = open_store(database if isinstance(database, str) else f"sqlite:///{database}")
     try:
         return store.messages(limit=10_000)
     finally:
         store.close()
 
 
-def check(state: dict, database: Path, delivered: list[bytes]) -> dict[str, str]:
+def check(state: dict, database: Path | str, delivered: list[bytes]) -> dict[str, str]:
     """Assert the invariant; return each delivered mail's final status by content key."""
     rows = records(database)
     by_mail: dict[str, list] = {}

@@ -139,7 +139,7 @@ REFUSED = [
     _case("imap.password_file", "is empty", files={"imap-password": b" \n"}, name="password-file-blank"),
     _case("imap.username", "non-ASCII", replace=('"jobs@example.com"', '"jöbs@example.com"'),
           name="username-non-ascii"),
-    _case("database.url", "not installed", replace=("sqlite:///state/ats-inbox.db", "postgresql+psycopg2://u@db/ats"),
+    _case("database.url", "not installed", replace=("sqlite:///state/ats-inbox.db", "postgresql+pg8000://u@db/ats"),
           name="db-driver-missing"),
     _case("database.url", "does not know", replace=("sqlite:///state/ats-inbox.db", "nosuchdb://x/y"),
           name="db-unknown-kind"),

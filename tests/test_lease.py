@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import pytest
 
+from daemon.errors import StoreBusy
 from daemon.store import open_store
+from daemon.store.instances import InstanceHeartbeat
 from daemon.store.lease import MailboxLease, holder_is_gone, this_process
+from daemon.store.spread import owner_of
+from tests.e2e import wait_for
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(f"sqlite:///{tmp_path / 'lease.db'}")
+def store(store_url):
+    s = open_store(store_url)
     yield s
     s.close()
 
@@ -54,3 +59,70 @@ def test_an_expired_lease_is_taken_over(store):
     """A holder on another host that stopped renewing loses the lease when it expires."""
     MailboxLease(store, "box", owner="elsewhere.example:1", ttl=-1).acquire()
     assert MailboxLease(store, "box", owner=this_process()).acquire()
+
+
+def test_a_lease_on_another_host_is_taken_over_once_its_deadline_passed(store):
+    """A holder on another machine that stops renewing keeps the mailbox until its deadline, not after."""
+    MailboxLease(store, "box", owner="elsewhere.example:1", ttl=1.5).acquire()
+    mine = MailboxLease(store, "box", owner=this_process())
+    assert not mine.acquire()
+    wait_for(mine.acquire, timeout=10)
+    assert mine.holder().owner == this_process()
+
+
+def test_renew_keeps_a_held_lease_and_never_takes_one(store):
+    """renew() pushes the holder's deadline on; it never takes a lease nobody or another instance holds."""
+    mine = MailboxLease(store, "box", owner=this_process(), ttl=60)
+    assert not mine.renew()  # not held by anyone yet
+    assert mine.acquire()
+    before = mine.holder().until
+    assert mine.renew()
+    assert mine.holder().until >= before
+    assert not MailboxLease(store, "box", owner="elsewhere.example:1").acquire()
+    assert mine.holder().owner == this_process()
+
+
+def test_a_holder_whose_lease_was_taken_over_learns_it_on_renewal(store):
+    """The deadline passed and another instance took the mailbox: the old holder's renew() says False."""
+    late = MailboxLease(store, "box", owner="elsewhere.example:1", ttl=-1)
+    assert late.acquire()
+    assert MailboxLease(store, "box", owner=this_process()).acquire()
+    assert not late.renew()
+    assert MailboxLease(store, "box").holder().owner == this_process()
+
+
+@pytest.mark.parametrize("left_by", [None, "dead.example:1"])
+def test_instances_racing_for_a_free_lease_give_it_to_exactly_one(store, left_by):
+    """Eight instances asking at once for a lease nobody holds, or one whose deadline passed: one gets it."""
+    if left_by:
+        MailboxLease(store, "box", owner=left_by, ttl=-1).acquire()
+    barrier = threading.Barrier(8)
+    won = []
+
+    def take(n: int) -> None:
+        barrier.wait()
+        while True:
+            try:
+                won.append(MailboxLease(store, "box", owner=f"host{n}.example:1").acquire())
+                return
+            except StoreBusy:
+                continue
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(won) == [False] * 7 + [True]
+
+
+def test_live_instances_are_those_whose_heartbeat_has_not_run_out(store):
+    """An instance that beats is live; one whose beat ran out, or that left, is not."""
+    InstanceHeartbeat(store, "a.example:1", ttl=60).beat()
+    InstanceHeartbeat(store, "b.example:1", ttl=-1).beat()
+    gone = InstanceHeartbeat(store, "c.example:1", ttl=60)
+    gone.beat()
+    gone.leave()
+    assert store.live_instances() == ["a.example:1"]
+    assert InstanceHeartbeat(store, "b.example:1").share(["m1", "m2", "m3"]) == [
+        m for m in ["m1", "m2", "m3"] if owner_of(m, ["a.example:1", "b.example:1"]) == "b.example:1"]

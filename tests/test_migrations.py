@@ -60,3 +60,36 @@ def test_upgrade_keeps_existing_rows(tmp_path):
     assert (record.uid, record.status, record.candidate_id) == (7, "submitted", "2001")
     assert (record.content_key, record.note, record.duplicate_of) == ("", "", None)
     store.close()
+
+
+def test_a_fresh_postgresql_database_upgrades_to_head_and_matches_models(postgres):
+    """On an empty PostgreSQL database the same migrations give exactly the models' tables and columns."""
+    url = postgres.database("fresh_migrations")
+    try:
+        store = open_store(url)
+        with store.engine.connect() as connection:
+            context = MigrationContext.configure(connection)
+            assert compare_metadata(context, Base.metadata) == []
+            assert set(inspect(connection).get_table_names()) >= {"messages", "steps", "folders", "leases"}
+        assert store.identity()
+        store.close()
+    finally:
+        postgres.drop("fresh_migrations")
+
+
+def test_many_processes_migrating_one_new_postgresql_database_all_succeed(postgres):
+    """Daemons started together on an empty PostgreSQL database: the advisory lock lets one migrate, all open it."""
+    import subprocess
+    import sys
+
+    url = postgres.database("migrated_at_once")
+    try:
+        code = f"from daemon.store import open_store; open_store({url!r}).close()"
+        procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(5)]
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+        assert all(rc == 0 for rc, _ in results), [err[-800:] for _, err in results]
+        store = open_store(url, migrate=False)
+        assert store.identity() and store.last_pass() is None
+        store.close()
+    finally:
+        postgres.drop("migrated_at_once")

@@ -29,8 +29,17 @@ def store(database):
     store.close()
 
 
-def test_an_update_says_which_status_it_expects(store):
+@pytest.fixture
+def either(store_url):
+    """A store on SQLite, then on PostgreSQL: the behaviour that must not depend on the database."""
+    store = open_store(store_url)
+    yield store
+    store.close()
+
+
+def test_an_update_says_which_status_it_expects(either):
     """A change decided on `pending` fails with Conflict once someone made the record `resolved`."""
+    store = either
     record = store.add_message(KEY, sha256="00", size=1)
     store.update_message(record.id, expect=Status.PENDING, status=Status.RESOLVED, note="by hand")
     with pytest.raises(Conflict, match="resolved"):
@@ -69,8 +78,9 @@ class BusyOnce:
         return self.store.record_step(*args, **kwargs)
 
 
-def test_a_journal_write_on_a_locked_database_keeps_the_id(store):
+def test_a_journal_write_on_a_locked_database_keeps_the_id(either):
     """The ATS gave an id while the database was locked: the write is retried, the step ends done."""
+    store = either
     record = store.add_message(KEY, sha256="00", size=1)
     sleeps = []
     busy = BusyOnce(store, 0)
@@ -119,3 +129,20 @@ def test_many_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(6)]
     results = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
     assert all(rc == 0 for rc, _ in results), [err[-500:] for _, err in results]
+
+
+def test_a_postgresql_server_that_went_away_is_busy_then_back(postgres_url, postgres):
+    """PostgreSQL restarting under a store: writes say StoreBusy (transient) meanwhile, and work again after."""
+    store = open_store(postgres_url)
+    try:
+        record = store.add_message(KEY, sha256="00", size=1)
+        postgres.stop()
+        try:
+            with pytest.raises(StoreBusy, match="cannot be reached"):
+                store.update_message(record.id, expect=Status.PENDING, note="while down")
+        finally:
+            postgres.start()
+        store.update_message(record.id, expect=Status.PENDING, note="after the restart")
+        assert store.message_by_pk(record.id).note == "after the restart"
+    finally:
+        store.close()

@@ -80,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     upgrade = db_commands.add_parser("upgrade", help="Create the database or migrate it to the latest schema.")
     _config_argument(upgrade)
+    copy = db_commands.add_parser(
+        "copy", help="Copy this configuration's database (every table: the journal, folder positions, people) into "
+                     "another one, e.g. from SQLite to PostgreSQL, so that no mail is taken in again there. Stop "
+                     "the daemon first.")
+    copy.add_argument("--to", required=True, metavar="URL",
+                      help="the target database, e.g. postgresql+psycopg://ats@db.example.org/ats_inbox (migrated "
+                           "first; a password is best left to ~/.pgpass or PGPASSWORD)")
+    copy.add_argument("--replace", action="store_true",
+                      help="remove what the target database holds first (without it, a target with data is refused)")
+    _config_argument(copy)
     queue = command("messages", "The review queue: see, retry or resolve set-aside mail.", config=False)
     _messages_arguments(queue)
     _sandbox_arguments(command("sandbox", "Serve the sandbox ATS: a local stand-in for Skailer.", config=False))
@@ -234,7 +244,9 @@ def _dispatch(args: argparse.Namespace) -> int:
                 "backfill": lambda s: (commands.dry_run(s, backfill_since=args.since) if args.dry_run
                                        else commands.poll(s, backfill_since=args.since)),
                 "run": commands.run, "status": lambda s: commands.status(s, args.limit),
-                "db": commands.db_upgrade, "messages": lambda s: _messages(commands, s, args),
+                "db": lambda s: (commands.db_copy(s, args.to, args.replace) if args.db_command == "copy"
+                                 else commands.db_upgrade(s)),
+                "messages": lambda s: _messages(commands, s, args),
                 "rules": lambda s: _rules(commands, s, args), "check": commands.check,
                 "web": _web, "users": lambda s: _users(s, args)}
     return handlers[args.command](settings)

@@ -39,6 +39,8 @@ from daemon.routing.live import RulesState, on_disk
 from daemon.sandbox import SandboxATS
 from daemon.sandbox.secret import sandbox_token
 from daemon.store import Store, open_store
+from daemon.store.copy import copy_store
+from daemon.store.database import without_password
 from daemon.store.models import FolderState, MessageRecord, PassRecord, utcnow
 from daemon.store.outbox import Outbox
 
@@ -466,6 +468,22 @@ def _store(settings: Settings) -> Iterator[Store]:
 def db_upgrade(settings: Settings) -> int:
     open_store(settings.database_url).close()
     print(f"database is at the latest schema: {settings.database_url}")
+    return EXIT_OK
+
+
+def db_copy(settings: Settings, to: str, replace: bool) -> int:
+    """The state copied into the database at `to`, counted table by table."""
+    if to == settings.database_url:
+        raise ConfigError("--to names the database this configuration already uses", key="database.url")
+    source, target = open_store(settings.database_url), open_store(to)
+    try:
+        copied = copy_store(source, target, replace=replace)
+    finally:
+        source.close()
+        target.close()
+    for done in copied:
+        print(f"{done.table:<16} {done.rows:>8} rows")
+    print(f"copied into {without_password(to)}: set [database] url to it, then start the daemon")
     return EXIT_OK
 
 

@@ -223,7 +223,7 @@ class _Heartbeat:
         if self.clock() - self.renewed < self.lease.ttl / 10:
             return True
         self.renewed = self.clock()
-        return self.lease.acquire()
+        return self.lease.renew()
 
 
 def _quietly(action: Callable[[], object]) -> None:

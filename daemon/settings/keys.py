@@ -215,8 +215,10 @@ KEYS: tuple[Key, ...] = (
     _text("database", "url", "sqlite:///ats-inbox.db", "SQLAlchemy URL of the state database. A relative SQLite "
           "path is relative to the configuration file; `sqlite:////var/lib/ats-inbox/ats-inbox.db` (four slashes) "
           "is absolute. The folder must exist; the file is created (readable by its owner only) and migrated on "
-          "first use. SQLite runs in WAL mode with a busy timeout. Another database needs its driver installed "
-          "(e.g. `psycopg` for `postgresql://`); this is checked at start-up."),
+          "first use. SQLite runs in WAL mode with a busy timeout. Several instances share one PostgreSQL: "
+          "`postgresql+psycopg://ats@db.example.org/ats_inbox`, with `pip install 'ats-inbox[postgresql]'` (a "
+          "password is best left to `~/.pgpass` or `PGPASSWORD`; see docs/admin.md, \"Several instances\"); "
+          "the same migrations run there. Another database needs its driver installed; this is checked at start-up."),
     _int("database", "retention_days", 180, 1, 36500, "Days after which the personal data of a settled message "
          "(every status but `pending`) is removed from its record: sender name and address, subject, date, "
          "attachment names, the forwarder, the note, and those values wherever a reason, error or journal entry "

@@ -1,4 +1,10 @@
-"""Opening the database: engine, SQLite pragmas, migrations to head, and the Store."""
+"""Opening the database: engine, SQLite pragmas, migrations to head, and the Store.
+
+SQLite is the embedded default for one machine; PostgreSQL (`postgresql+psycopg://...`, the
+`postgresql` extra) is the store several instances share. Both take the same models and the same
+Alembic migrations; one process at a time migrates (a lock file beside SQLite's database, an
+advisory lock on PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -25,6 +31,8 @@ from daemon.store.repository import Store
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
 OPEN_ATTEMPTS = 10
+PG_CONNECT_TIMEOUT_S = 10  # a server that does not answer: StoreBusy after this long, not a hang
+MIGRATE_LOCK_KEY = 0x6174_7369_6E62_6F78  # "atsinbox": the id of the advisory lock migrations take
 
 
 def migrations_dir() -> Path:
@@ -38,6 +46,10 @@ def migrations_dir() -> Path:
 
 def create_store_engine(url: str) -> Engine:
     """An engine; for SQLite: WAL, a busy timeout, and write transactions that begin IMMEDIATE."""
+    if make_url(url).get_backend_name() == "postgresql":
+        # pre-ping: a connection the server dropped (a restart) is replaced before use, not failed with
+        return create_engine(url, pool_pre_ping=True, pool_recycle=1800,
+                             connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -109,7 +121,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     for attempt in range(OPEN_ATTEMPTS):
         try:
             if migrate:
-                with _one_migrator(url):
+                with _one_migrator(url, engine):
                     upgrade(engine)
             return Store(engine)
         except OperationalError as exc:
@@ -128,15 +140,42 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
 
 
 @contextmanager
-def _one_migrator(url: str) -> Iterator[None]:
-    """One process at a time migrates an SQLite file: Alembic does not run SQLite's DDL in one
-    transaction, so two daemons started together could both add the same column. The lock file
-    is removed by its holder before it lets go, so none is left beside the database; a process
-    that waited on a file removed meanwhile takes the lock again on a new one."""
+def _one_migrator(url: str, engine: Engine | None = None) -> Iterator[None]:
+    """One process at a time migrates: on PostgreSQL through an advisory lock (taken on `engine`),
+    on SQLite a lock file."""
+    if engine is not None and engine.dialect.name == "postgresql":
+        with _advisory_lock(engine):
+            yield
+        return
     path = sqlite_path(url)
     if path is None:
         yield
         return
+    with _lock_file(path):
+        yield
+
+
+@contextmanager
+def _advisory_lock(engine: Engine) -> Iterator[None]:
+    """A session-level advisory lock on its own connection: two daemons starting together on a new
+    database would both create the tables; the second waits and finds the schema at head. The server
+    lets go of it when the connection ends, so a migrator killed midway leaves no lock behind."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATE_LOCK_KEY})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATE_LOCK_KEY})
+            connection.commit()
+
+
+@contextmanager
+def _lock_file(path: Path) -> Iterator[None]:
+    """Alembic does not run SQLite's DDL in one transaction, so two daemons started together could
+    both add the same column. The lock file is removed by its holder before it lets go, so none is
+    left beside the database; a process that waited on a file removed meanwhile takes the lock again
+    on a new one."""
     lock = path.with_name(path.name + ".migrate-lock")
     while True:
         with private_file(lock).open("a") as handle:
@@ -159,6 +198,11 @@ def _same_file(fd: int, path: Path) -> bool:
         return False
     held = os.fstat(fd)
     return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be shown or logged: a password in it as ***."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -253,3 +253,13 @@ class AuditRecord(Base):
     message_pk: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Instance(Base):
+    """A running daemon, alive until `expires_at` unless it beats again: mailboxes are spread over these."""
+
+    __tablename__ = "instances"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid, as lease owners are named
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

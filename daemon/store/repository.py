@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, case, delete, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.domain import MessageKey, Placement, Status
 from daemon.errors import Conflict, StoreBusy
 from daemon.store.models import (
     FolderState,
+    Instance,
     KnownApplicant,
     KnownCandidate,
     Lease,
@@ -328,26 +329,68 @@ class Store:
             row = s.get(KnownCandidate, (applicant_id, job_id))
             return row.candidate_id if row else None
 
-    # leases: one daemon at a time per mailbox folder
-    def acquire_lease(self, name: str, owner: str, ttl_seconds: float, is_stale=lambda owner: False) -> bool:
-        """Take or renew the lease `name` for `owner`; False while another live owner holds it."""
-        now = utcnow()
-        with self.session() as s:
-            lease = s.get(Lease, name)
-            if lease is None:
-                s.add(Lease(name=name, owner=owner, expires_at=now + timedelta(seconds=ttl_seconds)))
+    # leases: one daemon at a time per mailbox folder. Deadlines are taken on the database's clock
+    # (PostgreSQL's now()), so instances on machines whose clocks differ agree when one ran out.
+    def acquire_lease(self, name: str, owner: str, ttl_seconds: float, is_stale=lambda owner: False,
+                      *, take: bool = True) -> bool:
+        """Take or renew the lease `name` for `owner`; False while another live owner holds it.
+        With take=False only a renewal: False when `owner` no longer holds it (it ran out and was taken)."""
+        try:
+            with self.session() as s:
+                now = self._now(s)
+                lease = s.get(Lease, name, with_for_update=True)  # PostgreSQL: the row is locked until commit
+                if lease is None:
+                    if take:
+                        s.add(Lease(name=name, owner=owner, expires_at=now + timedelta(seconds=ttl_seconds)))
+                    return take
+                expired = _aware(lease.expires_at) <= now
+                if lease.owner != owner and (not take or (not expired and not is_stale(lease.owner))):
+                    return False
+                lease.owner, lease.expires_at = owner, now + timedelta(seconds=ttl_seconds)
                 return True
-            expired = _aware(lease.expires_at) <= now
-            if lease.owner != owner and not expired and not is_stale(lease.owner):
-                return False
-            lease.owner, lease.expires_at = owner, now + timedelta(seconds=ttl_seconds)
-            return True
+        except IntegrityError:
+            return False  # another instance created the same new lease first: it holds it
+
+    def lease_holder(self, name: str) -> tuple[str, datetime] | None:
+        """Who holds the lease `name` and until when (it may have run out); None: nobody."""
+        with self.reading() as s:
+            lease = s.get(Lease, name)
+            return (lease.owner, _aware(lease.expires_at)) if lease else None
 
     def release_lease(self, name: str, owner: str) -> None:
         with self.session() as s:
-            lease = s.get(Lease, name)
+            lease = s.get(Lease, name, with_for_update=True)
             if lease is not None and lease.owner == owner:
                 s.delete(lease)
+
+    # instances: each running daemon says it is alive, so mailboxes are spread over the live ones
+    def beat(self, instance: str, ttl_seconds: float) -> None:
+        """`instance` is alive for `ttl_seconds` more; instances long gone are forgotten."""
+        with self.session() as s:
+            now = self._now(s)
+            row = s.get(Instance, instance, with_for_update=True)
+            if row is None:
+                row = Instance(name=instance, started_at=now, expires_at=now)
+                s.add(row)
+            row.expires_at = now + timedelta(seconds=ttl_seconds)
+            s.execute(delete(Instance).where(Instance.expires_at < now - timedelta(days=1)))
+
+    def live_instances(self) -> list[str]:
+        """The instances whose heartbeat has not run out, by name."""
+        with self.reading() as s:
+            now = self._now(s)
+            return list(s.scalars(select(Instance.name).where(Instance.expires_at > now).order_by(Instance.name)))
+
+    def leave(self, instance: str) -> None:
+        """`instance` stops: the others take its share at once."""
+        with self.session() as s:
+            s.execute(delete(Instance).where(Instance.name == instance))
+
+    def _now(self, session: Session) -> datetime:
+        """The database's clock where there is one server for every machine; this machine's for SQLite."""
+        if self.engine.dialect.name == "postgresql":
+            return _aware(session.scalar(select(func.now())))
+        return utcnow()
 
     # passes
     def start_pass(self, mailbox: str = "") -> int:
@@ -380,11 +423,16 @@ class Store:
 
 @contextmanager
 def _busy_is_transient() -> Iterator[None]:
+    """SQLite's lock, and on PostgreSQL a server that cannot be reached (restarting, the network) or a
+    transaction it cancelled (deadlock, serialization): StoreBusy, to be tried again later."""
     try:
         yield
     except OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise StoreBusy("the database is locked by another process") from exc
+        if type(exc.orig).__module__.startswith("psycopg"):
+            raise StoreBusy(f"the database cannot be reached or cancelled the transaction "
+                            f"({type(exc.orig).__name__})") from exc
         raise
 
 
