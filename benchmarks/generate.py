@@ -68,7 +68,7 @@ def mail(seed: int, n: int) -> tuple[bytes, Spec]:
         return raw, Spec(n, "duplicate", of=original, email=spec.email, job=spec.job)
     rng = random.Random(seed * 1_000_003 + n)  # noqa: S311 (test data, reproducible by seed)
     person = _original(n) if kind == "repeat" else n
-    email, name = f"applicant{person}@example.org", f"Applicant {person} Example"
+    email, name = f"applicant{person}@example.org", f"Applicant {_word(person)} Example"
     job = JOBS[n % len(JOBS)]
     if kind == "other":
         return _question(n, email, name, job), Spec(n, "other", email=email, name=name)
@@ -79,6 +79,16 @@ def mail(seed: int, n: int) -> tuple[bytes, Spec]:
                       if docx else ("cv.pdf", "application/pdf"))
     raw, span = _application(n, email, name, job, filename, mime, data)
     return raw, Spec(n, "application", email, name, job, filename, mime, span)
+
+
+def _word(n: int) -> str:
+    """`n` spelt in letters (1 -> "B", 26 -> "Ba"): a person's name holds no digits, or it is no name."""
+    letters = ""
+    while True:
+        n, digit = divmod(n, 26)
+        letters = chr(ord("a") + digit) + letters
+        if not n:
+            return letters.capitalize()
 
 
 def _original(n: int) -> int:

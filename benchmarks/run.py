@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=2000, help="mails in the mailbox (default 2000)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4],
                         help="[ats] concurrency of each daemon run (default: 1 4)")
-    parser.add_argument("--ats-latency-ms", type=float, default=20.0,
-                        help="added to every ATS answer (default 20: a fast ATS; loopback alone is under 1 ms)")
+    parser.add_argument("--ats-latency-ms", type=float, nargs="+", default=[1.0, 20.0],
+                        help="added to every ATS answer, one set of runs each (default: 1 20; a very fast ATS and "
+                             "a fast one; loopback alone is under 1 ms); the naive and 4N runs use the last")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-naive", action="store_true", help="leave out the naive flow (the slowest run)")
     parser.add_argument("--skip-growth", action="store_true", help="leave out the run over 4N mails")
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(args.out.read_text()) if args.out.exists() else None
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ats-inbox-bench-") as work, running() as dovecot:
-        bench = Bench(Path(work), dovecot, args.seed, args.ats_latency_ms / 1000)
+        bench = Bench(Path(work), dovecot, args.seed, args.ats_latency_ms[0] / 1000)
         results = bench.measure(args)
     results["total_seconds"] = round(time.monotonic() - started, 1)
     report(results, previous)
@@ -82,16 +83,21 @@ class Bench:
             "mailbox": {"bytes": self.bytes, "load_seconds": load}, "runs": {},
         }
         runs = results["runs"]
-        runs["floor"] = self.script("floor")
+        widest = max(args.concurrency)
+        for ms in args.ats_latency_ms:  # the fastest ATS first: CPU is the limit there
+            self.latency = ms / 1000
+            runs[f"floor_{ms:g}ms"] = self.script("floor")
+            if widest > 1:
+                runs[f"floor_c{widest}_{ms:g}ms"] = self.script("floor", widest)
+            for concurrency in args.concurrency:
+                runs[f"daemon_c{concurrency}_{ms:g}ms"] = self.daemon(concurrency)
         if not args.skip_naive:
-            runs["naive"] = self.script("naive")
-        for concurrency in args.concurrency:
-            runs[f"daemon_c{concurrency}"] = self.daemon(concurrency)
+            runs[f"naive_{ms:g}ms"] = self.script("naive")
         if not args.skip_growth:
             results["mailbox"]["load_4n_seconds"] = self.load(4 * n)
             results["mailbox"]["bytes_4n"] = self.bytes
-            runs[f"daemon_c{max(args.concurrency)}_4n"] = self.daemon(max(args.concurrency))
-        results["ratios"] = ratios(results, args.concurrency)
+            runs[f"daemon_c{widest}_{ms:g}ms_4n"] = self.daemon(widest)
+        results["ratios"] = ratios(results, args.concurrency, args.ats_latency_ms)
         return results
 
     # -- the mailbox -----------------------------------------------------------------------
@@ -126,16 +132,19 @@ class Bench:
 
     # -- the runs ----------------------------------------------------------------------------
 
-    def script(self, name: str) -> dict[str, Any]:
-        """The floor or the naive flow, in a subprocess, against a fresh sandbox."""
+    def script(self, name: str, concurrency: int = 1) -> dict[str, Any]:
+        """The floor (`concurrency` messages at a time) or the naive flow, in a subprocess, against a fresh sandbox."""
         with Sandbox(self.work / f"{name}-ats.db", self.latency) as ats:
             path = self.target(ats.url).save(self.work / f"{name}.json")
-            run = measured([sys.executable, "-m", f"benchmarks.{name}", str(path)], self.work / name)
+            run = measured([sys.executable, "-m", f"benchmarks.{name}", str(path),
+                            *([str(concurrency)] if concurrency > 1 else [])], self.work / name)
             said = json.loads(run.pop("stdout").strip().splitlines()[-1])
             calls = ats.calls()
-        print(f"{name}: {said['messages']} mails in {run['seconds']} s", flush=True)
-        return {**run, "messages": said["messages"], "applications": said["applications"], "ats_calls": calls,
-                "messages_per_second": round(said["messages"] / run["seconds"], 2)}
+        print(f"{name} (concurrency {concurrency}, ATS +{1000 * self.latency:g} ms): {said['messages']} mails in "
+              f"{run['seconds']} s, {run['cpu_seconds']} s CPU", flush=True)
+        return {**run, "concurrency": concurrency, "messages": said["messages"], "applications": said["applications"],
+                "ats_calls": calls, "messages_per_second": round(said["messages"] / run["seconds"], 2),
+                "cpu_ms_per_message": round(1000 * run["cpu_seconds"] / max(said["messages"], 1), 2)}
 
     def daemon(self, concurrency: int) -> dict[str, Any]:
         """`ats-inbox poll` over the whole folder, in a subprocess, against a fresh sandbox and database."""
@@ -154,7 +163,8 @@ class Bench:
         db = json.loads(counts.read_text())
         submitted = statuses.get("submitted", 0)
         seen = sum(statuses.values())
-        print(f"daemon (concurrency {concurrency}): {seen} mails in {run['seconds']} s, {statuses}", flush=True)
+        print(f"daemon (concurrency {concurrency}, ATS +{1000 * self.latency:g} ms): {seen} mails in "
+              f"{run['seconds']} s, {run['cpu_seconds']} s CPU, {run['peak_rss_mb']} MB, {statuses}", flush=True)
         return {**run, "concurrency": concurrency, "messages": seen, "statuses": statuses, "ats_calls": calls,
                 "messages_per_second": round(seen / run["seconds"], 2),
                 "ats_calls_per_application": round(sum(calls.values()) / max(submitted, 1), 3),
@@ -234,35 +244,48 @@ def _creates(calls: dict[str, int]) -> int:
     return sum(count for route, count in calls.items() if route.startswith("POST") and "search" not in route)
 
 
-def ratios(results: dict[str, Any], concurrency: list[int]) -> dict[str, float]:
+def ratios(results: dict[str, Any], concurrency: list[int], latencies: list[float]) -> dict[str, float]:
+    """Per ATS latency: the daemon against the sequential floor one message at a time, against the
+    concurrent floor at the highest concurrency, and in CPU; naive/daemon and the growth at 4N."""
     runs = results["runs"]
-    floor = runs["floor"]["seconds"]
+    widest = max(concurrency)
     found: dict[str, float] = {}
-    for c in concurrency:
-        daemon = runs[f"daemon_c{c}"]["seconds"]
-        found[f"daemon_c{c}/floor"] = round(daemon / floor, 3)
-        if "naive" in runs:
-            found[f"naive/daemon_c{c}"] = round(runs["naive"]["seconds"] / daemon, 2)
-    growth = runs.get(f"daemon_c{max(concurrency)}_4n")
-    if growth is not None:
-        found[f"rss_4n/rss_n (c{max(concurrency)})"] = round(
-            growth["peak_rss_mb"] / runs[f"daemon_c{max(concurrency)}"]["peak_rss_mb"], 3)
+    for ms in latencies:
+        floor = runs[f"floor_{ms:g}ms"]
+        wide_floor = runs.get(f"floor_c{widest}_{ms:g}ms", floor)
+        for c in concurrency:
+            daemon = runs[f"daemon_c{c}_{ms:g}ms"]
+            against = floor if c == 1 else wide_floor
+            found[f"{ms:g}ms: daemon_c{c}/floor_c{against['concurrency']}"] = round(
+                daemon["seconds"] / against["seconds"], 3)
+            found[f"{ms:g}ms: cpu daemon_c{c}/floor"] = round(daemon["cpu_seconds"] / floor["cpu_seconds"], 2)
+        if f"naive_{ms:g}ms" in runs:
+            for c in concurrency:
+                found[f"{ms:g}ms: naive/daemon_c{c}"] = round(
+                    runs[f"naive_{ms:g}ms"]["seconds"] / runs[f"daemon_c{c}_{ms:g}ms"]["seconds"], 2)
+        growth = runs.get(f"daemon_c{widest}_{ms:g}ms_4n")
+        if growth is not None:
+            found[f"{ms:g}ms: rss_4n/rss_n (c{widest})"] = round(
+                growth["peak_rss_mb"] / runs[f"daemon_c{widest}_{ms:g}ms"]["peak_rss_mb"], 3)
     return found
 
 
 def report(results: dict[str, Any], previous: dict[str, Any] | None) -> None:
     print(f"\n{results['messages']} mails, {results['mailbox']['bytes'] / 2**20:.0f} MB")
-    print(f"{'run':<22}{'s':>9}{'msg/s':>9}{'cpu s':>9}{'rss MB':>9}{'calls/app':>11}{'writes/msg':>12}")
+    print(f"{'run':<24}{'s':>9}{'msg/s':>9}{'cpu s':>9}{'cpu ms/msg':>11}{'rss MB':>9}{'calls/app':>11}"
+          f"{'writes/msg':>12}{'reads/msg':>11}")
     for name, run in results["runs"].items():
         calls = run.get("ats_calls_per_application", "")
         writes = run.get("write_transactions_per_message", "")
-        print(f"{name:<22}{run['seconds']:>9}{run['messages_per_second']:>9}{run['cpu_seconds']:>9}"
-              f"{run['peak_rss_mb']:>9}{calls!s:>11}{writes!s:>12}")
+        reads = run.get("read_transactions_per_message", "")
+        print(f"{name:<24}{run['seconds']:>9}{run['messages_per_second']:>9}{run['cpu_seconds']:>9}"
+              f"{run.get('cpu_ms_per_message', '')!s:>11}{run['peak_rss_mb']:>9}{calls!s:>11}{writes!s:>12}"
+              f"{reads!s:>11}")
     print()
     before = (previous or {}).get("ratios", {})
     for key, value in results["ratios"].items():
         was = f" (previous run: {before[key]})" if key in before else ""
-        print(f"{key:<28}{value}{was}")
+        print(f"{key:<34}{value}{was}")
 
 
 if __name__ == "__main__":

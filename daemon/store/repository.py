@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, case, delete, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, case, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.domain import MessageKey, Placement, Status
@@ -153,24 +153,28 @@ class Store:
         concurrently, and each change says which status it was decided on.
         """
         allowed = (expect,) if isinstance(expect, str) else tuple(expect)
-        with self.session() as s:
-            record = s.get_one(MessageRecord, pk)
-            if record.status not in allowed:
-                raise Conflict(f"message #{pk} is {record.status} now, not {' or '.join(allowed)}")
-            for name, value in fields.items():
-                setattr(record, name, value)
+        with self.session() as s:  # one UPDATE ... RETURNING: the ORM's load, compare and flush cost 3 times as much
+            record = s.scalar(update(MessageRecord).where(MessageRecord.id == pk, MessageRecord.status.in_(allowed))
+                              .values(**fields).returning(MessageRecord),
+                              execution_options={"synchronize_session": False})
+            if record is None:
+                current = s.scalar(select(MessageRecord.status).where(MessageRecord.id == pk))
+                if current is None:
+                    raise NoResultFound(f"no message #{pk}")
+                raise Conflict(f"message #{pk} is {current} now, not {' or '.join(allowed)}")
         return record
 
     def record_action(self, pk: int, *, expect: str, action: str, placement: Placement, step: str,
                       detail: str) -> None:
         """The mailbox action done on a record in status `expect`, and its journal step, at once."""
         with self.session() as s:
-            record = s.get_one(MessageRecord, pk)
-            if record.status != expect:
-                raise Conflict(f"message #{pk} is {record.status} now, not {expect}")
-            record.mailbox_action, record.action_error = action, ""
-            record.placed_folder, record.placed_uid = placement.folder, placement.uid
-            _upsert_step(s, pk, step, "done", detail=detail)
+            changed = s.execute(update(MessageRecord).where(MessageRecord.id == pk, MessageRecord.status == expect)
+                                .values(mailbox_action=action, action_error="", placed_folder=placement.folder,
+                                        placed_uid=placement.uid), execution_options={"synchronize_session": False})
+            if changed.rowcount == 0:
+                current = s.get_one(MessageRecord, pk)
+                raise Conflict(f"message #{pk} is {current.status} now, not {expect}")
+            _write_step(s, pk, step, "done", ats_id="", detail=detail)
 
     # the review queue: named queries for people's actions (daemon.intake.review)
     def listing(self, statuses: Collection[str], limit: int, first: Collection[str]) -> list[MessageRecord]:
@@ -308,7 +312,7 @@ class Store:
                     remember: Remember | None = None) -> None:
         """Journal one step; what it teaches about people is remembered in the same transaction."""
         with self.session() as s:
-            _upsert_step(s, pk, name, status, ats_id=ats_id, detail=detail)
+            _write_step(s, pk, name, status, ats_id=ats_id, detail=detail)
             if remember is not None:
                 remember.apply(s)
 
@@ -442,6 +446,16 @@ def _upsert_step(session: Session, pk: int, name: str, status: str, *, ats_id: s
         session.add(StepRecord(message_pk=pk, name=name, status=status, ats_id=ats_id, detail=detail))
     else:
         step.status, step.ats_id, step.detail = status, ats_id, detail
+
+
+def _write_step(session: Session, pk: int, name: str, status: str, *, ats_id: str, detail: str) -> None:
+    """`_upsert_step` in Core statements: an UPDATE of the step, an INSERT when there was none."""
+    changed = session.execute(update(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name)
+                              .values(status=status, ats_id=ats_id, detail=detail),
+                              execution_options={"synchronize_session": False})
+    if changed.rowcount == 0:
+        session.execute(insert(StepRecord).values(message_pk=pk, name=name, status=status, ats_id=ats_id,
+                                                  detail=detail))
 
 
 def _step(session: Session, pk: int, name: str) -> StepRecord | None:
