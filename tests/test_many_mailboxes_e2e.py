@@ -84,3 +84,21 @@ def _last_pass(config, mailbox: str) -> str:
     """What `status` says of the mailbox's last pass ("" before it has one)."""
     shown = run_cli("status", "--config", str(config)).stdout
     return shown.split(f"Last pass of {mailbox}: ")[1].split("\n")[0] if f"Last pass of {mailbox}: " in shown else ""
+
+
+def test_the_dry_run_previews_every_mailbox_as_the_run_takes_it(world, proxy):
+    """poll --dry-run plans each mailbox's new mail (its own folder), each line naming its mailbox; then the pass
+    takes exactly those mails: the preview and the run agree on every mailbox, not only the first."""
+    config = three_mailboxes(world, proxy)
+    for n, name in enumerate(FOLDERS, 1):
+        world.deliver(application(n, email=f"{name}@example.org"), folder=FOLDERS[name])
+    dry = run_cli("poll", "--dry-run", "--config", str(config))
+    assert dry.code == 0, dry.stderr[-3000:]
+    for name in FOLDERS:
+        assert any(line.startswith(f"[{name}] UID ") and f"{name}@example.org" in line
+                   for line in dry.stdout.splitlines()), dry.stdout
+    assert "dry run: 3 submitted" in dry.stdout
+    assert invariant.records(world.database) == [] and world.sandbox.state()["actions"] == []
+    world.poll(config)
+    statuses = invariant.check(world.sandbox.state(), world.database, world.delivered)
+    assert sorted(statuses.values()) == ["submitted"] * 3

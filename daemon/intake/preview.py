@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
@@ -201,16 +201,27 @@ def existing_store(url: str) -> Store | None:
 
 
 def run(settings: Settings, client, backfill_since: date | None = None) -> tuple[list[Preview], str]:
-    """The previews for the next pass (or a backfill since `backfill_since`), and a summary: the
-    counts, and on a first pass the mail it would leave out and how to take it in."""
+    """The previews for the next pass (or a backfill since `backfill_since`) of every mailbox, as the run
+    takes each (its own account, folders, source and rules), and a summary: the counts, and on a first pass
+    the mail it would leave out and how to take it in. With several mailboxes each line names its mailbox."""
     store = existing_store(settings.database_url)
-    sweep = Sweep()
+    mailboxes = settings.all_mailboxes()
+    senders: Counter[str] = Counter()  # the flood cap counts a sender's mail over every mailbox, as the run's store
+    previews: list[Preview] = []
+    left_out: list[str] = []
     try:
-        ats = AtsDirectory(client, source_name=settings.ats.source)
-        planner = Planner(FlowOptions.from_settings(settings), load_rules(settings.rules_path),
-                          Directory(ats.open_jobs(), ats.pipelines(), ats.sources()), store)
-        previews = list(preview(settings, planner, ImapMailbox(settings.imap, read_only=True), store,
-                                backfill_since, sweep))
+        for mailbox in mailboxes:
+            alone = settings.for_mailbox(mailbox) if len(mailboxes) > 1 else settings
+            sweep = Sweep()
+            ats = AtsDirectory(client, source_name=alone.ats.source)
+            planner = Planner(FlowOptions.from_settings(alone), load_rules(alone.rules_path),
+                              Directory(ats.open_jobs(), ats.pipelines(), ats.sources()), store, senders)
+            found = list(preview(alone, planner, ImapMailbox(alone.imap, read_only=True), store,
+                                 backfill_since, sweep))
+            named = f"[{mailbox.name}] " if len(mailboxes) > 1 else ""
+            previews += [replace(item, line=named + item.line) for item in found] if named else found
+            if sweep.left_out is not None and sweep.left_out.count:
+                left_out.append(named + _leaves_out(sweep.left_out, alone))
     finally:
         if store is not None:
             store.close()
@@ -220,9 +231,7 @@ def run(settings: Settings, client, backfill_since: date | None = None) -> tuple
     nothing = f"no mail since {backfill_since} without a record" if backfill_since else "no new mail"
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or nothing
     said = f"dry run: {summary}; nothing was sent, flagged, moved or recorded"
-    if sweep.left_out is not None and sweep.left_out.count:
-        said += "\n" + _leaves_out(sweep.left_out, settings)
-    return previews, said
+    return previews, "\n".join([said, *left_out])
 
 
 def _leaves_out(left: LeftOut, settings: Settings) -> str:
