@@ -106,7 +106,7 @@ class MessageFlow:
         log.info("mail.submitted", extra={"record": record.id, "jobs": len(jobs), "candidates": len(done)})
         return Outcome(Status.SUBMITTED, "; ".join(plan.notes)[:2000], job_id=", ".join(str(j.id) for j in jobs)[:100],
                        job_title="; ".join(j.title for j in jobs)[:500],
-                       applicant_id=", ".join(d.applicant_id for d in done)[:100],
+                       applicant_id=", ".join(dict.fromkeys(d.applicant_id for d in done))[:100],  # once per person
                        candidate_id=", ".join(d.candidate_id for d in done)[:100], **common)
 
     def _submit_one(self, email: ParsedEmail, job: Job, plan: Plan, candidacy: Candidacy, journal: Journal):
