@@ -74,6 +74,25 @@ def test_retry_with_a_chosen_job_sends_a_set_aside_mail_there(world, capsys):
     assert (str(candidate["job_id"]), str(candidate["pipeline_stage_id"])) == ("103", "22")
 
 
+def test_retry_with_two_chosen_jobs_makes_a_candidate_in_each(world, capsys):
+    """--job twice, one --stage per job: one applicant, a candidate in each job at its stage, a comment each."""
+    world.deliver(build_email(sender=("Chef", "chef@example.org"), subject="Head Chef",
+                              attachments=[("cv.pdf", PDF, "application/pdf")]))
+    assert main("poll", "--config", str(world.config)) == 0
+    [record] = invariant.records(world.database)
+    assert main("messages", "retry", str(record.id), "--job", "DATA-3", "--stage", "Screening", "--job", "SUP-2",
+                "--stage", "New", "--config", str(world.config)) == 0
+    said = capsys.readouterr().out
+    assert "will go to 'Data Analyst'" in said and "'Customer Support Specialist'" in said
+    assert main("poll", "--config", str(world.config)) == 0
+    [record] = invariant.records(world.database)
+    assert (record.status, record.job_id) == ("submitted", "103, 104")
+    state = world.sandbox.state()
+    assert len(state["applicants"]) == 1 and len(state["actions"]) == 2
+    assert sorted((str(c["job_id"]), str(c["pipeline_stage_id"])) for c in state["candidates"]) == [
+        ("103", "22"), ("104", "21")]
+
+
 @pytest.mark.parametrize(("job", "stage", "says"), [
     ("Head Chef", None, "no open job is 'Head Chef'"), ("OPS-1", None, "no open job"),
     ("Data Analyst", "Offer", "has no stage 'Offer'"),

@@ -116,6 +116,34 @@ def test_submit_sends_the_mail_to_the_picked_job_and_records_who(world, held):
     assert [(a.who, a.action) for a in people.trail(world.store, record.id)] == [("rita", "submit")]
 
 
+def test_submit_to_two_picked_jobs_makes_a_candidate_in_each_and_the_trail_names_both(world, held):
+    """Two jobs picked in the form's multiple selection: one applicant, a candidate in each; the trail says both."""
+    record = set_aside_mail(world)
+    client, csrf = logged_in(world, held)
+    assert 'name="target" id="target" multiple' in client.get(f"/messages/{record.id}").text
+    answer = client.post(f"/messages/{record.id}/submit",
+                         data={"csrf": csrf, "target": ["103::Screening", "104::New"]})
+    assert "&#39;Data Analyst&#39;" in answer.text and "&#39;Customer Support Specialist&#39;" in answer.text
+    world.poll()
+    after = world.store.message_by_pk(record.id)
+    assert (after.status, after.job_title) == ("submitted", "Data Analyst; Customer Support Specialist")
+    state = world.sandbox.state()
+    assert len(state["applicants"]) == 1
+    assert sorted((str(c["job_id"]), str(c["pipeline_stage_id"])) for c in state["candidates"]) == [
+        ("103", "22"), ("104", "21")]
+    [audit] = people.trail(world.store, record.id)
+    assert (audit.who, audit.action) == ("rita", "submit")
+    assert "Data Analyst" in audit.detail and "Customer Support Specialist" in audit.detail
+
+
+def test_submit_with_no_job_picked_changes_nothing(world, held):
+    """The form sent with nothing selected: asked to pick a job; the mail stays set aside, nothing journalled."""
+    record = set_aside_mail(world)
+    client, csrf = logged_in(world, held)
+    assert "pick a job first" in client.post(f"/messages/{record.id}/submit", data={"csrf": csrf}).text
+    assert world.store.message_by_pk(record.id).status == "review" and "route" not in world.store.steps(record.id)
+
+
 def test_resolve_then_reopen_then_ignore(world, held):
     """Resolve with a note settles the mail; reopen puts it back for review; ignore closes it for good."""
     record = set_aside_mail(world)

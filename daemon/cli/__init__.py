@@ -147,10 +147,12 @@ def _messages_arguments(sub: argparse.ArgumentParser) -> None:
     which.add_argument("--all", action="store_true", help="every message in review")
     retry.add_argument("--include-uncertain", action="store_true",
                        help="with --all: uncertain ones too (only after checking each in the ATS)")
-    retry.add_argument("--job", metavar="JOB", help="send it to this open job (its ATS id, job code or exact "
-                                                    "title) instead of routing it again; needs one ID")
-    retry.add_argument("--stage", metavar="STAGE", help="with --job: this stage of the job's pipeline "
-                                                        "(default: the first)")
+    retry.add_argument("--job", metavar="JOB", action="append", default=[],
+                       help="send it to this open job (its ATS id, job code or exact title) instead of routing "
+                            "it again; repeat for several jobs (one applicant, a candidate in each); needs one ID")
+    retry.add_argument("--stage", metavar="STAGE", action="append", default=[],
+                       help="with --job: this stage of the job's pipeline (default: the first); one --stage "
+                            "for every job, or one per --job in the same order")
     resolve = action("resolve", "Mark review, uncertain or pending messages as dealt with: by ID, or all in "
                                 "--status (older than --older-than). Their flagged mail is unflagged, marked "
                                 "done and moved to imap.processed_folder when one is set.")
@@ -286,7 +288,8 @@ def _messages(commands, settings: Settings, args: argparse.Namespace) -> int:
     actions = {
         "list": lambda: commands.messages_list(settings, args.status or (), args.limit),
         "show": lambda: commands.messages_show(settings, args.id),
-        "retry": lambda: commands.messages_retry(settings, args.id, args.include_uncertain, args.job, args.stage),
+        "retry": lambda: commands.messages_retry(settings, args.id, args.include_uncertain, args.job,
+                                                 args.stage),
         "resolve": lambda: commands.messages_resolve(settings, args.ids, args.note, _resolver(args.by),
                                                      args.status or (), args.older_than,
                                                      getattr(args, "mailbox_off", "")),

@@ -286,15 +286,16 @@ def messages_show(settings: Settings, pk: int) -> int:
 
 
 def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool = False,
-                   job: str | None = None, stage: str | None = None) -> int:
-    """One message, or (pk None) every review message; one line each, as it goes. With `job`
-    (and `stage`), the message goes to that job: the choice is journalled before the retry."""
+                   jobs: Sequence[str] = (), stages: Sequence[str] = ()) -> int:
+    """One message, or (pk None) every review message; one line each, as it goes. With `jobs`
+    (and `stages`, see reroute.pair_stages), the message goes to those jobs: the choice is journalled
+    before the retry."""
     movers = {m.imap: restore.mover(m.imap) for m in settings.all_mailboxes()}
     move_back = None if not any(movers.values()) else \
         lambda record: (mover(record) if (mover := movers[_imap_of(settings, record)]) is not None else None)
     with _store(settings) as store:
-        if job is not None and pk is not None:
-            _choose_job(settings, store, pk, job, stage)
+        if jobs and pk is not None:
+            _choose_jobs(settings, store, pk, reroute.pair_stages(jobs, stages))
         if pk is not None:
             outcomes = iter([review.retry(store, pk, move_back)])
         else:
@@ -309,15 +310,15 @@ def messages_retry(settings: Settings, pk: int | None, include_uncertain: bool =
     return EXIT_OK
 
 
-def _choose_job(settings: Settings, store: Store, pk: int, job: str, stage: str | None) -> None:
+def _choose_jobs(settings: Settings, store: Store, pk: int, picks: Sequence[tuple[str, str | None]]) -> None:
 
     record, _steps = review.message(store, pk)
     if record.status not in review.RETRYABLE:
         raise review.NotAllowed(f"message #{pk} is {record.status}: only {' or '.join(review.RETRYABLE)} "
                                 "messages can be retried")
     with ats_client(settings.ats) as client:
-        target = reroute.choose(store, pk, AtsDirectory(client, source_name=settings.ats.source), job, stage)
-    print(f"#{pk} will go to {target.job.title!r} ({target.reasons[0]})", flush=True)
+        target = reroute.choose_jobs(store, pk, AtsDirectory(client, source_name=settings.ats.source), picks)
+    print(f"#{pk} will go to {reroute.said(target)}", flush=True)
 
 
 def messages_resolve(settings: Settings, pks: Sequence[int], note: str, by: str = "",

@@ -29,6 +29,7 @@ from daemon.intake.replying import Replies
 from daemon.intake.submission import (
     ROUTE,
     Application,
+    JobJournal,
     Journal,
     People,
     PrefixedJournal,
@@ -95,15 +96,17 @@ class MessageFlow:
         if plan.status != Status.SUBMITTED:
             log.info("mail.planned", extra={"record": record.id, "status": plan.status, "rule": plan.rule})
             return Outcome(plan.status, set_aside_reason(plan.reason, plan, plan.status)[:2000], **common)
-        job = plan.job
+        jobs = (plan.job, *(t.job for t in target.also)) if target is not None else (plan.job,)
         try:
-            done = [self._submit_one(email, job, plan, candidacy, _journal_for(journal, i))
-                    for i, candidacy in enumerate(c for c in plan.candidacies if c.resumes)]
+            done = [self._submit_one(email, job, plan, candidacy, _journal_for(journal, i, target, j))
+                    for i, candidacy in enumerate(c for c in plan.candidacies if c.resumes)
+                    for j, job in enumerate(jobs)]
         except Exception as exc:  # what was known of a forward stays on the record of a failed mail
             return _with_forward(self._with_target(record, _failed(record, exc)), plan)
-        log.info("mail.submitted", extra={"record": record.id, "job": str(job.id), "candidates": len(done)})
-        return Outcome(Status.SUBMITTED, "; ".join(plan.notes)[:2000], job_id=str(job.id), job_title=job.title[:500],
-                       applicant_id=", ".join(d.applicant_id for d in done)[:100],
+        log.info("mail.submitted", extra={"record": record.id, "jobs": len(jobs), "candidates": len(done)})
+        return Outcome(Status.SUBMITTED, "; ".join(plan.notes)[:2000], job_id=", ".join(str(j.id) for j in jobs)[:100],
+                       job_title="; ".join(j.title for j in jobs)[:500],
+                       applicant_id=", ".join(dict.fromkeys(d.applicant_id for d in done))[:100],  # once per person
                        candidate_id=", ".join(d.candidate_id for d in done)[:100], **common)
 
     def _submit_one(self, email: ParsedEmail, job: Job, plan: Plan, candidacy: Candidacy, journal: Journal):
@@ -136,7 +139,8 @@ class MessageFlow:
         if step is None or step.status != DONE:
             return outcome
         target = Target.from_journal(json.loads(step.detail))
-        return replace(outcome, job_id=str(target.job.id), job_title=target.job.title[:500], rule=target.rule,
+        return replace(outcome, job_id=", ".join(str(t.job.id) for t in target.every)[:100],
+                       job_title="; ".join(t.job.title for t in target.every)[:500], rule=target.rule,
                        route_reason="; ".join(target.reasons))
 
 
@@ -157,9 +161,13 @@ def _with_forward(outcome: Outcome, plan: Plan) -> Outcome:
                    found_by=found_by, forwarded_by=named(plan.forwarder)[:400])
 
 
-def _journal_for(journal: Journal, index: int) -> Journal:
-    """The first candidate of a mail uses the message's journal; the others a part of it each."""
-    return journal if index == 0 else PrefixedJournal(journal, f"candidate {index + 1}/")
+def _journal_for(journal: Journal, index: int, target: Target | None = None, job: int = 0) -> Journal:
+    """The first candidate of a mail uses the message's journal; the others a part of it each. Each
+    further job a person chose (`target.also`) a part of that again, sharing its CVs and applicant."""
+    candidacy = journal if index == 0 else PrefixedJournal(journal, f"candidate {index + 1}/")
+    if job == 0 or target is None:
+        return candidacy
+    return JobJournal(candidacy, target.also[job - 1], f"job {job + 1}/")
 
 
 def _failed(record: MessageRecord, exc: Exception) -> Outcome:

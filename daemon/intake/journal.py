@@ -79,6 +79,7 @@ class StoreJournal:
 
 
 def _remember(step: str, ats_id: AtsId, data: Mapping[str, Any]) -> Remember | None:
+    step = step.rsplit("/", 1)[-1]  # a part's step ("job 2/create_candidate") teaches the same
     if step == APPLICANT and data.get("email"):
         return Remember(email=str(data["email"]), applicant_id=ats_id.to_json())
     if step == CANDIDATE:

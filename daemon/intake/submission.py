@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -40,8 +40,11 @@ NO_NAME = "no name for the candidate in the mail nor in the ATS's reading of the
           "from the address): nothing was created but the uploaded CV; add the applicant by hand"
 
 
+UPLOAD = "upload_cv:"
+
+
 def upload_step(index: int) -> str:
-    return f"upload_cv:{index}"
+    return f"{UPLOAD}{index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,11 @@ class Application:
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where an application goes in the ATS: the job, its pipeline's stage, the source;
-    and which rule sent it there, why, and the comment line the rule adds."""
+    and which rule sent it there, why, and the comment line the rule adds.
+
+    `also`: the further jobs a person chose for the same mail (`messages retry --job A --job B`),
+    each with its own stage and source: one applicant, a candidate and a comment for each job.
+    """
 
     job: Job
     stage_id: AtsId
@@ -85,17 +92,25 @@ class Target:
     rule: str = ""
     reasons: tuple[str, ...] = ()
     comment: str = ""
+    also: tuple[Target, ...] = ()
+
+    @property
+    def every(self) -> tuple[Target, ...]:
+        """This target's jobs, the first one first, each as a target of its own."""
+        return (replace(self, also=()), *self.also)
 
     def to_journal(self) -> dict[str, Any]:
-        return {"id": self.job.id.wire, "title": self.job.title, "pipeline_id": self.job.pipeline_id.wire,
+        data = {"id": self.job.id.wire, "title": self.job.title, "pipeline_id": self.job.pipeline_id.wire,
                 "stage_id": self.stage_id.wire, "source_id": self.source_id.wire, "rule": self.rule,
                 "reasons": list(self.reasons), "comment": self.comment}
+        return {**data, "also": [t.to_journal() for t in self.also]} if self.also else data
 
     @classmethod
     def from_journal(cls, data: Mapping[str, Any]) -> Target:
         job = Job(id=AtsId.of(data["id"]), title=str(data["title"]), pipeline_id=AtsId.of(data["pipeline_id"]))
         return cls(job, AtsId.of(data["stage_id"]), AtsId.of(data["source_id"]), rule=str(data.get("rule", "")),
-                   reasons=tuple(str(r) for r in data.get("reasons", ())), comment=str(data.get("comment", "")))
+                   reasons=tuple(str(r) for r in data.get("reasons", ())), comment=str(data.get("comment", "")),
+                   also=tuple(cls.from_journal(t) for t in data.get("also", ())))
 
 
 def recorded_target(journal: Journal) -> Target | None:
@@ -182,6 +197,41 @@ class PrefixedJournal:
 
     def abandon(self, step: str) -> None:
         self.journal.abandon(self.prefix + step)
+
+    def known_applicant(self, email: str) -> AtsId | None:
+        return self.journal.known_applicant(email)
+
+    def known_candidate(self, applicant_id: AtsId, job_id: AtsId) -> AtsId | None:
+        return self.journal.known_candidate(applicant_id, job_id)
+
+
+class JobJournal:
+    """The part of a message's journal for one further job a person chose (`Target.also`): the
+    route is that job's target, the candidate and comment steps get `prefix`, while the uploaded
+    CVs and the applicant are the message's own, shared by every job (created once, reused)."""
+
+    SHARED = (APPLICANT,)
+
+    def __init__(self, journal: Journal, target: Target, prefix: str):
+        self.journal, self.target, self.prefix = journal, target, prefix
+
+    def _name(self, step: str) -> str:
+        return step if step in self.SHARED or step.startswith(UPLOAD) else self.prefix + step
+
+    def get(self, step: str) -> Mapping[str, Any] | None:
+        return self.target.to_journal() if step == ROUTE else self.journal.get(self._name(step))
+
+    def started(self, step: str) -> bool:
+        return self.journal.started(self._name(step))
+
+    def start(self, step: str) -> None:
+        self.journal.start(self._name(step))
+
+    def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
+        self.journal.record(self._name(step), ats_id, data)
+
+    def abandon(self, step: str) -> None:
+        self.journal.abandon(self._name(step))
 
     def known_applicant(self, email: str) -> AtsId | None:
         return self.journal.known_applicant(email)

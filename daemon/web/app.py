@@ -238,7 +238,7 @@ class ReviewPage:
         form = await self._checked_form(request, session)
         pk, action = request.path_params["pk"], request.path_params["action"]
         if action == "submit":
-            said = self._submit(person, pk, str(form.get("target", "")))
+            said = self._submit(person, pk, [str(t) for t in form.getlist("target") if t])
         else:
             said = self._apply(person, pk, action, str(form.get("note", "")))
         return RedirectResponse(f"/messages/{pk}?" + urlencode({"said": said}), status_code=303)
@@ -282,11 +282,11 @@ class ReviewPage:
             if mailbox is not None:
                 mailbox.close()
 
-    def _submit(self, person: Person, pk: int, target: str) -> str:
-        """To the job and stage picked (`job id::stage name`): journalled as the person's choice, then
-        retried (the daemon submits it on its next pass), as `messages retry --job --stage`."""
-        job, _, stage = target.partition("::")
-        if not job:
+    def _submit(self, person: Person, pk: int, targets: list[str]) -> str:
+        """To the jobs and stages picked (each `job id::stage name`): journalled as the person's choice, then
+        retried (the daemon submits it on its next pass), as `messages retry --job A --stage S --job B ...`."""
+        picks = [(job, stage or None) for job, _, stage in (t.partition("::") for t in targets) if job]
+        if not picks:
             return "pick a job first"
         try:
             record, _steps = review.message(self.desk.store, pk)
@@ -294,12 +294,12 @@ class ReviewPage:
                 raise review.NotAllowed(f"message #{pk} is {record.status}: only "
                                         f"{' or '.join(ALLOWED[PersonAction.RETRY])} messages can be submitted")
             with self.desk.directory() as directory:
-                chosen = reroute.choose(self.desk.store, pk, directory, job, stage or None)
+                chosen = reroute.choose_jobs(self.desk.store, pk, directory, picks)
             outcome = review.retry(self.desk.store, pk, self.desk.move_back)
         except AtsInboxError as exc:
             return f"#{pk} not submitted: {exc}"
-        said = f"#{pk} will go to {chosen.job.title!r} ({chosen.reasons[0]}); {outcome.said}"
-        people.record(self.desk.store, person.name, "submit", pk, json.dumps(chosen.to_journal()))
+        said = f"#{pk} will go to {reroute.said(chosen)}; {outcome.said}"
+        people.record(self.desk.store, person.name, "submit", pk, reroute.said(chosen))
         return said
 
     # -- reading -------------------------------------------------------------------------------------
