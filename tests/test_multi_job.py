@@ -7,6 +7,9 @@ import pytest
 
 from daemon.intake import reroute, review
 from daemon.intake.journal import DONE
+from daemon.intake.planning import Directory, FlowOptions
+from daemon.intake.preview import Planner
+from daemon.routing import RuleSet
 from tests.inprocess import in_process_world  # noqa: F401 (the fixture `world`)
 from tests.webworld import set_aside_mail
 
@@ -106,3 +109,17 @@ def test_more_stages_than_one_but_not_one_per_job_are_refused():
     """Two stages for three jobs cannot be paired: refused, saying how to give them."""
     with pytest.raises(reroute.CannotReroute, match="one --stage for every job"):
         reroute.pair_stages(["A", "B", "C"], ["New", "Screening"])
+
+
+def test_the_dry_run_names_every_job_a_person_chose(world):
+    """A mail waiting to be submitted again after a person chose two jobs: the dry run's planning names both,
+    as the next pass then submits to both."""
+    _record, target = two_jobs(world)
+    raw = next(iter(world.box.messages.values()))
+    planner = Planner(FlowOptions(), RuleSet(), Directory(world.directory.open_jobs(), world.directory.pipelines(),
+                                                          world.directory.sources()), world.store)
+    said = planner.preview(1, frozenset(), len(raw), raw, target=target)
+    assert said.status == "submitted"
+    assert "would be submitted to 'Data Analyst' and 'Customer Support Specialist'" in said.line
+    world.poll()
+    assert len(world.sandbox.state()["candidates"]) == 2

@@ -118,6 +118,7 @@ class Plan:
     route_reason: str = ""
     explanation: Explanation | None = None  # the rules tried on the routed mail; None: a journalled target
     job: Job | None = None  # where it goes when submitted (the decision's job, or the journalled target's)
+    also: tuple[Job, ...] = ()  # the further jobs a person chose for it (a journalled target's `also`)
     forwarder: Person | None = None
     found_by: str = ""  # how the (first) candidate was found
     recognition: str = ""  # how far recognising a forward got when a person may be needed (CandidateSearch.reason)
@@ -224,7 +225,8 @@ def plan(email: ParsedEmail, options: FlowOptions, rules: RuleSet, directory: Di
     if unknown:
         return Plan(Status.REVIEW, unknown, candidacies=candidacies, **ruled)
     job = target.job if decision is None else decision.job
-    return Plan(Status.SUBMITTED, "", job=job, candidacies=candidacies, notes=notes, **ruled)
+    also = tuple(further.job for further in target.also) if decision is None else ()
+    return Plan(Status.SUBMITTED, "", job=job, also=also, candidacies=candidacies, notes=notes, **ruled)
 
 
 def receipt_reply(email: ParsedEmail, options: FlowOptions) -> Claim | None:

@@ -174,10 +174,10 @@ def _said(plan: Plan) -> str:
                   f"the agency's source {plan.agency!r}" if plan.agency else "the [ats] source")
         where = f"{stage}, {source}"
     files = ", ".join(r.filename or r.upload_name for r in plan.resumes)
-    title = plan.job.title if plan.job is not None else "?"
+    title = " and ".join(repr(job.title) for job in ((plan.job, *plan.also) if plan.job else ())) or "'?'"
     people = "; ".join(who(c) for c in plan.candidates)
     forwarded = f", {_sender(plan)} {named(plan.forwarder)}" if plan.forwarder else ""
-    return f"would be submitted to {title!r} ({where}) as {people}{forwarded} with {files}{rule}"
+    return f"would be submitted to {title} ({where}) as {people}{forwarded} with {files}{rule}"
 
 
 def _people(plan: Plan) -> str:
