@@ -149,7 +149,10 @@ class Service:
         mailbox = self.mailbox_factory()
         lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}",
                              owner=self.sharing.name if self.sharing else None, ttl=self.lease_seconds)
-        if not self._my_turn(lease) or not lease.acquire():
+        if not self._my_turn(lease):  # another instance's share: quietly (it comes up every interval)
+            self.observer.pass_ended(0, PassSummary(busy=True), None)
+            return PassSummary(busy=True)
+        if not lease.acquire():
             log.info("poll.skipped", extra={"reason": "another instance holds the mailbox", "mailbox": self.mailbox})
             self.observer.pass_ended(0, PassSummary(busy=True), None)
             return PassSummary(busy=True)
