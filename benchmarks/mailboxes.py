@@ -1,6 +1,7 @@
 """Many mailboxes on one daemon: throughput, and the delay from arrival to submission per mailbox (fairness).
 
     .venv/bin/python -m benchmarks.mailboxes [--mailboxes 30] [--mails 6] [--backlog 300] [--every-ms 100]
+                                             [--instances N] [--postgres]
 
 Starts Dovecot on loopback (tests/imapserver.py) with one folder per mailbox, and the sandbox ATS in its own
 process with 20 ms added to every answer (as benchmarks.run). Mailbox 1 ("huge") holds a backlog of
@@ -10,6 +11,10 @@ may still be working through its backlog), `--mails` mails per mailbox are appen
 `--every-ms`, each mail's arrival time noted; the run ends once every mail is settled. The delay of a mail is
 from its append to its record's last update (candidate created, comment written, mail marked), read from the
 daemon's database. Prints per-mailbox figures and writes them to benchmarks/results-mailboxes.json.
+
+`--postgres` keeps the state in a PostgreSQL started on loopback (tests/pgserver.py) instead of SQLite;
+`--instances N` (implies it) runs N `ats-inbox run` daemons sharing the mailboxes through it, and reports how
+many mailboxes each one served.
 """
 
 from __future__ import annotations
@@ -18,19 +23,23 @@ import argparse
 import json
 import os
 import platform
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
 from benchmarks.run import TOKEN, Sandbox
 from tests.e2e import cli
 from tests.imapserver import Dovecot, running
+from tests.pgserver import running as postgresql
 from tests.world import application
 
 HERE = Path(__file__).parent
@@ -44,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, default=300, help="mails waiting in mailbox 1 before the start")
     parser.add_argument("--every-ms", type=float, default=100.0, help="between two appended mails")
     parser.add_argument("--ats-latency-ms", type=float, default=20.0)
+    parser.add_argument("--instances", type=int, default=1, help="daemons sharing the mailboxes (PostgreSQL)")
+    parser.add_argument("--postgres", action="store_true", help="the state in PostgreSQL (implied by --instances)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-mailboxes-") as folder, running() as dovecot:
-        results = measure(Path(folder), dovecot, args)
+    args.postgres = args.postgres or args.instances > 1
+    with tempfile.TemporaryDirectory(prefix="bench-mailboxes-") as folder, running() as dovecot, \
+            (postgresql() if args.postgres else nullcontext()) as server:
+        url = server.database("bench") if server is not None else f"sqlite:///{Path(folder) / 'daemon.db'}"
+        results = measure(Path(folder), dovecot, url, args)
     report(results)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {args.out}")
@@ -58,7 +72,7 @@ def names(count: int) -> list[str]:
     return ["huge", *(f"m{n:02d}" for n in range(2, count + 1))]
 
 
-def measure(work: Path, dovecot: Dovecot, args: argparse.Namespace) -> dict[str, Any]:
+def measure(work: Path, dovecot: Dovecot, database: str, args: argparse.Namespace) -> dict[str, Any]:
     boxes = names(args.mailboxes)
     imap = dovecot.client()
     for name in boxes:
@@ -66,81 +80,97 @@ def measure(work: Path, dovecot: Dovecot, args: argparse.Namespace) -> dict[str,
     arrived: dict[str, tuple[str, float]] = {}  # sender -> (mailbox, when appended)
     for n in range(args.backlog):
         imap.append("huge", application(n, email=f"backlog-{n}@example.org"))
-    database = work / "daemon.db"
-    with Sandbox(work / "ats.db", args.ats_latency_ms / 1000) as ats:
+    with Sandbox(work / "ats.db", args.ats_latency_ms / 1000) as ats, ExitStack() as running_daemons:
         config = write_config(work, dovecot, ats.url, database, boxes)
         started = time.time()
-        log = (work / "run.err").open("w")
-        daemon = subprocess.Popen([*cli(), "run", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=log)
+        logs = [running_daemons.enter_context((work / f"run-{n}.err").open("w")) for n in range(args.instances)]
+        daemons = [subprocess.Popen([*cli(), "run", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=log)
+                   for log in logs]
         try:
-            ready = _wait_passes(database, len(boxes) - 1, daemon, log.name)  # each mailbox but huge passed once
+            ready = _wait_passes(database, len(boxes) - 1, daemons, work)  # each mailbox but huge passed once
             for k in range(args.mails):
                 for index, name in enumerate(boxes):
                     sender = f"{name}-{k}@example.org"
                     arrived[sender] = (name, time.time())
                     imap.append(name, application(1000 + k * len(boxes) + index, email=sender))
                     time.sleep(args.every_ms / 1000)
-            done = _wait_all(database, args.backlog + len(arrived), daemon, log.name)
+            done = _wait_all(database, args.backlog + len(arrived), daemons, work)
         finally:
-            daemon.terminate()
-            daemon.wait(timeout=60)
-            log.close()
+            for daemon in daemons:
+                daemon.terminate()
+            for daemon in daemons:
+                daemon.wait(timeout=60)
     imap.logout()
-    return {**figures(args, boxes, arrived, database, started, done), "start_seconds": round(ready - started, 1)}
+    served = [_served(work / f"run-{n}.err") for n in range(args.instances)]
+    return {**figures(args, boxes, arrived, database, started, done), "start_seconds": round(ready - started, 1),
+            "store": "postgresql" if args.postgres else "sqlite", "instances": args.instances,
+            "mailboxes_served_per_instance": [len(names) for names in served]}
 
 
-def write_config(work: Path, dovecot: Dovecot, ats_url: str, database: Path, boxes: list[str]) -> Path:
+def _served(log: Path) -> set[str]:
+    """The mailboxes whose passes one daemon started (its log)."""
+    return {json.loads(line).get("mailbox", "") for line in log.read_text().splitlines() if '"poll.started"' in line}
+
+
+def write_config(work: Path, dovecot: Dovecot, ats_url: str, database: str, boxes: list[str]) -> Path:
     (work / "imap-password").write_text(dovecot.password + "\n")
     (work / "ats-token").write_text(TOKEN + "\n")
     lines = ["[imap]", 'host = "127.0.0.1"', f"port = {dovecot.imaps_port}", f'username = "{dovecot.user}"',
              f'password_file = "{work / "imap-password"}"', f'ca_file = "{dovecot.cert_path}"', 'since = "all"',
              "[ats]", f'base_url = "{ats_url}"', f'token_file = "{work / "ats-token"}"',
-             "[database]", f'url = "sqlite:///{database}"', "[schedule]", "interval_seconds = 60"]
+             "[database]", f'url = "{database}"', "[schedule]", "interval_seconds = 60"]
     lines += [f'[[mailbox]]\nname = "{name}"\nfolder = "{name}"' for name in boxes]
     path = work / "config.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def _wait_all(database: Path, expected: int, daemon: subprocess.Popen, log: str, limit: float = 900) -> float:
-    """When every mail is settled (the time), polling the daemon's database; fails after `limit` seconds."""
+def _wait_all(database: str, expected: int, daemons: list[subprocess.Popen], work: Path, limit: float = 900) -> float:
+    """When every mail is settled (the time), polling the daemons' database; fails after `limit` seconds."""
     deadline = time.time() + limit
     while time.time() < deadline:
-        assert daemon.poll() is None, f"the daemon exited: see {log}"
-        if database.exists() and _settled(database) >= expected:
+        _alive(daemons, work)
+        if _scalar(database, "SELECT count(*) FROM messages WHERE status != 'pending'") >= expected:
             return time.time()
         time.sleep(0.2)
-    raise RuntimeError(f"not every mail was settled within {limit} s: see {log}")
+    raise RuntimeError(f"not every mail was settled within {limit} s: see {work}/run-*.err")
 
 
-def _wait_passes(database: Path, mailboxes: int, daemon: subprocess.Popen, log: str, limit: float = 120) -> float:
-    """When `mailboxes` mailboxes have each finished a pass (the time): the daemon is up and listening."""
+def _wait_passes(database: str, mailboxes: int, daemons: list[subprocess.Popen], work: Path,
+                 limit: float = 120) -> float:
+    """When `mailboxes` mailboxes have each finished a pass (the time): the daemons are up and listening."""
     deadline = time.time() + limit
     while time.time() < deadline:
-        assert daemon.poll() is None, f"the daemon exited: see {log}"
-        try:
-            with sqlite3.connect(database, timeout=5) as db:
-                passed = db.execute("SELECT count(DISTINCT mailbox) FROM passes WHERE finished_at IS NOT NULL")
-                if passed.fetchone()[0] >= mailboxes:
-                    return time.time()
-        except sqlite3.OperationalError:  # not there or not migrated yet
-            pass
+        _alive(daemons, work)
+        if _scalar(database, "SELECT count(DISTINCT mailbox) FROM passes WHERE finished_at IS NOT NULL") >= mailboxes:
+            return time.time()
         time.sleep(0.1)
-    raise RuntimeError(f"the mailboxes did not all pass within {limit} s: see {log}")
+    raise RuntimeError(f"the mailboxes did not all pass within {limit} s: see {work}/run-*.err")
 
 
-def _settled(database: Path) -> int:
+def _alive(daemons: list[subprocess.Popen], work: Path) -> None:
+    assert all(d.poll() is None for d in daemons), f"a daemon exited: see {work}/run-*.err"
+
+
+def _rows(database: str, sql: str) -> list[Any]:
+    engine = create_engine(database)
     try:
-        with sqlite3.connect(database, timeout=5) as db:
-            return db.execute("SELECT count(*) FROM messages WHERE status != 'pending'").fetchone()[0]
-    except sqlite3.OperationalError:  # not migrated yet
+        with engine.connect() as connection:
+            return list(connection.execute(text(sql)))
+    finally:
+        engine.dispose()
+
+
+def _scalar(database: str, sql: str) -> int:
+    try:
+        return _rows(database, sql)[0][0]
+    except SQLAlchemyError:  # not there or not migrated yet
         return 0
 
 
-def figures(args: argparse.Namespace, boxes: list[str], arrived: dict[str, tuple[str, float]], database: Path,
+def figures(args: argparse.Namespace, boxes: list[str], arrived: dict[str, tuple[str, float]], database: str,
             started: float, done: float) -> dict[str, Any]:
-    with sqlite3.connect(database) as db:
-        rows = db.execute("SELECT sender_email, status, updated_at FROM messages").fetchall()
+    rows = _rows(database, "SELECT sender_email, status, updated_at FROM messages")
     statuses: dict[str, int] = {}
     delays: dict[str, list[float]] = {name: [] for name in boxes}
     for sender, status, updated in rows:
@@ -166,13 +196,15 @@ def figures(args: argparse.Namespace, boxes: list[str], arrived: dict[str, tuple
     }
 
 
-def _epoch(stamp: str) -> float:
-    """SQLite's stored UTC datetime as seconds since the epoch."""
-    moment = datetime.fromisoformat(stamp)
+def _epoch(stamp: str | datetime) -> float:
+    """A stored UTC datetime (SQLite's text, PostgreSQL's datetime) as seconds since the epoch."""
+    moment = stamp if isinstance(stamp, datetime) else datetime.fromisoformat(stamp)
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def report(results: dict[str, Any]) -> None:
+    print(f"{results['instances']} instance(s) on {results['store']}, mailboxes served by each: "
+          f"{results['mailboxes_served_per_instance']}")
     print(f"{results['mailboxes']} mailboxes, {results['mails']} mails ({results['backlog_in_huge']} waiting in "
           f"'huge' at the start) in {results['seconds']} s: {results['mails_per_second']} mails/s; "
           f"{results['statuses']}")

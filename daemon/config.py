@@ -255,6 +255,7 @@ class Settings:
     interval_seconds: int
     resumes: ResumeLimits
     retention_days: int = default("database.retention_days")  # settled messages' personal data is kept this long
+    lease_seconds: int = default("database.lease_seconds")  # a mailbox's lease and an instance's heartbeat last this
     cover_letter_chars: int = default("comment.cover_letter_chars")  # of the mail's text quoted in the comment
     intake: IntakeSettings = IntakeSettings()
     health: HealthSettings = HealthSettings()
@@ -484,6 +485,7 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *
         interval_seconds=table["schedule"]["interval_seconds"],
         resumes=ResumeLimits(max_bytes=table["resumes"]["max_bytes"], max_count=table["resumes"]["max_count"]),
         retention_days=database["retention_days"],
+        lease_seconds=database["lease_seconds"],
         cover_letter_chars=table["comment"]["cover_letter_chars"],
         intake=replace(intake, own_addresses=intake.own_addresses + logins),  # the other mailboxes' own mail
         health=HealthSettings(no_success_minutes=table["health"]["no_success_minutes"]),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from daemon.store.spread import mailboxes_for, owner_of
+from daemon.store.spread import Turn, mailboxes_for, owner_of, turn
 
 MAILBOXES = [f"jobs-{n}@example.org/INBOX" for n in range(50)]
 THREE = ["web1:101", "web2:202", "web3:303"]
@@ -40,3 +42,51 @@ def test_an_instance_not_yet_in_the_live_list_counts_itself_in():
     """At start, before its first heartbeat is read back, an instance still takes its own share."""
     assert mailboxes_for("web3:303", THREE[:2], MAILBOXES) == shares(THREE)["web3:303"]
     assert owner_of("x", []) is None
+
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+ALIVE, DEAD = NOW + timedelta(seconds=200), NOW - timedelta(seconds=1)  # heartbeat deadlines
+HELD, RAN_OUT = NOW + timedelta(seconds=100), NOW - timedelta(seconds=1)  # lease deadlines
+
+
+def owned_by(instance: str, instances: list[str]) -> str:
+    """A mailbox the spread over `instances` gives to `instance`."""
+    return next(m for m in MAILBOXES if owner_of(m, instances) == instance)
+
+
+MINE = owned_by("web1:101", THREE)
+WEB2S = owned_by("web2:202", THREE)
+WEB2S_WITHOUT_WEB2 = next(  # web2's, and web1's once web2 is gone
+    m for m in MAILBOXES if owner_of(m, THREE) == "web2:202" and owner_of(m, ["web1:101", "web3:303"]) == "web1:101")
+
+
+@pytest.mark.parametrize(("mailbox", "beats", "holder", "until", "take", "reason"), [
+    (MINE, {"web1:101": ALIVE, "web2:202": ALIVE, "web3:303": ALIVE}, None, None, True, "this instance's share"),
+    (WEB2S, {"web1:101": ALIVE, "web2:202": ALIVE, "web3:303": ALIVE}, None, None, False,
+     "another live instance's share"),
+    # web2 silent for a lease period: its heartbeat ran out, its share goes to the others
+    (WEB2S_WITHOUT_WEB2, {"web1:101": ALIVE, "web2:202": DEAD, "web3:303": ALIVE}, None, None, True,
+     "this instance's share"),
+    # web2 forgotten altogether (it left, or a dead process of this host): the same
+    (WEB2S_WITHOUT_WEB2, {"web1:101": ALIVE, "web3:303": ALIVE}, None, None, True, "this instance's share"),
+    # a lease another live instance holds is left alone, even in this instance's share
+    (MINE, {"web1:101": ALIVE, "web2:202": ALIVE, "web3:303": ALIVE}, "web2:202", HELD, False,
+     "held by another live instance"),
+    # ... but not when the holder has stopped beating: anyone may take it (the store waits for its deadline)
+    (WEB2S, {"web1:101": ALIVE, "web2:202": DEAD, "web3:303": ALIVE}, "web2:202", HELD, True,
+     "its holder stopped beating"),
+    # a lease that ran out counts as free: the spread decides
+    (MINE, {"web1:101": ALIVE, "web2:202": ALIVE, "web3:303": ALIVE}, "web2:202", RAN_OUT, True,
+     "this instance's share"),
+    (WEB2S, {"web1:101": ALIVE, "web2:202": ALIVE, "web3:303": ALIVE}, "web2:202", RAN_OUT, False,
+     "another live instance's share"),
+    # our own lease left behind: the spread decides, as for a free one
+    (MINE, {"web1:101": ALIVE, "web2:202": ALIVE, "web3:303": ALIVE}, "web1:101", HELD, True, "this instance's share"),
+    # the first pass, before this instance's first beat is read back: it counts itself in
+    (MINE, {"web2:202": ALIVE, "web3:303": ALIVE}, None, None, True, "this instance's share"),
+    # alone (SQLite, one daemon): every mailbox is its own, as before instances were spread
+    (WEB2S, {}, None, None, True, "this instance's share"),
+])
+def test_an_instance_tries_a_lease_in_its_turn_only(mailbox, beats, holder, until, take, reason):
+    """web1's decision to try a mailbox's lease, from the heartbeats and the lease's holder (a table)."""
+    assert turn("web1:101", mailbox, beats, holder, until, NOW) == Turn(take, reason)

@@ -125,7 +125,8 @@ def run(settings: Settings) -> int:
         try:
             run_lanes(lanes, settings.interval_seconds, stop, after_pass=notifier.pass_done,
                       on_stop=notifier.stopping,
-                      chores=[reload.report, *(r.check for r in rules), lambda: alerting.tick(watch)])
+                      chores=[built.instance.beat_if_due, reload.report, *(r.check for r in rules),
+                              lambda: alerting.tick(watch)])
         finally:
             stop.request("the daemon loop ended")  # ends the IDLE watchers too
             for watcher in watchers:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.config import DEFAULT_MAILBOX, Settings
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, StoreBusy
 from daemon.intake.planning import FlowOptions
 from daemon.intake.replying import Replies
 from daemon.mailbox import recorded, restore
@@ -36,6 +36,7 @@ from daemon.replies.relay import Relay, SmtpRelay
 from daemon.replies.token import ReceiptKey, load_key
 from daemon.routing.live import LiveRules, RulesState
 from daemon.store import Store, open_store
+from daemon.store.instances import InstanceHeartbeat
 from daemon.store.kept_rules import RulesKeeper
 from daemon.store.watch import DatabaseWatch
 
@@ -57,11 +58,12 @@ def service(settings: Settings, stop: Stopping, *, backfill_since: date | None =
             store: Store | None = None, observer: PassObserver | None = None,
             client: AtsClient | None = None, rules: LiveRules | None = None,
             environ: Mapping[str, str] = os.environ, mailbox: str = DEFAULT_MAILBOX,
-            directory: AtsDirectory | None = None) -> Service:
+            directory: AtsDirectory | None = None, sharing: InstanceHeartbeat | None = None) -> Service:
     """The service for one pass or many over one mailbox (`settings.for_mailbox(...)` for one of several): its
     waits (retry, reconnect, Retry-After) end on `stop`, and so does an IMAP operation still waiting for the
     server. The rules: `live_rules`. A `store` given is used as it is (its opener installed the crash hook, if
-    any); otherwise the database is opened here, with the hook when `environ` asks for it."""
+    any); otherwise the database is opened here, with the hook when `environ` asks for it. `sharing` (the
+    daemon's heartbeat): the mailbox's lease is tried only in this instance's turn."""
     store = store if store is not None else armed(open_store(settings.database_url), environ)
     client = client if client is not None else ats_client(settings.ats, stop)
     rules = rules if rules is not None else live_rules(store, settings)
@@ -75,12 +77,13 @@ def service(settings: Settings, stop: Stopping, *, backfill_since: date | None =
                    rules=rules, retention_days=settings.retention_days,
                    observer=observer if observer is not None else PassObservers(),
                    move_back=restore.mover(settings.imap), mailbox=mailbox,
-                   replies=replies(settings, store, flow_options))
+                   replies=replies(settings, store, flow_options), sharing=sharing,
+                   lease_seconds=settings.lease_seconds)
 
 
 def services(settings: Settings, stop: Stopping, *, store: Store, client: AtsClient,
              observer: Callable[[str], PassObserver] = lambda name: PassObservers(),
-             backfill_since: date | None = None) -> tuple[Service, ...]:
+             backfill_since: date | None = None, sharing: InstanceHeartbeat | None = None) -> tuple[Service, ...]:
     """One service per mailbox, sharing the store and the ATS client; mailboxes with one rules folder share its
     live rules, and those with one source share the ATS directory (its cache). `observer(name)`: each one's."""
     rules: dict[Path, LiveRules] = {}
@@ -94,7 +97,7 @@ def services(settings: Settings, stop: Stopping, *, store: Store, client: AtsCli
             directories[mailbox.source] = AtsDirectory(client, source_name=mailbox.source)
         built.append(service(alone, stop, backfill_since=backfill_since, store=store, client=client,
                              observer=observer(mailbox.name), rules=rules[mailbox.rules_path],
-                             mailbox=mailbox.name, directory=directories[mailbox.source]))
+                             mailbox=mailbox.name, directory=directories[mailbox.source], sharing=sharing))
     return tuple(built)
 
 
@@ -130,6 +133,7 @@ class Daemon:
     health: Watch
     alerting: alerts.Alerting
     metrics: Metrics | None  # with [metrics] listen
+    instance: InstanceHeartbeat  # beaten by the main loop; the lanes take their turns from it
 
     @property
     def service(self) -> Service:
@@ -141,8 +145,14 @@ class Daemon:
         return list({id(s.rules): s.rules for s in self.services if s.rules is not None}.values())
 
     def close(self) -> None:
-        """The store and the ATS client, shared by every mailbox's service, closed once."""
-        self.service.close()
+        """This instance leaves (the others take its share at once); the store and the ATS client, shared by
+        every mailbox's service, closed once."""
+        try:
+            self.instance.leave()
+        except StoreBusy:
+            pass  # its heartbeat runs out within a lease period instead
+        finally:
+            self.service.close()
 
 
 def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
@@ -151,6 +161,7 @@ def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
     pass report as its pass observers, and the ATS client reporting each exchange to the metrics;
     health (and through it the metrics and alerts) judges each mailbox's passes and the rules the daemon holds."""
     store = armed(open_store(settings.database_url), environ)
+    instance = InstanceHeartbeat(store, ttl=settings.lease_seconds)
     names = [m.name for m in settings.all_mailboxes()]
     held: list[LiveRules] = []  # each rules folder's, once the services are built
     window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)
@@ -168,8 +179,8 @@ def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
         told = failures.of(name) if failures is not None else alerting
         return PassObservers(report, told, *([metrics.of(name)] if metrics is not None else []))
 
-    built = Daemon(services(settings, stop, store=store, client=client, observer=observer), health, alerting,
-                   metrics)
+    built = Daemon(services(settings, stop, store=store, client=client, observer=observer, sharing=instance),
+                   health, alerting, metrics, instance)
     held.extend(built.rules())
     return built
 

@@ -21,7 +21,8 @@ from daemon.intake.runner import PassSummary, Runner, RunnerOptions
 from daemon.mailbox.base import Mailbox
 from daemon.routing import RuleSet
 from daemon.routing.live import LiveRules
-from daemon.store.lease import MailboxLease
+from daemon.store.instances import InstanceHeartbeat
+from daemon.store.lease import TTL_SECONDS, MailboxLease
 from daemon.store.models import MessageRecord, utcnow
 from daemon.store.repository import Store
 from daemon.store.watch import DatabaseWatch
@@ -137,6 +138,8 @@ class Service:
     move_back: Callable[[MessageRecord], object] | None = None  # mail back from where intake moved it
     replies: Replies | None = None  # [replies] on: recorded by the flows, delivered after each pass
     mailbox: str = ""  # its [[mailbox]] name ("default" for [imap] alone), recorded with each pass
+    sharing: InstanceHeartbeat | None = None  # `run`: the lease tried only in this instance's turn (spread)
+    lease_seconds: float = TTL_SECONDS  # [database] lease_seconds: a dead holder's mailbox is free after this
 
     def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
@@ -144,7 +147,11 @@ class Service:
         if self.watch is not None:
             self.watch.check()
         mailbox = self.mailbox_factory()
-        lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}")
+        lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}",
+                             owner=self.sharing.name if self.sharing else None, ttl=self.lease_seconds)
+        if not self._my_turn(lease):  # another instance's share: quietly (it comes up every interval)
+            self.observer.pass_ended(0, PassSummary(busy=True), None)
+            return PassSummary(busy=True)
         if not lease.acquire():
             log.info("poll.skipped", extra={"reason": "another instance holds the mailbox", "mailbox": self.mailbox})
             self.observer.pass_ended(0, PassSummary(busy=True), None)
@@ -178,6 +185,15 @@ class Service:
                                          "pending": summary.pending, "stopped": summary.stopped})
         self.observer.pass_ended(pass_id, summary, None)
         return summary
+
+    def _my_turn(self, lease: MailboxLease) -> bool:
+        """Without sharing (one-off commands): always. With it: as the spread over the live instances says."""
+        if self.sharing is None:
+            return True
+        decided = self.sharing.turn(lease)
+        if not decided.take:
+            log.debug("lease.not_our_turn", extra={"mailbox": self.mailbox, "reason": decided.reason})
+        return decided.take
 
     def _deliver_replies(self) -> None:
         """The replies due, handed to the relay; whatever goes wrong there is logged and leaves intake alone."""

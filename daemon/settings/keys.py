@@ -224,6 +224,10 @@ KEYS: tuple[Key, ...] = (
          "attachment names, the forwarder, the note, and those values wherever a reason, error or journal entry "
          "quotes them ({range}). Ids, hashes, sizes, outcomes, the job and the journal of ATS ids stay. See "
          "docs/operations.md, \"Personal data\"."),
+    _int("database", "lease_seconds", 300, 5, 3600, "Seconds an instance holds a mailbox's lease without "
+         "renewing it, and its heartbeat lasts ({range}): with several instances on one PostgreSQL, a mailbox of "
+         "an instance that died is taken over by another within this time. The holder renews it after messages "
+         "every tenth of it; see docs/admin.md, \"Several instances\"."),
 
     _text("rules", "path", "rules", "Folder of routing rule files (`*.toml`, read in file-name order; "
           "`rules/README.md` documents every key). An empty or missing folder routes by job code, then job title, "

@@ -47,9 +47,10 @@ def migrations_dir() -> Path:
 def create_store_engine(url: str) -> Engine:
     """An engine; for SQLite: WAL, a busy timeout, and write transactions that begin IMMEDIATE."""
     if make_url(url).get_backend_name() == "postgresql":
-        # pre-ping: a connection the server dropped (a restart) is replaced before use, not failed with
-        return create_engine(url, pool_pre_ping=True, pool_recycle=1800,
-                             connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
+        # pre-ping: a connection the server dropped (a restart) is replaced before use, not failed with;
+        # a `connect_timeout` in the URL's query wins over ours
+        timeout = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        return create_engine(url, pool_pre_ping=True, pool_recycle=1800, connect_args=timeout)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -126,7 +127,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
             return Store(engine)
         except OperationalError as exc:
             if "locked" not in str(exc):
-                raise ConfigError(f"cannot open the database: {exc.orig}", key="database.url") from exc
+                raise _open_failed(exc, postgres=engine.dialect.name == "postgresql") from exc
             # Two daemons starting on a new database at once: switching it to WAL and
             # migrating take locks SQLite may refuse without waiting. The other one finishes
             # in well under a second; try again a few times before calling it busy.
@@ -137,6 +138,30 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         except SQLAlchemyError as exc:
             raise ConfigError(f"cannot open the database: {exc}", key="database.url") from exc
     raise AssertionError("unreachable")
+
+
+# What the server (or libpq) says when it was reached but refuses this configuration. psycopg gives a
+# refused connection no sqlstate, so the message tells; errors after connecting carry their sqlstate.
+_REFUSED_CONFIGURATION = ("authentication failed", "no password supplied", "does not exist", "no pg_hba.conf entry",
+                          "permission denied", "password is required", "invalid connection option")
+_REFUSED_SQLSTATES = ("28000", "28P01", "3D000", "42501")  # bad login, bad password, unknown database, privilege
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")  # connection exception, resources, operator intervention
+
+
+def _open_failed(exc: OperationalError, *, postgres: bool) -> ConfigError | StoreBusy:
+    """A database that cannot be opened: a configuration error (exit 2, systemd does not restart) when the server
+    refused the login or the database (a bad password, an unknown role or database), or SQLite could not open its
+    file; transient (StoreBusy, exit 1, systemd restarts it) when the PostgreSQL server could not be reached (refused,
+    timed out, starting up or shutting down, too many connections)."""
+    message = str(exc.orig)
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    refused = (sqlstate in _REFUSED_SQLSTATES if sqlstate
+               else any(marker in message for marker in _REFUSED_CONFIGURATION))
+    transient = sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES if sqlstate else not refused
+    if postgres and transient:
+        log.warning("store.unreachable", extra={"error": message.splitlines()[0] if message else ""})
+        return StoreBusy(f"cannot reach the database server: {message.strip()}")
+    return ConfigError(f"cannot open the database: {message.strip()}", key="database.url")
 
 
 @contextmanager

@@ -385,6 +385,13 @@ class Store:
             now = self._now(s)
             return list(s.scalars(select(Instance.name).where(Instance.expires_at > now).order_by(Instance.name)))
 
+    def instance_deadlines(self) -> tuple[datetime, dict[str, datetime]]:
+        """The database's clock now, and each known instance's heartbeat deadline (run out or not)."""
+        with self.reading() as s:
+            now = self._now(s)
+            rows = s.execute(select(Instance.name, Instance.expires_at)).all()
+            return now, {name: _aware(until) for name, until in rows}
+
     def leave(self, instance: str) -> None:
         """`instance` stops: the others take its share at once."""
         with self.session() as s:

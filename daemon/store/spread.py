@@ -9,7 +9,9 @@ Pure: the list of live instances comes from the store's heartbeats (`Store.live_
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 
 def _weight(instance: str, mailbox: str) -> int:
@@ -27,3 +29,32 @@ def mailboxes_for(instance: str, live: Iterable[str], mailboxes: Sequence[str]) 
     (its first heartbeat not written yet) counts itself in, so it never sits idle at start."""
     everyone = {*live, instance}
     return [mailbox for mailbox in mailboxes if owner_of(mailbox, everyone) == instance]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """Whether an instance should try a mailbox's lease now, and why (for the log)."""
+
+    take: bool
+    reason: str
+
+
+def turn(me: str, mailbox: str, alive_until: Mapping[str, datetime], holder: str | None,
+         holder_until: datetime | None, now: datetime) -> Turn:
+    """Should `me` try the lease of `mailbox`? `alive_until`: each known instance's heartbeat deadline (its
+    last beat plus one lease period; an instance known to be dead left out); `holder`/`holder_until`: the
+    lease's holder now and its deadline (None: nobody).
+
+    A lease another live instance holds is left alone. Otherwise the spread over the live instances decides;
+    an instance silent for a lease period has dropped out of it, so its share goes to the others. A lease
+    held by an instance no longer alive may be taken by anyone (the store takes it once its deadline
+    passed, or at once when its process is gone from this host)."""
+    live = [instance for instance, until in alive_until.items() if until > now]
+    if holder is not None and holder != me and holder_until is not None and holder_until > now:
+        if holder in live:
+            return Turn(False, "held by another live instance")
+        return Turn(True, "its holder stopped beating")
+    owner = owner_of(mailbox, {*live, me})
+    if owner == me:
+        return Turn(True, "this instance's share")
+    return Turn(False, "another live instance's share")

@@ -1,0 +1,56 @@
+"""An instance's turn at a mailbox's lease, read from the real store's heartbeats and lease (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from daemon.store import open_store
+from daemon.store.instances import InstanceHeartbeat
+from daemon.store.lease import MailboxLease
+from daemon.store.spread import owner_of
+
+A, B = "a.example:1", "b.example:1"
+BS = next(f"jobs-{n}@example.org/INBOX" for n in range(50) if owner_of(f"jobs-{n}@example.org/INBOX", [A, B]) == B)
+
+
+@pytest.fixture
+def store(store_url):
+    s = open_store(store_url)
+    yield s
+    s.close()
+
+
+def test_a_mailbox_of_another_live_instance_is_left_to_it_until_its_heartbeat_runs_out(store):
+    """a does not try b's mailbox while b beats, nor while b holds its lease; once b's beat ran out, a may."""
+    a, b = InstanceHeartbeat(store, A, ttl=60), InstanceHeartbeat(store, B, ttl=60)
+    a.beat()
+    b.beat()
+    assert not a.turn(MailboxLease(store, BS, owner=A)).take
+    assert b.turn(MailboxLease(store, BS, owner=B)).take
+    assert MailboxLease(store, BS, owner=B, ttl=60).acquire()
+    assert a.turn(MailboxLease(store, BS, owner=A)).reason == "held by another live instance"
+    InstanceHeartbeat(store, B, ttl=-1).beat()  # b silent for a lease period: its beat has run out
+    assert a.turn(MailboxLease(store, BS, owner=A)).take
+
+
+def test_an_instance_whose_process_is_gone_from_this_host_counts_as_dead_at_once(store):
+    """A daemon of this host killed with -9: its share is the others' before its heartbeat runs out."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead = f"{socket.gethostname()}:{int(done.stdout)}"
+    mailbox = next(f"m{n}" for n in range(50) if owner_of(f"m{n}", [A, dead]) == dead)
+    InstanceHeartbeat(store, dead, ttl=60).beat()
+    assert MailboxLease(store, mailbox, owner=dead, ttl=60).acquire()
+    me = InstanceHeartbeat(store, A, ttl=60)
+    assert me.turn(MailboxLease(store, mailbox, owner=A)).take
+    assert MailboxLease(store, mailbox, owner=A, ttl=60).acquire()
+
+
+def test_alone_an_instance_tries_every_mailbox(store):
+    """One daemon (SQLite's case): every mailbox is its turn, from its very first pass."""
+    me = InstanceHeartbeat(store, A, ttl=60)
+    assert all(me.turn(MailboxLease(store, f"m{n}", owner=A)).take for n in range(20))
