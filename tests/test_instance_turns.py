@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from daemon.errors import StoreBusy
 from daemon.store import open_store
 from daemon.store.instances import InstanceHeartbeat
 from daemon.store.lease import MailboxLease
@@ -54,3 +55,29 @@ def test_alone_an_instance_tries_every_mailbox(store):
     """One daemon (SQLite's case): every mailbox is its turn, from its very first pass."""
     me = InstanceHeartbeat(store, A, ttl=60)
     assert all(me.turn(MailboxLease(store, f"m{n}", owner=A)).take for n in range(20))
+
+
+class Unreachable:
+    """A store whose database cannot be reached: every beat raises StoreBusy, and counts its tries."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def beat(self, name: str, ttl: float) -> None:
+        self.tries += 1
+        raise StoreBusy("the database cannot be reached")
+
+
+def test_a_beat_the_database_cannot_take_waits_for_its_next_period_with_one_warning(caplog):
+    """With the database down, the heartbeat tries once a tenth of its period (not every second of the main loop)
+    and logs a warning, not a traceback; it beats again once the period has passed."""
+    now = [0.0]
+    store = Unreachable()
+    beat = InstanceHeartbeat(store, "a.example:1", ttl=100, clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(5):
+        beat.beat_if_due()
+    assert store.tries == 1
+    assert [r.message for r in caplog.records] == ["instance.beat_missed"]
+    now[0] = 10.0
+    beat.beat_if_due()
+    assert store.tries == 2

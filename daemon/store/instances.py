@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from daemon.errors import StoreBusy
 from daemon.store.lease import TTL_SECONDS, MailboxLease, holder_is_gone, this_process
 from daemon.store.repository import Store
 from daemon.store.spread import Turn, mailboxes_for, turn
@@ -31,9 +32,16 @@ class InstanceHeartbeat:
             self._beaten = self.clock()
 
     def beat_if_due(self) -> None:
-        """A beat when a tenth of the period has passed since the last one (not a write every second)."""
-        if self._beaten is None or self.clock() - self._beaten >= self.ttl / 10:
+        """A beat when a tenth of the period has passed since the last one (not a write every second). While the
+        database cannot be reached the beat waits for its next period, with one warning (no traceback a second):
+        the passes say the outage themselves, and missed beats only let others take this instance's share."""
+        if self._beaten is not None and self.clock() - self._beaten < self.ttl / 10:
+            return
+        try:
             self.beat()
+        except StoreBusy as exc:
+            self._beaten = self.clock()
+            log.warning("instance.beat_missed", extra={"error": type(exc).__name__})
 
     def share(self, mailboxes: Sequence[str]) -> list[str]:
         """The mailboxes this instance should try to lease now."""
