@@ -502,22 +502,12 @@ def _metrics(t: _Table) -> MetricsSettings:
     listen = t["listen"].strip()
     if not listen:
         return MetricsSettings()
-    example = 'such as "127.0.0.1:9464" or "[::1]:9464"'
-    host, colon, port = listen.rpartition(":")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    host = "127.0.0.1" if host == "localhost" else host
-    try:
-        address = ipaddress.ip_address(host)
-        number = int(port)
-    except ValueError:
-        raise t._fail("listen", f"must be an IP address and a port, {example}, not {listen!r}") from None
-    if not colon or not 1 <= number <= 65535:
-        raise t._fail("listen", f"must end in a port from 1 to 65535, {example}, not {listen!r}")
-    if not address.is_loopback and not t["allow_remote"]:
+    host, number = _address(t, listen, example_port=9464)
+    if not ipaddress.ip_address(host).is_loopback and not t["allow_remote"]:
         raise t._fail("listen", f"{host} is reachable from other machines and the pages have no password: "
                                 "listen on 127.0.0.1 (and scrape through a proxy), or set "
                                 "metrics.allow_remote = true")
-    return MetricsSettings(host=str(address), port=number)
+    return MetricsSettings(host=host, port=number)
 
 
 def _web(t: _Table) -> WebSettings:
@@ -542,9 +532,10 @@ def _web(t: _Table) -> WebSettings:
                        session_minutes=t["session_minutes"], secure_cookies=t["secure_cookies"])
 
 
-def _address(t: _Table, listen: str) -> tuple[str, int]:
-    """"HOST:PORT" (an IPv6 host in brackets; localhost is 127.0.0.1) as an address and a port."""
-    example = 'such as "127.0.0.1:8080" or "[::1]:8080"'
+def _address(t: _Table, listen: str, example_port: int = 8080) -> tuple[str, int]:
+    """"HOST:PORT" (an IPv6 host in brackets; localhost is 127.0.0.1) as an address and a port, for [metrics] and
+    [web]; `example_port` is the one the error message's example names."""
+    example = f'such as "127.0.0.1:{example_port}" or "[::1]:{example_port}"'
     host, colon, port = listen.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     host = "127.0.0.1" if host == "localhost" else host
