@@ -240,7 +240,8 @@ def test_acknowledgements_are_capped_per_address_and_job_and_per_hour(world, smt
     clock.now += timedelta(days=8)
     world.deliver(candidate(2), candidate(3), candidate(4))
     run(world, replies)
-    assert [m["To"].addresses[0].username for m in smtp.mails] == ["pat1", "pat2", "pat3"]  # pat4: over the cap
+    told = [m["To"].addresses[0].username for m in smtp.mails]  # flows run at once: which two is not fixed
+    assert told[0] == "pat1" and len(set(told)) == 3 and set(told[1:]) < {"pat2", "pat3", "pat4"}  # one over the cap
 
 
 def test_a_relay_that_is_down_delays_replies_without_touching_intake(world, smtp):
