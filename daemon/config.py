@@ -474,7 +474,8 @@ def _settings(data: Mapping[str, Any], path: Path, environ: Mapping[str, str], *
     mailboxes = _mailboxes(data, path, environ, need_secrets, MailboxSettings(DEFAULT_MAILBOX, imap, ats.source,
                                                                                rules_path))
     intake = _intake(table["intake"])
-    logins = tuple(dict.fromkeys(m.imap.username.lower() for m in mailboxes[1:] if m.imap.username != imap.username))
+    # every mailbox's login is an own address of every lane (the first's too: a lane sees only its own [imap])
+    logins = tuple(dict.fromkeys(m.imap.username.lower() for m in mailboxes)) if len(mailboxes) > 1 else ()
     return Settings(
         path=path,
         imap=mailboxes[0].imap,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,7 @@ class Replies:
         self.own = (*own_addresses, settings.from_address)
         self.forwarders = tuple(forwarders)
         self.move_back, self.settle, self.now = move_back, settle, now
+        self._capping = threading.Lock()  # flows run at once (daemon.intake.flights): a cap is counted and kept
 
     # -- after a message's flow ---------------------------------------------------------------
 
@@ -109,6 +111,10 @@ class Replies:
                      message_id=self.key.message_id(record.id, email.sender_email))
 
     def _acknowledge(self, record: MessageRecord, email: ParsedEmail, outcome: Outcome) -> None:
+        with self._capping:
+            self._acknowledge_capped(record, email, outcome)
+
+    def _acknowledge_capped(self, record: MessageRecord, email: ParsedEmail, outcome: Outcome) -> None:
         now = self.now()
         period = timedelta(days=self.settings.acknowledgement_days)
         capped = decision.over_cap(
@@ -207,10 +213,10 @@ class Replies:
         return None, f"Message #{pk} goes to {target.job.title}: it is submitted on the next pass."
 
     def _answer(self, record: MessageRecord, email: ParsedEmail, said: str) -> None:
-        now = self.now()
-        capped = decision.over_cap(0, self.outbox.count(CAPPED_KINDS, now - timedelta(hours=1)),
-                                   self.settings.max_per_hour)
-        self._record(record.id, ReplyKind.ANSWER, email, {"reason": said}, not_sent=capped)
+        with self._capping:
+            capped = decision.over_cap(0, self.outbox.count(CAPPED_KINDS, self.now() - timedelta(hours=1)),
+                                       self.settings.max_per_hour)
+            self._record(record.id, ReplyKind.ANSWER, email, {"reason": said}, not_sent=capped)
 
     # -- delivery -----------------------------------------------------------------------------
 

@@ -10,6 +10,10 @@ What is personal data here, and what happens to it:
                 `email` and `parsed` (what the ATS read from the CV) are emptied
     kept        ids (record, Message-ID, UIDs, ATS ids), hashes, sizes, status, outcome, job,
                 rule, attempts, times, who resolved it, and every journal step with its ATS id
+    replies     the mails the daemon sends about these messages (and, on a purge, every one to the
+                person or naming their address): recipient and composed mail emptied, addresses in
+                the reason scrubbed, one still queued never sent; kind, status and Message-ID stay,
+                so none is recorded or sent twice (daemon.store.outbox.Outbox.forget)
 
 Erasure reaches the disk: every connection deletes securely (SQLite zeroes what it deletes or
 overwrites), and after retention or a purge removed data the write-ahead log is copied into the
@@ -35,6 +39,7 @@ from daemon.intake.lifecycle import CLEANABLE, keeps_personal_data
 from daemon.intake.submission import APPLICANT
 from daemon.store.database import checkpoint
 from daemon.store.models import MessageRecord, StepRecord
+from daemon.store.outbox import Outbox
 from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,7 @@ def purge_expired(store: Store, days: int, now: datetime) -> int:
     """
     ids = store.uncleaned(CLEANABLE, now - timedelta(days=days))
     for start in range(0, len(ids), BATCH):
+        Outbox(store).forget(_addresses_scrubbed, message_pks=ids[start:start + BATCH])  # first: a crash retries it
         _clean(store, ids[start:start + BATCH], now)
     if ids:
         checkpoint(store.engine)
@@ -79,6 +85,7 @@ def purge_person(store: Store, email: str, now: datetime) -> Purged:
     address = email.strip().casefold()
     ids = sorted(store.ids_from(address) | set(_by_applicant_step(store, address)))
     records = store.messages_by_pk(ids)
+    Outbox(store).forget(_addresses_scrubbed, message_pks=ids, address=address)
     for start in range(0, len(ids), BATCH):
         _clean(store, ids[start:start + BATCH], now)
     applicant_id = store.forget_applicant(address)
@@ -86,6 +93,10 @@ def purge_person(store: Store, email: str, now: datetime) -> Purged:
     log.info("retention.person_purged", extra={"messages": len(ids), "applicant_forgotten": bool(applicant_id)})
     return Purged(tuple(ids), tuple(r.id for r in records if keeps_personal_data(r.status)), applicant_id,
                   tuple(sorted({r.placed_folder or r.folder for r in records})))
+
+
+def _addresses_scrubbed(text: str) -> str:
+    return scrub(text, ())
 
 
 def _by_applicant_step(store: Store, address: str) -> Iterable[int]:

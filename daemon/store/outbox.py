@@ -4,15 +4,20 @@ A row per message and kind at most (a unique key), so recording a reply twice (a
 message, a crash before the verdict) records it once. Sending marks it `sent` afterwards; a
 crash between the relay's answer and that mark sends it again on the next round, with the same
 Message-ID and bytes (at least once, never two different mails).
+
+A reply's personal data (its recipient, the composed mail with names, an address in its reason) is
+removed by `forget` (retention, `messages purge --email`); the row stays, with its kind, status and
+Message-ID, so a reply already recorded is never recorded or sent again, and a receipt whose recipient
+is gone can no longer be answered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from daemon.store.models import ReplyRecord
@@ -21,6 +26,7 @@ from daemon.store.repository import Store
 QUEUED, SENT, NOT_SENT, FAILED = "queued", "sent", "not sent", "failed"
 CLAIM_HOLD = timedelta(minutes=10)  # a claimed reply is due again after this when its sender died mid-send
 STATUSES = (QUEUED, SENT, NOT_SENT, FAILED)
+FORGOTTEN = "its personal data was removed before it was sent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +132,22 @@ class Outbox:
         with self.store.reading() as s:
             rows = s.execute(select(ReplyRecord.status, func.count(ReplyRecord.id)).group_by(ReplyRecord.status))
             return dict.fromkeys(STATUSES, 0) | {status: int(n) for status, n in rows}
+
+    def forget(self, scrub: Callable[[str], str], *, message_pks: Collection[int] = (), address: str = "") -> int:
+        """Remove the personal data of the replies about `message_pks`, to `address` or naming it in their mail:
+        recipient and content emptied, `scrub` applied to the reason; a queued one is `not sent` then (nothing is
+        left to send). One transaction; returns how many rows were changed."""
+        matches = [ReplyRecord.message_pk.in_(list(message_pks))] if message_pks else []
+        if address:
+            pattern = "%" + address.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            matches += [func.lower(ReplyRecord.recipient) == address.casefold(),
+                        ReplyRecord.content.ilike(pattern, escape="\\")]
+        if not matches:
+            return 0
+        with self.store.session() as s:
+            rows = list(s.scalars(select(ReplyRecord).where(or_(*matches))))
+            for row in rows:
+                if row.status == QUEUED:
+                    row.status, row.next_attempt_at, row.last_error = NOT_SENT, None, FORGOTTEN
+                row.recipient, row.content, row.last_error = "", "", scrub(row.last_error)
+            return len(rows)
