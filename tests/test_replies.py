@@ -355,3 +355,18 @@ def test_no_reply_goes_to_another_mailbox_of_the_daemon(world, smtp, tmp_path):
     run(world, replies)  # the world's flow knows no own address: they become candidates, as with replies alone
     rows = [r for m in world.store.messages() for r in replies.outbox.of(m.id)]
     assert smtp.mails == [] and len(rows) == 3 and {r.status for r in rows} == {NOT_SENT}
+
+
+def test_a_forward_set_aside_for_want_of_a_candidate_gets_its_receipt(world, smtp):
+    """Rita forwards a mail whose header names the candidate without an address, and the ATS reads none in the CV:
+    the mail is set aside for a person (an error no retry mends), and Rita is told so with the reason."""
+    body = (f"FYI.\n\n{SEPARATOR}From: Nina Petrova\nDate: Mon, 5 Jan 2026\nSubject: Data Analyst\nTo: Rita\n\n"
+            "Hello, my CV.\n")
+    world.deliver(build_email(sender=("Rita Recruiter", "rita@acme.test"), subject="Fwd: Data Analyst", body=body,
+                              attachments=[("cv.pdf", PDF, "application/pdf")]))
+    assert run(world, replies_for(world, smtp)).sent == 1
+    [record] = world.store.messages()
+    assert record.status == "review" and world.sandbox.state()["applicants"] == []
+    [mail] = smtp.mails
+    assert mail["To"] == "Rita Recruiter <rita@acme.test>" and mail["Auto-Submitted"] == "auto-replied"
+    assert mail["Subject"].startswith("Set aside") and "was set aside" in mail.get_content()

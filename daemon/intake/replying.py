@@ -36,7 +36,7 @@ from daemon.config import ReplySettings
 from daemon.domain import Status
 from daemon.errors import AtsInboxError, RelayRefused, RelayUnavailable
 from daemon.intake import reroute, review
-from daemon.intake.outcome import Outcome
+from daemon.intake.outcome import Disposition, Outcome
 from daemon.mail import ParsedEmail
 from daemon.mail.forwards import is_internal
 from daemon.replies import ReplyKind, decision
@@ -95,7 +95,11 @@ class Replies:
             log.warning("reply.not_recorded", extra={"record": record.id, "error": type(exc).__name__})
 
     def _after(self, record: MessageRecord, email: ParsedEmail, outcome: Outcome) -> None:
-        if outcome.disposition is not None or outcome.status not in (Status.SUBMITTED, Status.REVIEW):
+        """Only final outcomes are told: submitted, or set aside for a person (by the plan, or by an error that
+        no retry mends, such as no candidate to be found); a mail that will be tried again is told then."""
+        final = outcome.disposition is None or (outcome.disposition is Disposition.PERMANENT
+                                                and outcome.status == Status.REVIEW)
+        if not final or outcome.status not in (Status.SUBMITTED, Status.REVIEW):
             return
         if is_internal(email.sender_email, self.forwarders):
             if self.settings.receipts:
