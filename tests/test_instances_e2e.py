@@ -18,6 +18,7 @@ from daemon.store.models import Lease
 from tests import invariant
 from tests.e2e import imap_settings, wait_for, write_config
 from tests.test_run_signals import Daemon
+from tests.test_shared_store_e2e import stop_all
 from tests.world import World, application
 
 pytestmark = pytest.mark.imap
@@ -105,14 +106,7 @@ def test_three_daemons_share_eight_mailboxes_and_take_over_from_one_killed_mid_m
         print(f"shares {[sorted(share) for share in shares]}, {sorted(its)} taken over in {taken_over:.1f} s")
         wait_for(lambda: settled(postgres_url) == 32, timeout=60)
     finally:
-        for daemon in daemons:
-            if daemon.process.poll() is None:
-                daemon.process.send_signal(signal.SIGTERM)
-        for daemon in daemons:
-            try:
-                daemon.process.wait(timeout=30)
-            finally:
-                daemon.process.kill()
+        stop_all(daemons)
     assert taken_over <= LEASE_SECONDS + 2, f"its mailboxes were taken over after {taken_over:.1f} s"
     outcome = invariant.check(world.sandbox.state(), postgres_url, world.delivered)
     assert len(outcome) == 32 and set(outcome.values()) <= {"submitted", "uncertain"}
