@@ -100,11 +100,11 @@ class CountingStop(StopSignal):
 
 @contextmanager
 def watching(server: FakeServer, idle_seconds: float = 60.0, backoff: Backoff = FAST,
-             progress: Callable[[], None] = lambda: None,
+             progress: Callable[[], None] = lambda: None, wanted: Callable[[], bool] = lambda: True,
              ) -> Iterator[tuple[IdleWatcher, threading.Event, CountingStop]]:
     wake, stop = threading.Event(), CountingStop()
     watcher = IdleWatcher(server.listener, wake, stop, idle_seconds=idle_seconds, progress=progress,
-                          backoff=backoff, step=0.02)
+                          backoff=backoff, step=0.02, wanted=wanted)
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
     try:
@@ -164,6 +164,27 @@ def test_reconnect_waits_grow_and_a_configuration_error_waits_the_longest():
     first, second, third, config_wait = stop.sleeps[:4]
     assert 0.005 <= first <= 0.01 and 0.01 <= second <= 0.02 and 0.02 <= third <= 0.04
     assert config_wait == 0.2
+
+
+def test_a_mailbox_held_by_another_instance_is_not_watched_until_it_comes_back():
+    """With several instances, a watcher listens only while its instance holds the mailbox: no connection before,
+    the connection dropped when the mailbox goes to another instance, and a new one (with a wake: mail may have
+    come meanwhile) when it comes back."""
+    server, holds = FakeServer(), threading.Event()
+    with watching(server, wanted=holds.is_set) as (watcher, wake, _stop):
+        time.sleep(0.1)  # a few of the watcher's steps: it stays away
+        assert server.opened == 0 and watcher.connections == 0
+        holds.set()  # this instance's pass took the mailbox
+        wait_for(lambda: server.idles == 1)
+        assert not wake.is_set()
+        holds.clear()  # another instance took it over
+        wait_for(lambda: server.closed == 1)
+        time.sleep(0.1)
+        assert server.opened == 1
+        holds.set()
+        wait_for(lambda: watcher.connections == 2)
+        assert wake.wait(0.5)
+        assert server.opened == 2
 
 
 def test_backoff_doubles_up_to_its_cap_with_up_to_half_taken_off():

@@ -56,6 +56,25 @@ def served(daemon: Daemon, since: int = 0) -> set[str]:
     return found
 
 
+def watched(daemon: Daemon) -> set[str]:
+    """The mailboxes this daemon listens to with IDLE now (from its log: connected, then released or lost)."""
+    listening: set[str] = set()
+    for line in daemon.lines:
+        if '"idle.' not in line:
+            continue
+        entry = json.loads(line)
+        if entry.get("event") == "idle.listening":
+            listening.add(entry.get("mailbox", ""))
+        elif entry.get("event") in ("idle.released", "idle.connection_lost", "idle.stopped"):
+            listening.discard(entry.get("mailbox", ""))
+    return listening
+
+
+def each_watched_once(daemons: list[Daemon]) -> bool:
+    watching = [mailbox for d in daemons for mailbox in watched(d)]
+    return sorted(watching) == MAILBOXES
+
+
 def settled(url: str) -> int:
     return sum(1 for r in invariant.records(url) if r.status != "pending")
 
@@ -85,6 +104,7 @@ def test_three_daemons_share_eight_mailboxes_and_take_over_from_one_killed_mid_m
         assert sum(len(share) for share in shares) == len(set().union(*shares)), f"a mailbox served twice: {shares}"
         assert all(d.process.poll() is None for d in daemons), "a daemon exited while sharing the mailboxes"
         assert len(set().union(*(served(d) for d in daemons))) == 8
+        wait_for(lambda: each_watched_once(daemons), timeout=10)  # IDLE only for a daemon's own share
 
         world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=3, times=3))
         marks = [len(d.lines) for d in daemons]

@@ -99,7 +99,8 @@ def dry_run(settings: Settings, backfill_since: date | None = None) -> int:
 def run(settings: Settings) -> int:
     """Passes on the schedule, and at once when IDLE tells of new mail, until SIGTERM or SIGINT;
     the message in hand is finished first. SIGHUP re-reads the routing rules before the next message.
-    Each mailbox ([[mailbox]]) runs in a lane of its own: its passes, its IDLE watcher, its wake-ups.
+    Each mailbox ([[mailbox]]) runs in a lane of its own: its passes, its IDLE watcher (listening only while
+    this instance holds the mailbox), its wake-ups.
 
     Under systemd (Type=notify) it says READY=1 once the mailbox opened, STATUS= lines, and
     WATCHDOG=1 after real progress; `[metrics] listen` serves /metrics and /healthz; `[alerts]`
@@ -120,8 +121,9 @@ def run(settings: Settings) -> int:
     lanes = [Lane(service.mailbox, service.run_pass, wakes[service.mailbox]) for service in built.services]
     with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch), \
             web.listening(settings, built.services[0].store):
-        watchers = [idle.start(m.imap, wakes[m.name], stop, progress=notify.progress, name=m.name)
-                    for m in settings.all_mailboxes()]
+        imap = {m.name: m.imap for m in settings.all_mailboxes()}
+        watchers = [idle.start(imap[service.mailbox], wakes[service.mailbox], stop, progress=notify.progress,
+                               name=service.mailbox, wanted=service.holds) for service in built.services]
         try:
             run_lanes(lanes, settings.interval_seconds, stop, after_pass=notifier.pass_done,
                       on_stop=notifier.stopping,

@@ -13,7 +13,11 @@ The watcher, on a connection of its own (daemon.mailbox.imap.IdleConnection):
 - takes any sign of a dead connection (EOF, BYE, a read timeout, a failing DONE or NOOP) as
   a reason to reconnect, after a jittered backoff; each reconnect sets `wake` as well, since
   mail may have arrived while it was away;
-- looks at the stop signal every `step` seconds, and on a stop drops its connection at once.
+- looks at the stop signal every `step` seconds, and on a stop drops its connection at once;
+- listens only while `wanted()` says so: with several instances sharing the mailboxes, only the
+  one that holds a mailbox watches it (the others would hold connections for nothing, and
+  servers cap them per user); it drops its connection when the mailbox goes to another
+  instance, and connects (and wakes) when the mailbox comes back.
 """
 
 from __future__ import annotations
@@ -66,14 +70,21 @@ def _nothing() -> None:
     """No watchdog hook."""
 
 
+def _always() -> bool:
+    """The mailbox is always this daemon's to watch (one instance)."""
+    return True
+
+
 class IdleWatcher:
     """Listens for new mail and sets `wake`, until `stop`; see the module's docstring."""
 
     def __init__(self, listener: Callable[[], Listener], wake: threading.Event, stop: Stopping, *,
                  idle_seconds: float, progress: Callable[[], None] = _nothing, backoff: Backoff = Backoff(),
-                 step: float = STEP_SECONDS, clock: Callable[[], float] = time.monotonic):
+                 step: float = STEP_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 wanted: Callable[[], bool] = _always, mailbox: str = ""):
         self.listener, self.wake, self.stop, self.idle_seconds = listener, wake, stop, idle_seconds
         self.progress, self.backoff, self.step, self.clock = progress, backoff, step, clock
+        self.wanted, self.mailbox = wanted, mailbox
         self.connections = 0  # connections that reached IDLE
         self.rounds = 0  # IDLE round trips answered
 
@@ -81,10 +92,13 @@ class IdleWatcher:
         """Listen until a stop is requested, or until the server turns out to offer no IDLE."""
         failures = 0
         while not self.stop.requested():
+            if not self.wanted():  # another instance's mailbox for now: no connection, look again soon
+                self.stop.sleep(self.step)
+                continue
             listener = self.listener()
             try:
                 if not listener.open():
-                    log.info("idle.unsupported", extra={"then": "scheduled passes only"})
+                    log.info("idle.unsupported", extra={"then": "scheduled passes only", "mailbox": self.mailbox})
                     return
                 self._connected(reconnect=bool(self.connections or failures))
                 failures = 0
@@ -94,15 +108,15 @@ class IdleWatcher:
                 self._lost(exc, failures)
             except Exception:  # a bug must not end instant pickup for good
                 failures += 1
-                log.exception("idle.crashed")
+                log.exception("idle.crashed", extra={"mailbox": self.mailbox})
                 self.stop.sleep(self.backoff.delay(failures))
             finally:
                 listener.close()
-        log.info("idle.stopped")
+        log.info("idle.stopped", extra={"mailbox": self.mailbox})
 
     def _connected(self, *, reconnect: bool) -> None:
         self.connections += 1
-        log.info("idle.listening", extra={"reconnect": reconnect})
+        log.info("idle.listening", extra={"reconnect": reconnect, "mailbox": self.mailbox})
         if reconnect:
             self._wake("reconnected")
 
@@ -115,6 +129,10 @@ class IdleWatcher:
             while not self.stop.requested() and (left := until - self.clock()) > 0:
                 if listener.wait(min(self.step, left)):
                     self._wake("new mail")
+                if not self.wanted():
+                    log.info("idle.released", extra={"why": "the mailbox went to another instance",
+                                                     "mailbox": self.mailbox})
+                    return
             if self.stop.requested():
                 return
             if listener.finish():
@@ -123,7 +141,7 @@ class IdleWatcher:
             self.progress()
 
     def _wake(self, why: str) -> None:
-        log.info("idle.wake", extra={"why": why})
+        log.info("idle.wake", extra={"why": why, "mailbox": self.mailbox})
         self.wake.set()
 
     def _lost(self, exc: Exception, failures: int) -> None:
@@ -131,18 +149,21 @@ class IdleWatcher:
         delay = self.backoff.most if isinstance(exc, ConfigError) else self.backoff.delay(failures)
         level = logging.ERROR if isinstance(exc, ConfigError) else logging.WARNING
         log.log(level, "idle.connection_lost", extra={"error": type(exc).__name__, "detail": str(exc)[:300],
-                                                      "failures": failures, "retry_in": round(delay, 1)})
+                                                      "failures": failures, "retry_in": round(delay, 1),
+                                                      "mailbox": self.mailbox})
         self.stop.sleep(delay)
 
 
 def start(settings: ImapSettings, wake: threading.Event, stop: Stopping, *,
-          progress: Callable[[], None] = _nothing, name: str = "") -> threading.Thread | None:
+          progress: Callable[[], None] = _nothing, name: str = "",
+          wanted: Callable[[], bool] = _always) -> threading.Thread | None:
     """The watcher for `settings` (the mailbox `name`, one of several) in a thread of its own, started; None
-    when `[imap] idle = false`. Each mailbox has its own: one whose server is down backs off alone."""
+    when `[imap] idle = false`. Each mailbox has its own: one whose server is down backs off alone. `wanted`:
+    whether this instance holds the mailbox now (it listens only then)."""
     if not settings.idle:
         return None
     watcher = IdleWatcher(lambda: IdleConnection(settings), wake, stop, idle_seconds=settings.idle_seconds,
-                          progress=progress)
+                          progress=progress, wanted=wanted, mailbox=name)
     thread = threading.Thread(target=watcher.run, name=f"imap-idle-{name}" if name else "imap-idle", daemon=True)
     thread.start()
     return thread

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from daemon.ats.client import AtsClient
@@ -140,6 +141,12 @@ class Service:
     mailbox: str = ""  # its [[mailbox]] name ("default" for [imap] alone), recorded with each pass
     sharing: InstanceHeartbeat | None = None  # `run`: the lease tried only in this instance's turn (spread)
     lease_seconds: float = TTL_SECONDS  # [database] lease_seconds: a dead holder's mailbox is free after this
+    holding: threading.Event = field(default_factory=threading.Event)  # set while this instance holds the mailbox
+
+    def holds(self) -> bool:
+        """Whether this instance holds the mailbox now: always without sharing; with it, as its last pass found
+        (taken, or left to another instance). Its IDLE watcher listens only then."""
+        return self.sharing is None or self.holding.is_set()
 
     def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
         """One pass, recorded in the store; errors that stop the pass are recorded, then raised."""
@@ -150,12 +157,15 @@ class Service:
         lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}",
                              owner=self.sharing.name if self.sharing else None, ttl=self.lease_seconds)
         if not self._my_turn(lease):  # another instance's share: quietly (it comes up every interval)
+            self.holding.clear()
             self.observer.pass_ended(0, PassSummary(busy=True), None)
             return PassSummary(busy=True)
         if not lease.acquire():
+            self.holding.clear()
             log.info("poll.skipped", extra={"reason": "another instance holds the mailbox", "mailbox": self.mailbox})
             self.observer.pass_ended(0, PassSummary(busy=True), None)
             return PassSummary(busy=True)
+        self.holding.set()
         pass_id = self.store.start_pass(self.mailbox)
         log.info("poll.started", extra={"pass": pass_id, "mailbox": self.mailbox})
         self.observer.pass_started(pass_id)
