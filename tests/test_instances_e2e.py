@@ -135,3 +135,48 @@ def test_three_daemons_share_eight_mailboxes_and_take_over_from_one_killed_mid_m
     uncertain = {key for key, status in outcome.items() if status == "uncertain"}
     assert uncertain <= in_flight, "only a create call in flight in the killed daemon may be uncertain"
     assert [d.process.returncode for d in survivors] == [0, 0], "".join(survivors[0].lines)[-3000:]
+
+
+def test_a_frozen_daemon_has_its_mailboxes_taken_over_once_its_heartbeat_runs_out(world, postgres_url):
+    """A daemon frozen mid-message (SIGSTOP: a hung machine or one cut off from the network; its process still
+    exists, so only its silence tells) has its mailboxes served by the others once its heartbeat and leases run
+    out; thawed, it finishes its call, and serves its share again once the others let go of it; every mail is
+    settled once, no applicant or candidate twice."""
+    config = eight_mailboxes(world, postgres_url)
+    daemons = [Daemon(config) for _ in range(3)]
+    frozen = None
+    try:
+        number = deliver_round(world, 1)
+        wait_for(lambda: settled(postgres_url) == 8, timeout=60)
+        wait_for(lambda: each_watched_once(daemons), timeout=30)  # every daemon has its share
+        world.sandbox.add_fault(Fault("POST", "/api/v1/candidate", after_commit=True, delay=3, times=3))
+        number = deliver_round(world, number)  # mails 9 to 16
+        wait_for(lambda: world.sandbox.state()["requests"].get("POST /api/v1/candidate", 0) >= 9, timeout=60)
+        holders = {int(owner.rpartition(":")[2]) for owner in lease_owners(postgres_url)}
+        frozen = next(d for d in daemons if d.process.pid in holders)  # a create call in flight
+        its = watched(frozen)
+        frozen.process.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        others = [d for d in daemons if d is not frozen]
+        after = [len(d.lines) for d in others]
+        number = deliver_round(world, number)  # mails 17 to 24
+        wait_for(lambda: its <= set().union(*(served(d, m) for d, m in zip(others, after, strict=True))),
+                 timeout=LEASE_SECONDS * 4)
+        taken_over = time.monotonic() - stopped
+        wait_for(lambda: settled(postgres_url) >= 23, timeout=60)  # all but, perhaps, the frozen one's own
+        thawed = len(frozen.lines)
+        frozen.process.send_signal(signal.SIGCONT)
+        number = deliver_round(world, number)  # mails 25 to 32, with all three running again
+        wait_for(lambda: settled(postgres_url) == 32, timeout=60)
+        wait_for(lambda: each_watched_once(daemons), timeout=30)
+        print(f"{sorted(its)} taken over in {taken_over:.1f} s; after the thaw the frozen daemon served "
+              f"{sorted(served(frozen, thawed))}")
+    finally:
+        if frozen is not None:
+            frozen.process.send_signal(signal.SIGCONT)
+        stop_all(daemons)
+    # its heartbeat and lease run out within one lease period, then the others' next pass (interval 1 s) takes them
+    assert taken_over <= LEASE_SECONDS + 4, f"its mailboxes were taken over after {taken_over:.1f} s"
+    outcome = invariant.check(world.sandbox.state(), postgres_url, world.delivered)
+    assert len(outcome) == 32 and set(outcome.values()) <= {"submitted", "uncertain"}
+    assert [d.process.returncode for d in daemons] == [0, 0, 0], "".join(frozen.lines)[-3000:]
