@@ -89,4 +89,15 @@ WEB2S_WITHOUT_WEB2 = next(  # web2's, and web1's once web2 is gone
 ])
 def test_an_instance_tries_a_lease_in_its_turn_only(mailbox, beats, holder, until, take, reason):
     """web1's decision to try a mailbox's lease, from the heartbeats and the lease's holder (a table)."""
-    assert turn("web1:101", mailbox, beats, holder, until, NOW) == Turn(take, reason)
+    decided = turn("web1:101", mailbox, beats, holder, until, NOW)
+    assert (decided.take, decided.reason) == (take, reason)
+
+
+def test_a_mailbox_of_this_instances_share_still_held_by_another_is_its_own_to_watch():
+    """Not taken while another live instance holds its lease, but the spread's: this instance listens for its mail
+    (IDLE), so the pass that takes it comes as soon as the other lets go and mail arrives."""
+    everyone = {"web1:101": ALIVE, "web2:202": ALIVE, "web3:303": ALIVE}
+    held = turn("web1:101", MINE, everyone, "web2:202", HELD, NOW)
+    assert held == Turn(False, "held by another live instance", mine=True)
+    assert turn("web1:101", WEB2S, everyone, None, None, NOW).mine is False
+    assert turn("web1:101", MINE, everyone, None, None, NOW).mine is True

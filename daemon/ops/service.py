@@ -141,11 +141,12 @@ class Service:
     mailbox: str = ""  # its [[mailbox]] name ("default" for [imap] alone), recorded with each pass
     sharing: InstanceHeartbeat | None = None  # `run`: the lease tried only in this instance's turn (spread)
     lease_seconds: float = TTL_SECONDS  # [database] lease_seconds: a dead holder's mailbox is free after this
-    holding: threading.Event = field(default_factory=threading.Event)  # set while this instance holds the mailbox
+    holding: threading.Event = field(default_factory=threading.Event)  # set while the mailbox is this instance's
 
     def holds(self) -> bool:
-        """Whether this instance holds the mailbox now: always without sharing; with it, as its last pass found
-        (taken, or left to another instance). Its IDLE watcher listens only then."""
+        """Whether the mailbox is this instance's now: always without sharing; with it, as its last pass found (its
+        turn, or its share by the spread while another instance still holds the lease). Its IDLE watcher listens
+        only then."""
         return self.sharing is None or self.holding.is_set()
 
     def run_pass(self, should_stop: Callable[[], bool] | None = None) -> PassSummary:
@@ -157,11 +158,9 @@ class Service:
         lease = MailboxLease(self.store, f"{mailbox.account}/{mailbox.folder}",
                              owner=self.sharing.name if self.sharing else None, ttl=self.lease_seconds)
         if not self._my_turn(lease):  # another instance's share: quietly (it comes up every interval)
-            self.holding.clear()
             self.observer.pass_ended(0, PassSummary(busy=True), None)
             return PassSummary(busy=True)
         if not lease.acquire():
-            self.holding.clear()
             log.info("poll.skipped", extra={"reason": "another instance holds the mailbox", "mailbox": self.mailbox})
             self.observer.pass_ended(0, PassSummary(busy=True), None)
             return PassSummary(busy=True)
@@ -197,10 +196,16 @@ class Service:
         return summary
 
     def _my_turn(self, lease: MailboxLease) -> bool:
-        """Without sharing (one-off commands): always. With it: as the spread over the live instances says."""
+        """Without sharing (one-off commands): always. With it: as the spread over the live instances says; the
+        mailbox is watched (IDLE) while the spread gives it to this instance, even while another still holds its
+        lease (a new mail then wakes the pass that takes it once the other lets go)."""
         if self.sharing is None:
             return True
         decided = self.sharing.turn(lease)
+        if decided.take or decided.mine:
+            self.holding.set()
+        else:
+            self.holding.clear()
         if not decided.take:
             log.debug("lease.not_our_turn", extra={"mailbox": self.mailbox, "reason": decided.reason})
         return decided.take

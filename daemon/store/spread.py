@@ -37,6 +37,7 @@ class Turn:
 
     take: bool
     reason: str
+    mine: bool = False  # the spread gives the mailbox to this instance (whoever holds its lease now)
 
 
 def turn(me: str, mailbox: str, alive_until: Mapping[str, datetime], holder: str | None,
@@ -50,11 +51,11 @@ def turn(me: str, mailbox: str, alive_until: Mapping[str, datetime], holder: str
     held by an instance no longer alive may be taken by anyone (the store takes it once its deadline
     passed, or at once when its process is gone from this host)."""
     live = [instance for instance, until in alive_until.items() if until > now]
+    mine = owner_of(mailbox, {*live, me}) == me
     if holder is not None and holder != me and holder_until is not None and holder_until > now:
         if holder in live:
-            return Turn(False, "held by another live instance")
-        return Turn(True, "its holder stopped beating")
-    owner = owner_of(mailbox, {*live, me})
-    if owner == me:
-        return Turn(True, "this instance's share")
-    return Turn(False, "another live instance's share")
+            return Turn(False, "held by another live instance", mine)
+        return Turn(True, "its holder stopped beating", mine)
+    if mine:
+        return Turn(True, "this instance's share", mine)
+    return Turn(False, "another live instance's share", mine)
