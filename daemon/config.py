@@ -213,6 +213,11 @@ class ImapSettings:
         """The account as records name it (`ImapMailbox.account`): login, server and port."""
         return f"{self.username}@{self.host}:{self.port}"
 
+    @property
+    def lease_name(self) -> str:
+        """The mailbox as its lease and the spread over instances name it: the account and the watched folder."""
+        return f"{self.account}/{self.folder}"
+
     def __repr__(self) -> str:  # never show the password
         return f"ImapSettings(host={self.host!r}, port={self.port}, username={self.username!r})"
 

@@ -63,7 +63,7 @@ class Unreachable:
     def __init__(self) -> None:
         self.tries = 0
 
-    def beat(self, name: str, ttl: float) -> None:
+    def beat(self, name: str, ttl: float, mailboxes: object = ()) -> None:
         self.tries += 1
         raise StoreBusy("the database cannot be reached")
 
@@ -81,3 +81,22 @@ def test_a_beat_the_database_cannot_take_waits_for_its_next_period_with_one_warn
     now[0] = 10.0
     beat.beat_if_due()
     assert store.tries == 2
+
+
+def test_a_mailbox_goes_only_to_the_instances_whose_configuration_serves_it(store, caplog):
+    """b's [[mailbox]] tables lack a mailbox the spread would give b: a takes it (it is never left unserved), b never
+    tries it; each is warned once that the other is configured differently."""
+    both = [f"jobs-{n}@example.org/INBOX" for n in range(20)]
+    hers = next(m for m in both if owner_of(m, [A, B]) == B)
+    a = InstanceHeartbeat(store, A, ttl=60, mailboxes=both)
+    b = InstanceHeartbeat(store, B, ttl=60, mailboxes=[m for m in both if m != hers])
+    a.beat()
+    b.beat()
+    assert a.turn(MailboxLease(store, hers, owner=A)).take
+    assert hers in a.share(both) and hers not in b.share(both)
+    shared = [m for m in both if m != hers]
+    assert sorted(a.share(shared) + b.share(shared)) == sorted(shared)  # the rest spread over both as before
+    a.beat()
+    b.beat()
+    warned = sorted(r.instance for r in caplog.records if r.message == "instance.mailboxes_differ")
+    assert warned == [A, B]

@@ -161,7 +161,8 @@ def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
     pass report as its pass observers, and the ATS client reporting each exchange to the metrics;
     health (and through it the metrics and alerts) judges each mailbox's passes and the rules the daemon holds."""
     store = armed(open_store(settings.database_url), environ)
-    instance = InstanceHeartbeat(store, ttl=settings.lease_seconds)
+    instance = InstanceHeartbeat(store, ttl=settings.lease_seconds,
+                                 mailboxes=[m.imap.lease_name for m in settings.all_mailboxes()])
     names = [m.name for m in settings.all_mailboxes()]
     held: list[LiveRules] = []  # each rules folder's, once the services are built
     window = no_success_window(settings.health.no_success_minutes, settings.interval_seconds)

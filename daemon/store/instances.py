@@ -20,16 +20,36 @@ class InstanceHeartbeat:
     mailboxes are its share among the live instances. Shared by the daemon's lanes (thread-safe)."""
 
     def __init__(self, store: Store, name: str | None = None, ttl: float = TTL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, mailboxes: Sequence[str] = ()):
+        """`mailboxes`: the lease names of the mailboxes this instance's configuration serves (none: say nothing,
+        count as serving any). Each mailbox is spread only over the live instances that serve it."""
         self.store, self.ttl, self.clock = store, ttl, clock
         self.name = name or this_process()
+        self.mailboxes = tuple(mailboxes)
         self._lock = threading.Lock()
         self._beaten: float | None = None
+        self._differing: frozenset[str] = frozenset()  # instances already warned of
 
     def beat(self) -> None:
         with self._lock:
-            self.store.beat(self.name, self.ttl)
+            self.store.beat(self.name, self.ttl, self.mailboxes)
             self._beaten = self.clock()
+        self._warn_of_other_configurations()
+
+    def _warn_of_other_configurations(self) -> None:
+        """One warning per live instance configured with other mailboxes than this one's (a half-rolled-out
+        configuration): nothing goes unserved (each mailbox goes to an instance that serves it), but the spread is
+        uneven until they agree."""
+        if not self.mailboxes:
+            return
+        mine = frozenset(self.mailboxes)
+        differing = frozenset(name for name, served in self.store.instance_mailboxes().items()
+                              if served and served != mine)
+        for name in sorted(differing - self._differing):
+            log.warning("instance.mailboxes_differ", extra={"instance": name, "then": (
+                "each mailbox is spread over the instances whose [[mailbox]] tables name it; give every instance "
+                "the same tables")})
+        self._differing = differing
 
     def beat_if_due(self) -> None:
         """A beat when a tenth of the period has passed since the last one (not a write every second). While the
@@ -45,13 +65,14 @@ class InstanceHeartbeat:
 
     def share(self, mailboxes: Sequence[str]) -> list[str]:
         """The mailboxes this instance should try to lease now."""
-        return mailboxes_for(self.name, self.store.live_instances(), mailboxes)
+        return [m for m in mailboxes if (not self.mailboxes or m in self.mailboxes)
+                and mailboxes_for(self.name, self.store.live_instances(m), [m])]
 
     def turn(self, lease: MailboxLease) -> Turn:
         """Whether to try `lease` now (`daemon.store.spread.turn`), from the heartbeats and the lease's holder;
         instances of this host whose process is gone count as dead at once."""
         self.beat_if_due()
-        now, deadlines = self.store.instance_deadlines()
+        now, deadlines = self.store.instance_deadlines(lease.name)  # of the instances serving this mailbox
         alive = {name: until for name, until in deadlines.items() if name == self.name or not holder_is_gone(name)}
         holder = lease.holder()
         return turn(self.name, lease.name, alive, holder.owner if holder else None,

@@ -263,3 +263,6 @@ class Instance(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid, as lease owners are named
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the mailboxes (lease names) it is configured to serve, one per line ("": unknown, any): each mailbox is
+    # spread over the live instances that serve it, so one whose configuration lacks a mailbox never gets it
+    mailboxes: Mapped[str] = mapped_column(Text, default="", server_default="")

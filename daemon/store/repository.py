@@ -368,8 +368,9 @@ class Store:
                 s.delete(lease)
 
     # instances: each running daemon says it is alive, so mailboxes are spread over the live ones
-    def beat(self, instance: str, ttl_seconds: float) -> None:
-        """`instance` is alive for `ttl_seconds` more; instances long gone are forgotten."""
+    def beat(self, instance: str, ttl_seconds: float, mailboxes: Collection[str] = ()) -> None:
+        """`instance` is alive for `ttl_seconds` more, serving `mailboxes` (lease names; none: any); instances long
+        gone are forgotten."""
         with self.session() as s:
             now = self._now(s)
             row = s.get(Instance, instance, with_for_update=True)
@@ -377,20 +378,32 @@ class Store:
                 row = Instance(name=instance, started_at=now, expires_at=now)
                 s.add(row)
             row.expires_at = now + timedelta(seconds=ttl_seconds)
+            row.mailboxes = "\n".join(sorted(mailboxes))
             s.execute(delete(Instance).where(Instance.expires_at < now - timedelta(days=1)))
 
-    def live_instances(self) -> list[str]:
-        """The instances whose heartbeat has not run out, by name."""
+    def live_instances(self, mailbox: str | None = None) -> list[str]:
+        """The instances whose heartbeat has not run out, by name; with `mailbox`, those serving it."""
         with self.reading() as s:
             now = self._now(s)
-            return list(s.scalars(select(Instance.name).where(Instance.expires_at > now).order_by(Instance.name)))
+            rows = s.execute(select(Instance.name, Instance.mailboxes).where(Instance.expires_at > now)
+                             .order_by(Instance.name)).all()
+            return [name for name, served in rows if mailbox is None or _serves(served, mailbox)]
 
-    def instance_deadlines(self) -> tuple[datetime, dict[str, datetime]]:
-        """The database's clock now, and each known instance's heartbeat deadline (run out or not)."""
+    def instance_deadlines(self, mailbox: str | None = None) -> tuple[datetime, dict[str, datetime]]:
+        """The database's clock now, and each known instance's heartbeat deadline (run out or not); with `mailbox`,
+        of those serving it."""
         with self.reading() as s:
             now = self._now(s)
-            rows = s.execute(select(Instance.name, Instance.expires_at)).all()
-            return now, {name: _aware(until) for name, until in rows}
+            rows = s.execute(select(Instance.name, Instance.expires_at, Instance.mailboxes)).all()
+            return now, {name: _aware(until) for name, until, served in rows
+                         if mailbox is None or _serves(served, mailbox)}
+
+    def instance_mailboxes(self) -> dict[str, frozenset[str]]:
+        """Each live instance's mailboxes (lease names; empty: it did not say)."""
+        with self.reading() as s:
+            now = self._now(s)
+            rows = s.execute(select(Instance.name, Instance.mailboxes).where(Instance.expires_at > now)).all()
+            return {name: frozenset(filter(None, served.split("\n"))) for name, served in rows}
 
     def leave(self, instance: str) -> None:
         """`instance` stops: the others take its share at once."""
@@ -494,6 +507,11 @@ class Remember:
         if self.candidate_id and self.applicant_id and self.job_id:
             session.merge(KnownCandidate(applicant_id=self.applicant_id, job_id=self.job_id,
                                          candidate_id=self.candidate_id))
+
+
+def _serves(served: str, mailbox: str) -> bool:
+    """Whether an instance's list of mailboxes (one per line; empty: it did not say) includes `mailbox`."""
+    return not served or mailbox in served.split("\n")
 
 
 def _aware(moment: datetime) -> datetime:
