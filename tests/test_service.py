@@ -73,3 +73,35 @@ def test_each_pass_removes_personal_data_past_retention(tmp_path):
         assert (record.sender_email, record.subject, record.status) == ("", "", "submitted")
     finally:
         service.close()
+
+
+def test_a_lease_left_behind_on_another_instances_share_is_let_go_at_the_next_pass(tmp_path):
+    """An instance whose release failed (the database down at the end of its pass) holds the lease of a mailbox the
+    spread gives another: its next pass lets go of it, so the other takes it at once, not when the lease runs out."""
+    from daemon.store.instances import InstanceHeartbeat
+    from daemon.store.lease import MailboxLease
+    from daemon.store.spread import owner_of
+
+    a, b = "a.example:1", "b.example:1"
+    store = open_store(f"sqlite:///{tmp_path / 'l.db'}")
+    client = AtsClient("http://127.0.0.1:1", "t")
+    folder = next(f"F{n}" for n in range(50) if owner_of(f"{BrokenMailbox.account}/F{n}", [a, b]) == b)
+
+    class Mailbox(BrokenMailbox):
+        pass
+
+    Mailbox.folder = folder
+    name = f"{Mailbox.account}/{folder}"
+    sharing, other = InstanceHeartbeat(store, a, ttl=60), InstanceHeartbeat(store, b, ttl=60)
+    sharing.beat()
+    other.beat()
+    assert MailboxLease(store, name, owner=a, ttl=60).acquire()  # left behind by a's failed release
+    assert other.turn(MailboxLease(store, name, owner=b)).reason == "held by another live instance"
+    service = Service(store=store, client=client, directory=AtsDirectory(client, source_name="Email"),
+                      options=RunnerOptions(), flow_options=FlowOptions(), mailbox_factory=Mailbox, sharing=sharing)
+    try:
+        assert service.run_pass().busy  # not a's share: no pass, and the lease let go
+        assert not service.holds()
+        assert other.turn(MailboxLease(store, name, owner=b)).take
+    finally:
+        service.close()

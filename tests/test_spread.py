@@ -101,3 +101,13 @@ def test_a_mailbox_of_this_instances_share_still_held_by_another_is_its_own_to_w
     assert held == Turn(False, "held by another live instance", mine=True)
     assert turn("web1:101", WEB2S, everyone, None, None, NOW).mine is False
     assert turn("web1:101", MINE, everyone, None, None, NOW).mine is True
+
+
+def test_this_instances_own_lease_on_another_share_is_to_be_let_go():
+    """Left behind by a release that failed: not a turn, and let go, else neither instance works on the mailbox until
+    the lease runs out; one that ran out needs nothing."""
+    everyone = {"web1:101": ALIVE, "web2:202": ALIVE, "web3:303": ALIVE}
+    assert turn("web1:101", WEB2S, everyone, "web1:101", HELD, NOW) == Turn(
+        False, "another live instance's share", mine=False, let_go=True)
+    assert not turn("web1:101", WEB2S, everyone, "web1:101", RAN_OUT, NOW).let_go
+    assert not turn("web1:101", MINE, everyone, "web1:101", HELD, NOW).let_go

@@ -206,6 +206,9 @@ class Service:
             self.holding.set()
         else:
             self.holding.clear()
+        if decided.let_go:  # a lease left behind on another's share: free it for its owner at once
+            log.info("lease.let_go", extra={"mailbox": self.mailbox, "reason": decided.reason})
+            lease.release()
         if not decided.take:
             log.debug("lease.not_our_turn", extra={"mailbox": self.mailbox, "reason": decided.reason})
         return decided.take

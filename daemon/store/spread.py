@@ -38,6 +38,7 @@ class Turn:
     take: bool
     reason: str
     mine: bool = False  # the spread gives the mailbox to this instance (whoever holds its lease now)
+    let_go: bool = False  # this instance still holds the lease of another's share (a release that failed): free it
 
 
 def turn(me: str, mailbox: str, alive_until: Mapping[str, datetime], holder: str | None,
@@ -46,7 +47,9 @@ def turn(me: str, mailbox: str, alive_until: Mapping[str, datetime], holder: str
     last beat plus one lease period; an instance known to be dead left out); `holder`/`holder_until`: the
     lease's holder now and its deadline (None: nobody).
 
-    A lease another live instance holds is left alone. Otherwise the spread over the live instances decides;
+    A lease another live instance holds is left alone. Otherwise the spread over the live instances decides; a
+    lease of another's share this instance still holds (its release failed, e.g. while the database was down) is
+    to be let go, else neither would work on the mailbox until it ran out;
     an instance silent for a lease period has dropped out of it, so its share goes to the others. A lease
     held by an instance no longer alive may be taken by anyone (the store takes it once its deadline
     passed, or at once when its process is gone from this host)."""
@@ -58,4 +61,6 @@ def turn(me: str, mailbox: str, alive_until: Mapping[str, datetime], holder: str
         return Turn(True, "its holder stopped beating", mine)
     if mine:
         return Turn(True, "this instance's share", mine)
+    if holder == me and holder_until is not None and holder_until > now:
+        return Turn(False, "another live instance's share", mine, let_go=True)
     return Turn(False, "another live instance's share", mine)
