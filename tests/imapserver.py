@@ -26,7 +26,6 @@ is good (Dovecot's oauth2 passdb, RFC 7662 introspection by POST).
 
 from __future__ import annotations
 
-import atexit
 import os
 import pwd
 import re
@@ -37,7 +36,6 @@ import ssl
 import subprocess
 import tempfile
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -46,6 +44,8 @@ from string import Template
 from typing import IO
 
 from imapclient import IMAPClient
+
+from tests.serverprocess import ServerProcess, free_port
 
 INSTALL_HINT = "apt-get install -y dovecot-imapd"
 STARTUP_TIMEOUT = 15.0
@@ -136,7 +136,6 @@ def oauth2_files(introspection_url: str) -> dict[str, str]:
 
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
-_running: weakref.WeakSet[Dovecot] = weakref.WeakSet()
 
 
 class DovecotUnavailable(RuntimeError):
@@ -148,12 +147,6 @@ def _executable(name: str) -> str:
     if found is None:
         raise DovecotUnavailable(f"'{name}' not found; install it with: {INSTALL_HINT}")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _accepts(port: int) -> bool:
@@ -193,10 +186,13 @@ def _check_traversable(directory: Path) -> None:
                 "(user dovecot) need o+x on every parent of the work directory")
 
 
-class Dovecot:
-    """One Dovecot process on loopback with one passwd-file account and a Maildir."""
+class Dovecot(ServerProcess):
+    """One Dovecot process on loopback with one passwd-file account and a Maildir; `stop()` is a SIGTERM to the
+    master, waited for with its children (they hold the ports), `kill()` a SIGKILL to all at once."""
 
     host = "127.0.0.1"
+    name = "Dovecot"
+    shutdown_timeout = SHUTDOWN_TIMEOUT
 
     def __init__(
         self, workdir: Path, user: str = "jobs", password: str = "secret",  # noqa: S107 - test account
@@ -208,7 +204,6 @@ class Dovecot:
         self.user = user
         self.password = password
         self._ports: tuple[int, int] | None = None
-        self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
 
     # -- properties -----------------------------------------------------------------
@@ -236,10 +231,6 @@ class Dovecot:
     def log_path(self) -> Path:
         return self.workdir / "dovecot.log"
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
     def _require_ports(self) -> tuple[int, int]:
         if self._ports is None:
             raise RuntimeError("Dovecot has no ports yet: call start() first")
@@ -248,46 +239,16 @@ class Dovecot:
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
         """Start the server (first start: set up the work dir) and wait until both ports accept."""
-        if self.running:
-            raise RuntimeError("Dovecot is already running")
+        self._refuse_if_running()
         dovecot = _executable("dovecot")
         if self._ports is None:
             self._set_up()
         self._stderr = (self.workdir / "stderr.log").open("ab")
-        self._process = subprocess.Popen(
-            [dovecot, "-F", "-c", str(self.workdir / "dovecot.conf")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
-            start_new_session=True,  # its own process group: kill() and stop() reach children
-        )
-        _running.add(self)
+        self._launch([dovecot, "-F", "-c", str(self.workdir / "dovecot.conf")], self._stderr)
         self._wait_until_listening()
 
-    def stop(self) -> None:
-        """SIGTERM the master, wait for its whole process group to exit."""
-        self._end(signal.SIGTERM)
-
-    def kill(self) -> None:
-        """SIGKILL every Dovecot process at once, as a crash would (open sessions drop)."""
-        self._end(signal.SIGKILL)
-
-    def restart(self) -> None:
-        """Stop, then start again on the same ports with the same mail."""
-        self.stop()
-        self.start()
-
-    def _end(self, sig: signal.Signals) -> None:
-        process, self._process = self._process, None
-        _running.discard(self)
-        if process is None:
-            return
-        if process.poll() is None:
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=SHUTDOWN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=SHUTDOWN_TIMEOUT)
-        self._wait_group_gone(process.pid)
+    def _ended(self, pgid: int, sig: signal.Signals) -> None:
+        self._wait_group_gone(pgid)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
@@ -314,9 +275,9 @@ class Dovecot:
         (self.workdir / "users").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
         for name, text in self.files.items():
             (self.workdir / name).write_text(text)
-        ports = (_free_port(), _free_port())
+        ports = (free_port(), free_port())
         while ports[0] == ports[1]:
-            ports = (ports[0], _free_port())
+            ports = (ports[0], free_port())
         conf = CONFIG.substitute(dir=self.workdir, imap_port=ports[0], imaps_port=ports[1],
                                  extra=Template(self.extra_config).safe_substitute(dir=self.workdir))
         (self.workdir / "dovecot.conf").write_text(conf)
@@ -433,8 +394,3 @@ def running(extra_config: str = "", files: dict[str, str] | None = None) -> Iter
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@atexit.register
-def _stop_leftovers() -> None:
-    """Backstop: no Dovecot outlives the Python process that started it."""
-    for server in list(_running):
-        server.stop()

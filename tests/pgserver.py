@@ -12,19 +12,18 @@ Works as root (as on CI): PostgreSQL refuses to run as root, so its tools run as
 
 from __future__ import annotations
 
-import atexit
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
-import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
+
+from tests.serverprocess import ServerProcess, free_port
 
 INSTALL_HINT = "apt-get install -y postgresql"
 BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
@@ -44,34 +43,28 @@ def _tool(name: str) -> str:
     raise PostgreSQLUnavailable(f"'{name}' not found under /usr/lib/postgresql; install it with: {INSTALL_HINT}")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _as_server_user(argv: list[str]) -> list[str]:
     """PostgreSQL will not run as root: then run it as the `postgres` system user."""
     return ["runuser", "-u", SYSTEM_USER, "--", *argv] if os.geteuid() == 0 else argv
 
 
-class PostgreSQL:
-    """One PostgreSQL postmaster on loopback, its data and socket in `workdir`."""
+class PostgreSQL(ServerProcess):
+    """One PostgreSQL postmaster on loopback, its data and socket in `workdir`; `stop()` is a fast shutdown (SIGINT:
+    clients are disconnected), `kill()` a SIGKILL to the whole group."""
+
+    name = "PostgreSQL"
+    stop_signal = signal.SIGINT
+    shutdown_timeout = SHUTDOWN_TIMEOUT
 
     host = "127.0.0.1"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = Path(workdir).resolve()
         self.port = 0
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def data(self) -> Path:
         return self.workdir / "data"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{database}"
@@ -79,45 +72,16 @@ class PostgreSQL:
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
         """Start the server (first start: initdb) and wait until it answers queries."""
-        if self.running:
-            raise RuntimeError("PostgreSQL is already running")
+        self._refuse_if_running()
         if not self.port:
             self._set_up()
-        log = (self.workdir / "postgres.log").open("ab")
-        self._process = subprocess.Popen(
-            _as_server_user([_tool("postgres"), "-D", str(self.data), "-p", str(self.port)]),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        _running.add(self)
+        with (self.workdir / "postgres.log").open("ab") as log:
+            self._launch(_as_server_user([_tool("postgres"), "-D", str(self.data), "-p", str(self.port)]), log)
         self._wait_until_ready()
 
-    def stop(self) -> None:
-        """A fast shutdown (SIGINT: clients are disconnected), waited for."""
-        self._signal(signal.SIGINT)
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group, as a crash or a pulled plug would."""
-        self._signal(signal.SIGKILL)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def _signal(self, signum: int) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signum)
-            try:
-                self._process.wait(timeout=SHUTDOWN_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait(timeout=SHUTDOWN_TIMEOUT)
-        if signum == signal.SIGKILL:  # the children of a killed postmaster die with the group
+    def _ended(self, pgid: int, sig: signal.Signals) -> None:
+        if sig == signal.SIGKILL:  # the children of a killed postmaster die with the group
             (self.data / "postmaster.pid").unlink(missing_ok=True)
-        self._process = None
-        _running.discard(self)
 
     def _set_up(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -130,7 +94,7 @@ class PostgreSQL:
             capture_output=True, text=True, check=False)
         if done.returncode:
             raise PostgreSQLUnavailable(f"initdb failed: {done.stderr[-2000:]}")
-        self.port = _free_port()
+        self.port = free_port()
         settings = (f"listen_addresses = '{self.host}'\nunix_socket_directories = '{self.workdir}'\n"
                     "timezone = 'Europe/Berlin'\n"  # not UTC: naive times read in the server's zone would show
                     "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n")
@@ -176,9 +140,6 @@ class PostgreSQL:
         self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-_running: weakref.WeakSet[PostgreSQL] = weakref.WeakSet()
-
-
 @contextmanager
 def running() -> Iterator[PostgreSQL]:
     """A PostgreSQL started in its own temp dir, then stopped and removed."""
@@ -193,8 +154,3 @@ def running() -> Iterator[PostgreSQL]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@atexit.register
-def _stop_leftovers() -> None:
-    """Backstop: no PostgreSQL outlives the Python process that started it."""
-    for server in list(_running):
-        server.stop()
