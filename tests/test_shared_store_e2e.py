@@ -115,12 +115,15 @@ def test_postgresql_restarted_mid_pass_the_daemons_wait_and_go_on(world, postgre
     daemons = [Daemon(world.config) for _ in range(2)]
     try:
         world.deliver(*mails(1, 4))
+        for daemon in daemons:  # both past their start (one the server cannot reach at start exits 1, for systemd)
+            daemon.wait_for_log('"daemon.started"', timeout=60)
         wait_for(lambda: confirmed(world) >= 1, timeout=60)
         postgres.stop()
         world.deliver(*mails(5, 8))
         postgres.start()
         wait_for(lambda: confirmed(world) == 8, timeout=180)
-        assert all(d.process.poll() is None for d in daemons), "a daemon exited while PostgreSQL was down"
+        exited = [d for d in daemons if d.process.poll() is not None]
+        assert not exited, "a daemon exited while PostgreSQL was down: " + "".join(exited[0].lines)[-3000:]
     finally:
         stop_all(daemons)
     outcome = invariant.check(world.sandbox.state(), postgres_url, world.delivered)
