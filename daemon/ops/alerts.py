@@ -39,6 +39,7 @@ import httpx
 from daemon.errors import AtsInboxError, ConfigError, MailboxUnavailable
 from daemon.intake.runner import PassSummary
 from daemon.ops.health import Facts, Health, Watch
+from daemon.ops.service import PassEndObserver
 from daemon.routing.live import RulesState
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ class _Delivery:
 
 
 @dataclass
-class Alerting:
+class Alerting(PassEndObserver):
     """Checks the conditions (`check`, from the main loop) and sends what `Incidents` says.
 
     Also a pass observer (daemon.ops.service.PassObserver): it counts the passes in a row that
@@ -238,15 +239,6 @@ class Alerting:
                 self.sent.append(delivery.alert)
 
     # -- pass observer ---------------------------------------------------------------------
-
-    def pass_started(self, pass_id: int) -> None:
-        pass
-
-    def progress(self) -> None:
-        pass
-
-    def message_handled(self, status: str, seconds: float) -> None:
-        pass
 
     def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None:
         if _about_the_mailbox(error):

@@ -9,6 +9,7 @@ import threading
 from daemon.intake.runner import PassSummary
 from daemon.ops.alerts import Alerting
 from daemon.ops.alerts import _about_the_mailbox as about_the_mailbox
+from daemon.ops.service import PassEndObserver
 
 
 class MailboxFailures:
@@ -34,20 +35,11 @@ class MailboxFailures:
             self.alerting.mailbox_failures, self.alerting.mailbox_error = worst
 
 
-class _OneMailbox:
+class _OneMailbox(PassEndObserver):
     """One mailbox's pass observer for the alerting."""
 
     def __init__(self, failures: MailboxFailures, mailbox: str):
         self.failures, self.mailbox = failures, mailbox
-
-    def pass_started(self, pass_id: int) -> None:
-        pass
-
-    def progress(self) -> None:
-        pass
-
-    def message_handled(self, status: str, seconds: float) -> None:
-        pass
 
     def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None:
         self.failures.ended(self.mailbox, summary, error)

@@ -84,6 +84,22 @@ class PassObserver(Protocol):
     def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None: ...
 
 
+class PassEndObserver:
+    """A pass observer that only wants to hear how each pass ended (alerting): the other calls tell it nothing."""
+
+    def pass_started(self, pass_id: int) -> None:
+        pass
+
+    def progress(self) -> None:
+        pass
+
+    def message_handled(self, status: str, seconds: float) -> None:
+        pass
+
+    def pass_ended(self, pass_id: int, summary: PassSummary | None, error: Exception | None) -> None:
+        raise NotImplementedError
+
+
 class PassObservers:
     """Several observers as one (none: nobody is told)."""
 
