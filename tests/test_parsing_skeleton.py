@@ -20,6 +20,7 @@ from daemon.mail.parsing import (
     parse_email,
     read_headers,
 )
+from daemon.mail.spool import as_mail
 from tests.mailfactory import MailAttachment, build_email, forwarded
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -51,7 +52,7 @@ def outcome(parse, raw: bytes):
 
 def marked(raw: bytes) -> int:
     """How many leaves the skeleton gave the parser as a marker."""
-    return len(_skeleton_tree(raw, check_structure(raw, STRUCTURE_LIMITS))[1])
+    return len(_skeleton_tree(as_mail(raw), check_structure(raw, STRUCTURE_LIMITS))[1])
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=lambda path: str(path.relative_to(FIXTURES)))

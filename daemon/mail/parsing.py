@@ -36,6 +36,9 @@ Everything here reads attacker-controlled text, so the rules are:
 
 from __future__ import annotations
 
+import binascii
+import io
+import itertools
 import logging
 import re
 import secrets
@@ -56,6 +59,7 @@ from itertools import islice
 
 from daemon.errors import UnparseableMail
 from daemon.mail import Attachment, ParsedEmail
+from daemon.mail.spool import MailBytes, as_mail
 from daemon.mail.tnef import is_tnef
 from daemon.mail.tnef import unpack as unpack_tnef
 
@@ -89,6 +93,7 @@ _BASE64_CTE = re.compile(rb"(?:^|[\r\n])content-transfer-encoding[ \t]*:[ \t]*ba
 _CONTAINER_TYPE = re.compile(rb"(?:^|[\r\n])content-type[ \t]*:\s*(?:multipart|message)/", re.IGNORECASE)
 _OTHER_LINE_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")  # str.splitlines splits there too
 _SPAN_MIN_BYTES = 16 * 1024  # smaller bodies are parsed line by line as they are
+_PART_HEAD_MAX_BYTES = 64 * 1024  # a part whose header block is longer is parsed line by line
 _HTML_MAX_CHARS = 1_000_000  # HTML fed to the text stripper
 _MAX_EXTENSION_CHARS = 16
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, bidi, surrogates
@@ -130,17 +135,18 @@ class Headers:
     message_id: str
 
 
-def parse_email(raw: bytes, *, limits: StructureLimits | None = None) -> ParsedEmail:
+def parse_email(raw: bytes | MailBytes, *, limits: StructureLimits | None = None) -> ParsedEmail:
     """Parse one raw RFC 5322 message; raise `UnparseableMail` when it is not one.
 
     `check_structure` runs first, so that a mail beyond `limits` (default `STRUCTURE_LIMITS`)
     is refused before it is parsed. Headers, body and attachments come from the one tree built.
     """
-    if not raw or raw.isspace():
+    mail = as_mail(raw)
+    if all(window.isspace() for _offset, window in mail.windows()):  # nothing at all, or only blanks
         raise UnparseableMail("empty message")
-    lines = check_structure(raw, STRUCTURE_LIMITS if limits is None else limits)
+    lines = check_structure(mail, STRUCTURE_LIMITS if limits is None else limits)
     try:
-        message, bodies = _skeleton_tree(raw, lines)
+        message, bodies = _skeleton_tree(mail, lines)
         if not message.keys():
             raise UnparseableMail("no mail headers found: not an RFC 5322 message")
         parsed = _email(read_headers(message), message, _Walk(bodies=bodies), depth=0)
@@ -155,20 +161,21 @@ def parse_email(raw: bytes, *, limits: StructureLimits | None = None) -> ParsedE
     return parsed
 
 
-def _message_tree(raw: bytes) -> Message:
+def _message_tree(raw: bytes | MailBytes) -> Message:
     """`email.message_from_bytes(raw, policy=compat32)`, fed in pieces.
 
     The stdlib's own call decodes the whole mail to one str and reads it through a StringIO
     (four bytes a character): five times the mail's size before the first part exists.
     """
+    mail = as_mail(raw)
     parser = BytesFeedParser(policy=compat32)
-    _feed(parser, raw, 0, len(raw))
+    _feed(parser, mail, 0, mail.size)
     return parser.close()
 
 
-def _feed(parser: BytesFeedParser, raw: bytes, start: int, end: int) -> None:
-    for piece in range(start, end, _FEED_BYTES):
-        parser.feed(raw[piece : min(piece + _FEED_BYTES, end)])
+def _feed(parser: BytesFeedParser, mail: MailBytes, start: int, end: int) -> None:
+    for piece in mail.pieces(start, end, _FEED_BYTES):
+        parser.feed(piece)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,17 +192,34 @@ class _Body:
     """The transfer-encoded payload of a leaf the parser saw only as a marker: a span of the raw bytes,
     less its last line end when the parser stripped it, and what the parser read after the marker."""
 
-    raw: bytes
+    mail: MailBytes
     start: int
     end: int
     tail: str
 
     def encoded(self) -> bytes:
         """Exactly the bytes of the payload string the parser would have built from the whole mail."""
-        return self.raw[self.start : self.end] + self.tail.encode("ascii", "surrogateescape")
+        return self.mail.read(self.start, self.end) + self.tail.encode("ascii", "surrogateescape")
+
+    def base64(self) -> bytes | None:
+        """The payload decoded piece by piece when it is plain base64 (its alphabet only, whole quanta,
+        padding at the very end: then the very bytes `_base64_bytes` gives); None when it is not."""
+        decoded, rest, padded = io.BytesIO(), b"", False
+        tail = self.tail.encode("ascii", "surrogateescape")
+        for piece in itertools.chain(self.mail.pieces(self.start, self.end), (tail,)):
+            data = rest + piece.translate(None, b"\r\n")
+            if padded and data:  # more after the padding
+                return None
+            whole = len(data) // 4 * 4
+            try:
+                decoded.write(binascii.a2b_base64(data[:whole], strict_mode=True))
+            except binascii.Error:
+                return None
+            padded, rest = b"=" in data[:whole], data[whole:]
+        return None if rest else decoded.getvalue()
 
 
-def _skeleton_tree(raw: bytes, lines: _Lines) -> tuple[Message, dict[int, _Body]]:
+def _skeleton_tree(mail: MailBytes, lines: _Lines) -> tuple[Message, dict[int, _Body]]:
     """The tree of the whole mail, built from a skeleton: each large base64 leaf body the structure
     scan found is fed to the parser as one marker line instead of thousands of base64 lines.
 
@@ -206,22 +230,22 @@ def _skeleton_tree(raw: bytes, lines: _Lines) -> tuple[Message, dict[int, _Body]
     scan reads otherwise than the parser) the whole mail is parsed as it is. Returns the tree and the
     payload of each leaf given as a marker, by the id of its part.
     """
-    spans = _leaf_spans(raw, lines)
+    spans = _leaf_spans(mail, lines)
     if not spans:
-        return _message_tree(raw), {}
+        return _message_tree(mail), {}
     token = f"atsinboxspan{secrets.token_hex(8)}"
     parser, at = BytesFeedParser(policy=compat32), 0
     for number, span in enumerate(spans):
-        _feed(parser, raw, at, span.start)
+        _feed(parser, mail, at, span.start)
         parser.feed(f"{token}{number:07d}".encode() + span.line_end)
         at = span.end
-    _feed(parser, raw, at, len(raw))
+    _feed(parser, mail, at, mail.size)
     message = parser.close()
-    bodies = _marked_bodies(raw, message, token, spans)
-    return (message, bodies) if bodies is not None else (_message_tree(raw), {})
+    bodies = _marked_bodies(mail, message, token, spans)
+    return (message, bodies) if bodies is not None else (_message_tree(mail), {})
 
 
-def _marked_bodies(raw: bytes, message: Message, token: str, spans: list[_Span]) -> dict[int, _Body] | None:
+def _marked_bodies(mail: MailBytes, message: Message, token: str, spans: list[_Span]) -> dict[int, _Body] | None:
     """Each marker's leaf and its payload; None when a marker is not where the scan put it."""
     bodies: dict[int, _Body] = {}
     width = len(token) + 7
@@ -240,9 +264,9 @@ def _marked_bodies(raw: bytes, message: Message, token: str, spans: list[_Span])
                 or part.defects or part.get_content_maintype() in ("multipart", "message") or token in payload[width:]):
             return None
         if payload.startswith(marker):
-            bodies[id(part)] = _Body(raw, span.start, span.end, payload[len(marker) :])
+            bodies[id(part)] = _Body(mail, span.start, span.end, payload[len(marker) :])
         elif len(payload) == width and span.line_end:  # the line end before a delimiter line is dropped
-            bodies[id(part)] = _Body(raw, span.start, span.end - len(span.line_end), "")
+            bodies[id(part)] = _Body(mail, span.start, span.end - len(span.line_end), "")
         else:
             return None
     return bodies if len(bodies) == len(spans) else None
@@ -271,7 +295,7 @@ class StructureLimits:
 STRUCTURE_LIMITS = StructureLimits()
 
 
-def check_structure(raw: bytes, limits: StructureLimits) -> _Lines:
+def check_structure(raw: bytes | MailBytes, limits: StructureLimits) -> _Lines:
     """Refuse (`UnparseableMail`) a mail with too many parts, levels or lines; one pass, no tree.
 
     Delimiter lines count only for boundaries declared somewhere in the mail, so a text full
@@ -279,8 +303,12 @@ def check_structure(raw: bytes, limits: StructureLimits) -> _Lines:
     exactly (RFC 2231 `boundary*=`, escapes in quotes), every `--` line counts instead. Returns
     what the scan saw of the lines (`_Lines`), from which the parse finds the large leaf bodies.
     """
-    found = _check_levels(raw, _declared_boundaries(raw, limits.max_parts), limits)
-    lines = raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
+    mail = as_mail(raw)
+    found = _check_levels(mail, _declared_boundaries(mail, limits.max_parts), limits)
+    lines = 0
+    for offset, window in mail.windows():
+        skip = 0 if offset == 0 else 1  # a later window's first byte is the line feed the last one ended in
+        lines += window.count(b"\n", skip) + window.count(b"\r", skip) - window.count(b"\r\n", skip)
     if lines > limits.max_lines:
         raise UnparseableMail(f"too many lines ({lines}, limit {limits.max_lines})")
     return found
@@ -295,22 +323,23 @@ class _Lines:
     openings: list[int] = field(default_factory=list)
 
 
-def _check_levels(raw: bytes, boundaries: frozenset[bytes] | None, limits: StructureLimits) -> _Lines:
+def _check_levels(mail: MailBytes, boundaries: frozenset[bytes] | None, limits: StructureLimits) -> _Lines:
     """Count parts and open levels along the delimiter lines and attached-message headers."""
     parts, depth = 0, 0
     open_levels: list[bytes | None] = []  # a boundary, or None for an attached message
     found = _Lines()
-    for events, match in enumerate(_STRUCTURE_EVENT.finditer(raw), start=1):
+    matches = ((offset, match) for offset, window in mail.windows() for match in _STRUCTURE_EVENT.finditer(window))
+    for events, (offset, match) in enumerate(matches, start=1):
         if events > limits.max_lines:
             return found  # more lines than allowed: refused by the caller, without walking them all
         token = match.group(1)
         if token is None:
             open_levels.append(None)
         else:
-            found.dashes.append(match.start() + 1)
+            found.dashes.append(offset + match.start() + 1)
             if (delimiter := _delimiter(token, boundaries)) is not None and _shut(open_levels, *delimiter):
                 parts += 1
-                found.openings.append(match.end())
+                found.openings.append(offset + match.end())
         depth = max(depth, len(open_levels))
         if parts > limits.max_parts:
             raise UnparseableMail(f"too many MIME parts (more than {limits.max_parts}, the limit)")
@@ -319,38 +348,40 @@ def _check_levels(raw: bytes, boundaries: frozenset[bytes] | None, limits: Struc
     return found
 
 
-def _leaf_spans(raw: bytes, lines: _Lines) -> list[_Span]:
+def _leaf_spans(mail: MailBytes, lines: _Lines) -> list[_Span]:
     """The bodies of parts that open with a delimiter line, declare base64 and no container type, and
     hold at least `_SPAN_MIN_BYTES` up to the next `--` line (or the end), with no character other
     than CR and LF that the parser ends lines at. Found from the scan's lines, reading only part headers."""
     spans: list[_Span] = []
     for opening in lines.openings:
         after = bisect_right(lines.dashes, opening)
-        end = lines.dashes[after] if after < len(lines.dashes) else len(raw)
-        head = _HEAD_END.search(raw, opening, end)
-        if head is None or end - head.end() < _SPAN_MIN_BYTES:
+        end = lines.dashes[after] if after < len(lines.dashes) else mail.size
+        region = mail.read(opening, min(end, opening + _PART_HEAD_MAX_BYTES))
+        head = _HEAD_END.search(region)
+        start = opening + head.end() if head is not None else end
+        if head is None or end - start < _SPAN_MIN_BYTES:
             continue
-        headers = raw[opening : head.start()]
+        headers = region[: head.start()]
         if not _BASE64_CTE.search(headers) or _CONTAINER_TYPE.search(headers):
             continue
-        start = head.end()
-        if any(raw.find(char, start, end) >= 0 for char in _OTHER_LINE_BREAKS):
+        if mail.find_any(_OTHER_LINE_BREAKS, start, end):
             continue
-        spans.append(_Span(start, end, _line_end(raw, start, end)))
+        spans.append(_Span(start, end, _line_end(mail.read(end - 2, end))))
     return spans
 
 
-def _line_end(raw: bytes, start: int, end: int) -> bytes:
-    """The line end `raw[start:end]` ends in ("" when none)."""
-    if raw.endswith(b"\r\n", start, end):
+def _line_end(last: bytes) -> bytes:
+    """The line end the bytes `last` (a span's last two) end in ("" when none)."""
+    if last.endswith(b"\r\n"):
         return b"\r\n"
-    return raw[end - 1 : end] if raw.endswith((b"\r", b"\n"), start, end) else b""
+    return last[-1:] if last.endswith((b"\r", b"\n")) else b""
 
 
-def _declared_boundaries(raw: bytes, max_parts: int) -> frozenset[bytes] | None:
+def _declared_boundaries(mail: MailBytes, max_parts: int) -> frozenset[bytes] | None:
     """The multipart boundaries the mail declares; None when one is not plainly readable."""
     found: set[bytes] = set()
-    for count, match in enumerate(_BOUNDARY_PARAM.finditer(raw), start=1):
+    matches = (match for _offset, window in mail.windows() for match in _BOUNDARY_PARAM.finditer(window))
+    for count, match in enumerate(matches, start=1):
         if count > max_parts:  # each declaration is a multipart, itself a part
             raise UnparseableMail(f"too many MIME parts (more than {max_parts} multipart boundaries)")
         value = match.group(2).strip()
@@ -712,6 +743,8 @@ def _decoded_bytes(part: Message, walk: _Walk) -> bytes:
         part.replace_header("content-transfer-encoding", token.group(0))
     body = walk.bodies.get(id(part))
     base64 = str(part.get("content-transfer-encoding", "")).lower() == "base64"
+    if body is not None and base64 and (decoded := body.base64()) is not None:
+        return decoded
     if body is not None and base64 and (encoded := body.encoded()).isascii():
         return _base64_bytes(encoded)
     if body is not None:  # not base64 as the parser reads the headers: the payload as it would have been
