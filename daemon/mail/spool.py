@@ -159,6 +159,11 @@ class Spooler:
         self._digest.update(chunk)
         self._size += len(chunk)
 
+    @property
+    def size(self) -> int:
+        """The bytes written so far."""
+        return self._size
+
     def finish(self) -> MailBytes:
         self._file.flush()
         return MailBytes(file=self._file, size=self._size, sha256=self._digest.hexdigest(), window=self._window)
