@@ -45,6 +45,7 @@ exception message (server text that echoes it is redacted).
 from __future__ import annotations
 
 import enum
+import io
 import logging
 import random
 import re
@@ -231,8 +232,10 @@ class AtsClient:
     # -- steps 4-7: creates ---------------------------------------------------------------
 
     def upload_cv(self, filename: str, data: bytes, content_type: str) -> UploadedCv:
-        """Upload one CV file (multipart field `file`); safe to repeat."""
-        files = {"file": (filename, data, content_type)}
+        """Upload one CV file (multipart field `file`); safe to repeat. The file is given to httpx as
+        a file object (over the same bytes, not a copy), so it is sent 64 KB at a time: bytes would
+        be sent as one chunk, copied whole by h11 and again by each partial socket write."""
+        files = {"file": (filename, io.BytesIO(data), content_type)}  # rewound by httpx for each attempt
         return self._call(Effect.UPLOAD, "upload CV", "POST", UPLOAD_CV, read_uploaded_cv,
                           files=files)
 

@@ -39,6 +39,7 @@ from daemon.intake.submission import (
 )
 from daemon.mail import ParsedEmail
 from daemon.mail.coverletter import candidate_letter
+from daemon.mail.spool import MailBytes
 from daemon.routing import RuleSet
 from daemon.store.models import MessageRecord
 from daemon.store.repository import Store
@@ -65,8 +66,9 @@ class MessageFlow:
         self._rules = rules
         self.people = People()  # flows of several messages may run at once (daemon.intake.runner)
 
-    def handle(self, record: MessageRecord, raw: bytes | None) -> Outcome:
-        """The outcome for `record`, whose bytes are `raw` (None: too large to download)."""
+    def handle(self, record: MessageRecord, raw: bytes | MailBytes | None) -> Outcome:
+        """The outcome for `record`, whose bytes are `raw` (in memory or spooled; None: too large to
+        download)."""
         if raw is None:
             large = planning.oversized(record.size, self.options)
             return Outcome(large.status, large.reason)

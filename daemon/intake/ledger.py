@@ -20,7 +20,6 @@ without its hash (`arrive` with no body) and completed when its body comes on a 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 
@@ -29,6 +28,7 @@ from daemon.errors import Conflict, StoreBusy
 from daemon.intake.lifecycle import Move, Verdict
 from daemon.intake.outcome import Outcome
 from daemon.mail.identity import Identity
+from daemon.mail.spool import MailBytes, as_mail
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, MessageFacts
 from daemon.store.models import MessageRecord
 from daemon.store.repository import Store
@@ -54,13 +54,13 @@ class Ledger:
         self.store = store
         self._present = present
 
-    def arrive(self, key: MessageKey, facts: MessageFacts, raw: bytes | None,
+    def arrive(self, key: MessageKey, facts: MessageFacts, raw: bytes | MailBytes | None,
                found: Identity | None) -> tuple[MessageRecord, bool]:
         """The record of a message seen for the first time under `key`, committed at once; and
         whether its first attempt was counted in the same write (a new mail to be handled now)."""
         if raw is None or found is None:
             return self._unread(key, facts)
-        digest, identity = hashlib.sha256(raw).hexdigest(), found.content_key
+        digest, identity = as_mail(raw).sha256, found.content_key  # a spooled mail's: hashed as it was written
         first = self.store.first_copy(identity)
         if first is None and marked(facts):
             return self._marked(key, facts, sha256=digest, content_key=identity), False
@@ -76,11 +76,11 @@ class Ledger:
         return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity,
                                       **_copy_of(first, key.uid)), False
 
-    def complete(self, record: MessageRecord, raw: bytes, found: Identity) -> MessageRecord | None:
+    def complete(self, record: MessageRecord, raw: bytes | MailBytes, found: Identity) -> MessageRecord | None:
         """A pending record made before its body could be read (the server would not send it), now
         that it can: its hash and content key written; a copy of a mail recorded meanwhile becomes a
         duplicate of it. None when a person changed the record meanwhile."""
-        digest, identity = hashlib.sha256(raw).hexdigest(), found.content_key
+        digest, identity = as_mail(raw).sha256, found.content_key
         fields: dict[str, object] = {"sha256": digest, "content_key": identity}
         first = self.store.first_copy(identity)
         if first is not None and first.id != record.id:

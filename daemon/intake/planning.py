@@ -39,6 +39,7 @@ from daemon.mail.automatic import automatic_mail
 from daemon.mail.forwards import CandidateSearch, find_candidate, is_internal
 from daemon.mail.parsing import STRUCTURE_LIMITS, StructureLimits, parse_email
 from daemon.mail.resumes import ResumeLimits, pick_resumes
+from daemon.mail.spool import MailBytes
 from daemon.replies.token import Claim, claims_in
 from daemon.routing import Decision, Explanation, RuleSet, explain
 from daemon.routing.inference import CODE_STEP, TITLE_STEP
@@ -141,7 +142,7 @@ class Plan:
         return with_resumes or self.candidacies
 
 
-def read(raw: bytes, options: FlowOptions) -> ParsedEmail:
+def read(raw: bytes | MailBytes, options: FlowOptions) -> ParsedEmail:
     """The mail parsed as the run parses it (the same structure limits); raises as the run's parse does."""
     return parse_email(raw, limits=options.structure)
 

@@ -25,6 +25,7 @@ import logging
 import random
 import time as clock
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -39,7 +40,8 @@ from daemon.intake.lifecycle import Limits, Move, Pass, before_start, judge, nee
 from daemon.intake.outcome import Outcome
 from daemon.intake.position import FolderPosition
 from daemon.mail.identity import identify, sender
-from daemon.mailbox.base import Mailbox, MessageFacts
+from daemon.mail.spool import MailBytes
+from daemon.mailbox.base import Fetched, Mailbox, MessageFacts
 from daemon.settings.keys import default
 from daemon.store.models import MessageRecord
 from daemon.store.repository import Store
@@ -188,17 +190,22 @@ class Runner:
                   if self._needs_body(record, facts[uid])}
         for chunk in _chunks(present, wanted, self.options.fetch_bytes):
             bodies = self.mailbox.fetch([uid for uid in chunk if uid in wanted])
-            for uid in chunk:
-                why = bodies.undelivered.get(uid)
-                if uid in wanted and uid not in bodies and why is None:
-                    continue  # gone from the folder (moved or expunged by someone else: a fresh search said so)
-                self._before_next(summary)
-                if why is not None:
-                    self._undelivered(self._position.key(uid), records[uid], facts[uid], why, summary)
-                else:
-                    self._one(self._position.key(uid), records[uid], facts[uid], bodies.pop(uid, None), summary)
-                for flight in self._flights.ready():
-                    self._land(flight, summary)
+            with _closing_left(bodies):
+                self._chunk(chunk, wanted, records, facts, bodies, summary)
+
+    def _chunk(self, chunk: list[int], wanted: dict[int, int], records: dict[int, MessageRecord | None],
+               facts: dict[int, MessageFacts], bodies: Fetched, summary: PassSummary) -> None:
+        for uid in chunk:
+            why = bodies.undelivered.get(uid)
+            if uid in wanted and uid not in bodies and why is None:
+                continue  # gone from the folder (moved or expunged by someone else: a fresh search said so)
+            self._before_next(summary)
+            if why is not None:
+                self._undelivered(self._position.key(uid), records[uid], facts[uid], why, summary)
+            else:
+                self._one(self._position.key(uid), records[uid], facts[uid], bodies.pop(uid, None), summary)
+            for flight in self._flights.ready():
+                self._land(flight, summary)
 
     def _needs_body(self, record: MessageRecord | None, facts: MessageFacts) -> bool:
         if facts.size > self.options.max_message_bytes:
@@ -221,10 +228,21 @@ class Runner:
 
     # -- one message -------------------------------------------------------------------------
 
-    def _one(self, key: MessageKey, record: MessageRecord | None, facts: MessageFacts, raw: bytes | None,
-             summary: PassSummary) -> None:
+    def _one(self, key: MessageKey, record: MessageRecord | None, facts: MessageFacts,
+             raw: bytes | MailBytes | None, summary: PassSummary) -> None:
         """Record and attempt one message: its flow started, or settled at once (a copy, a marked
-        mail, given up); it lands in its turn. A mail from a sender in flight waits for that one."""
+        mail, given up); it lands in its turn. A mail from a sender in flight waits for that one.
+        A spooled mail is closed (its file gone) when its flow ends, or here when none starts."""
+        started = False
+        try:
+            started = self._record_and_start(key, record, facts, raw, summary)
+        finally:
+            if isinstance(raw, MailBytes) and not started:
+                raw.close()
+
+    def _record_and_start(self, key: MessageKey, record: MessageRecord | None, facts: MessageFacts,
+                          raw: bytes | MailBytes | None, summary: PassSummary) -> bool:
+        """What `_one` says; True when the flow started (it closes the mail)."""
         found = identify(raw) if record is None and raw is not None else None
         address = found.sender if found is not None else sender(raw) if raw is not None else ""
         for flight in self._flights.blocking(address):
@@ -241,16 +259,17 @@ class Runner:
                 summary.count(record)
         if record is None:
             self._flights.settled(key, None)
-            return
+            return False
         if not owed(record.status):
             self._flights.settled(key, record)
-            return
+            return False
         if not counted:
             record = self._count_attempt(record, summary)
             if record is None or not owed(record.status):
                 self._flights.settled(key, record)
-                return
-        self._flights.start(key, record, address, self.flow.handle, record, raw)
+                return False
+        self._flights.start(key, record, address, _closing(self.flow.handle), record, raw)
+        return True
 
     def _undelivered(self, key: MessageKey, record: MessageRecord | None, facts: MessageFacts, why: str,
                      summary: PassSummary) -> None:
@@ -322,6 +341,28 @@ class Runner:
         if verdict.then is Pass.STOPS:
             raise outcome.error if outcome.error is not None else Stop
         return written
+
+
+def _closing(handle: Callable[[MessageRecord, bytes | MailBytes | None], Outcome]):
+    """The flow's `handle`, closing a spooled mail when it returns or raises (in the flow's worker)."""
+    def handled(record: MessageRecord, raw: bytes | MailBytes | None) -> Outcome:
+        try:
+            return handle(record, raw)
+        finally:
+            if isinstance(raw, MailBytes):
+                raw.close()
+    return handled
+
+
+@contextmanager
+def _closing_left(bodies: Fetched) -> Iterator[None]:
+    """Spooled mail a sweep leaves unhandled (it stopped or failed first) is closed."""
+    try:
+        yield
+    finally:
+        for raw in bodies.values():
+            if isinstance(raw, MailBytes):
+                raw.close()
 
 
 def _chunks(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:

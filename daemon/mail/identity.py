@@ -28,6 +28,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from daemon.mail.parsing import header_text, read_sender
+from daemon.mail.spool import MailBytes, as_mail
 
 HEADER_BLOCK_MAX_BYTES = 1024 * 1024  # header bytes read for the four identity headers
 _PIECE_BYTES = 64 * 1024
@@ -49,27 +50,30 @@ class Identity:
     message_id: str = ""  # as written in the header, "" when none
 
 
-def identify(raw: bytes) -> Identity:
+def identify(raw: bytes | MailBytes) -> Identity:
     """The content key, the sender and the Message-ID of `raw`."""
-    head_end, body_start = _header_block(raw)
-    headers = _header_fields(raw, head_end)
+    mail = as_mail(raw)
+    head_end, body_start = _header_block(mail)
+    headers = _header_fields(mail, head_end)
     material = _identity_headers(headers)  # the Message-ID, normalised, comes first ("" when none)
-    return Identity(_key(raw, body_start, material), _address(headers), material[0][:998])
+    return Identity(_key(mail, body_start, material), _address(headers), material[0][:998])
 
 
-def sender(raw: bytes) -> str:
+def sender(raw: bytes | MailBytes) -> str:
     """The address in the From header of `raw`, lower case ("" when none): who a mail is from,
     read from the header block only (the runner keeps two mails of one sender apart)."""
-    return _address(_header_fields(raw, _header_block(raw)[0]))
+    mail = as_mail(raw)
+    return _address(_header_fields(mail, _header_block(mail)[0]))
 
 
-def content_key(raw: bytes) -> str:
+def content_key(raw: bytes | MailBytes) -> str:
     """A hex SHA-256 that is equal for copies of one mail and different for different mails."""
-    head_end, body_start = _header_block(raw)
-    return _key(raw, body_start, _identity_headers(_header_fields(raw, head_end)))
+    mail = as_mail(raw)
+    head_end, body_start = _header_block(mail)
+    return _key(mail, body_start, _identity_headers(_header_fields(mail, head_end)))
 
 
-def _key(raw: bytes, body_start: int, material: list[str]) -> str:
+def _key(raw: MailBytes, body_start: int, material: list[str]) -> str:
     digest = hashlib.sha256("\n".join(material).encode("utf-8", "surrogateescape"))
     digest.update(b"\n\n")
     if not _hash_text(digest, raw, body_start) and not any(material):
@@ -77,17 +81,22 @@ def _key(raw: bytes, body_start: int, material: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _header_block(raw: bytes) -> tuple[int, int]:
-    """Where the header block ends and where the content starts (after the empty line)."""
-    split = _SEPARATOR.search(raw)
-    head_end, body_start = (split.start(), split.end()) if split else (len(raw), len(raw))
-    other = _NOT_A_HEADER_LINE.search(raw, 0, head_end)
-    if other is not None and other.start() < head_end:  # content from here on, as for the stdlib
-        return other.start(), other.start()
-    return head_end, body_start
+def _header_block(mail: MailBytes) -> tuple[int, int]:
+    """Where the header block ends and where the content starts (after the empty line): in the first
+    window that holds an empty line or a line that is no header line (windows never cut either)."""
+    for offset, raw in mail.windows():
+        split = _SEPARATOR.search(raw)
+        head_end, body_start = (split.start(), split.end()) if split else (len(raw), len(raw))
+        other = _NOT_A_HEADER_LINE.search(raw, 0 if offset == 0 else 1, head_end)
+        if other is not None and other.start() < head_end:  # content from here on, as for the stdlib
+            return offset + other.start(), offset + other.start()
+        if split is not None:
+            return offset + head_end, offset + body_start
+    return mail.size, mail.size
 
 
-def _header_fields(raw: bytes, head_end: int) -> Message:
+def _header_fields(mail: MailBytes, head_end: int) -> Message:
+    raw = mail.head(min(head_end, HEADER_BLOCK_MAX_BYTES))
     if head_end > HEADER_BLOCK_MAX_BYTES:  # whole lines only, within the bound
         head_end = raw.rfind(b"\n", 0, HEADER_BLOCK_MAX_BYTES) + 1 or HEADER_BLOCK_MAX_BYTES
     return BytesHeaderParser(policy=compat32).parsebytes(raw[:head_end] + b"\n\n")
@@ -105,24 +114,27 @@ def _identity_headers(headers: Message) -> list[str]:
     return material[:1] if material[0] else material
 
 
-def _hash_text(digest: hashlib._Hash, raw: bytes, start: int) -> bool:
-    """Feed `raw[start:]` to `digest` with line ends normalised and trailing newlines dropped.
+def _hash_text(digest: hashlib._Hash, mail: MailBytes, start: int) -> bool:
+    """Feed the mail's bytes from `start` on to `digest` with line ends normalised and trailing
+    newlines dropped.
 
-    Works piece by piece, each piece ending just after a newline: no line end (`[ \\t]*\\r?\\n`)
-    spans such a cut, so the pieces normalise exactly as the whole would. Returns whether
-    anything was fed.
+    Works piece by piece, each piece ending just after a newline (and so does each window of a
+    spooled mail): no line end (`[ \\t]*\\r?\\n`) spans such a cut, so the pieces normalise
+    exactly as the whole would. Returns whether anything was fed.
     """
     held, fed = 0, False  # newlines held back until more text follows them
-    while start < len(raw):
-        end = raw.find(b"\n", start + _PIECE_BYTES) + 1 or len(raw)
-        piece = _normalised(raw[start:end])
-        start = end
-        text = piece.rstrip(b"\n")
-        if text:
-            _feed_newlines(digest, held)
-            digest.update(text)
-            held, fed = 0, True
-        held += len(piece) - len(text)
+    for number, (offset, raw) in enumerate(mail.windows(start)):
+        at = start - offset if number == 0 else 1  # a later window starts with the last one's line feed
+        while at < len(raw):
+            end = raw.find(b"\n", at + _PIECE_BYTES) + 1 or len(raw)
+            piece = _normalised(raw[at:end])
+            at = end
+            text = piece.rstrip(b"\n")
+            if text:
+                _feed_newlines(digest, held)
+                digest.update(text)
+                held, fed = 0, True
+            held += len(piece) - len(text)
     return fed
 
 

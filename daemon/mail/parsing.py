@@ -11,6 +11,11 @@ Everything here reads attacker-controlled text, so the rules are:
   surrogate escapes, so attachment bytes come back exactly as sent through
   `get_payload(decode=True)`, whatever the transfer encoding. The header fields, the body
   and the attachments all come from that tree (`read_headers`): the parse reads the mail once.
+  The parser is not given large base64 leaf bodies line by line: the structure check's one scan
+  over the bytes also finds them, each is fed as one marker line, and its payload is decoded
+  from its span of the raw bytes (`_skeleton_tree`; the tree and every field are the same as
+  from the whole mail, and a mail whose markers do not land where the scan put them is parsed
+  whole instead).
   (mail-parser read the sender and subject once more until it was measured to add nothing:
   `benchmarks/parsing.py`, docs/development.md, "Parsing with the standard library".)
 - Header values are unfolded, RFC 2047 decoded, stripped of control characters; raw 8-bit
@@ -31,9 +36,14 @@ Everything here reads attacker-controlled text, so the rules are:
 
 from __future__ import annotations
 
+import binascii
+import io
+import itertools
 import logging
 import re
+import secrets
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +59,7 @@ from itertools import islice
 
 from daemon.errors import UnparseableMail
 from daemon.mail import Attachment, ParsedEmail
+from daemon.mail.spool import MailBytes, as_mail
 from daemon.mail.tnef import is_tnef
 from daemon.mail.tnef import unpack as unpack_tnef
 
@@ -76,6 +87,13 @@ _FEED_BYTES = 64 * 1024
 _STRUCTURE_EVENT = re.compile(rb"[\r\n](?:--([^\r\n]*)|content-type[ \t]*:\s*message/)", re.IGNORECASE)
 # A boundary parameter (group 1: RFC 2231 `*`; group 2: the value, quoted or not).
 _BOUNDARY_PARAM = re.compile(rb'boundary[ \t]*(\*?)[0-9*]*[ \t]*=\s*("[^"\r\n]*"?|[^;\r\n]*)', re.IGNORECASE)
+# A part's header block ends at an empty line (a lone CR is not looked for: such a part is parsed as it is).
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_BASE64_CTE = re.compile(rb"(?:^|[\r\n])content-transfer-encoding[ \t]*:[ \t]*base64", re.IGNORECASE)
+_CONTAINER_TYPE = re.compile(rb"(?:^|[\r\n])content-type[ \t]*:\s*(?:multipart|message)/", re.IGNORECASE)
+_OTHER_LINE_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")  # str.splitlines splits there too
+_SPAN_MIN_BYTES = 16 * 1024  # smaller bodies are parsed line by line as they are
+_PART_HEAD_MAX_BYTES = 64 * 1024  # a part whose header block is longer is parsed line by line
 _HTML_MAX_CHARS = 1_000_000  # HTML fed to the text stripper
 _MAX_EXTENSION_CHARS = 16
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, bidi, surrogates
@@ -117,20 +135,21 @@ class Headers:
     message_id: str
 
 
-def parse_email(raw: bytes, *, limits: StructureLimits | None = None) -> ParsedEmail:
+def parse_email(raw: bytes | MailBytes, *, limits: StructureLimits | None = None) -> ParsedEmail:
     """Parse one raw RFC 5322 message; raise `UnparseableMail` when it is not one.
 
     `check_structure` runs first, so that a mail beyond `limits` (default `STRUCTURE_LIMITS`)
     is refused before it is parsed. Headers, body and attachments come from the one tree built.
     """
-    if not raw or raw.isspace():
+    mail = as_mail(raw)
+    if all(window.isspace() for _offset, window in mail.windows()):  # nothing at all, or only blanks
         raise UnparseableMail("empty message")
-    check_structure(raw, STRUCTURE_LIMITS if limits is None else limits)
+    lines = check_structure(mail, STRUCTURE_LIMITS if limits is None else limits)
     try:
-        message = _message_tree(raw)
+        message, bodies = _skeleton_tree(mail, lines)
         if not message.keys():
             raise UnparseableMail("no mail headers found: not an RFC 5322 message")
-        parsed = _parsed(read_headers(message), message)
+        parsed = _email(read_headers(message), message, _Walk(bodies=bodies), depth=0)
     except UnparseableMail:
         raise
     except Exception as exc:  # hostile input: any library failure means "cannot parse"
@@ -142,16 +161,115 @@ def parse_email(raw: bytes, *, limits: StructureLimits | None = None) -> ParsedE
     return parsed
 
 
-def _message_tree(raw: bytes) -> Message:
+def _message_tree(raw: bytes | MailBytes) -> Message:
     """`email.message_from_bytes(raw, policy=compat32)`, fed in pieces.
 
     The stdlib's own call decodes the whole mail to one str and reads it through a StringIO
     (four bytes a character): five times the mail's size before the first part exists.
     """
+    mail = as_mail(raw)
     parser = BytesFeedParser(policy=compat32)
-    for start in range(0, len(raw), _FEED_BYTES):
-        parser.feed(raw[start : start + _FEED_BYTES])
+    _feed(parser, mail, 0, mail.size)
     return parser.close()
+
+
+def _feed(parser: BytesFeedParser, mail: MailBytes, start: int, end: int) -> None:
+    for piece in mail.pieces(start, end, _FEED_BYTES):
+        parser.feed(piece)
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """A large base64 leaf body, as found by the structure scan: `raw[start:end]`, ending in `line_end`."""
+
+    start: int
+    end: int
+    line_end: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """The transfer-encoded payload of a leaf the parser saw only as a marker: a span of the raw bytes,
+    less its last line end when the parser stripped it, and what the parser read after the marker."""
+
+    mail: MailBytes
+    start: int
+    end: int
+    tail: str
+
+    def encoded(self) -> bytes:
+        """Exactly the bytes of the payload string the parser would have built from the whole mail."""
+        return self.mail.read(self.start, self.end) + self.tail.encode("ascii", "surrogateescape")
+
+    def base64(self) -> bytes | None:
+        """The payload decoded piece by piece when it is plain base64 (its alphabet only, whole quanta,
+        padding at the very end: then the very bytes `_base64_bytes` gives); None when it is not."""
+        decoded, rest, padded = io.BytesIO(), b"", False
+        tail = self.tail.encode("ascii", "surrogateescape")
+        for piece in itertools.chain(self.mail.pieces(self.start, self.end), (tail,)):
+            data = rest + piece.translate(None, b"\r\n")
+            if padded and data:  # more after the padding
+                return None
+            whole = len(data) // 4 * 4
+            try:
+                decoded.write(binascii.a2b_base64(data[:whole], strict_mode=True))
+            except binascii.Error:
+                return None
+            padded, rest = b"=" in data[:whole], data[whole:]
+        return None if rest else decoded.getvalue()
+
+
+def _skeleton_tree(mail: MailBytes, lines: _Lines) -> tuple[Message, dict[int, _Body]]:
+    """The tree of the whole mail, built from a skeleton: each large base64 leaf body the structure
+    scan found is fed to the parser as one marker line instead of thousands of base64 lines.
+
+    The parser ends a leaf's body only at a line starting with `--`, and a span holds none (it ends
+    before the next one and holds no other character the parser splits lines at), so the skeleton's
+    tree is the whole mail's with each marker where its span was. Each marker must come back as the
+    start of a leaf's payload, that leaf a part of a multipart, without defects; else (a header the
+    scan reads otherwise than the parser) the whole mail is parsed as it is. Returns the tree and the
+    payload of each leaf given as a marker, by the id of its part.
+    """
+    spans = _leaf_spans(mail, lines)
+    if not spans:
+        return _message_tree(mail), {}
+    token = f"atsinboxspan{secrets.token_hex(8)}"
+    parser, at = BytesFeedParser(policy=compat32), 0
+    for number, span in enumerate(spans):
+        _feed(parser, mail, at, span.start)
+        parser.feed(f"{token}{number:07d}".encode() + span.line_end)
+        at = span.end
+    _feed(parser, mail, at, mail.size)
+    message = parser.close()
+    bodies = _marked_bodies(mail, message, token, spans)
+    return (message, bodies) if bodies is not None else (_message_tree(mail), {})
+
+
+def _marked_bodies(mail: MailBytes, message: Message, token: str, spans: list[_Span]) -> dict[int, _Body] | None:
+    """Each marker's leaf and its payload; None when a marker is not where the scan put it."""
+    bodies: dict[int, _Body] = {}
+    width = len(token) + 7
+    stack: list[tuple[Message, Message | None]] = [(message, None)]
+    while stack:
+        part, parent = stack.pop()
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend((child, part) for child in payload if isinstance(child, Message))
+            continue
+        if not isinstance(payload, str) or not payload.startswith(token):
+            continue
+        span = spans[int(payload[len(token) : width])]
+        marker = payload[:width] + span.line_end.decode("ascii")
+        if (parent is None or not parent.is_multipart() or parent.get_content_maintype() != "multipart"
+                or part.defects or part.get_content_maintype() in ("multipart", "message") or token in payload[width:]):
+            return None
+        if payload.startswith(marker):
+            bodies[id(part)] = _Body(mail, span.start, span.end, payload[len(marker) :])
+        elif len(payload) == width and span.line_end:  # the line end before a delimiter line is dropped
+            bodies[id(part)] = _Body(mail, span.start, span.end - len(span.line_end), "")
+        else:
+            return None
+    return bodies if len(bodies) == len(spans) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,42 +295,93 @@ class StructureLimits:
 STRUCTURE_LIMITS = StructureLimits()
 
 
-def check_structure(raw: bytes, limits: StructureLimits) -> None:
+def check_structure(raw: bytes | MailBytes, limits: StructureLimits) -> _Lines:
     """Refuse (`UnparseableMail`) a mail with too many parts, levels or lines; one pass, no tree.
 
     Delimiter lines count only for boundaries declared somewhere in the mail, so a text full
     of `-----` lines is not taken for parts; when a declaration is one this check cannot read
-    exactly (RFC 2231 `boundary*=`, escapes in quotes), every `--` line counts instead.
+    exactly (RFC 2231 `boundary*=`, escapes in quotes), every `--` line counts instead. Returns
+    what the scan saw of the lines (`_Lines`), from which the parse finds the large leaf bodies.
     """
-    _check_levels(raw, _declared_boundaries(raw, limits.max_parts), limits)
-    lines = raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
+    mail = as_mail(raw)
+    found = _check_levels(mail, _declared_boundaries(mail, limits.max_parts), limits)
+    lines = 0
+    for offset, window in mail.windows():
+        skip = 0 if offset == 0 else 1  # a later window's first byte is the line feed the last one ended in
+        lines += window.count(b"\n", skip) + window.count(b"\r", skip) - window.count(b"\r\n", skip)
     if lines > limits.max_lines:
         raise UnparseableMail(f"too many lines ({lines}, limit {limits.max_lines})")
+    return found
 
 
-def _check_levels(raw: bytes, boundaries: frozenset[bytes] | None, limits: StructureLimits) -> None:
+@dataclass(slots=True)
+class _Lines:
+    """What the structure scan saw on its way: where each line starting with `--` starts, and where
+    each delimiter line that opens a part ends (before its line end)."""
+
+    dashes: list[int] = field(default_factory=list)
+    openings: list[int] = field(default_factory=list)
+
+
+def _check_levels(mail: MailBytes, boundaries: frozenset[bytes] | None, limits: StructureLimits) -> _Lines:
     """Count parts and open levels along the delimiter lines and attached-message headers."""
     parts, depth = 0, 0
     open_levels: list[bytes | None] = []  # a boundary, or None for an attached message
-    for events, match in enumerate(_STRUCTURE_EVENT.finditer(raw), start=1):
+    found = _Lines()
+    matches = ((offset, match) for offset, window in mail.windows() for match in _STRUCTURE_EVENT.finditer(window))
+    for events, (offset, match) in enumerate(matches, start=1):
         if events > limits.max_lines:
-            return  # more lines than allowed: refused by the caller, without walking them all
+            return found  # more lines than allowed: refused by the caller, without walking them all
         token = match.group(1)
         if token is None:
             open_levels.append(None)
-        elif (delimiter := _delimiter(token, boundaries)) is not None:
-            parts += _shut(open_levels, *delimiter)
+        else:
+            found.dashes.append(offset + match.start() + 1)
+            if (delimiter := _delimiter(token, boundaries)) is not None and _shut(open_levels, *delimiter):
+                parts += 1
+                found.openings.append(offset + match.end())
         depth = max(depth, len(open_levels))
         if parts > limits.max_parts:
             raise UnparseableMail(f"too many MIME parts (more than {limits.max_parts}, the limit)")
         if depth > limits.max_depth:
             raise UnparseableMail(f"MIME parts nested too deep (more than {limits.max_depth} levels, the limit)")
+    return found
 
 
-def _declared_boundaries(raw: bytes, max_parts: int) -> frozenset[bytes] | None:
+def _leaf_spans(mail: MailBytes, lines: _Lines) -> list[_Span]:
+    """The bodies of parts that open with a delimiter line, declare base64 and no container type, and
+    hold at least `_SPAN_MIN_BYTES` up to the next `--` line (or the end), with no character other
+    than CR and LF that the parser ends lines at. Found from the scan's lines, reading only part headers."""
+    spans: list[_Span] = []
+    for opening in lines.openings:
+        after = bisect_right(lines.dashes, opening)
+        end = lines.dashes[after] if after < len(lines.dashes) else mail.size
+        region = mail.read(opening, min(end, opening + _PART_HEAD_MAX_BYTES))
+        head = _HEAD_END.search(region)
+        start = opening + head.end() if head is not None else end
+        if head is None or end - start < _SPAN_MIN_BYTES:
+            continue
+        headers = region[: head.start()]
+        if not _BASE64_CTE.search(headers) or _CONTAINER_TYPE.search(headers):
+            continue
+        if mail.find_any(_OTHER_LINE_BREAKS, start, end):
+            continue
+        spans.append(_Span(start, end, _line_end(mail.read(end - 2, end))))
+    return spans
+
+
+def _line_end(last: bytes) -> bytes:
+    """The line end the bytes `last` (a span's last two) end in ("" when none)."""
+    if last.endswith(b"\r\n"):
+        return b"\r\n"
+    return last[-1:] if last.endswith((b"\r", b"\n")) else b""
+
+
+def _declared_boundaries(mail: MailBytes, max_parts: int) -> frozenset[bytes] | None:
     """The multipart boundaries the mail declares; None when one is not plainly readable."""
     found: set[bytes] = set()
-    for count, match in enumerate(_BOUNDARY_PARAM.finditer(raw), start=1):
+    matches = (match for _offset, window in mail.windows() for match in _BOUNDARY_PARAM.finditer(window))
+    for count, match in enumerate(matches, start=1):
         if count > max_parts:  # each declaration is a multipart, itself a part
             raise UnparseableMail(f"too many MIME parts (more than {max_parts} multipart boundaries)")
         value = match.group(2).strip()
@@ -266,10 +435,6 @@ def _capped(name: str) -> str:
     return f"{stem[: MAX_FILENAME_CHARS - len(extension) - 1].rstrip(' .')}.{extension}"
 
 
-def _parsed(headers: Headers, message: Message) -> ParsedEmail:
-    return _email(headers, message, _Walk(), depth=0)
-
-
 def _email(headers: Headers, message: Message, walk: _Walk, depth: int) -> ParsedEmail:
     """One message level of the tree: its own body and files, and its attached messages."""
     level = _read_level(message, walk, depth)
@@ -280,7 +445,7 @@ def _email(headers: Headers, message: Message, walk: _Walk, depth: int) -> Parse
         subject=headers.subject,
         date=headers.date,
         message_id=headers.message_id,
-        body_text=_body_text(level.texts),
+        body_text=_body_text(level.texts, walk),
         attachments=tuple(level.files),
         headers=every,
         recipients=recipients(_raw_headers(message)),
@@ -441,6 +606,7 @@ class _Walk:
 
     parts: int = 0
     messages: int = 0
+    bodies: dict[int, _Body] = field(default_factory=dict)  # leaves parsed as a marker (`_skeleton_tree`)
 
 
 @dataclass(slots=True)
@@ -462,7 +628,7 @@ def _read_level(message: Message, walk: _Walk, depth: int) -> _Level:
         elif not _is_attachment(part):
             level.texts.append((part, nested))
         else:
-            for file in _files(part):
+            for file in _files(part, walk):
                 inner = _eml_message(file) if depth < MAX_ATTACHED_DEPTH else None
                 if inner is None:
                     level.files.append(file)
@@ -516,11 +682,11 @@ def _is_attachment(part: Message) -> bool:
     return part.get_content_maintype() not in ("multipart", "message")
 
 
-def _files(part: Message) -> list[Attachment]:
+def _files(part: Message, walk: _Walk) -> list[Attachment]:
     """The file of one attachment part; a TNEF `winmail.dat` gives the files inside it instead."""
     sent = _sent_filename(part)
     file = Attachment(
-        filename=safe_filename(sent), content_type=_content_type(part), data=_decoded_bytes(part),
+        filename=safe_filename(sent), content_type=_content_type(part), data=_decoded_bytes(part, walk),
         original_filename=sent,
     )
     if not is_tnef(file.filename, file.content_type, file.data):
@@ -568,47 +734,55 @@ def _content_type(part: Message) -> str:
     return match.group(0) if match else "application/octet-stream"
 
 
-def _decoded_bytes(part: Message) -> bytes:
-    """The part's bytes with its transfer encoding undone (tolerating `base64;` and the like)."""
+def _decoded_bytes(part: Message, walk: _Walk) -> bytes:
+    """The part's bytes with its transfer encoding undone (tolerating `base64;` and the like); a leaf
+    the parser saw as a marker is decoded from its span of the raw bytes."""
     declared = header_text(part, "content-transfer-encoding")
     token = _CTE_TOKEN.match(declared.strip().lower())
     if token and declared and token.group(0) != declared:
         part.replace_header("content-transfer-encoding", token.group(0))
+    body = walk.bodies.get(id(part))
+    base64 = str(part.get("content-transfer-encoding", "")).lower() == "base64"
+    if body is not None and base64 and (decoded := body.base64()) is not None:
+        return decoded
+    if body is not None and base64 and (encoded := body.encoded()).isascii():
+        return _base64_bytes(encoded)
+    if body is not None:  # not base64 as the parser reads the headers: the payload as it would have been
+        part.set_payload(walk.bodies.pop(id(part)).encoded().decode("ascii", "surrogateescape"))
     payload = part.get_payload()
-    if isinstance(payload, str) and str(part.get("content-transfer-encoding", "")).lower() == "base64":
-        return _base64_bytes(payload)
+    if isinstance(payload, str) and base64:
+        return _base64_bytes(payload.encode("ascii", "surrogateescape"))
     data = part.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
 
 
-def _base64_bytes(payload: str) -> bytes:
+def _base64_bytes(encoded: bytes) -> bytes:
     """`get_payload(decode=True)` of a base64 part, without its list of one object per line.
 
     Same steps as compat32's (bytes as parsed, line breaks dropped, `decode_b`'s lenience for
     bad padding and stray characters); `translate` drops exactly what `splitlines` splits on.
     """
-    encoded = payload.encode("ascii", "surrogateescape").translate(None, b"\r\n")
-    return decode_b(encoded)[0]
+    return decode_b(encoded.translate(None, b"\r\n"))[0]
 
 
 # -- body --------------------------------------------------------------------------------
 
 
-def _body_text(leaves: list[tuple[Message, bool]]) -> str:
+def _body_text(leaves: list[tuple[Message, bool]], walk: _Walk) -> str:
     """The plain-text parts of the mail itself; else its HTML parts as text; bounded."""
     texts = [part for part, nested in leaves if not nested]
-    plain = [_part_text(p) for p in texts if p.get_content_type() == "text/plain"]
+    plain = [_part_text(p, walk) for p in texts if p.get_content_type() == "text/plain"]
     if not any(t.strip() for t in plain):
         html = [
-            _part_text(p)[:_HTML_MAX_CHARS] for p in texts if p.get_content_type() == "text/html"
+            _part_text(p, walk)[:_HTML_MAX_CHARS] for p in texts if p.get_content_type() == "text/html"
         ]
         plain = [_html_to_text(h) for h in html]
     return _clean_body("\n\n".join(t for t in plain if t.strip()))[:BODY_MAX_CHARS]
 
 
-def _part_text(part: Message) -> str:
+def _part_text(part: Message, walk: _Walk) -> str:
     return _text(
-        _decoded_bytes(part)[: BODY_MAX_CHARS * 4 + _HTML_MAX_CHARS], part.get_content_charset()
+        _decoded_bytes(part, walk)[: BODY_MAX_CHARS * 4 + _HTML_MAX_CHARS], part.get_content_charset()
     )
 
 

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Protocol
 
 from daemon.domain import Placement
+from daemon.mail.spool import MailBytes
 
 DONE_KEYWORD = "$AtsInboxDone"  # set with \Seen on mail that is done: never submit it again
 REVIEW_KEYWORD = "$AtsInboxReview"  # set with \Flagged on mail set aside for a person
@@ -27,13 +28,14 @@ class MessageFacts:
     keywords: frozenset[str] = frozenset()  # DONE_KEYWORD / REVIEW_KEYWORD when set
 
 
-class Fetched(dict[int, bytes]):
-    """The raw bytes of each message a FETCH brought, by UID; `undelivered` holds, with the
+class Fetched(dict[int, bytes | MailBytes]):
+    """The raw bytes of each message a FETCH brought, by UID (a large one spooled to a file: MailBytes,
+    closed by whoever handles it); `undelivered` holds, with the
     server's words, each message the server would not send although it is still in the folder
     (refused with NO, or left out of an OK answer while a fresh UID SEARCH still finds it).
     A UID asked for that is in neither is gone from the folder."""
 
-    def __init__(self, bodies: dict[int, bytes] | None = None, undelivered: dict[int, str] | None = None):
+    def __init__(self, bodies: dict[int, bytes | MailBytes] | None = None, undelivered: dict[int, str] | None = None):
         super().__init__(bodies or {})
         self.undelivered: dict[int, str] = dict(undelivered or {})
 

@@ -60,6 +60,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, IMAPCli
 from daemon.config import ImapSettings
 from daemon.domain import Placement
 from daemon.errors import ConfigError, MailboxActionRefused, MailboxUnavailable
+from daemon.mail.spool import SPOOL_OVER_BYTES, Spooler
 from daemon.mailbox import oauth2
 from daemon.mailbox.base import DONE_KEYWORD, REVIEW_KEYWORD, Fetched, FolderInfo, MessageFacts
 from daemon.mailbox.deadline import Watchdog
@@ -74,6 +75,7 @@ FETCH_BYTES = 8 * 1024 * 1024  # bodies fetched per FETCH while comparing hashes
 BYTES_PER_SECOND = 64 * 1024  # a body FETCH's deadline grows a second per this many bytes asked for
 ACTION_EXCHANGES = 3  # a mailbox action's deadline, in `timeout_seconds` (flags, the copy check, the move)
 LEFT_OUT = "the IMAP server left it out of its answer to FETCH"
+PARTIAL_BYTES = 1024 * 1024  # a spooled mail is fetched this much at a time (BODY.PEEK[]<offset.length>)
 _COPYUID = re.compile(rb"\[COPYUID \d+ [\d:,]+ ([\d:,]+)\]", re.IGNORECASE)
 _BAD = re.compile(r"command error: BAD \[b?(['\"])(.*)\1\]$", re.DOTALL)
 
@@ -367,12 +369,14 @@ class ImapMailbox:
 
     def __init__(self, settings: ImapSettings, client_factory: Callable[[], IMAPClient] | None = None, *,
                  read_only: bool = False, tokens: oauth2.AccessTokens | None = None,
-                 should_stop: Callable[[], bool] = lambda: False):
+                 should_stop: Callable[[], bool] = lambda: False, spool_over: int = SPOOL_OVER_BYTES):
         """`read_only`: look, never change (a dry run): the folder is EXAMINEd, missing target
         folders are not created, and the actions refuse. `tokens`: the OAuth2 access tokens
         (default: the process's own for this account, when `auth = "oauth2"`). `should_stop`:
-        once true, an operation still waiting for the server is cut off within seconds."""
+        once true, an operation still waiting for the server is cut off within seconds. `spool_over`:
+        a mail whose RFC822.SIZE is larger is fetched in parts into a spool file (daemon.mail.spool)."""
         self.settings = settings
+        self.spool_over = spool_over
         self._watchdog = Watchdog(should_stop)
         self._sizes: dict[int, int] = {}  # RFC822.SIZE read by facts(): a body FETCH's deadline grows with it
         self._tokens = tokens or access_tokens(settings)
@@ -542,9 +546,18 @@ class ImapMailbox:
 
     def fetch(self, uids: Sequence[int]) -> Fetched:
         """The bodies; a NO to the batch is narrowed down one UID at a time, and a UID missing from
-        an OK answer is looked for with a fresh UID SEARCH: still there, it is undelivered, else gone."""
+        an OK answer is looked for with a fresh UID SEARCH: still there, it is undelivered, else gone.
+        A mail larger than `spool_over` (by the RFC822.SIZE `facts` read) is spooled (`_spooled`)."""
         if not uids:
             return Fetched()
+        large = [uid for uid in uids if self._sizes.get(uid, 0) > self.spool_over]
+        if large:
+            fetched = self.fetch([uid for uid in uids if uid not in large])
+            for uid in large:
+                one = self._spooled(uid)
+                fetched.update(one)
+                fetched.undelivered.update(one.undelivered)
+            return fetched
         bodies, refused = self._bodies(uids)
         if refused and len(uids) > 1:
             log.warning("imap.fetch_refused", extra={"messages": len(uids), "then": "one message at a time"})
@@ -574,6 +587,28 @@ class ImapMailbox:
                 self.client._imap.untagged_responses.pop("FETCH", None)  # what came before the NO: asked again
                 return {}, server_words(exc)
         return {uid: item[b"BODY[]"] for uid, item in data.items() if b"BODY[]" in item}, ""
+
+    def _spooled(self, uid: int) -> Fetched:
+        """One large mail fetched PARTIAL_BYTES at a time into a spool file, hashed as it is written: the
+        whole mail is never one bytes object. The file is closed on any error (and so gone)."""
+        seconds = self.settings.timeout_seconds + self._sizes.get(uid, 0) / BYTES_PER_SECOND
+        with self._deadline("fetching mail", seconds), reading("fetching mail"), Spooler() as spooler:
+            while True:
+                try:
+                    data = self.client.fetch([uid], [f"BODY.PEEK[]<{spooler.size}.{PARTIAL_BYTES}>"])
+                except IMAPClientAbortError:
+                    raise
+                except IMAPClientError as exc:  # NO or BAD: about this message, not the connection
+                    self.client._imap.untagged_responses.pop("FETCH", None)
+                    spooler.discard()
+                    return Fetched(undelivered={uid: f"the IMAP server refused to send it: {server_words(exc)}"})
+                piece = next((value for key, value in data.get(uid, {}).items() if key.startswith(b"BODY[]")), None)
+                if piece is None and not spooler.size:
+                    spooler.discard()
+                    return Fetched(undelivered=dict.fromkeys(self._still_there([uid]), LEFT_OUT))
+                spooler.write(piece or b"")
+                if not piece or len(piece) < PARTIAL_BYTES:
+                    return Fetched({uid: spooler.finish()})
 
     def _still_there(self, uids: Sequence[int]) -> list[int]:
         """Of `uids`, those a fresh UID SEARCH still finds in the folder."""
