@@ -29,6 +29,7 @@ import httpx
 
 from benchmarks.common import Target
 from benchmarks.generate import mail
+from tests import rusage
 from tests.e2e import wait_healthy
 from tests.imapserver import Dovecot, running
 
@@ -226,18 +227,18 @@ class Sandbox:
 
 
 def measured(argv: list[str], stem: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run `argv`; its wall time, CPU time and peak RSS (wait4: this child's own rusage)."""
+    """Run `argv`; its wall time, CPU time and peak RSS (its own rusage, taken by tests/rusage.py: waited for from
+    this process, a child's ru_maxrss would start at this process's own peak)."""
     out, err = stem.with_suffix(".out"), stem.with_suffix(".err")
     with out.open("w") as stdout, err.open("w") as stderr:
         started = time.monotonic()
-        process = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(process.pid, 0)
+        used = rusage.run(argv, stem.with_suffix(".usage.json"), stdout=stdout, stderr=stderr,
+                          env={**os.environ, **(env or {})})
         seconds = time.monotonic() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}: {err.read_text()[-3000:]}")
-    return {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": out.read_text()}
+    if used.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {used.returncode}: {err.read_text()[-3000:]}")
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(used.cpu_seconds, 2),
+            "peak_rss_mb": round(used.peak_rss_mb, 1), "stdout": out.read_text()}
 
 
 def _creates(calls: dict[str, int]) -> int:

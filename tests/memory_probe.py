@@ -2,7 +2,7 @@
 
     python -m tests.memory_probe MAIL_FILE
 
-Meant for a fresh interpreter (see `tests/test_memory.py`), so that ru_maxrss is this
+Meant for a fresh interpreter (see `tests/test_memory.py`), so that its peak RSS (VmHWM) is this
 mail's peak and nothing else's. The baseline is taken after the imports and before the
 mail is read. Output: {"baseline_kib", "peak_kib", "size", "outcome", "seconds"}.
 `write_mail` writes the test mails piece by piece, so the writer never holds one whole.
@@ -14,7 +14,6 @@ import base64
 import hashlib
 import json
 import os
-import resource
 import sys
 import time
 from collections.abc import Iterator
@@ -64,7 +63,10 @@ def write_mail(kind: str, path: Path) -> int:
 
 
 def _peak_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    """This process's own peak RSS (VmHWM, KiB). Not ru_maxrss: a child's starts at its parent's peak (see
+    tests/rusage.py), which would hide the mail's cost under the test process's size."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
 def main(path: str) -> None:

@@ -1,7 +1,7 @@
 """Peak memory of one hostile or large mail through hashing, the content key and parsing.
 
 Each mail runs in a fresh interpreter (`tests/memory_probe.py`), which reports its own
-ru_maxrss before reading the mail and after the work. The unit runs under `MemoryMax=1G`:
+peak RSS (VmHWM) before reading the mail and after the work. The unit runs under `MemoryMax=1G`:
 a mail that needs more kills the daemon on every pass, before it is even recorded.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from tests.memory_probe import write_mail
 
 ROOT = Path(__file__).parent.parent
-SIZE_MULTIPLE = 6  # peak memory above the interpreter's baseline, in mail sizes
+SIZE_MULTIPLE = 3  # peak memory above the interpreter's baseline, in mail sizes (1.0 to 1.9 measured)
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ SIZE_MULTIPLE = 6  # peak memory above the interpreter's baseline, in mail sizes
     ],
 )
 def test_peak_memory_is_a_small_multiple_of_the_mail(tmp_path: Path, kind: str, outcome: str) -> None:
-    """Bombs are refused and a large CV parses, each within baseline + 6 x the mail's size."""
+    """Bombs are refused and a large CV parses, each within baseline + 3 x the mail's size."""
     mail = tmp_path / f"{kind}.eml"
     size = write_mail(kind, mail)
     probe = subprocess.run(
