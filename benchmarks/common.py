@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Iterator
+import statistics
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from imapclient import IMAPClient
 
@@ -60,3 +65,70 @@ def batches(uids: list[int], sizes: dict[int, int], limit: int = FETCH_BYTES) ->
         total += sizes[uid]
     if chunk:
         yield chunk
+
+
+# -- a running daemon's database, read by the benchmarks that start `ats-inbox run` (mailboxes, arrival) ----------
+
+
+def rows(database: str, sql: str) -> list[Any]:
+    """The rows of one query on the daemon's database (SQLite or PostgreSQL URL)."""
+    # imported here: floor.py imports this module, and its measured CPU must not include SQLAlchemy's import
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(sql)))
+    finally:
+        engine.dispose()
+
+
+def scalar(database: str, sql: str) -> int:
+    """One number from the daemon's database; 0 while it is not there or not migrated yet."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return rows(database, sql)[0][0]
+    except SQLAlchemyError:
+        return 0
+
+
+def epoch(stamp: str | datetime) -> float:
+    """A stored UTC datetime (SQLite's text, PostgreSQL's datetime) as seconds since the epoch."""
+    moment = stamp if isinstance(stamp, datetime) else datetime.fromisoformat(stamp)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def alive(daemons: Sequence[subprocess.Popen], work: Path) -> None:
+    assert all(d.poll() is None for d in daemons), f"a daemon exited: see {work}/run-*.err"
+
+
+def wait_settled(database: str, expected: int, daemons: Sequence[subprocess.Popen], work: Path,
+                 limit: float = 900) -> float:
+    """When `expected` mails are settled (the time), polling the daemons' database; fails after `limit` seconds."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        alive(daemons, work)
+        if scalar(database, "SELECT count(*) FROM messages WHERE status != 'pending'") >= expected:
+            return time.time()
+        time.sleep(0.2)
+    raise RuntimeError(f"not every mail was settled within {limit} s: see {work}/run-*.err")
+
+
+def wait_passes(database: str, mailboxes: int, daemons: Sequence[subprocess.Popen], work: Path,
+                limit: float = 120) -> float:
+    """When `mailboxes` mailboxes have each finished a pass (the time): the daemons are up and listening."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        alive(daemons, work)
+        if scalar(database, "SELECT count(DISTINCT mailbox) FROM passes WHERE finished_at IS NOT NULL") >= mailboxes:
+            return time.time()
+        time.sleep(0.1)
+    raise RuntimeError(f"the mailboxes did not all pass within {limit} s: see {work}/run-*.err")
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, 95th percentile (nearest rank below) and maximum, in the values' unit, to two decimals."""
+    ordered = sorted(values)
+    return {"median": round(statistics.median(ordered), 2), "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+            "max": round(ordered[-1], 2)}

@@ -29,13 +29,10 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack, nullcontext
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
-
+from benchmarks.common import epoch, rows, spread, wait_passes, wait_settled
 from benchmarks.run import TOKEN, Sandbox
 from tests.e2e import cli
 from tests.imapserver import Dovecot, running
@@ -87,14 +84,14 @@ def measure(work: Path, dovecot: Dovecot, database: str, args: argparse.Namespac
         daemons = [subprocess.Popen([*cli(), "run", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=log)
                    for log in logs]
         try:
-            ready = _wait_passes(database, len(boxes) - 1, daemons, work)  # each mailbox but huge passed once
+            ready = wait_passes(database, len(boxes) - 1, daemons, work)  # each mailbox but huge passed once
             for k in range(args.mails):
                 for index, name in enumerate(boxes):
                     sender = f"{name}-{k}@example.org"
                     arrived[sender] = (name, time.time())
                     imap.append(name, application(1000 + k * len(boxes) + index, email=sender))
                     time.sleep(args.every_ms / 1000)
-            done = _wait_all(database, args.backlog + len(arrived), daemons, work)
+            done = wait_settled(database, args.backlog + len(arrived), daemons, work)
         finally:
             for daemon in daemons:
                 daemon.terminate()
@@ -112,94 +109,45 @@ def _served(log: Path) -> set[str]:
     return {json.loads(line).get("mailbox", "") for line in log.read_text().splitlines() if '"poll.started"' in line}
 
 
-def write_config(work: Path, dovecot: Dovecot, ats_url: str, database: str, boxes: list[str]) -> Path:
+def write_config(work: Path, dovecot: Dovecot, ats_url: str, database: str, boxes: list[str],
+                 interval_seconds: int = 60) -> Path:
     (work / "imap-password").write_text(dovecot.password + "\n")
     (work / "ats-token").write_text(TOKEN + "\n")
     lines = ["[imap]", 'host = "127.0.0.1"', f"port = {dovecot.imaps_port}", f'username = "{dovecot.user}"',
              f'password_file = "{work / "imap-password"}"', f'ca_file = "{dovecot.cert_path}"', 'since = "all"',
              "[ats]", f'base_url = "{ats_url}"', f'token_file = "{work / "ats-token"}"',
-             "[database]", f'url = "{database}"', "[schedule]", "interval_seconds = 60"]
+             "[database]", f'url = "{database}"', "[schedule]", f"interval_seconds = {interval_seconds}"]
     lines += [f'[[mailbox]]\nname = "{name}"\nfolder = "{name}"' for name in boxes]
     path = work / "config.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def _wait_all(database: str, expected: int, daemons: list[subprocess.Popen], work: Path, limit: float = 900) -> float:
-    """When every mail is settled (the time), polling the daemons' database; fails after `limit` seconds."""
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        _alive(daemons, work)
-        if _scalar(database, "SELECT count(*) FROM messages WHERE status != 'pending'") >= expected:
-            return time.time()
-        time.sleep(0.2)
-    raise RuntimeError(f"not every mail was settled within {limit} s: see {work}/run-*.err")
-
-
-def _wait_passes(database: str, mailboxes: int, daemons: list[subprocess.Popen], work: Path,
-                 limit: float = 120) -> float:
-    """When `mailboxes` mailboxes have each finished a pass (the time): the daemons are up and listening."""
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        _alive(daemons, work)
-        if _scalar(database, "SELECT count(DISTINCT mailbox) FROM passes WHERE finished_at IS NOT NULL") >= mailboxes:
-            return time.time()
-        time.sleep(0.1)
-    raise RuntimeError(f"the mailboxes did not all pass within {limit} s: see {work}/run-*.err")
-
-
-def _alive(daemons: list[subprocess.Popen], work: Path) -> None:
-    assert all(d.poll() is None for d in daemons), f"a daemon exited: see {work}/run-*.err"
-
-
-def _rows(database: str, sql: str) -> list[Any]:
-    engine = create_engine(database)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(sql)))
-    finally:
-        engine.dispose()
-
-
-def _scalar(database: str, sql: str) -> int:
-    try:
-        return _rows(database, sql)[0][0]
-    except SQLAlchemyError:  # not there or not migrated yet
-        return 0
-
-
 def figures(args: argparse.Namespace, boxes: list[str], arrived: dict[str, tuple[str, float]], database: str,
             started: float, done: float) -> dict[str, Any]:
-    rows = _rows(database, "SELECT sender_email, status, updated_at FROM messages")
+    found = rows(database, "SELECT sender_email, status, updated_at FROM messages")
     statuses: dict[str, int] = {}
     delays: dict[str, list[float]] = {name: [] for name in boxes}
-    for sender, status, updated in rows:
+    for sender, status, updated in found:
         statuses[status] = statuses.get(status, 0) + 1
         if sender in arrived:
             name, when = arrived[sender]
-            delays[name].append(_epoch(updated) - when)
+            delays[name].append(epoch(updated) - when)
     every = sorted(d for values in delays.values() for d in values)
     per_mailbox = {name: {"mails": len(values), "median_s": round(statistics.median(values), 2),
                           "max_s": round(max(values), 2)} for name, values in delays.items() if values}
     medians = [figure["median_s"] for figure in per_mailbox.values()]
-    total = len(rows)
+    total = len(found)
     return {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
         "mailboxes": len(boxes), "mails_per_mailbox": args.mails, "backlog_in_huge": args.backlog,
         "every_ms": args.every_ms, "ats_latency_ms": args.ats_latency_ms, "statuses": statuses,
         "seconds": round(done - started, 1), "mails": total, "mails_per_second": round(total / (done - started), 2),
-        "delay_s": {"median": round(statistics.median(every), 2), "p95": round(every[int(0.95 * (len(every) - 1))], 2),
-                    "max": round(every[-1], 2)},
+        "delay_s": spread(every),
         "median_delay_spread_s": {"lowest": min(medians), "highest": max(medians)},
         "huge_mailbox_delay_s": per_mailbox.get("huge"), "per_mailbox": per_mailbox,
     }
-
-
-def _epoch(stamp: str | datetime) -> float:
-    """A stored UTC datetime (SQLite's text, PostgreSQL's datetime) as seconds since the epoch."""
-    moment = stamp if isinstance(stamp, datetime) else datetime.fromisoformat(stamp)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def report(results: dict[str, Any]) -> None:

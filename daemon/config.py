@@ -35,6 +35,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from daemon.errors import ConfigError
 from daemon.mail.resumes import ResumeLimits
 from daemon.settings.keys import ATS_TOKEN_ENV as ATS_TOKEN_ENV  # imported from here by other modules
+from daemon.settings.keys import CONFIG_ENV as CONFIG_ENV
 from daemon.settings.keys import (
     DECLARED,
     IMAP_PORT,
@@ -52,7 +53,6 @@ from daemon.settings.keys import (
 from daemon.settings.keys import IMAP_PASSWORD_ENV as IMAP_PASSWORD_ENV
 from daemon.settings.keys import MAX_IDLE_SECONDS as MAX_IDLE_SECONDS
 
-CONFIG_ENV = "ATS_INBOX_CONFIG"
 SECURITY_MODES = DECLARED["imap.security"].choices
 AUTH_MODES = DECLARED["imap.auth"].choices
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")

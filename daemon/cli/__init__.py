@@ -9,12 +9,19 @@ import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from daemon import __version__
-from daemon.config import ATS_TOKEN_ENV, CONFIG_ENV, Settings, config_path, load_settings
 from daemon.domain import Role, Status
 from daemon.errors import AtsInboxError, ConfigError, DatabaseReplaced
 from daemon.ops import logs
+from daemon.settings.keys import ATS_TOKEN_ENV, CONFIG_ENV
+
+if TYPE_CHECKING:
+    from daemon.config import Settings
+
+# The parser imports nothing heavy: each command imports what it uses when it runs (`--help`, a usage error and
+# the database commands never load the web stack, the scheduler, Prometheus or, with a schema at head, Alembic).
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -331,6 +338,8 @@ def _rules(commands, settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from daemon.config import config_path, load_settings
+
     action = (getattr(args, "messages_command", None) or getattr(args, "db_command", None)
               or getattr(args, "users_command", None))
     words = (args.command, action) if action else (args.command,)

@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from daemon.ats.directory import AtsDirectory
-from daemon.cli import messages, web
+from daemon.cli import messages
 from daemon.cli import rules_report as report
 from daemon.cli import rules_tryout as tryout
-from daemon.cli.check import run_checks
-from daemon.cli.demo import run_demo
 from daemon.config import ImapSettings, Settings, load_settings
 from daemon.domain import Placement
 from daemon.errors import AtsInboxError, ConfigError
@@ -30,19 +29,21 @@ from daemon.mailbox.recorded import MailDesk
 from daemon.ops import assembly, idle, notify
 from daemon.ops.crash import armed
 from daemon.ops.health import Watch, no_success_window
-from daemon.ops.metrics import Listener, Metrics
-from daemon.ops.scheduler import Lane, run_lanes
 from daemon.ops.service import Service, ats_client
 from daemon.ops.stopping import StopSignal
 from daemon.routing import RulesInvalid, check_against, load_rules
 from daemon.routing.live import RulesState, on_disk
-from daemon.sandbox import SandboxATS
-from daemon.sandbox.secret import sandbox_token
 from daemon.store import Store, open_store
-from daemon.store.copy import copy_store
 from daemon.store.database import without_password
 from daemon.store.models import FolderState, MessageRecord, PassRecord, utcnow
 from daemon.store.outbox import Outbox
+
+if TYPE_CHECKING:
+    from daemon.ops.metrics import Metrics
+
+# The web stack (starlette, jinja2, uvicorn, nh3), Prometheus' client, APScheduler, the sandbox, the demo, `check`
+# and `db copy` are imported by the commands that use them, when they run: `poll` never loads them
+# (tests/test_lazy_imports.py).
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -105,6 +106,8 @@ def run(settings: Settings) -> int:
     Under systemd (Type=notify) it says READY=1 once the mailbox opened, STATUS= lines, and
     WATCHDOG=1 after real progress; `[metrics] listen` serves /metrics and /healthz; `[alerts]`
     are checked from the main loop."""
+    from daemon.ops.scheduler import Lane, run_lanes
+
     notifier = notify.Notifier.from_environ()
     _check_watchdog(settings, notifier)
     notify.install(notifier)
@@ -120,7 +123,7 @@ def run(settings: Settings) -> int:
     wakes = {m.name: threading.Event() for m in settings.all_mailboxes()}
     lanes = [Lane(service.mailbox, service.run_pass, wakes[service.mailbox]) for service in built.services]
     with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch), \
-            web.listening(settings, built.services[0].store):
+            _reviewing(settings, built.services[0].store):
         imap = {m.name: m.imap for m in settings.all_mailboxes()}
         watchers = [idle.start(imap[service.mailbox], wakes[service.mailbox], stop, progress=notify.progress,
                                name=service.mailbox, wanted=service.holds) for service in built.services]
@@ -152,11 +155,22 @@ def _listening(settings: Settings, metrics: Metrics | None, watch: Watch) -> Abs
 
     if metrics is None:
         return nullcontext()
+    from daemon.ops.metrics import Listener
+
     try:
         return Listener(settings.metrics.host, settings.metrics.port, metrics, watch.judge)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {settings.metrics.host}:{settings.metrics.port}: {exc.strerror}",
                           key="metrics.listen", path=str(settings.path)) from exc
+
+
+def _reviewing(settings: Settings, store: Store) -> AbstractContextManager[object]:
+    """The review page inside `run` when [web] listen is set; the web stack is imported only then."""
+    if not settings.web.host:
+        return nullcontext()
+    from daemon.cli import web
+
+    return web.listening(settings, store)
 
 
 def _reload_check(settings: Settings) -> Callable[[], str]:
@@ -448,6 +462,7 @@ def messages_purge(settings: Settings, email: str) -> int:
 
 def check(settings: Settings) -> int:
     """Whether everything is ready to go live: IMAP and its folders, the ATS, the source, the rules."""
+    from daemon.cli.check import run_checks
 
     report = run_checks(settings)
     print(report.text())
@@ -479,6 +494,8 @@ def db_copy(settings: Settings, to: str, replace: bool) -> int:
     """The state copied into the database at `to`, counted table by table."""
     if to == settings.database_url:
         raise ConfigError("--to names the database this configuration already uses", key="database.url")
+    from daemon.store.copy import copy_store
+
     source, target = open_store(settings.database_url), open_store(to)
     try:
         copied = copy_store(source, target, replace=replace)
@@ -493,6 +510,8 @@ def db_copy(settings: Settings, to: str, replace: bool) -> int:
 
 def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None,
             token_file: Path | None = None) -> int:
+    from daemon.sandbox import SandboxATS
+    from daemon.sandbox.secret import sandbox_token
 
     server = SandboxATS(db, seed_path=seed, token=sandbox_token(token, token_file))
     locked = " (token required)" if server.token is not None else ""
@@ -502,6 +521,7 @@ def sandbox(host: str, port: int, db: Path, seed: Path | None, token: str | None
 
 
 def demo(workdir: Path, mail: Path | None) -> int:
+    from daemon.cli.demo import run_demo
 
     print(run_demo(workdir, mail))
     return EXIT_OK

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 from daemon.ats.directory import AtsDirectory
 from daemon.config import Settings
@@ -20,10 +21,12 @@ from daemon.ops.health import Watch, no_success_window
 from daemon.ops.service import ats_client
 from daemon.routing.live import on_disk
 from daemon.store import Store, open_store, people
-from daemon.web import app, passwords
+from daemon.web import passwords
 from daemon.web.access import Access
 from daemon.web.desk import Desk, StatusReport
-from daemon.web.serve import Listener
+
+if TYPE_CHECKING:
+    from daemon.web.serve import Listener
 
 EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
@@ -70,6 +73,9 @@ def listening(settings: Settings, store: Store) -> AbstractContextManager[object
 
 
 def _listener(settings: Settings, store: Store, host: str, port: int) -> Listener:
+    from daemon.web import app  # the web stack (starlette, jinja2, nh3, uvicorn): only for a page served
+    from daemon.web.serve import Listener
+
     try:
         return Listener(host, port, app.build(desk(settings, store), access(settings)))
     except OSError as exc:

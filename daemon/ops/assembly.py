@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
@@ -29,7 +30,6 @@ from daemon.ops import alerts, notify
 from daemon.ops.crash import armed
 from daemon.ops.health import Watch, no_success_window
 from daemon.ops.mailboxes import MailboxFailures
-from daemon.ops.metrics import Metrics
 from daemon.ops.service import PassObserver, PassObservers, Service, Stopping, ats_client, runner_options
 from daemon.replies import templates
 from daemon.replies.relay import Relay, SmtpRelay
@@ -39,6 +39,9 @@ from daemon.store import Store, open_store
 from daemon.store.instances import InstanceHeartbeat
 from daemon.store.kept_rules import RulesKeeper
 from daemon.store.watch import DatabaseWatch
+
+if TYPE_CHECKING:
+    from daemon.ops.metrics import Metrics  # prometheus_client: imported only with [metrics] listen
 
 KEY_FILE = "replies.key"  # the receipt key generated beside an SQLite database
 
@@ -172,7 +175,7 @@ def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
                                alerts.Thresholds(a.review_queue_above, a.login_failures,
                                                                  a.oldest_waiting_hours))
     failures = MailboxFailures(alerting) if len(names) > 1 else None
-    metrics = Metrics(health, lambda: client.breaker.is_open) if settings.metrics.host else None
+    metrics = _metrics(settings, health, lambda: client.breaker.is_open)
     client = ats_client(settings.ats, stop, observe=metrics.ats_exchange if metrics is not None else None)
     report = notify.PassReport(notifier, settings.interval_seconds)
 
@@ -184,6 +187,15 @@ def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
                    health, alerting, metrics, instance)
     held.extend(built.rules())
     return built
+
+
+def _metrics(settings: Settings, health: Watch, circuit_open: Callable[[], bool]) -> Metrics | None:
+    """The metrics with [metrics] listen, else none (and prometheus_client is not imported)."""
+    if not settings.metrics.host:
+        return None
+    from daemon.ops.metrics import Metrics
+
+    return Metrics(health, circuit_open)
 
 
 def _worst(rules: list[LiveRules]) -> RulesState | None:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
+CONFIG_ENV = "ATS_INBOX_CONFIG"  # the configuration file, when --config is not given
 IMAP_PASSWORD_ENV = "ATS_INBOX_IMAP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
 ATS_TOKEN_ENV = "ATS_INBOX_ATS_TOKEN"  # noqa: S105 (a variable name, not a secret)
 OAUTH2_CLIENT_SECRET_ENV = "ATS_INBOX_IMAP_OAUTH2_CLIENT_SECRET"  # noqa: S105 (a variable name, not a secret)

@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -26,6 +24,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 import daemon
 from daemon.errors import ConfigError, StoreBusy
 from daemon.files import private_file
+from daemon.store.migrate import at_head
 from daemon.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -103,7 +102,10 @@ def checkpoint(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` with Alembic."""
+    """Bring the schema to `revision` with Alembic (imported here: a database at head never needs it)."""
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     with engine.connect() as connection:
@@ -121,7 +123,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     engine = create_store_engine(url)
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            if migrate:
+            if migrate and not at_head(engine, migrations_dir()):
                 with _one_migrator(url, engine):
                     upgrade(engine)
             return Store(engine)
