@@ -48,6 +48,8 @@ class Spec:
         return cls(**{**data, "span": tuple(data["span"])})  # type: ignore[arg-type]
 
 
+DOCX_DATE = (2026, 1, 5, 9, 0, 0)  # every DOCX entry's date: mail n is the same bytes whenever it is built
+
 def kind_of(n: int) -> str:
     slot = n % 100
     if slot in (7, 19, 33, 48, 56, 71, 84, 95):
@@ -131,10 +133,14 @@ def _pdf(rng: random.Random, email: str, size: int) -> bytes:
 
 
 def _docx(rng: random.Random, email: str, size: int) -> bytes:
+    """A DOCX (a zip holding word/document.xml); its entries dated by hand, as writestr with a bare name would
+    date them now, and a duplicate built again two seconds later would differ from its original."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
-        archive.writestr("word/document.xml", f'<?xml version="1.0"?><w:document><w:t>Contact: {email}</w:t>'
-                                              "</w:document>")
-        archive.writestr("word/media/image1.png", rng.randbytes(size))
+        def write(name: str, data: str | bytes) -> None:
+            archive.writestr(zipfile.ZipInfo(name, date_time=DOCX_DATE), data)
+
+        write("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        write("word/document.xml", f'<?xml version="1.0"?><w:document><w:t>Contact: {email}</w:t></w:document>')
+        write("word/media/image1.png", rng.randbytes(size))
     return buffer.getvalue()
