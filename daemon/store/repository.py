@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,13 +31,28 @@ from daemon.store.models import (
 
 ACTION_REFUSED = "refused"  # mailbox_action once the server refused it too often: a person moves it
 READ_ONLY = "ats_inbox_read_only"  # execution option: a read transaction (no write lock on SQLite)
+UNJOURNALLED_KEPT = 256  # new records remembered as having no journal (a flow opens its journal at once)
+
+
+MESSAGES, STEPS = MessageRecord.__table__, StepRecord.__table__
+APPLICANTS, CANDIDACIES = KnownApplicant.__table__, KnownCandidate.__table__
 
 
 class Store:
+    """The one place that speaks SQL. People's and rare writes go through ORM sessions; the per-mail hot
+    path (the record's insert and updates, the journal, the reads per mail) are Core statements on a
+    connection: no session, no unit of work, no identity map for one or two statements."""
+
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._read_engine = engine.execution_options(**{READ_ONLY: True})
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._reads = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # Pending records this store inserted whose journal is empty (no step written since), the latest
+        # UNJOURNALLED_KEPT: the journal of a mail just recorded needs no read (see `steps`).
+        self._unjournalled: dict[int, None] = {}
+        self._unjournalled_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -50,6 +68,18 @@ class Store:
         """One read transaction: it never takes SQLite's write lock."""
         with _busy_is_transient(), self._reads.begin() as session:
             yield session
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction in Core statements on a connection, committed at the end."""
+        with _busy_is_transient(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _looking(self) -> Iterator[Connection]:
+        """One read transaction in Core statements (no write lock on SQLite)."""
+        with _busy_is_transient(), self._read_engine.begin() as connection:
+            yield connection
 
     def identity(self) -> str:
         """The random id written when this database was created ("" before migration 0003)."""
@@ -118,27 +148,38 @@ class Store:
             ).order_by(MessageRecord.id.desc()).limit(1))
 
     def message_by_pk(self, pk: int) -> MessageRecord | None:
-        with self.reading() as s:
-            return s.get(MessageRecord, pk)
+        with self._looking() as c:
+            return _record(c.execute(select(MESSAGES).where(MESSAGES.c.id == pk)).first())
 
     def add_message(self, key: MessageKey, *, message_id: str = "", sha256: str, size: int,
                     content_key: str = "", **fields: object) -> MessageRecord:
-        with self.session() as s:
-            record = MessageRecord(
+        """A new record, committed; its journal is known to be empty (see `steps`)."""
+        fields.setdefault("status", Status.PENDING)
+        with self._writing() as c:
+            row = c.execute(MESSAGES.insert().values(
                 account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid,
-                message_id=message_id, sha256=sha256, size=size, content_key=content_key,
-                status=fields.pop("status", Status.PENDING), **fields,
-            )
-            s.add(record)
+                message_id=message_id, sha256=sha256, size=size, content_key=content_key, **fields,
+            ).returning(MESSAGES)).one()
+        record = _record(row)
+        if record.status == Status.PENDING:
+            with self._unjournalled_lock:
+                self._unjournalled[record.id] = None
+                if len(self._unjournalled) > UNJOURNALLED_KEPT:
+                    del self._unjournalled[next(iter(self._unjournalled))]
         return record
+
+    def _journalled(self, pk: int) -> bool:
+        """Forget that `pk` has no journal; whether it was known to have none."""
+        with self._unjournalled_lock:
+            return self._unjournalled.pop(pk, False) is None
 
     def first_copy(self, content_key: str) -> MessageRecord | None:
         """The earliest record of the same mail (see daemon.mail.identity), if any."""
         if not content_key:
             return None
-        with self.reading() as s:
-            return s.scalar(select(MessageRecord).where(MessageRecord.content_key == content_key)
-                            .order_by(MessageRecord.id).limit(1))
+        with self._looking() as c:
+            return _record(c.execute(select(MESSAGES).where(MESSAGES.c.content_key == content_key)
+                                     .order_by(MESSAGES.c.id).limit(1)).first())
 
     def move_record(self, pk: int, key: MessageKey, *, expect: str | Collection[str]) -> MessageRecord:
         """Re-key a record to where its mail is now (new UID or UIDVALIDITY); the journal stays."""
@@ -153,28 +194,30 @@ class Store:
         concurrently, and each change says which status it was decided on.
         """
         allowed = (expect,) if isinstance(expect, str) else tuple(expect)
-        with self.session() as s:  # one UPDATE ... RETURNING: the ORM's load, compare and flush cost 3 times as much
-            record = s.scalar(update(MessageRecord).where(MessageRecord.id == pk, MessageRecord.status.in_(allowed))
-                              .values(**fields).returning(MessageRecord),
-                              execution_options={"synchronize_session": False})
-            if record is None:
-                current = s.scalar(select(MessageRecord.status).where(MessageRecord.id == pk))
+        with self._writing() as c:  # one UPDATE ... RETURNING in Core: no session, no load, compare and flush
+            row = c.execute(update(MESSAGES).where(MESSAGES.c.id == pk, MESSAGES.c.status.in_(allowed))
+                            .values(**fields).returning(MESSAGES)).first()
+            if row is None:
+                current = c.scalar(select(MESSAGES.c.status).where(MESSAGES.c.id == pk))
                 if current is None:
                     raise NoResultFound(f"no message #{pk}")
                 raise Conflict(f"message #{pk} is {current} now, not {' or '.join(allowed)}")
-        return record
+        return _record(row)
 
     def record_action(self, pk: int, *, expect: str, action: str, placement: Placement, step: str,
                       detail: str) -> None:
         """The mailbox action done on a record in status `expect`, and its journal step, at once."""
-        with self.session() as s:
-            changed = s.execute(update(MessageRecord).where(MessageRecord.id == pk, MessageRecord.status == expect)
+        with self._writing() as c:
+            changed = c.execute(update(MESSAGES).where(MESSAGES.c.id == pk, MESSAGES.c.status == expect)
                                 .values(mailbox_action=action, action_error="", placed_folder=placement.folder,
-                                        placed_uid=placement.uid), execution_options={"synchronize_session": False})
+                                        placed_uid=placement.uid))
             if changed.rowcount == 0:
-                current = s.get_one(MessageRecord, pk)
-                raise Conflict(f"message #{pk} is {current.status} now, not {expect}")
-            _write_step(s, pk, step, "done", ats_id="", detail=detail)
+                current = c.scalar(select(MESSAGES.c.status).where(MESSAGES.c.id == pk))
+                if current is None:
+                    raise NoResultFound(f"no message #{pk}")
+                raise Conflict(f"message #{pk} is {current} now, not {expect}")
+            self._journalled(pk)
+            self._write_step(c, pk, StepWrite(step, "done", detail=detail))
 
     # the review queue: named queries for people's actions (daemon.intake.review)
     def listing(self, statuses: Collection[str], limit: int, first: Collection[str]) -> list[MessageRecord]:
@@ -217,6 +260,7 @@ class Store:
     def undo_requeue(self, before: MessageRecord, steps: Collection[tuple[str, str, str]]) -> bool:
         """The record as it was `before` a requeue, with the journal steps (name, status, detail)
         put back; False when the daemon took it up again meanwhile (then nothing changes)."""
+        self._journalled(before.id)
         with self.session() as s:
             current = s.get_one(MessageRecord, before.id)
             if current.status != Status.PENDING or current.uid != before.uid:
@@ -256,6 +300,8 @@ class Store:
 
     def edit_messages(self, pks: Collection[int], edit: Callable[[MessageRecord, list[StepRecord]], None]) -> None:
         """One transaction: `edit` changes each existing record and its journal steps in place."""
+        for pk in pks:
+            self._journalled(pk)
         with self.session() as s:
             for pk in pks:
                 record = s.get(MessageRecord, pk)
@@ -304,34 +350,51 @@ class Store:
 
     # steps (the journal)
     def steps(self, pk: int) -> dict[str, StepRecord]:
-        with self.reading() as s:
-            rows = s.scalars(select(StepRecord).where(StepRecord.message_pk == pk).order_by(StepRecord.id))
-            return {row.name: row for row in rows}
+        """The journal of one message by step name. A record this store inserted and has written no step
+        for since is known to have none: its first reading needs no query (the runner hands a new
+        record to its flow at once, and nothing but this daemon's flow journals a pending record)."""
+        if self._journalled(pk):
+            return {}
+        with self._looking() as c:
+            rows = c.execute(select(STEPS).where(STEPS.c.message_pk == pk).order_by(STEPS.c.id))
+            return {row.name: StepRecord(**row._mapping) for row in rows}
 
     def record_step(self, pk: int, name: str, status: str, *, ats_id: str = "", detail: str = "",
                     remember: Remember | None = None) -> None:
         """Journal one step; what it teaches about people is remembered in the same transaction."""
-        with self.session() as s:
-            _write_step(s, pk, name, status, ats_id=ats_id, detail=detail)
-            if remember is not None:
-                remember.apply(s)
+        self.journal(pk, [StepWrite(name, status, ats_id=ats_id, detail=detail, remember=remember)])
+
+    def journal(self, pk: int, writes: Sequence[StepWrite]) -> None:
+        """Journal several steps of one message in one transaction, in order (an answer and the next
+        step's start, say), each with what it teaches about people: all of them committed, or none."""
+        self._journalled(pk)
+        with self._writing() as c:
+            for write in writes:
+                self._write_step(c, pk, write)
 
     def delete_step(self, pk: int, name: str) -> None:
-        with self.session() as s:
-            step = _step(s, pk, name)
-            if step is not None:
-                s.delete(step)
+        self._journalled(pk)
+        with self._writing() as c:
+            c.execute(delete(STEPS).where(STEPS.c.message_pk == pk, STEPS.c.name == name))
+
+    def _write_step(self, connection: Connection, pk: int, write: StepWrite) -> None:
+        """One step in one statement (an INSERT that updates the step already there), and what it teaches."""
+        values = {"status": write.status, "ats_id": write.ats_id, "detail": write.detail}
+        connection.execute(self._insert(STEPS).values(message_pk=pk, name=write.name, **values)
+                           .on_conflict_do_update(index_elements=["message_pk", "name"],
+                                                  set_={**values, "updated_at": utcnow()}))
+        if write.remember is not None:
+            write.remember.write(connection, self._insert)
 
     # people this daemon created in the ATS
     def known_applicant(self, email: str) -> str | None:
-        with self.reading() as s:
-            row = s.get(KnownApplicant, email.casefold())
-            return row.applicant_id if row else None
+        with self._looking() as c:
+            return c.scalar(select(APPLICANTS.c.applicant_id).where(APPLICANTS.c.email == email.casefold()))
 
     def known_candidate(self, applicant_id: str, job_id: str) -> str | None:
-        with self.reading() as s:
-            row = s.get(KnownCandidate, (applicant_id, job_id))
-            return row.candidate_id if row else None
+        with self._looking() as c:
+            return c.scalar(select(CANDIDACIES.c.candidate_id).where(
+                CANDIDACIES.c.applicant_id == applicant_id, CANDIDACIES.c.job_id == job_id))
 
     # leases: one daemon at a time per mailbox folder. Deadlines are taken on the database's clock
     # (PostgreSQL's now()), so instances on machines whose clocks differ agree when one ran out.
@@ -447,26 +510,9 @@ def _busy_is_transient() -> Iterator[None]:
         raise
 
 
-def _upsert_step(session: Session, pk: int, name: str, status: str, *, ats_id: str = "", detail: str = "") -> None:
-    step = _step(session, pk, name)
-    if step is None:
-        session.add(StepRecord(message_pk=pk, name=name, status=status, ats_id=ats_id, detail=detail))
-    else:
-        step.status, step.ats_id, step.detail = status, ats_id, detail
-
-
-def _write_step(session: Session, pk: int, name: str, status: str, *, ats_id: str, detail: str) -> None:
-    """`_upsert_step` in Core statements: an UPDATE of the step, an INSERT when there was none."""
-    changed = session.execute(update(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name)
-                              .values(status=status, ats_id=ats_id, detail=detail),
-                              execution_options={"synchronize_session": False})
-    if changed.rowcount == 0:
-        session.execute(insert(StepRecord).values(message_pk=pk, name=name, status=status, ats_id=ats_id,
-                                                  detail=detail))
-
-
-def _step(session: Session, pk: int, name: str) -> StepRecord | None:
-    return session.scalar(select(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name))
+def _record(row: Any) -> MessageRecord | None:
+    """A record read or returned by a Core statement, as the (detached) model the callers use."""
+    return None if row is None else MessageRecord(**row._mapping)
 
 
 def _by_key(key: MessageKey):
@@ -488,12 +534,28 @@ class Remember:
     job_id: str = ""
     candidate_id: str = ""
 
-    def apply(self, session: Session) -> None:
+    def write(self, connection: Connection, insert: Callable[..., Any]) -> None:
+        """Each fact as one INSERT that replaces what was known before (the dialect's upsert)."""
         if self.email and self.applicant_id:
-            session.merge(KnownApplicant(email=self.email.casefold(), applicant_id=self.applicant_id))
+            connection.execute(insert(APPLICANTS).values(email=self.email.casefold(), applicant_id=self.applicant_id)
+                               .on_conflict_do_update(index_elements=["email"],
+                                                      set_={"applicant_id": self.applicant_id}))
         if self.candidate_id and self.applicant_id and self.job_id:
-            session.merge(KnownCandidate(applicant_id=self.applicant_id, job_id=self.job_id,
-                                         candidate_id=self.candidate_id))
+            connection.execute(insert(CANDIDACIES).values(applicant_id=self.applicant_id, job_id=self.job_id,
+                                                          candidate_id=self.candidate_id)
+                               .on_conflict_do_update(index_elements=["applicant_id", "job_id"],
+                                                      set_={"candidate_id": self.candidate_id}))
+
+
+@dataclass(frozen=True, slots=True)
+class StepWrite:
+    """One journal step to write: its name, status, the ATS's id and the detail, and what it teaches."""
+
+    name: str
+    status: str
+    ats_id: str = ""
+    detail: str = ""
+    remember: Remember | None = None
 
 
 def _aware(moment: datetime) -> datetime:
