@@ -311,9 +311,11 @@ def _people_steps(app: Application, client: AtsClient, journal: Journal, target:
                   uploads: list[Mapping[str, Any]], received: datetime | None) -> Submitted:
     """The applicant, the candidate and the comment, each answer committed with the next start."""
     job = target.job
+    earlier = journal.get(APPLICANT) is not None
     applicant = _applicant(client, journal, app, uploads, target.source_id)
+    created = not earlier and not (journal.get(APPLICANT) or {}).get("reused")
     candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
-                                  target.source_id)
+                                  target.source_id, new_applicant=created)
     reused = bool((journal.get(APPLICANT) or {}).get("reused"))
     text = confirmation(sender_email=_address(app, uploads) or app.email.sender_email, subject=app.email.subject,
                         received=received, forwarded_by=_forwarded(app), agency=app.agency,
@@ -387,13 +389,14 @@ def _applicant(client: AtsClient, journal: Journal, app: Application, uploads: l
 
 
 def _candidate(client: AtsClient, journal: Journal, job: Job, applicant: AtsId, pipeline_id: AtsId,
-               stage_id: AtsId, source_id: AtsId) -> tuple[AtsId, bool]:
-    """The candidate for this applicant and job, and whether it existed before this mail."""
+               stage_id: AtsId, source_id: AtsId, *, new_applicant: bool = False) -> tuple[AtsId, bool]:
+    """The candidate for this applicant and job, and whether it existed before this mail. An applicant this
+    flow has just created (under the address's lock, its id not yet committed) has no candidate to look up."""
     done = journal.get(CANDIDATE)
     if done is not None:
         return AtsId.of(done["id"]), bool(done.get("reused"))
     data = {"applicant": applicant.wire, "job": job.id.wire}
-    known = journal.known_candidate(applicant, job.id)
+    known = None if new_applicant else journal.known_candidate(applicant, job.id)
     if known is not None:
         return _reuse(journal, CANDIDATE, known, data), True
     created = _once(journal, CANDIDATE, lambda: client.create_candidate(
