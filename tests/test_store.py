@@ -175,3 +175,15 @@ def test_a_postgresql_server_that_went_away_is_busy_then_back(postgres_url, post
         assert store.message_by_pk(record.id).note == "after the restart"
     finally:
         store.close()
+
+
+def test_a_new_mail_is_recorded_unless_a_copy_of_it_was(either):
+    """The look-up of an earlier copy and the insert in one write: the first copy is recorded, a second one is
+    not, and the earliest record of it is handed back."""
+    store = either
+    added, first = store.add_first_copy(KEY, content_key="c1", sha256="00", size=1, attempts=1)
+    assert first is None and (added.status, added.attempts, added.content_key) == (Status.PENDING, 1, "c1")
+    second = MessageKey("jobs@example.org", "INBOX", 7, 2)
+    again, earliest = store.add_first_copy(second, content_key="c1", sha256="00", size=1)
+    assert again is None and earliest.id == added.id
+    assert store.counts() == {Status.PENDING: 1}

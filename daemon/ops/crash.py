@@ -55,6 +55,12 @@ class CrashAfter:
         self._after(RECORDED_STEP)
         return record
 
+    def add_first_copy(self, *args: Any, **kwargs: Any) -> Any:
+        added, first = self._store.add_first_copy(*args, **kwargs)
+        if added is not None:
+            self._after(RECORDED_STEP)
+        return added, first
+
     def move_record(self, *args: Any, **kwargs: Any) -> Any:
         record = self._store.move_record(*args, **kwargs)
         self._after(RECORDED_STEP)

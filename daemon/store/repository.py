@@ -160,7 +160,10 @@ class Store:
                 account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid,
                 message_id=message_id, sha256=sha256, size=size, content_key=content_key, **fields,
             ).returning(MESSAGES)).one()
-        record = _record(row)
+        return self._added(_record(row))
+
+    def _added(self, record: MessageRecord) -> MessageRecord:
+        """A record just inserted: a pending one is known to have no journal yet."""
         if record.status == Status.PENDING:
             with self._unjournalled_lock:
                 self._unjournalled[record.id] = None
@@ -173,13 +176,25 @@ class Store:
         with self._unjournalled_lock:
             return self._unjournalled.pop(pk, False) is None
 
+    def add_first_copy(self, key: MessageKey, *, content_key: str, **fields: Any) -> tuple[MessageRecord | None,
+                                                                                         MessageRecord | None]:
+        """(the new record, None) when no record of the same mail exists (see daemon.mail.identity), else
+        (None, the earliest record of it) and nothing written: the look-up and the insert in one transaction."""
+        with self._writing() as c:
+            first = _record(_first(c, content_key))
+            if first is not None:
+                return None, first
+            row = c.execute(MESSAGES.insert().values(
+                account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid,
+                content_key=content_key, **{"status": Status.PENDING, **fields}).returning(MESSAGES)).one()
+        return self._added(_record(row)), None
+
     def first_copy(self, content_key: str) -> MessageRecord | None:
         """The earliest record of the same mail (see daemon.mail.identity), if any."""
         if not content_key:
             return None
         with self._looking() as c:
-            return _record(c.execute(select(MESSAGES).where(MESSAGES.c.content_key == content_key)
-                                     .order_by(MESSAGES.c.id).limit(1)).first())
+            return _record(_first(c, content_key))
 
     def move_record(self, pk: int, key: MessageKey, *, expect: str | Collection[str]) -> MessageRecord:
         """Re-key a record to where its mail is now (new UID or UIDVALIDITY); the journal stays."""
@@ -332,9 +347,9 @@ class Store:
 
     def count_from(self, sender_email: str, since: datetime) -> int:
         """How many messages from this sender were recorded since then."""
-        with self.reading() as s:
-            return s.scalar(select(func.count()).select_from(MessageRecord).where(
-                MessageRecord.sender_email == sender_email.lower(), MessageRecord.created_at >= since)) or 0
+        with self._looking() as c:
+            return c.scalar(select(func.count()).select_from(MESSAGES).where(
+                MESSAGES.c.sender_email == sender_email.lower(), MESSAGES.c.created_at >= since)) or 0
 
     def messages(self, *, limit: int = 50) -> list[MessageRecord]:
         """The most recent records, newest first (the review queue has its own filters)."""
@@ -508,6 +523,14 @@ def _busy_is_transient() -> Iterator[None]:
             raise StoreBusy(f"the database cannot be reached or cancelled the transaction "
                             f"({type(exc.orig).__name__})") from exc
         raise
+
+
+def _first(connection: Connection, content_key: str) -> Any:
+    """The row of the earliest record with this content key, or None."""
+    if not content_key:
+        return None
+    return connection.execute(select(MESSAGES).where(MESSAGES.c.content_key == content_key)
+                              .order_by(MESSAGES.c.id).limit(1)).first()
 
 
 def _record(row: Any) -> MessageRecord | None:
