@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from daemon.domain import MessageKey, Placement, Status
 from daemon.errors import Conflict, StoreBusy
@@ -38,6 +38,37 @@ MESSAGES, STEPS = MessageRecord.__table__, StepRecord.__table__
 APPLICANTS, CANDIDACIES = KnownApplicant.__table__, KnownCandidate.__table__
 
 
+class _Hot:
+    """The per-mail statements, built once with bound parameters and executed with their values: building a
+    statement (coercing each value, its cache key) costs several times what running a compiled one does."""
+
+    def __init__(self, insert: Callable[..., Any]):
+        pk, allowed = bindparam("b_pk"), bindparam("b_allowed", expanding=True)
+        self.add = MESSAGES.insert().returning(MESSAGES)
+        self.first = select(MESSAGES).where(MESSAGES.c.content_key == bindparam("b_key")).order_by(
+            MESSAGES.c.id).limit(1)
+        self.by_pk = select(MESSAGES).where(MESSAGES.c.id == pk)
+        self.status = select(MESSAGES.c.status).where(MESSAGES.c.id == pk)
+        self.change = update(MESSAGES).where(MESSAGES.c.id == pk, MESSAGES.c.status.in_(allowed)).returning(MESSAGES)
+        self.act = update(MESSAGES).where(MESSAGES.c.id == pk, MESSAGES.c.status.in_(allowed))
+        self.steps = select(STEPS).where(STEPS.c.message_pk == pk).order_by(STEPS.c.id)
+        self.drop_step = delete(STEPS).where(STEPS.c.message_pk == pk, STEPS.c.name == bindparam("b_name"))
+        self.step = _upsert(insert(STEPS), ["message_pk", "name"], ["status", "ats_id", "detail", "updated_at"])
+        self.applicant = _upsert(insert(APPLICANTS), ["email"], ["applicant_id"])
+        self.candidacy = _upsert(insert(CANDIDACIES), ["applicant_id", "job_id"], ["candidate_id"])
+        self.known_applicant = select(APPLICANTS.c.applicant_id).where(APPLICANTS.c.email == bindparam("b_email"))
+        self.known_candidate = select(CANDIDACIES.c.candidate_id).where(
+            CANDIDACIES.c.applicant_id == bindparam("b_applicant"), CANDIDACIES.c.job_id == bindparam("b_job"))
+        self.count_from = select(func.count()).select_from(MESSAGES).where(
+            MESSAGES.c.sender_email == bindparam("b_sender"), MESSAGES.c.created_at >= bindparam("b_since"))
+
+
+def _upsert(statement: Any, keys: list[str], columns: list[str]) -> Any:
+    """An INSERT that, when a row with the same `keys` exists, sets its `columns` to the new values instead."""
+    return statement.on_conflict_do_update(index_elements=keys,
+                                           set_={c: getattr(statement.excluded, c) for c in columns})
+
+
 class Store:
     """The one place that speaks SQL. People's and rare writes go through ORM sessions; the per-mail hot
     path (the record's insert and updates, the journal, the reads per mail) are Core statements on a
@@ -48,7 +79,8 @@ class Store:
         self._read_engine = engine.execution_options(**{READ_ONLY: True})
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._hot = _Hot(postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
+        configure_mappers()  # the models' attributes, which `_model` fills without a constructor
         # Pending records this store inserted whose journal is empty (no step written since), the latest
         # UNJOURNALLED_KEPT: the journal of a mail just recorded needs no read (see `steps`).
         self._unjournalled: dict[int, None] = {}
@@ -149,17 +181,16 @@ class Store:
 
     def message_by_pk(self, pk: int) -> MessageRecord | None:
         with self._looking() as c:
-            return _record(c.execute(select(MESSAGES).where(MESSAGES.c.id == pk)).first())
+            return _record(c.execute(self._hot.by_pk, {"b_pk": pk}).first())
 
     def add_message(self, key: MessageKey, *, message_id: str = "", sha256: str, size: int,
                     content_key: str = "", **fields: object) -> MessageRecord:
         """A new record, committed; its journal is known to be empty (see `steps`)."""
-        fields.setdefault("status", Status.PENDING)
+        values = {"account": key.account, "folder": key.folder, "uidvalidity": key.uidvalidity, "uid": key.uid,
+                  "message_id": message_id, "sha256": sha256, "size": size, "content_key": content_key,
+                  "status": Status.PENDING, **fields}
         with self._writing() as c:
-            row = c.execute(MESSAGES.insert().values(
-                account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid,
-                message_id=message_id, sha256=sha256, size=size, content_key=content_key, **fields,
-            ).returning(MESSAGES)).one()
+            row = c.execute(self._hot.add, values).one()
         return self._added(_record(row))
 
     def _added(self, record: MessageRecord) -> MessageRecord:
@@ -180,13 +211,13 @@ class Store:
                                                                                          MessageRecord | None]:
         """(the new record, None) when no record of the same mail exists (see daemon.mail.identity), else
         (None, the earliest record of it) and nothing written: the look-up and the insert in one transaction."""
+        values = {"account": key.account, "folder": key.folder, "uidvalidity": key.uidvalidity, "uid": key.uid,
+                  "content_key": content_key, "status": Status.PENDING, **fields}
         with self._writing() as c:
-            first = _record(_first(c, content_key))
+            first = _record(self._first(c, content_key))
             if first is not None:
                 return None, first
-            row = c.execute(MESSAGES.insert().values(
-                account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid,
-                content_key=content_key, **{"status": Status.PENDING, **fields}).returning(MESSAGES)).one()
+            row = c.execute(self._hot.add, values).one()
         return self._added(_record(row)), None
 
     def first_copy(self, content_key: str) -> MessageRecord | None:
@@ -194,7 +225,11 @@ class Store:
         if not content_key:
             return None
         with self._looking() as c:
-            return _record(_first(c, content_key))
+            return _record(self._first(c, content_key))
+
+    def _first(self, connection: Connection, content_key: str) -> Any:
+        """The row of the earliest record with this content key, or None."""
+        return connection.execute(self._hot.first, {"b_key": content_key}).first() if content_key else None
 
     def move_record(self, pk: int, key: MessageKey, *, expect: str | Collection[str]) -> MessageRecord:
         """Re-key a record to where its mail is now (new UID or UIDVALIDITY); the journal stays."""
@@ -210,27 +245,27 @@ class Store:
         """
         allowed = (expect,) if isinstance(expect, str) else tuple(expect)
         with self._writing() as c:  # one UPDATE ... RETURNING in Core: no session, no load, compare and flush
-            row = c.execute(update(MESSAGES).where(MESSAGES.c.id == pk, MESSAGES.c.status.in_(allowed))
-                            .values(**fields).returning(MESSAGES)).first()
+            row = c.execute(self._hot.change, {"b_pk": pk, "b_allowed": list(allowed), **fields}).first()
             if row is None:
-                current = c.scalar(select(MESSAGES.c.status).where(MESSAGES.c.id == pk))
-                if current is None:
-                    raise NoResultFound(f"no message #{pk}")
-                raise Conflict(f"message #{pk} is {current} now, not {' or '.join(allowed)}")
+                self._conflict(c, pk, allowed)
         return _record(row)
+
+    def _conflict(self, connection: Connection, pk: int, allowed: Sequence[str]) -> None:
+        """Raise why a compare-and-set on `pk` changed nothing: no such record, or another status."""
+        current = connection.scalar(self._hot.status, {"b_pk": pk})
+        if current is None:
+            raise NoResultFound(f"no message #{pk}")
+        raise Conflict(f"message #{pk} is {current} now, not {' or '.join(allowed)}")
 
     def record_action(self, pk: int, *, expect: str, action: str, placement: Placement, step: str,
                       detail: str) -> None:
         """The mailbox action done on a record in status `expect`, and its journal step, at once."""
         with self._writing() as c:
-            changed = c.execute(update(MESSAGES).where(MESSAGES.c.id == pk, MESSAGES.c.status == expect)
-                                .values(mailbox_action=action, action_error="", placed_folder=placement.folder,
-                                        placed_uid=placement.uid))
+            changed = c.execute(self._hot.act, {"b_pk": pk, "b_allowed": [expect], "mailbox_action": action,
+                                                "action_error": "", "placed_folder": placement.folder,
+                                                "placed_uid": placement.uid})
             if changed.rowcount == 0:
-                current = c.scalar(select(MESSAGES.c.status).where(MESSAGES.c.id == pk))
-                if current is None:
-                    raise NoResultFound(f"no message #{pk}")
-                raise Conflict(f"message #{pk} is {current} now, not {expect}")
+                self._conflict(c, pk, [expect])
             self._journalled(pk)
             self._write_step(c, pk, StepWrite(step, "done", detail=detail))
 
@@ -348,8 +383,7 @@ class Store:
     def count_from(self, sender_email: str, since: datetime) -> int:
         """How many messages from this sender were recorded since then."""
         with self._looking() as c:
-            return c.scalar(select(func.count()).select_from(MESSAGES).where(
-                MESSAGES.c.sender_email == sender_email.lower(), MESSAGES.c.created_at >= since)) or 0
+            return c.scalar(self._hot.count_from, {"b_sender": sender_email.lower(), "b_since": since}) or 0
 
     def messages(self, *, limit: int = 50) -> list[MessageRecord]:
         """The most recent records, newest first (the review queue has its own filters)."""
@@ -371,8 +405,7 @@ class Store:
         if self._journalled(pk):
             return {}
         with self._looking() as c:
-            rows = c.execute(select(STEPS).where(STEPS.c.message_pk == pk).order_by(STEPS.c.id))
-            return {row.name: StepRecord(**row._mapping) for row in rows}
+            return {row.name: _model(StepRecord, row) for row in c.execute(self._hot.steps, {"b_pk": pk})}
 
     def record_step(self, pk: int, name: str, status: str, *, ats_id: str = "", detail: str = "",
                     remember: Remember | None = None) -> None:
@@ -390,26 +423,28 @@ class Store:
     def delete_step(self, pk: int, name: str) -> None:
         self._journalled(pk)
         with self._writing() as c:
-            c.execute(delete(STEPS).where(STEPS.c.message_pk == pk, STEPS.c.name == name))
+            c.execute(self._hot.drop_step, {"b_pk": pk, "b_name": name})
 
     def _write_step(self, connection: Connection, pk: int, write: StepWrite) -> None:
         """One step in one statement (an INSERT that updates the step already there), and what it teaches."""
-        values = {"status": write.status, "ats_id": write.ats_id, "detail": write.detail}
-        connection.execute(self._insert(STEPS).values(message_pk=pk, name=write.name, **values)
-                           .on_conflict_do_update(index_elements=["message_pk", "name"],
-                                                  set_={**values, "updated_at": utcnow()}))
-        if write.remember is not None:
-            write.remember.write(connection, self._insert)
+        connection.execute(self._hot.step, {"message_pk": pk, "name": write.name, "status": write.status,
+                                            "ats_id": write.ats_id, "detail": write.detail})
+        remember = write.remember
+        if remember is not None and remember.email and remember.applicant_id:
+            connection.execute(self._hot.applicant, {"email": remember.email.casefold(),
+                                                     "applicant_id": remember.applicant_id})
+        if remember is not None and remember.candidate_id and remember.applicant_id and remember.job_id:
+            connection.execute(self._hot.candidacy, {"applicant_id": remember.applicant_id, "job_id": remember.job_id,
+                                                     "candidate_id": remember.candidate_id})
 
     # people this daemon created in the ATS
     def known_applicant(self, email: str) -> str | None:
         with self._looking() as c:
-            return c.scalar(select(APPLICANTS.c.applicant_id).where(APPLICANTS.c.email == email.casefold()))
+            return c.scalar(self._hot.known_applicant, {"b_email": email.casefold()})
 
     def known_candidate(self, applicant_id: str, job_id: str) -> str | None:
         with self._looking() as c:
-            return c.scalar(select(CANDIDACIES.c.candidate_id).where(
-                CANDIDACIES.c.applicant_id == applicant_id, CANDIDACIES.c.job_id == job_id))
+            return c.scalar(self._hot.known_candidate, {"b_applicant": applicant_id, "b_job": job_id})
 
     # leases: one daemon at a time per mailbox folder. Deadlines are taken on the database's clock
     # (PostgreSQL's now()), so instances on machines whose clocks differ agree when one ran out.
@@ -525,17 +560,17 @@ def _busy_is_transient() -> Iterator[None]:
         raise
 
 
-def _first(connection: Connection, content_key: str) -> Any:
-    """The row of the earliest record with this content key, or None."""
-    if not content_key:
-        return None
-    return connection.execute(select(MESSAGES).where(MESSAGES.c.content_key == content_key)
-                              .order_by(MESSAGES.c.id).limit(1)).first()
-
-
 def _record(row: Any) -> MessageRecord | None:
-    """A record read or returned by a Core statement, as the (detached) model the callers use."""
-    return None if row is None else MessageRecord(**row._mapping)
+    """A record read or returned by a Core statement, as the model the callers use (not in any session)."""
+    return None if row is None else _model(MessageRecord, row)
+
+
+def _model(model: type[Any], row: Any) -> Any:
+    """An instance of `model` holding a row's columns, as the ORM's loading fills one (no constructor, no
+    change tracking: it is read, never flushed)."""
+    instance = model._sa_class_manager.new_instance()
+    instance.__dict__.update(row._mapping)
+    return instance
 
 
 def _by_key(key: MessageKey):
@@ -556,18 +591,6 @@ class Remember:
     applicant_id: str = ""
     job_id: str = ""
     candidate_id: str = ""
-
-    def write(self, connection: Connection, insert: Callable[..., Any]) -> None:
-        """Each fact as one INSERT that replaces what was known before (the dialect's upsert)."""
-        if self.email and self.applicant_id:
-            connection.execute(insert(APPLICANTS).values(email=self.email.casefold(), applicant_id=self.applicant_id)
-                               .on_conflict_do_update(index_elements=["email"],
-                                                      set_={"applicant_id": self.applicant_id}))
-        if self.candidate_id and self.applicant_id and self.job_id:
-            connection.execute(insert(CANDIDACIES).values(applicant_id=self.applicant_id, job_id=self.job_id,
-                                                          candidate_id=self.candidate_id)
-                               .on_conflict_do_update(index_elements=["applicant_id", "job_id"],
-                                                      set_={"candidate_id": self.candidate_id}))
 
 
 @dataclass(frozen=True, slots=True)
