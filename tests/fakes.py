@@ -122,6 +122,9 @@ class FakeJournal:
     def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
         self.done[step] = dict(data)
 
+    def commit(self) -> None:
+        pass  # a dict: every step recorded is there at once
+
     def abandon(self, step: str) -> None:
         self.begun.discard(step)
 

@@ -30,11 +30,11 @@ class DiesAfter:
     def __getattr__(self, name):
         return getattr(self._store, name)
 
-    def record_step(self, pk, step, status, **kwargs):
-        self._store.record_step(pk, step, status, **kwargs)
-        if step == self.step and status == DONE and not self.fired:
+    def journal(self, pk, writes):
+        self._store.journal(pk, writes)
+        if any(w.name == self.step and w.status == DONE for w in writes) and not self.fired:
             self.fired = True
-            raise Killed(step)
+            raise Killed(self.step)
 
 
 def two_jobs(world):
@@ -65,17 +65,23 @@ def test_two_chosen_jobs_make_one_applicant_and_a_candidate_with_a_comment_in_ea
     assert state["requests"][CANDIDATE_POST] == 2
 
 
-def test_a_crash_between_the_two_candidates_creates_the_second_once_and_the_first_never_again(world):
-    """Killed right after the first job's candidate: the next pass makes the second job's once, nothing twice."""
-    record, _ = two_jobs(world)
+def killed_after(world, step: str) -> None:
     store = world.store
-    world.store = DiesAfter(store, "create_candidate")
+    world.store = DiesAfter(store, step)
     try:
         with pytest.raises(Killed):
             world.poll()
     finally:
         world.store = store
-    assert len(world.sandbox.state()["candidates"]) == 1
+
+
+def test_a_crash_between_the_two_candidates_creates_the_second_once_and_the_first_never_again(world):
+    """Killed right after the first job's last answer (its comment, committed before the second job's candidate
+    starts): the next pass makes the second job's candidate and comment once, nothing twice."""
+    record, _ = two_jobs(world)
+    killed_after(world, "add_comment")
+    state = world.sandbox.state()
+    assert len(state["candidates"]) == 1 and len(state["actions"]) == 1
     world.poll()
     assert world.store.message_by_pk(record.id).status == "submitted"
     state = world.sandbox.state()
@@ -84,6 +90,17 @@ def test_a_crash_between_the_two_candidates_creates_the_second_once_and_the_firs
     assert len(state["actions"]) == 2 and state["requests"][CANDIDATE_POST] == 2
     world.poll()  # and a later pass does nothing more
     assert world.sandbox.state()["requests"][CANDIDATE_POST] == 2
+
+
+def test_a_crash_with_the_first_comment_started_holds_the_mail_and_sends_nothing_twice(world):
+    """Killed right after the first job's candidate, committed with its comment's start: the comment may have
+    gone out, so the next pass holds the mail as uncertain and creates no candidate again."""
+    record, _ = two_jobs(world)
+    killed_after(world, "create_candidate")
+    world.poll()
+    assert world.store.message_by_pk(record.id).status == "uncertain"
+    state = world.sandbox.state()
+    assert state["requests"][CANDIDATE_POST] == 1 and state["actions"] == []
 
 
 def test_a_job_picked_twice_is_refused_and_nothing_is_journalled(world):

@@ -71,26 +71,55 @@ class BusyOnce:
     def __getattr__(self, name):
         return getattr(self.store, name)
 
-    def record_step(self, *args, **kwargs):
+    def journal(self, *args, **kwargs):
         if self.times:
             self.times -= 1
             raise StoreBusy("the database is locked by another process")
-        return self.store.record_step(*args, **kwargs)
+        return self.store.journal(*args, **kwargs)
 
 
-def test_a_journal_write_on_a_locked_database_keeps_the_id(either):
-    """The ATS gave an id while the database was locked: the write is retried, the step ends done."""
+@pytest.mark.parametrize("written_by", ["the next start", "commit"])
+def test_a_journal_write_on_a_locked_database_keeps_the_id(either, written_by):
+    """The ATS gave an id while the database was locked: the write that carries it (with the next step's
+    start, or the flow's commit) is retried, the step ends done, in the one transaction with the next start."""
     store = either
     record = store.add_message(KEY, sha256="00", size=1)
     sleeps = []
     busy = BusyOnce(store, 0)
     journal = StoreJournal(busy, record.id, sleep=sleeps.append)
     journal.start("create_applicant")
-    busy.times = 2
     journal.record("create_applicant", AtsId.of(1001), {"id": 1001, "email": "ann@example.org"})
+    assert store.steps(record.id)["create_applicant"].status == "started"  # held until the next write
+    busy.times = 2
+    if written_by == "commit":
+        journal.commit()
+    else:
+        journal.start("create_candidate")
+        assert store.steps(record.id)["create_candidate"].status == "started"
     step = store.steps(record.id)["create_applicant"]
     assert (step.status, step.ats_id) == (DONE, "1001")
+    assert store.known_applicant("ann@example.org") == "1001"
     assert len(sleeps) == 2
+
+
+def test_a_start_on_a_locked_database_that_carries_no_answer_is_not_retried(either):
+    """A start with no answer to keep meets a locked database: StoreBusy at once (nothing was sent yet)."""
+    store = either
+    record = store.add_message(KEY, sha256="00", size=1)
+    sleeps = []
+    journal = StoreJournal(BusyOnce(store, 1), record.id, sleep=sleeps.append)
+    with pytest.raises(StoreBusy):
+        journal.start("create_applicant")
+    assert sleeps == [] and store.steps(record.id) == {}
+
+
+def test_a_new_record_has_an_empty_journal_and_later_readings_read_it(either):
+    """A record just inserted reads as having no steps; once a step is written, the journal is read back."""
+    store = either
+    record = store.add_message(KEY, sha256="00", size=1)
+    assert StoreJournal(store, record.id).get("route") is None
+    store.record_step(record.id, "route", DONE, ats_id="7", detail='{"id": 7}')
+    assert StoreJournal(store, record.id).get("route") == {"id": 7}
 
 
 def test_a_deleted_database_file_is_noticed(store, database):
@@ -146,3 +175,15 @@ def test_a_postgresql_server_that_went_away_is_busy_then_back(postgres_url, post
         assert store.message_by_pk(record.id).note == "after the restart"
     finally:
         store.close()
+
+
+def test_a_new_mail_is_recorded_unless_a_copy_of_it_was(either):
+    """The look-up of an earlier copy and the insert in one write: the first copy is recorded, a second one is
+    not, and the earliest record of it is handed back."""
+    store = either
+    added, first = store.add_first_copy(KEY, content_key="c1", sha256="00", size=1, attempts=1)
+    assert first is None and (added.status, added.attempts, added.content_key) == (Status.PENDING, 1, "c1")
+    second = MessageKey("jobs@example.org", "INBOX", 7, 2)
+    again, earliest = store.add_first_copy(second, content_key="c1", sha256="00", size=1)
+    assert again is None and earliest.id == added.id
+    assert store.counts() == {Status.PENDING: 1}

@@ -7,10 +7,13 @@ import pytest
 from daemon.ats.client import AtsClient
 from daemon.ats.directory import AtsDirectory
 from daemon.ats.models import AtsId
-from daemon.errors import AtsRejected, OutcomeUnknown
-from daemon.intake.submission import APPLICANT, CANDIDATE, COMMENT, Application, submit
+from daemon.domain import MessageKey
+from daemon.errors import AtsRejected, NoCandidate, OutcomeUnknown
+from daemon.intake.journal import DONE, STARTED, StoreJournal
+from daemon.intake.submission import APPLICANT, CANDIDATE, COMMENT, ROUTE, Application, submit
 from daemon.mail import ParsedEmail, Resume
 from daemon.sandbox import Fault, SandboxATS
+from daemon.store import open_store
 from tests.fakes import FakeJournal
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
@@ -136,3 +139,73 @@ def test_a_step_that_fails_with_a_bug_is_not_left_started(ats):
         submit(application(directory), ExplodingClient(client), directory, journal, received=None)
     assert not journal.started(COMMENT)
     assert CANDIDATE in journal.done
+
+
+class Counting:
+    """The store, noting each journal transaction (its steps and statuses) and each look-up of a candidate."""
+
+    def __init__(self, store):
+        self.store, self.transactions, self.lookups = store, [], 0
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def journal(self, pk, writes):
+        self.store.journal(pk, writes)
+        self.transactions.append([(w.name, w.status) for w in writes])
+
+    def known_candidate(self, applicant_id, job_id):
+        self.lookups += 1
+        return self.store.known_candidate(applicant_id, job_id)
+
+
+@pytest.fixture
+def counted(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    record = store.add_message(MessageKey("jobs@example.org", "INBOX", 1, 1), sha256="00", size=1)
+    yield Counting(store), record.id
+    store.close()
+
+
+def test_each_answer_is_committed_with_the_next_start(ats, counted):
+    """A new application journals in four transactions: route, upload and the applicant's start; each answer
+    with the next create's start; the comment's answer at the end; a new applicant's candidate is not looked up."""
+    _sandbox, client, directory = ats
+    store, pk = counted
+    submit(application(directory), client, directory, StoreJournal(store, pk), received=None)
+    assert store.transactions == [
+        [(ROUTE, DONE), ("upload_cv:0", DONE), (APPLICANT, STARTED)],
+        [(APPLICANT, DONE), (CANDIDATE, STARTED)],
+        [(CANDIDATE, DONE), (COMMENT, STARTED)],
+        [(COMMENT, DONE)],
+    ]
+    assert {name: step.status for name, step in store.steps(pk).items()} == dict.fromkeys(
+        [ROUTE, "upload_cv:0", APPLICANT, CANDIDATE, COMMENT], DONE)
+    assert store.lookups == 0
+
+
+def test_answers_received_before_a_failure_are_committed(ats, counted):
+    """A refused candidate: the applicant's answer (sent with the candidate's start) stays, the start is dropped,
+    and a known applicant's candidate is looked up on the next attempt."""
+    sandbox, client, directory = ats
+    store, pk = counted
+    sandbox.add_fault(Fault("POST", "/api/v1/candidate", status=422, times=1))
+    with pytest.raises(AtsRejected):
+        submit(application(directory), client, directory, StoreJournal(store, pk), received=None)
+    steps = {name: step.status for name, step in store.steps(pk).items()}
+    assert steps == {ROUTE: DONE, "upload_cv:0": DONE, APPLICANT: DONE}
+    submit(application(directory), client, directory, StoreJournal(store, pk), received=None)
+    assert store.lookups == 1 and len(sandbox.state()["candidates"]) == 1
+
+
+def test_answers_before_an_error_of_ours_are_committed(ats, counted):
+    """No address for the candidate after the upload: the route and the upload's answer are committed."""
+    _sandbox, client, directory = ats
+    store, pk = counted
+    nobody = application(directory)
+    nobody = Application(ParsedEmail(sender_name="", sender_email="", subject="Data Analyst", date=None,
+                                     message_id="m2@example.org", body_text="", attachments=()),
+                         nobody.resumes, nobody.job)
+    with pytest.raises(NoCandidate):
+        submit(nobody, client, directory, StoreJournal(store, pk), received=None)
+    assert store.transactions == [[(ROUTE, DONE), ("upload_cv:0", DONE)]]

@@ -3,7 +3,11 @@
 Each create call is bracketed: `start` is committed before the request goes out and
 `record` after the answer, so that after any crash the daemon knows which steps are done
 (never repeated), which were in flight (outcome unknown: held for a person) and which
-never started.
+never started. An answer recorded is committed with the next step's start, in one
+transaction (the upload's answer with the applicant's start, the applicant's with the
+candidate's, ...), or by `commit`, which the flow calls before anything else can happen
+(the end of the flow, an error, letting go of a candidate address's lock): before the next
+request goes out, every answer before it is committed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from daemon.ats.models import AtsId
 from daemon.errors import StoreBusy
 from daemon.intake.submission import APPLICANT, CANDIDATE
-from daemon.store.repository import Remember, Store
+from daemon.store.repository import Remember, StepWrite, Store
 
 log = logging.getLogger(__name__)
 DONE, STARTED = "done", "started"
@@ -28,8 +32,8 @@ class StoreJournal:
     """Implements `daemon.intake.submission.Journal` over the store for one message.
 
     A finished step holds an id the ATS gave us and cannot give again: when the database
-    is locked, its write is tried again (BUSY_RETRIES times, with pauses) rather than
-    leaving the step "started", which would later hold the message as uncertain.
+    is locked, the write that carries it is tried again (BUSY_RETRIES times, with pauses)
+    rather than leaving the step "started", which would later hold the message as uncertain.
     """
 
     def __init__(self, store: Store, message_pk: int, sleep: Callable[[float], object] = time.sleep):
@@ -38,6 +42,7 @@ class StoreJournal:
         steps = store.steps(message_pk)
         self._done = {name: json.loads(s.detail) for name, s in steps.items() if s.status == DONE}
         self._started = {name for name, s in steps.items() if s.status == STARTED}
+        self._held: list[StepWrite] = []  # answers recorded, committed with the next start or by commit()
 
     def get(self, step: str) -> Mapping[str, Any] | None:
         return self._done.get(step)
@@ -46,28 +51,48 @@ class StoreJournal:
         return step in self._started
 
     def start(self, step: str) -> None:
-        self.store.record_step(self.pk, step, STARTED)
+        """The answers recorded so far and this step's start, committed in one transaction."""
+        self._write([*self._held, StepWrite(step, STARTED)])
         self._started.add(step)
 
     def abandon(self, step: str) -> None:
+        self.commit()
         self.store.delete_step(self.pk, step)
         self._started.discard(step)
 
     def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
+        """The answer, held until the next start or commit() writes it (see the module docstring)."""
         detail = json.dumps(dict(data), ensure_ascii=False)
-        remember = _remember(step, ats_id, data)
-        for attempt in range(BUSY_RETRIES + 1):
-            try:
-                self.store.record_step(self.pk, step, DONE, ats_id=str(ats_id), detail=detail, remember=remember)
-                break
-            except StoreBusy:
-                if attempt == BUSY_RETRIES:
-                    log.error("journal.lost_id", extra={"record": self.pk, "step": step, "ats_id": str(ats_id)})
-                    raise
-                log.warning("journal.busy", extra={"record": self.pk, "step": step, "attempt": attempt + 1})
-                self._sleep(min(2.0 ** attempt, 30.0))
+        self._held.append(StepWrite(step, DONE, ats_id=str(ats_id), detail=detail,
+                                    remember=_remember(step, ats_id, data)))
         self._done[step] = json.loads(detail)
         self._started.discard(step)
+
+    def commit(self) -> None:
+        """Every answer recorded, committed now."""
+        if self._held:
+            self._write(list(self._held))
+
+    def _write(self, writes: list[StepWrite]) -> None:
+        """One transaction; tried again on a locked database while it carries an answer (an id)."""
+        answers = [w for w in writes if w.status == DONE]
+        for attempt in range(BUSY_RETRIES + 1 if answers else 1):
+            try:
+                self.store.journal(self.pk, writes)
+                break
+            except StoreBusy:
+                if not answers:
+                    raise
+                if attempt == BUSY_RETRIES:
+                    for lost in answers:
+                        log.error("journal.lost_id", extra={"record": self.pk, "step": lost.name,
+                                                            "ats_id": lost.ats_id})
+                    self._held.clear()
+                    raise
+                log.warning("journal.busy", extra={"record": self.pk, "step": answers[-1].name,
+                                                   "attempt": attempt + 1})
+                self._sleep(min(2.0 ** attempt, 30.0))
+        self._held.clear()
 
     def known_applicant(self, email: str) -> AtsId | None:
         found = self.store.known_applicant(email)

@@ -61,12 +61,15 @@ class Ledger:
         if raw is None or found is None:
             return self._unread(key, facts)
         digest, identity = as_mail(raw).sha256, found.content_key  # a spooled mail's: hashed as it was written
-        first = self.store.first_copy(identity)
-        if first is None and marked(facts):
-            return self._marked(key, facts, sha256=digest, content_key=identity), False
-        if first is None:
-            return self.store.add_message(key, sha256=digest, size=facts.size, content_key=identity,
-                                          message_id=found.message_id, attempts=1), True
+        if marked(facts):
+            first = self.store.first_copy(identity)
+            if first is None:
+                return self._marked(key, facts, sha256=digest, content_key=identity), False
+        else:  # new unless a copy was recorded: looked up and inserted in one transaction
+            added, first = self.store.add_first_copy(key, sha256=digest, size=facts.size, content_key=identity,
+                                                     message_id=found.message_id, attempts=1)
+            if added is not None:
+                return added, True
         if self._follows(first, key):
             # The same mail under a new UID in this folder and its old copy is gone: it continues
             # the earlier record.

@@ -4,9 +4,12 @@
     -> create candidate -> post confirmation comment
 
 A step already in the journal is never called again: after a crash, a retry or a restart,
-the flow resumes from the last recorded step with the ids it recorded. The target is
-journalled too, before anything is sent: a job that closes (or a rule that changes)
-between two steps never sends the rest of an application elsewhere.
+the flow resumes from the last recorded step with the ids it recorded. Each answer is
+committed with the next create's start, in one transaction, before that request goes out
+(daemon.intake.journal); the last one when the flow ends. The target is journalled too,
+with the CVs' uploads (which bind nothing to a job and are safe to repeat), before the
+first create: a job that closes (or a rule that changes) between two steps never sends the
+rest of an application elsewhere.
 """
 
 from __future__ import annotations
@@ -164,7 +167,10 @@ class Journal(Protocol):
         """Record, durably, that the step's request is about to be sent."""
 
     def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
-        """Record a finished step durably (committed before returning)."""
+        """Record a finished step: committed with the next `start`, or by `commit`."""
+
+    def commit(self) -> None:
+        """Make every finished step recorded so far durable (committed before returning)."""
 
     def abandon(self, step: str) -> None:
         """Forget a started step whose request certainly created nothing (refused, or never sent)."""
@@ -194,6 +200,9 @@ class PrefixedJournal:
 
     def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
         self.journal.record(self.prefix + step, ats_id, data)
+
+    def commit(self) -> None:
+        self.journal.commit()
 
     def abandon(self, step: str) -> None:
         self.journal.abandon(self.prefix + step)
@@ -230,6 +239,9 @@ class JobJournal:
     def record(self, step: str, ats_id: AtsId, data: Mapping[str, Any]) -> None:
         self.journal.record(self._name(step), ats_id, data)
 
+    def commit(self) -> None:
+        self.journal.commit()
+
     def abandon(self, step: str) -> None:
         self.journal.abandon(self._name(step))
 
@@ -242,9 +254,9 @@ class JobJournal:
 
 class People:
     """One lock per candidate address, for messages whose flows run at once: finding or creating
-    the applicant and the candidate of one address is done by one flow at a time, so that the
-    second flow finds what the first created (KnownApplicant, KnownCandidate) instead of
-    creating it again. The runner already keeps two mails of one sender apart; this also
+    the applicant and the candidate of one address (and commenting on it) is done by one flow at
+    a time, so that the second flow finds what the first created and committed (KnownApplicant,
+    KnownCandidate) instead of creating it again. The runner already keeps two mails of one sender apart; this also
     covers a candidate named in a forward or read from the CV."""
 
     def __init__(self) -> None:
@@ -276,18 +288,34 @@ def submit(app: Application, client: AtsClient, directory: AtsDirectory, journal
     """Run the remaining steps of the flow for `app`; return the ids it created or found.
 
     The target recorded in the journal wins over `app.job`: it was decided first. With
-    `people`, the applicant and candidate steps hold the candidate address's lock.
+    `people`, the applicant, candidate and comment steps hold the candidate address's lock,
+    and what they taught is committed before it is let go. Whatever happens, every answer
+    received is committed before this returns or raises.
     """
-    target = recorded_target(journal)
-    if target is None:
-        target = target_for(app.job, directory, app.decision, app.agency)
-        journal.record(ROUTE, target.job.id, target.to_journal())
+    try:
+        target = recorded_target(journal)
+        if target is None:
+            target = target_for(app.job, directory, app.decision, app.agency)
+            journal.record(ROUTE, target.job.id, target.to_journal())
+        uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
+        with (people or People()).one(_address(app, uploads)):
+            submitted = _people_steps(app, client, journal, target, uploads, received)
+            journal.commit()
+    except Exception:
+        journal.commit()  # the answers received before the error are kept
+        raise
+    return submitted
+
+
+def _people_steps(app: Application, client: AtsClient, journal: Journal, target: Target,
+                  uploads: list[Mapping[str, Any]], received: datetime | None) -> Submitted:
+    """The applicant, the candidate and the comment, each answer committed with the next start."""
     job = target.job
-    uploads = [_upload(client, journal, i, resume) for i, resume in enumerate(app.resumes)]
-    with (people or People()).one(_address(app, uploads)):
-        applicant = _applicant(client, journal, app, uploads, target.source_id)
-        candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
-                                      target.source_id)
+    earlier = journal.get(APPLICANT) is not None
+    applicant = _applicant(client, journal, app, uploads, target.source_id)
+    created = not earlier and not (journal.get(APPLICANT) or {}).get("reused")
+    candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
+                                  target.source_id, new_applicant=created)
     reused = bool((journal.get(APPLICANT) or {}).get("reused"))
     text = confirmation(sender_email=_address(app, uploads) or app.email.sender_email, subject=app.email.subject,
                         received=received, forwarded_by=_forwarded(app), agency=app.agency,
@@ -361,13 +389,14 @@ def _applicant(client: AtsClient, journal: Journal, app: Application, uploads: l
 
 
 def _candidate(client: AtsClient, journal: Journal, job: Job, applicant: AtsId, pipeline_id: AtsId,
-               stage_id: AtsId, source_id: AtsId) -> tuple[AtsId, bool]:
-    """The candidate for this applicant and job, and whether it existed before this mail."""
+               stage_id: AtsId, source_id: AtsId, *, new_applicant: bool = False) -> tuple[AtsId, bool]:
+    """The candidate for this applicant and job, and whether it existed before this mail. An applicant this
+    flow has just created (under the address's lock, its id not yet committed) has no candidate to look up."""
     done = journal.get(CANDIDATE)
     if done is not None:
         return AtsId.of(done["id"]), bool(done.get("reused"))
     data = {"applicant": applicant.wire, "job": job.id.wire}
-    known = journal.known_candidate(applicant, job.id)
+    known = None if new_applicant else journal.known_candidate(applicant, job.id)
     if known is not None:
         return _reuse(journal, CANDIDATE, known, data), True
     created = _once(journal, CANDIDATE, lambda: client.create_candidate(
@@ -377,7 +406,8 @@ def _candidate(client: AtsClient, journal: Journal, job: Job, applicant: AtsId, 
 
 
 def _upload(client: AtsClient, journal: Journal, index: int, resume: Resume) -> Mapping[str, Any]:
-    """Upload one CV. Safe to repeat after a crash (at worst an orphan file), so no start marker."""
+    """Upload one CV. Safe to repeat after a crash (at worst an orphan file), so no start marker: its
+    answer is committed with the applicant's start."""
     step = upload_step(index)
     done = journal.get(step)
     if done is not None:

@@ -2,15 +2,22 @@
 
 The composition root (daemon.ops.service.assemble) wraps the store in `CrashAfter` when the
 variable names a step; nothing else in the daemon knows of the hook. The process then kills
-itself like `kill -9` right after that step was committed:
+itself like `kill -9` right after the transaction that holds that step was committed:
 
     recorded        a message's record (on arrival)
     mailbox         the mailbox action's record
-    any ATS step    a journal step done (find_job, upload_cv, applicant, candidate, comment, ...)
+    any ATS step    a journal step done (route, upload_cv:N, create_applicant, create_candidate,
+                    add_comment, ...)
 
-With several messages in flight, the others are let reach a step boundary before the kill (a
-request cut in half is the lost-answer tests' business, not this hook's). Never set in
-production.
+An answer is committed with the next create's start (daemon.intake.journal), so a kill after
+`upload_cv:0`, `create_applicant` or `create_candidate` leaves that next create started and
+never sent: the message is held as uncertain, as after any crash at that point. A kill after
+`add_comment` (the flow's last answer) or `mailbox` leaves nothing started.
+
+With several messages in flight, the others are let reach a step boundary before the kill:
+each answer that comes in is committed without the start it carries, and nothing more is
+sent (a request cut in half is the lost-answer tests' business, not this hook's). Never set
+in production.
 """
 
 from __future__ import annotations
@@ -19,11 +26,11 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from daemon.intake.journal import DONE, STARTED
-from daemon.store.repository import Store
+from daemon.store.repository import StepWrite, Store
 
 log = logging.getLogger(__name__)
 CRASH_ENV = "ATS_INBOX_TEST_CRASH_AFTER"
@@ -48,20 +55,44 @@ class CrashAfter:
         self._after(RECORDED_STEP)
         return record
 
+    def add_first_copy(self, *args: Any, **kwargs: Any) -> Any:
+        added, first = self._store.add_first_copy(*args, **kwargs)
+        if added is not None:
+            self._after(RECORDED_STEP)
+        return added, first
+
     def move_record(self, *args: Any, **kwargs: Any) -> Any:
         record = self._store.move_record(*args, **kwargs)
         self._after(RECORDED_STEP)
         return record
 
     def record_step(self, pk: int, step: str, status: str, **kwargs: Any) -> None:
-        if status == STARTED:
+        self.journal(pk, [StepWrite(step, status, **kwargs)])
+
+    def journal(self, pk: int, writes: Sequence[StepWrite]) -> None:
+        starts = {(pk, w.name) for w in writes if w.status == STARTED}
+        if starts:
             with self._changed:
-                self._changed.wait_for(lambda: not self._crashing)  # the process is about to die: send nothing
-                self._out.add((pk, step))
-        self._store.record_step(pk, step, status, **kwargs)
-        if status == DONE:
-            self._answered(pk, step)
-            self._after(step)
+                if self._crashing:  # the process is about to die: the answers are kept, nothing more is sent
+                    self._keep_answers(pk, writes)
+                    self._changed.wait_for(lambda: False)
+                self._out.update(starts)
+        self._store.journal(pk, writes)
+        for write in writes:
+            if write.status == DONE:
+                self._answered(pk, write.name)
+        for write in writes:
+            if write.status == DONE and write.name == self.step:
+                with self._changed:
+                    self._out.difference_update(starts)  # started with the step, never to be sent
+                self._after(write.name)
+
+    def _keep_answers(self, pk: int, writes: Sequence[StepWrite]) -> None:
+        answers = [w for w in writes if w.status != STARTED]
+        if answers:
+            self._store.journal(pk, answers)
+            self._out.difference_update((pk, w.name) for w in answers)
+            self._changed.notify_all()
 
     def delete_step(self, pk: int, step: str) -> None:
         self._store.delete_step(pk, step)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, NoResultFound, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from daemon.domain import MessageKey, Placement, Status
 from daemon.errors import Conflict, StoreBusy
@@ -28,13 +31,60 @@ from daemon.store.models import (
 
 ACTION_REFUSED = "refused"  # mailbox_action once the server refused it too often: a person moves it
 READ_ONLY = "ats_inbox_read_only"  # execution option: a read transaction (no write lock on SQLite)
+UNJOURNALLED_KEPT = 256  # new records remembered as having no journal (a flow opens its journal at once)
+
+
+MESSAGES, STEPS = MessageRecord.__table__, StepRecord.__table__
+APPLICANTS, CANDIDACIES = KnownApplicant.__table__, KnownCandidate.__table__
+
+
+class _Hot:
+    """The per-mail statements, built once with bound parameters and executed with their values: building a
+    statement (coercing each value, its cache key) costs several times what running a compiled one does."""
+
+    def __init__(self, insert: Callable[..., Any]):
+        pk, allowed = bindparam("b_pk"), bindparam("b_allowed", expanding=True)
+        self.add = MESSAGES.insert().returning(MESSAGES)
+        self.first = select(MESSAGES).where(MESSAGES.c.content_key == bindparam("b_key")).order_by(
+            MESSAGES.c.id).limit(1)
+        self.by_pk = select(MESSAGES).where(MESSAGES.c.id == pk)
+        self.status = select(MESSAGES.c.status).where(MESSAGES.c.id == pk)
+        self.change = update(MESSAGES).where(MESSAGES.c.id == pk, MESSAGES.c.status.in_(allowed)).returning(MESSAGES)
+        self.act = update(MESSAGES).where(MESSAGES.c.id == pk, MESSAGES.c.status.in_(allowed))
+        self.steps = select(STEPS).where(STEPS.c.message_pk == pk).order_by(STEPS.c.id)
+        self.drop_step = delete(STEPS).where(STEPS.c.message_pk == pk, STEPS.c.name == bindparam("b_name"))
+        self.step = _upsert(insert(STEPS), ["message_pk", "name"], ["status", "ats_id", "detail", "updated_at"])
+        self.applicant = _upsert(insert(APPLICANTS), ["email"], ["applicant_id"])
+        self.candidacy = _upsert(insert(CANDIDACIES), ["applicant_id", "job_id"], ["candidate_id"])
+        self.known_applicant = select(APPLICANTS.c.applicant_id).where(APPLICANTS.c.email == bindparam("b_email"))
+        self.known_candidate = select(CANDIDACIES.c.candidate_id).where(
+            CANDIDACIES.c.applicant_id == bindparam("b_applicant"), CANDIDACIES.c.job_id == bindparam("b_job"))
+        self.count_from = select(func.count()).select_from(MESSAGES).where(
+            MESSAGES.c.sender_email == bindparam("b_sender"), MESSAGES.c.created_at >= bindparam("b_since"))
+
+
+def _upsert(statement: Any, keys: list[str], columns: list[str]) -> Any:
+    """An INSERT that, when a row with the same `keys` exists, sets its `columns` to the new values instead."""
+    return statement.on_conflict_do_update(index_elements=keys,
+                                           set_={c: getattr(statement.excluded, c) for c in columns})
 
 
 class Store:
+    """The one place that speaks SQL. People's and rare writes go through ORM sessions; the per-mail hot
+    path (the record's insert and updates, the journal, the reads per mail) are Core statements on a
+    connection: no session, no unit of work, no identity map for one or two statements."""
+
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._read_engine = engine.execution_options(**{READ_ONLY: True})
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._reads = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._hot = _Hot(postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
+        configure_mappers()  # the models' attributes, which `_model` fills without a constructor
+        # Pending records this store inserted whose journal is empty (no step written since), the latest
+        # UNJOURNALLED_KEPT: the journal of a mail just recorded needs no read (see `steps`).
+        self._unjournalled: dict[int, None] = {}
+        self._unjournalled_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -50,6 +100,18 @@ class Store:
         """One read transaction: it never takes SQLite's write lock."""
         with _busy_is_transient(), self._reads.begin() as session:
             yield session
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction in Core statements on a connection, committed at the end."""
+        with _busy_is_transient(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _looking(self) -> Iterator[Connection]:
+        """One read transaction in Core statements (no write lock on SQLite)."""
+        with _busy_is_transient(), self._read_engine.begin() as connection:
+            yield connection
 
     def identity(self) -> str:
         """The random id written when this database was created ("" before migration 0003)."""
@@ -118,27 +180,56 @@ class Store:
             ).order_by(MessageRecord.id.desc()).limit(1))
 
     def message_by_pk(self, pk: int) -> MessageRecord | None:
-        with self.reading() as s:
-            return s.get(MessageRecord, pk)
+        with self._looking() as c:
+            return _record(c.execute(self._hot.by_pk, {"b_pk": pk}).first())
 
     def add_message(self, key: MessageKey, *, message_id: str = "", sha256: str, size: int,
                     content_key: str = "", **fields: object) -> MessageRecord:
-        with self.session() as s:
-            record = MessageRecord(
-                account=key.account, folder=key.folder, uidvalidity=key.uidvalidity, uid=key.uid,
-                message_id=message_id, sha256=sha256, size=size, content_key=content_key,
-                status=fields.pop("status", Status.PENDING), **fields,
-            )
-            s.add(record)
+        """A new record, committed; its journal is known to be empty (see `steps`)."""
+        values = {"account": key.account, "folder": key.folder, "uidvalidity": key.uidvalidity, "uid": key.uid,
+                  "message_id": message_id, "sha256": sha256, "size": size, "content_key": content_key,
+                  "status": Status.PENDING, **fields}
+        with self._writing() as c:
+            row = c.execute(self._hot.add, values).one()
+        return self._added(_record(row))
+
+    def _added(self, record: MessageRecord) -> MessageRecord:
+        """A record just inserted: a pending one is known to have no journal yet."""
+        if record.status == Status.PENDING:
+            with self._unjournalled_lock:
+                self._unjournalled[record.id] = None
+                if len(self._unjournalled) > UNJOURNALLED_KEPT:
+                    del self._unjournalled[next(iter(self._unjournalled))]
         return record
+
+    def _journalled(self, pk: int) -> bool:
+        """Forget that `pk` has no journal; whether it was known to have none."""
+        with self._unjournalled_lock:
+            return self._unjournalled.pop(pk, False) is None
+
+    def add_first_copy(self, key: MessageKey, *, content_key: str, **fields: Any) -> tuple[MessageRecord | None,
+                                                                                         MessageRecord | None]:
+        """(the new record, None) when no record of the same mail exists (see daemon.mail.identity), else
+        (None, the earliest record of it) and nothing written: the look-up and the insert in one transaction."""
+        values = {"account": key.account, "folder": key.folder, "uidvalidity": key.uidvalidity, "uid": key.uid,
+                  "content_key": content_key, "status": Status.PENDING, **fields}
+        with self._writing() as c:
+            first = _record(self._first(c, content_key))
+            if first is not None:
+                return None, first
+            row = c.execute(self._hot.add, values).one()
+        return self._added(_record(row)), None
 
     def first_copy(self, content_key: str) -> MessageRecord | None:
         """The earliest record of the same mail (see daemon.mail.identity), if any."""
         if not content_key:
             return None
-        with self.reading() as s:
-            return s.scalar(select(MessageRecord).where(MessageRecord.content_key == content_key)
-                            .order_by(MessageRecord.id).limit(1))
+        with self._looking() as c:
+            return _record(self._first(c, content_key))
+
+    def _first(self, connection: Connection, content_key: str) -> Any:
+        """The row of the earliest record with this content key, or None."""
+        return connection.execute(self._hot.first, {"b_key": content_key}).first() if content_key else None
 
     def move_record(self, pk: int, key: MessageKey, *, expect: str | Collection[str]) -> MessageRecord:
         """Re-key a record to where its mail is now (new UID or UIDVALIDITY); the journal stays."""
@@ -153,28 +244,30 @@ class Store:
         concurrently, and each change says which status it was decided on.
         """
         allowed = (expect,) if isinstance(expect, str) else tuple(expect)
-        with self.session() as s:  # one UPDATE ... RETURNING: the ORM's load, compare and flush cost 3 times as much
-            record = s.scalar(update(MessageRecord).where(MessageRecord.id == pk, MessageRecord.status.in_(allowed))
-                              .values(**fields).returning(MessageRecord),
-                              execution_options={"synchronize_session": False})
-            if record is None:
-                current = s.scalar(select(MessageRecord.status).where(MessageRecord.id == pk))
-                if current is None:
-                    raise NoResultFound(f"no message #{pk}")
-                raise Conflict(f"message #{pk} is {current} now, not {' or '.join(allowed)}")
-        return record
+        with self._writing() as c:  # one UPDATE ... RETURNING in Core: no session, no load, compare and flush
+            row = c.execute(self._hot.change, {"b_pk": pk, "b_allowed": list(allowed), **fields}).first()
+            if row is None:
+                self._conflict(c, pk, allowed)
+        return _record(row)
+
+    def _conflict(self, connection: Connection, pk: int, allowed: Sequence[str]) -> None:
+        """Raise why a compare-and-set on `pk` changed nothing: no such record, or another status."""
+        current = connection.scalar(self._hot.status, {"b_pk": pk})
+        if current is None:
+            raise NoResultFound(f"no message #{pk}")
+        raise Conflict(f"message #{pk} is {current} now, not {' or '.join(allowed)}")
 
     def record_action(self, pk: int, *, expect: str, action: str, placement: Placement, step: str,
                       detail: str) -> None:
         """The mailbox action done on a record in status `expect`, and its journal step, at once."""
-        with self.session() as s:
-            changed = s.execute(update(MessageRecord).where(MessageRecord.id == pk, MessageRecord.status == expect)
-                                .values(mailbox_action=action, action_error="", placed_folder=placement.folder,
-                                        placed_uid=placement.uid), execution_options={"synchronize_session": False})
+        with self._writing() as c:
+            changed = c.execute(self._hot.act, {"b_pk": pk, "b_allowed": [expect], "mailbox_action": action,
+                                                "action_error": "", "placed_folder": placement.folder,
+                                                "placed_uid": placement.uid})
             if changed.rowcount == 0:
-                current = s.get_one(MessageRecord, pk)
-                raise Conflict(f"message #{pk} is {current.status} now, not {expect}")
-            _write_step(s, pk, step, "done", ats_id="", detail=detail)
+                self._conflict(c, pk, [expect])
+            self._journalled(pk)
+            self._write_step(c, pk, StepWrite(step, "done", detail=detail))
 
     # the review queue: named queries for people's actions (daemon.intake.review)
     def listing(self, statuses: Collection[str], limit: int, first: Collection[str]) -> list[MessageRecord]:
@@ -217,6 +310,7 @@ class Store:
     def undo_requeue(self, before: MessageRecord, steps: Collection[tuple[str, str, str]]) -> bool:
         """The record as it was `before` a requeue, with the journal steps (name, status, detail)
         put back; False when the daemon took it up again meanwhile (then nothing changes)."""
+        self._journalled(before.id)
         with self.session() as s:
             current = s.get_one(MessageRecord, before.id)
             if current.status != Status.PENDING or current.uid != before.uid:
@@ -256,6 +350,8 @@ class Store:
 
     def edit_messages(self, pks: Collection[int], edit: Callable[[MessageRecord, list[StepRecord]], None]) -> None:
         """One transaction: `edit` changes each existing record and its journal steps in place."""
+        for pk in pks:
+            self._journalled(pk)
         with self.session() as s:
             for pk in pks:
                 record = s.get(MessageRecord, pk)
@@ -286,9 +382,8 @@ class Store:
 
     def count_from(self, sender_email: str, since: datetime) -> int:
         """How many messages from this sender were recorded since then."""
-        with self.reading() as s:
-            return s.scalar(select(func.count()).select_from(MessageRecord).where(
-                MessageRecord.sender_email == sender_email.lower(), MessageRecord.created_at >= since)) or 0
+        with self._looking() as c:
+            return c.scalar(self._hot.count_from, {"b_sender": sender_email.lower(), "b_since": since}) or 0
 
     def messages(self, *, limit: int = 50) -> list[MessageRecord]:
         """The most recent records, newest first (the review queue has its own filters)."""
@@ -304,34 +399,52 @@ class Store:
 
     # steps (the journal)
     def steps(self, pk: int) -> dict[str, StepRecord]:
-        with self.reading() as s:
-            rows = s.scalars(select(StepRecord).where(StepRecord.message_pk == pk).order_by(StepRecord.id))
-            return {row.name: row for row in rows}
+        """The journal of one message by step name. A record this store inserted and has written no step
+        for since is known to have none: its first reading needs no query (the runner hands a new
+        record to its flow at once, and nothing but this daemon's flow journals a pending record)."""
+        if self._journalled(pk):
+            return {}
+        with self._looking() as c:
+            return {row.name: _model(StepRecord, row) for row in c.execute(self._hot.steps, {"b_pk": pk})}
 
     def record_step(self, pk: int, name: str, status: str, *, ats_id: str = "", detail: str = "",
                     remember: Remember | None = None) -> None:
         """Journal one step; what it teaches about people is remembered in the same transaction."""
-        with self.session() as s:
-            _write_step(s, pk, name, status, ats_id=ats_id, detail=detail)
-            if remember is not None:
-                remember.apply(s)
+        self.journal(pk, [StepWrite(name, status, ats_id=ats_id, detail=detail, remember=remember)])
+
+    def journal(self, pk: int, writes: Sequence[StepWrite]) -> None:
+        """Journal several steps of one message in one transaction, in order (an answer and the next
+        step's start, say), each with what it teaches about people: all of them committed, or none."""
+        self._journalled(pk)
+        with self._writing() as c:
+            for write in writes:
+                self._write_step(c, pk, write)
 
     def delete_step(self, pk: int, name: str) -> None:
-        with self.session() as s:
-            step = _step(s, pk, name)
-            if step is not None:
-                s.delete(step)
+        self._journalled(pk)
+        with self._writing() as c:
+            c.execute(self._hot.drop_step, {"b_pk": pk, "b_name": name})
+
+    def _write_step(self, connection: Connection, pk: int, write: StepWrite) -> None:
+        """One step in one statement (an INSERT that updates the step already there), and what it teaches."""
+        connection.execute(self._hot.step, {"message_pk": pk, "name": write.name, "status": write.status,
+                                            "ats_id": write.ats_id, "detail": write.detail})
+        remember = write.remember
+        if remember is not None and remember.email and remember.applicant_id:
+            connection.execute(self._hot.applicant, {"email": remember.email.casefold(),
+                                                     "applicant_id": remember.applicant_id})
+        if remember is not None and remember.candidate_id and remember.applicant_id and remember.job_id:
+            connection.execute(self._hot.candidacy, {"applicant_id": remember.applicant_id, "job_id": remember.job_id,
+                                                     "candidate_id": remember.candidate_id})
 
     # people this daemon created in the ATS
     def known_applicant(self, email: str) -> str | None:
-        with self.reading() as s:
-            row = s.get(KnownApplicant, email.casefold())
-            return row.applicant_id if row else None
+        with self._looking() as c:
+            return c.scalar(self._hot.known_applicant, {"b_email": email.casefold()})
 
     def known_candidate(self, applicant_id: str, job_id: str) -> str | None:
-        with self.reading() as s:
-            row = s.get(KnownCandidate, (applicant_id, job_id))
-            return row.candidate_id if row else None
+        with self._looking() as c:
+            return c.scalar(self._hot.known_candidate, {"b_applicant": applicant_id, "b_job": job_id})
 
     # leases: one daemon at a time per mailbox folder. Deadlines are taken on the database's clock
     # (PostgreSQL's now()), so instances on machines whose clocks differ agree when one ran out.
@@ -460,26 +573,17 @@ def _busy_is_transient() -> Iterator[None]:
         raise
 
 
-def _upsert_step(session: Session, pk: int, name: str, status: str, *, ats_id: str = "", detail: str = "") -> None:
-    step = _step(session, pk, name)
-    if step is None:
-        session.add(StepRecord(message_pk=pk, name=name, status=status, ats_id=ats_id, detail=detail))
-    else:
-        step.status, step.ats_id, step.detail = status, ats_id, detail
+def _record(row: Any) -> MessageRecord | None:
+    """A record read or returned by a Core statement, as the model the callers use (not in any session)."""
+    return None if row is None else _model(MessageRecord, row)
 
 
-def _write_step(session: Session, pk: int, name: str, status: str, *, ats_id: str, detail: str) -> None:
-    """`_upsert_step` in Core statements: an UPDATE of the step, an INSERT when there was none."""
-    changed = session.execute(update(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name)
-                              .values(status=status, ats_id=ats_id, detail=detail),
-                              execution_options={"synchronize_session": False})
-    if changed.rowcount == 0:
-        session.execute(insert(StepRecord).values(message_pk=pk, name=name, status=status, ats_id=ats_id,
-                                                  detail=detail))
-
-
-def _step(session: Session, pk: int, name: str) -> StepRecord | None:
-    return session.scalar(select(StepRecord).where(StepRecord.message_pk == pk, StepRecord.name == name))
+def _model(model: type[Any], row: Any) -> Any:
+    """An instance of `model` holding a row's columns, as the ORM's loading fills one (no constructor, no
+    change tracking: it is read, never flushed)."""
+    instance = model._sa_class_manager.new_instance()
+    instance.__dict__.update(row._mapping)
+    return instance
 
 
 def _by_key(key: MessageKey):
@@ -501,12 +605,16 @@ class Remember:
     job_id: str = ""
     candidate_id: str = ""
 
-    def apply(self, session: Session) -> None:
-        if self.email and self.applicant_id:
-            session.merge(KnownApplicant(email=self.email.casefold(), applicant_id=self.applicant_id))
-        if self.candidate_id and self.applicant_id and self.job_id:
-            session.merge(KnownCandidate(applicant_id=self.applicant_id, job_id=self.job_id,
-                                         candidate_id=self.candidate_id))
+
+@dataclass(frozen=True, slots=True)
+class StepWrite:
+    """One journal step to write: its name, status, the ATS's id and the detail, and what it teaches."""
+
+    name: str
+    status: str
+    ats_id: str = ""
+    detail: str = ""
+    remember: Remember | None = None
 
 
 def _serves(served: str, mailbox: str) -> bool:
