@@ -125,6 +125,8 @@ class NotifySocket:
         os.rmdir(self.folder)
 
 class FakeClock:
+    """Time moved by hand (`now += ...`) and by sleeps, which take no real time."""
+
     def __init__(self):
         self.now, self.slept = 0.0, []
 
@@ -136,12 +138,30 @@ class FakeClock:
         self.now += seconds
 
 
-class InProcessWorld:
-    """A fake mailbox, a real store, the sandbox ATS through an in-process transport."""
+class ThreadClock(FakeClock):
+    """A fake clock for flows running at once: a sleep moves time on for the sleeping thread only, moving `now`
+    moves it for every thread. A real sleep of one thread does not make another's request take longer; on one
+    shared fake clock it did (another flow's back-off of 30 s, taken at once, timed out a request in flight)."""
 
-    def __init__(self, tmp_path):
+    def __init__(self):
+        super().__init__()
+        self._own = threading.local()
+
+    def __call__(self) -> float:
+        return self.now + getattr(self._own, "slept", 0.0)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self._own.slept = getattr(self._own, "slept", 0.0) + seconds
+
+
+class InProcessWorld:
+    """A fake mailbox, a real store, the sandbox ATS through an in-process transport; `clock` is a FakeClock
+    (ThreadClock for flows running at once)."""
+
+    def __init__(self, tmp_path, clock: FakeClock | None = None):
         self.sandbox = SandboxATS(tmp_path / "sandbox.db")
-        self.clock = FakeClock()
+        self.clock = clock or FakeClock()
         self.client = AtsClient("http://sandbox.test", "t", timeout=5, transport=self.sandbox.transport(),
                                 sleep=self.clock.sleep, clock=self.clock, breaker=CircuitBreaker(clock=self.clock))
         self.database = tmp_path / "ats-inbox.db"

@@ -15,7 +15,7 @@ from daemon.intake.submission import Application, People, submit
 from daemon.mail import ParsedEmail, Resume
 from daemon.sandbox import Fault
 from tests import invariant
-from tests.inprocess import InProcessWorld
+from tests.inprocess import InProcessWorld, ThreadClock
 from tests.world import CREATES, PDF, application
 
 JOBS = ("Data Analyst", "Senior Python Developer", "Python Developer", "Customer Support Specialist")
@@ -39,7 +39,7 @@ def worlds(tmp_path):
     def make(name: str) -> InProcessWorld:
         folder = tmp_path / name
         folder.mkdir()
-        made.append(InProcessWorld(folder))
+        made.append(InProcessWorld(folder, clock=ThreadClock()))
         return made[-1]
 
     yield make
