@@ -257,3 +257,31 @@ def test_a_rules_change_whose_check_could_not_read_the_database_is_checked_at_th
         now[0] = float(second)
         alerting.tick(watch)
     assert outbox.said() == [(RULES, FIRING)]
+
+
+def test_two_daemons_keeping_the_first_set_at_once_both_go_on(store_url, monkeypatch):
+    """Two instances starting together on one database both find no kept set and both insert it: the one that loses
+    the race reads the other's row and keeps its own set, instead of failing its start (SQLite and PostgreSQL)."""
+    from sqlalchemy.orm import Session
+
+    from daemon.store.models import KeptRules
+
+    first, second = open_store(store_url), open_store(store_url)
+    try:
+        RulesKeeper(first, "/etc/ats-inbox/rules").keep("aaaa", [("10-jobs.toml", GOOD)])
+        real_get, hidden = Session.get, []
+
+        def unseen_once(session, entity, *args, **kwargs):  # the other's row not visible yet to this transaction
+            if entity is KeptRules and not hidden:
+                hidden.append(True)
+                return None
+            return real_get(session, entity, *args, **kwargs)
+
+        monkeypatch.setattr(Session, "get", unseen_once)
+        RulesKeeper(second, "/etc/ats-inbox/rules").keep("bbbb", [("10-jobs.toml", OTHER)])
+        monkeypatch.undo()
+        kept = RulesKeeper(first, "/etc/ats-inbox/rules").last_good()
+        assert hidden and kept is not None and kept.fingerprint == "bbbb"
+    finally:
+        first.close()
+        second.close()

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from daemon.store.models import KeptRules, utcnow
 from daemon.store.repository import Store
 
@@ -40,7 +42,15 @@ class RulesKeeper:
             return RuleTexts(row.fingerprint, files, _aware(row.accepted_at))
 
     def keep(self, fingerprint: str, files: Sequence[tuple[str, str]]) -> datetime:
-        """Keep this set as the last good one (unless it is already kept); when it was accepted."""
+        """Keep this set as the last good one (unless it is already kept); when it was accepted. Daemons starting
+        together on one PostgreSQL may both find no row and both insert: the one that loses reads the row the other
+        wrote and goes on from there."""
+        try:
+            return self._keep(fingerprint, files)
+        except IntegrityError:
+            return self._keep(fingerprint, files)
+
+    def _keep(self, fingerprint: str, files: Sequence[tuple[str, str]]) -> datetime:
         with self.store.session() as s:
             row = s.get(KeptRules, self.folder)
             if row is not None and row.fingerprint == fingerprint:
