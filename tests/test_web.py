@@ -240,3 +240,21 @@ def test_header_mode_trusts_the_named_account_only_from_the_proxy(world, held):
     assert client.get("/", headers={"X-Remote-User": "mallory"}).status_code == 403
     far = client_for(world, held, Access(auth="header", trusted_proxies=("10.0.0.9",)))
     assert far.get("/", headers={"X-Remote-User": "adam"}).status_code == 403
+
+
+def test_a_request_made_as_soon_as_the_page_is_served_is_answered():
+    """The listener's socket listens before `web` says where the page is: a browser (or a test) connecting at once
+    waits in the backlog for the server's first accept instead of being refused."""
+    import socket
+
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from daemon.web.serve import Listener
+
+    app = Starlette(routes=[Route("/", lambda _request: PlainTextResponse("here"))])
+    with Listener("127.0.0.1", 0, app) as listener, \
+            socket.create_connection(("127.0.0.1", listener.port), timeout=10) as connection:
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        assert b"here" in connection.makefile("rb").read()

@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 
 
 class Listener:
-    """Serves `app` on host:port while inside the `with` block (the socket is bound at once, so a
-    port in use is an OSError here, not in the thread)."""
+    """Serves `app` on host:port while inside the `with` block (the socket is bound and listening at once, so a
+    port in use is an OSError here, not in the thread, and a request made as soon as the block is entered waits
+    in the backlog for uvicorn's first accept instead of being refused)."""
 
     def __init__(self, host: str, port: int, app: ASGIApp):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -22,6 +23,7 @@ class Listener:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.socket.bind((host, port))
+            self.socket.listen(128)
         except OSError:
             self.socket.close()
             raise
