@@ -106,25 +106,27 @@ def alive(daemons: Sequence[subprocess.Popen], work: Path) -> None:
 def wait_settled(database: str, expected: int, daemons: Sequence[subprocess.Popen], work: Path,
                  limit: float = 900) -> float:
     """When `expected` mails are settled (the time), polling the daemons' database; fails after `limit` seconds."""
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        alive(daemons, work)
-        if scalar(database, "SELECT count(*) FROM messages WHERE status != 'pending'") >= expected:
-            return time.time()
-        time.sleep(0.2)
-    raise RuntimeError(f"not every mail was settled within {limit} s: see {work}/run-*.err")
+    return _wait_count(database, "SELECT count(*) FROM messages WHERE status != 'pending'", expected, daemons, work,
+                       limit, 0.2, "not every mail was settled")
 
 
 def wait_passes(database: str, mailboxes: int, daemons: Sequence[subprocess.Popen], work: Path,
                 limit: float = 120) -> float:
     """When `mailboxes` mailboxes have each finished a pass (the time): the daemons are up and listening."""
+    return _wait_count(database, "SELECT count(DISTINCT mailbox) FROM passes WHERE finished_at IS NOT NULL",
+                       mailboxes, daemons, work, limit, 0.1, "the mailboxes did not all pass")
+
+
+def _wait_count(database: str, query: str, expected: int, daemons: Sequence[subprocess.Popen], work: Path,
+                limit: float, every: float, failure: str) -> float:
+    """When the count `query` gives reaches `expected` (the time), the daemons alive throughout."""
     deadline = time.time() + limit
     while time.time() < deadline:
         alive(daemons, work)
-        if scalar(database, "SELECT count(DISTINCT mailbox) FROM passes WHERE finished_at IS NOT NULL") >= mailboxes:
+        if scalar(database, query) >= expected:
             return time.time()
-        time.sleep(0.1)
-    raise RuntimeError(f"the mailboxes did not all pass within {limit} s: see {work}/run-*.err")
+        time.sleep(every)
+    raise RuntimeError(f"{failure} within {limit} s: see {work}/run-*.err")
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:
