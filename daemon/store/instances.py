@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from daemon.errors import StoreBusy
 from daemon.store.lease import TTL_SECONDS, MailboxLease, holder_is_gone, this_process
 from daemon.store.repository import Store
-from daemon.store.spread import Turn, mailboxes_for, turn
+from daemon.store.spread import Turn, mailboxes_for, serves, turn
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,9 @@ class InstanceHeartbeat:
 
     def share(self, mailboxes: Sequence[str]) -> list[str]:
         """The mailboxes this instance should try to lease now."""
-        return [m for m in mailboxes if (not self.mailboxes or m in self.mailboxes)
-                and mailboxes_for(self.name, self.store.live_instances(m), [m])]
+        live = self.store.instance_mailboxes()
+        return [m for m in mailboxes if serves(self.mailboxes, m)
+                and mailboxes_for(self.name, [name for name, served in live.items() if serves(served, m)], [m])]
 
     def turn(self, lease: MailboxLease) -> Turn:
         """Whether to try `lease` now (`daemon.store.spread.turn`), from the heartbeats and the lease's holder;

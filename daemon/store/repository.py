@@ -28,6 +28,7 @@ from daemon.store.models import (
     StoreIdentity,
     utcnow,
 )
+from daemon.store.spread import serves
 
 ACTION_REFUSED = "refused"  # mailbox_action once the server refused it too often: a person moves it
 READ_ONLY = "ats_inbox_read_only"  # execution option: a read transaction (no write lock on SQLite)
@@ -494,13 +495,9 @@ class Store:
             row.mailboxes = "\n".join(sorted(mailboxes))
             s.execute(delete(Instance).where(Instance.expires_at < now - timedelta(days=1)))
 
-    def live_instances(self, mailbox: str | None = None) -> list[str]:
-        """The instances whose heartbeat has not run out, by name; with `mailbox`, those serving it."""
-        with self.reading() as s:
-            now = self._now(s)
-            rows = s.execute(select(Instance.name, Instance.mailboxes).where(Instance.expires_at > now)
-                             .order_by(Instance.name)).all()
-            return [name for name, served in rows if mailbox is None or _serves(served, mailbox)]
+    def live_instances(self) -> list[str]:
+        """The instances whose heartbeat has not run out, by name."""
+        return sorted(self.instance_mailboxes())
 
     def instance_deadlines(self, mailbox: str | None = None) -> tuple[datetime, dict[str, datetime]]:
         """The database's clock now, and each known instance's heartbeat deadline (run out or not); with `mailbox`,
@@ -509,14 +506,14 @@ class Store:
             now = self._now(s)
             rows = s.execute(select(Instance.name, Instance.expires_at, Instance.mailboxes)).all()
             return now, {name: _aware(until) for name, until, served in rows
-                         if mailbox is None or _serves(served, mailbox)}
+                         if mailbox is None or serves(_mailboxes(served), mailbox)}
 
     def instance_mailboxes(self) -> dict[str, frozenset[str]]:
         """Each live instance's mailboxes (lease names; empty: it did not say)."""
         with self.reading() as s:
             now = self._now(s)
             rows = s.execute(select(Instance.name, Instance.mailboxes).where(Instance.expires_at > now)).all()
-            return {name: frozenset(filter(None, served.split("\n"))) for name, served in rows}
+            return {name: _mailboxes(served) for name, served in rows}
 
     def leave(self, instance: str) -> None:
         """`instance` stops: the others take its share at once."""
@@ -617,9 +614,9 @@ class StepWrite:
     remember: Remember | None = None
 
 
-def _serves(served: str, mailbox: str) -> bool:
-    """Whether an instance's list of mailboxes (one per line; empty: it did not say) includes `mailbox`."""
-    return not served or mailbox in served.split("\n")
+def _mailboxes(served: str) -> frozenset[str]:
+    """An instance's mailboxes as its heartbeat stores them: one per line (none: it did not say)."""
+    return frozenset(filter(None, served.split("\n")))
 
 
 def _aware(moment: datetime) -> datetime:

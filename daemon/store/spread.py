@@ -9,7 +9,7 @@ Pure: the list of live instances comes from the store's heartbeats (`Store.live_
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +17,11 @@ from datetime import datetime
 def _weight(instance: str, mailbox: str) -> int:
     digest = hashlib.sha256(f"{instance}\0{mailbox}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
+
+
+def serves(mailboxes: Collection[str], mailbox: str) -> bool:
+    """Whether an instance whose heartbeat names `mailboxes` serves `mailbox` (naming none: any)."""
+    return not mailboxes or mailbox in mailboxes
 
 
 def owner_of(mailbox: str, live: Iterable[str]) -> str | None:
