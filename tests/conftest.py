@@ -122,3 +122,13 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def either(store_url):
+    """A store on SQLite, then on PostgreSQL: the behaviour that must not depend on the database."""
+    from daemon.store import open_store
+
+    store = open_store(store_url)
+    yield store
+    store.close()

@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from daemon.errors import StoreBusy
-from daemon.store import open_store
 from daemon.store.instances import InstanceHeartbeat
 from daemon.store.lease import MailboxLease
 from daemon.store.spread import owner_of
@@ -19,10 +18,9 @@ BS = next(f"jobs-{n}@example.org/INBOX" for n in range(50) if owner_of(f"jobs-{n
 
 
 @pytest.fixture
-def store(store_url):
-    s = open_store(store_url)
-    yield s
-    s.close()
+def store(either):
+    """A store on SQLite, then on PostgreSQL (conftest's `either`)."""
+    return either
 
 
 def test_a_mailbox_of_another_live_instance_is_left_to_it_until_its_heartbeat_runs_out(store):

@@ -9,7 +9,6 @@ import threading
 import pytest
 
 from daemon.errors import StoreBusy
-from daemon.store import open_store
 from daemon.store.instances import InstanceHeartbeat
 from daemon.store.lease import MailboxLease, holder_is_gone, this_process
 from daemon.store.spread import owner_of
@@ -17,10 +16,9 @@ from tests.e2e import wait_for
 
 
 @pytest.fixture
-def store(store_url):
-    s = open_store(store_url)
-    yield s
-    s.close()
+def store(either):
+    """A store on SQLite, then on PostgreSQL (conftest's `either`)."""
+    return either
 
 
 def dead_pid() -> int:

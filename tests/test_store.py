@@ -29,14 +29,6 @@ def store(database):
     store.close()
 
 
-@pytest.fixture
-def either(store_url):
-    """A store on SQLite, then on PostgreSQL: the behaviour that must not depend on the database."""
-    store = open_store(store_url)
-    yield store
-    store.close()
-
-
 def test_an_update_says_which_status_it_expects(either):
     """A change decided on `pending` fails with Conflict once someone made the record `resolved`."""
     store = either
