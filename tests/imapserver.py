@@ -34,10 +34,9 @@ import signal
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from string import Template
@@ -45,7 +44,7 @@ from typing import IO
 
 from imapclient import IMAPClient
 
-from tests.serverprocess import ServerProcess, free_port
+from tests.serverprocess import ServerProcess, free_port, started_in_temporary_folder
 
 INSTALL_HINT = "apt-get install -y dovecot-imapd"
 STARTUP_TIMEOUT = 15.0
@@ -380,17 +379,10 @@ class Dovecot(ServerProcess):
             imap.close_folder()
 
 
-@contextmanager
-def running(extra_config: str = "", files: dict[str, str] | None = None) -> Iterator[Dovecot]:
+def running(extra_config: str = "", files: dict[str, str] | None = None) -> AbstractContextManager[Dovecot]:
     """A Dovecot with `extra_config` (and `files`), started in its own temp dir (pytest's are not
     o+x), then removed."""
-    workdir = Path(tempfile.mkdtemp(prefix="ats-inbox-dovecot-"))
-    server = Dovecot(workdir, extra_config=extra_config, files=files)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    return started_in_temporary_folder(
+        "ats-inbox-dovecot-", lambda workdir: Dovecot(workdir, extra_config=extra_config, files=files))
 
 

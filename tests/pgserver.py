@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from tests.serverprocess import ServerProcess, free_port
+from tests.serverprocess import ServerProcess, free_port, started_in_temporary_folder
 
 INSTALL_HINT = "apt-get install -y postgresql"
 BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
@@ -140,17 +137,9 @@ class PostgreSQL(ServerProcess):
         self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@contextmanager
-def running() -> Iterator[PostgreSQL]:
-    """A PostgreSQL started in its own temp dir, then stopped and removed."""
-    workdir = Path(tempfile.mkdtemp(prefix="ats-inbox-postgres-"))
-    workdir.chmod(0o755)  # the postgres user (when run as root) enters it
-    server = PostgreSQL(workdir / "pg")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+def running() -> AbstractContextManager[PostgreSQL]:
+    """A PostgreSQL started in its own temp dir (the postgres user, when run as root, enters it), then stopped and
+    removed."""
+    return started_in_temporary_folder("ats-inbox-postgres-", lambda workdir: PostgreSQL(workdir / "pg"))
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import weakref
-from collections.abc import Sequence
-from contextlib import suppress
-from typing import IO
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO, TypeVar
 
 _running: weakref.WeakSet[ServerProcess] = weakref.WeakSet()
 
@@ -77,6 +80,24 @@ class ServerProcess:
 
     def _ended(self, pgid: int, sig: signal.Signals) -> None:
         """After the server's main process exited (by `sig`)."""
+
+
+Server = TypeVar("Server", bound=ServerProcess)
+
+
+@contextmanager
+def started_in_temporary_folder(prefix: str, make: Callable[[Path], Server]) -> Iterator[Server]:
+    """The server `make` builds in a new temporary folder (mode 0755: a server running as its own system user
+    enters it; pytest's are not o+x), started, then stopped and the folder removed."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    workdir.chmod(0o755)
+    server = make(workdir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @atexit.register
