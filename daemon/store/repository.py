@@ -549,11 +549,6 @@ class Store:
             query = select(PassRecord) if mailbox is None else select(PassRecord).where(PassRecord.mailbox == mailbox)
             return s.scalar(query.order_by(PassRecord.id.desc()).limit(1))
 
-    def pass_mailboxes(self) -> list[str]:
-        """The names of the mailboxes passes went through, in order ("" for passes before [[mailbox]])."""
-        with self.reading() as s:
-            return sorted(s.scalars(select(PassRecord.mailbox).distinct()))
-
 
 @contextmanager
 def _busy_is_transient() -> Iterator[None]:
