@@ -45,6 +45,7 @@ class Target:
     def imap(self) -> IMAPClient:
         context = ssl.create_default_context(cafile=self.ca_file)
         client = IMAPClient(self.host, port=self.port, ssl=True, ssl_context=context, timeout=60)
+        client._imap.debug = 4  # as the daemon's connect(): imaplib formats no mail for its debug logger
         client.login(self.user, self.password)
         return client
 

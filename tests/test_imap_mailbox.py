@@ -209,6 +209,23 @@ def test_facts_report_size_and_our_keywords(dovecot: Dovecot) -> None:
     assert facts == {plain: MessageFacts(len(mail(1))), done: MessageFacts(len(mail(2)), frozenset({DONE_KEYWORD}))}
 
 
+def test_mail_read_from_the_server_never_reaches_the_logs(dovecot: Dovecot, caplog: pytest.LogCaptureFixture) -> None:
+    """Not even with every IMAP logger at DEBUG: imapclient turns on imaplib's debug output, which formats
+    each answer, the mail's own bytes with it, for its logger (and costs a repr of every mail when dropped)."""
+    body = b"Private CV text 4f1c9e " * 2_000
+    uid = dovecot.append("INBOX", mail(1) + body)
+    caplog.set_level(logging.DEBUG)
+    mailbox = opened(dovecot, processed_folder="")
+    try:
+        mailbox.facts([uid])
+        fetched = mailbox.fetch([uid])
+    finally:
+        mailbox.close()
+    assert body in fetched[uid]
+    assert "Hello 1." not in caplog.text
+    assert "4f1c9e" not in caplog.text
+
+
 def test_without_move_the_client_never_sends_move(courier: Dovecot, caplog: pytest.LogCaptureFixture) -> None:
     """On a server that does not announce MOVE, an action is UID COPY + STORE + UID EXPUNGE, never MOVE."""
     uid = courier.append("INBOX", mail(1))
