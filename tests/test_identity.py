@@ -90,11 +90,16 @@ def test_text_that_is_not_a_header_is_content():
     assert content_key(b"Hello\r\nthere") == content_key(b"Hello\nthere")
 
 
+BLANKS = b"a  \r\n\tb\t\r\n\r\nc \r\r\n d\n\n \r\n" * 300 + b"end  \r\n\r\n\r\n"
+# Base64-like lines (no blank in most pieces) with a few blanks before line ends between them.
+MOSTLY_BASE64 = (b"QUJDRA==" * 9 + b"\r\n") * 500 + b"x \r\n" + (b"QUJD" * 19 + b"\r\n") * 300 + b"y\t\n\r\n"
+
+
+@pytest.mark.parametrize("body", [BLANKS, MOSTLY_BASE64], ids=["blanks", "mostly-base64"])
 @pytest.mark.parametrize("piece", [1, 3, 1000])
-def test_content_hashed_in_pieces_is_the_content_hashed_at_once(monkeypatch, piece):
+def test_content_hashed_in_pieces_is_the_content_hashed_at_once(monkeypatch, piece, body):
     """Pieces cut anywhere give the key of the whole content: blanks, CRs and newlines at the cuts."""
     monkeypatch.setattr(identity, "_PIECE_BYTES", piece)
-    body = b"a  \r\n\tb\t\r\n\r\nc \r\r\n d\n\n \r\n" * 300 + b"end  \r\n\r\n\r\n"
     expected = hashlib.sha256(b"<id@example.org>\n\n" + re.sub(rb"[ \t]*\r?\n", b"\n", body).rstrip(b"\n"))
     assert content_key(b"Message-ID: <id@example.org>\r\n\r\n" + body) == expected.hexdigest()
 

@@ -139,8 +139,11 @@ def _hash_text(digest: hashlib._Hash, mail: MailBytes, start: int) -> bool:
 
 
 def _normalised(piece: bytes) -> bytes:
-    """Line ends as `\\n`, blanks before them dropped (a plain replace when there are none)."""
-    if any(blank in piece for blank in _BLANKS_AT_LINE_END):  # substring searches: 30 x a regex scan
+    """Line ends as `\\n`, blanks before them dropped (a plain replace when there are none).
+
+    Base64 holds no blank at all, and a one-byte search (memchr) is several times faster than a
+    two-byte one: the line-end searches run only on pieces with a space or a tab."""
+    if (b" " in piece or b"\t" in piece) and any(blank in piece for blank in _BLANKS_AT_LINE_END):
         return _LINE_END.sub(b"\n", piece)
     return piece.replace(b"\r\n", b"\n")
 

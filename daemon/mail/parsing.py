@@ -306,6 +306,8 @@ def check_structure(raw: bytes | MailBytes, limits: StructureLimits) -> _Lines:
     """
     mail = as_mail(raw)
     found = _check_levels(mail, _declared_boundaries(mail, limits.max_parts), limits)
+    if mail.size <= limits.max_lines:  # a line end is at least one byte: no count can exceed the limit
+        return found
     lines = 0
     for offset, window in mail.windows():
         skip = 0 if offset == 0 else 1  # a later window's first byte is the line feed the last one ended in
