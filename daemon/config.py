@@ -428,7 +428,7 @@ class _Table:
         if not path.is_file():
             raise self._fail(key, f"{path} does not exist (or is not a file)")
         try:
-            ssl.create_default_context().load_verify_locations(cafile=str(path))
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))  # no system CAs: a check
         except PermissionError as exc:
             raise self._fail(key, f"cannot read {path}: {exc.strerror}") from exc
         except (ssl.SSLError, OSError, ValueError) as exc:

@@ -626,3 +626,18 @@ def test_headers_and_recipients_are_kept_for_rules():
     assert parsed.header("cc") == "Réa <rea@acme.test>"
     assert parsed.header_values("x-multi") == ("one", "two")
     assert parsed.header("absent") == ""
+
+
+def test_the_address_pattern_takes_each_character_as_rfc_6532_does():
+    """Letters of both cases, digits, atext specials and every non-ASCII character in a local part and a
+    domain label; nothing else (the pattern spells the sets out rather than compile IGNORECASE ranges)."""
+    from daemon.mail.parsing import _ADDR_SPEC
+
+    atext = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-")
+    label = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    samples = [chr(c) for c in range(0x20, 0x7f)] + ["\x80", "é", "ſ", "\u212a", "İ", "ı", "\u00a0", "漢", "\U0010ffff"]
+    for char in samples:
+        wide = not char.isascii()
+        assert bool(_ADDR_SPEC.fullmatch(f"a{char}b@example.org")) == (wide or char in atext or char == "."), char
+        assert bool(_ADDR_SPEC.fullmatch(f"ab@x{char}y.org")) == (wide or char in label or char in "-_."), char
+        assert bool(_ADDR_SPEC.fullmatch(f"ab@{char}.org")) == (wide or char in label), char

@@ -2,7 +2,9 @@
 
 Each message's flow runs in a worker thread (or at once, in the caller's thread, with
 concurrency 1); everything else stays on the runner's thread. Flights land in the order they
-started (UID order). Two mails from one sender are never in flight at once: the second waits
+started (UID order), but a message starts as soon as any worker is free: a slow flight at the
+head (a large CV, an ATS slow to answer) holds back only the landing of those after it, up to
+`_WINDOW` flights a worker. Two mails from one sender are never in flight at once: the second waits
 for the first to land. A sweep starts one message at a time and opens up to `concurrency`
 once a message went through without error; any failure closes it to one again (so an outage
 or a failing endpoint meets one message, not a burst).
@@ -12,12 +14,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from daemon.domain import MessageKey
 from daemon.intake.outcome import Outcome
 from daemon.store.models import MessageRecord
+
+
+_WINDOW = 4  # flights started and not yet landed, at most, per flow allowed to run: a slow flight at the head
+# does not hold back the start of others, and what waits to land stays bounded
 
 
 @dataclass(slots=True)
@@ -82,8 +88,15 @@ class Flights:
     def blocking(self, sender: str) -> Iterator[Flight]:
         """The flights to land before a message from `sender` may start: until none from `sender`
         is in flight and a worker is free."""
-        while self._queue and (self._sender_in_flight(sender) or self._running() >= self._limit()):
-            yield self._queue.popleft()
+        while self._queue:
+            if self._sender_in_flight(sender) or len(self._queue) >= _WINDOW * self._limit():
+                yield self._queue.popleft()
+                continue
+            running = [f.future for f in self._queue if f.future is not None and not f.future.done()]
+            if len(running) < self._limit():
+                return
+            wait(running, return_when=FIRST_COMPLETED)
+            yield from self.ready()
 
     def ready(self) -> Iterator[Flight]:
         """The flights at the head whose flows are done, in order."""

@@ -104,10 +104,13 @@ _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 # An addr-spec (RFC 5322 3.4.1, UTF-8 allowed by RFC 6532): a local part of atext and dots (runs and ends of
 # dots, obsolete but still handed out by some providers, are kept) or quoted, `@`, a domain of labels or a
 # domain literal; no spaces. RFC 2047 (section 5) forbids encoded words in any part of it.
-_ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]"
-_LABEL = r"[a-z0-9\u0080-\U0010ffff](?:[a-z0-9_\u0080-\U0010ffff-]*[a-z0-9\u0080-\U0010ffff])?"
+# Written with both cases and non-ASCII as [^\x00-\x7f], not IGNORECASE over \u0080-\U0010ffff: the same sets,
+# compiled in 1 ms instead of 55 (every start).
+_ATEXT = r"(?:[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]|[^\x00-\x7f])"
+_LABEL_CHAR = r"(?:[a-zA-Z0-9]|[^\x00-\x7f])"
+_LABEL = rf"{_LABEL_CHAR}(?:(?:[a-zA-Z0-9_-]|[^\x00-\x7f])*{_LABEL_CHAR})?"
 _ADDR_SPEC = re.compile(rf'(?:(?:{_ATEXT}|\.)+|"(?:[^"\\\s]|\\[^\s])+")'
-                        rf"@(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[^\[\]\\\s]+\])", re.IGNORECASE)
+                        rf"@(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[^\[\]\\\s]+\])")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?\s]*\?=", re.IGNORECASE)
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 # A From value of one angle-addr after an unquoted display name holding an `@` (group 1: the name).

@@ -1,0 +1,86 @@
+"""Messages in flight: started up to the concurrency, landed in order, one per sender at a time.
+In process, with flows that wait on events: nothing timed."""
+
+from __future__ import annotations
+
+import threading
+
+from daemon.domain import MessageKey
+from daemon.intake.flights import Flights
+
+
+def key(uid: int) -> MessageKey:
+    return MessageKey("jobs@example.com", "INBOX", 1, uid)
+
+
+def flow(gate: threading.Event | None = None):
+    def run(name: str) -> str:
+        if gate is not None:
+            gate.wait(timeout=30)
+        return name
+    return run
+
+
+def started(flights: Flights, uid: int, sender: str, gate: threading.Event | None = None) -> None:
+    flights.start(key(uid), object(), sender, flow(gate), f"flow {uid}")  # type: ignore[arg-type]
+
+
+def test_a_slow_flight_at_the_head_does_not_hold_back_the_next_start():
+    """Concurrency 2, the first flow still running and the second done: a worker is free, so the third
+    message starts without waiting for the first; they still land in the order they started."""
+    gate = threading.Event()
+    with Flights(2) as flights:
+        flights.went_through(True)
+        started(flights, 1, "a@example.org", gate)
+        started(flights, 2, "b@example.org")
+        list(flights._queue)[1].future.result(timeout=30)
+        assert list(flights.blocking("c@example.org")) == []
+        started(flights, 3, "c@example.org")
+        gate.set()
+        assert [flight.key.uid for flight in flights.remaining()] == [1, 2, 3]
+
+
+def test_with_every_worker_busy_the_next_waits_for_any_one_to_finish():
+    """Both workers busy: the next start waits until one flow is done, whichever, not for the head to land."""
+    first, second = threading.Event(), threading.Event()
+    with Flights(2) as flights:
+        flights.went_through(True)
+        started(flights, 1, "a@example.org", first)
+        started(flights, 2, "b@example.org", second)
+        finisher = threading.Thread(target=second.set)
+        finisher.start()
+        assert list(flights.blocking("c@example.org")) == []  # returned once the second was done
+        finisher.join()
+        assert list(flights._queue)[1].future.done() and not list(flights._queue)[0].future.done()
+        first.set()
+        assert [flight.key.uid for flight in flights.remaining()] == [1, 2]
+
+
+def test_a_second_mail_from_a_sender_in_flight_waits_for_the_first_to_land():
+    gate = threading.Event()
+    with Flights(4) as flights:
+        flights.went_through(True)
+        started(flights, 1, "a@example.org", gate)
+        started(flights, 2, "b@example.org")
+        waiting = flights.blocking("a@example.org")
+        gate.set()
+        assert [flight.key.uid for flight in waiting] == [1]
+
+
+def test_flights_waiting_to_land_stay_bounded_behind_a_slow_head():
+    """The head still running and every later one done: at four flights a worker, the next start lands
+    the head first (waiting for it), so what waits to land is bounded."""
+    gate = threading.Event()
+    with Flights(2) as flights:
+        flights.went_through(True)
+        started(flights, 1, "head@example.org", gate)
+        for uid in range(2, 8):
+            started(flights, uid, f"p{uid}@example.org")
+            list(flights._queue)[-1].future.result(timeout=30)
+            assert list(flights.blocking(f"p{uid + 1}@example.org")) == []
+        assert len(flights._queue) == 7
+        started(flights, 8, "p8@example.org")
+        list(flights._queue)[-1].future.result(timeout=30)
+        blocked = flights.blocking("p9@example.org")
+        gate.set()
+        assert next(blocked).key.uid == 1
