@@ -51,7 +51,8 @@ def test_with_every_worker_busy_the_next_waits_for_any_one_to_finish():
         finisher.start()
         assert list(flights.blocking("c@example.org")) == []  # returned once the second was done
         finisher.join()
-        assert list(flights._queue)[1].future.done() and not list(flights._queue)[0].future.done()
+        head, second_flight = list(flights._queue)
+        assert second_flight.future.done() and not head.future.done()
         first.set()
         assert [flight.key.uid for flight in flights.remaining()] == [1, 2]
 

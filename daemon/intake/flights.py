@@ -21,7 +21,6 @@ from daemon.domain import MessageKey
 from daemon.intake.outcome import Outcome
 from daemon.store.models import MessageRecord
 
-
 _WINDOW = 4  # flights started and not yet landed, at most, per flow allowed to run: a slow flight at the head
 # does not hold back the start of others, and what waits to land stays bounded
 
