@@ -7,22 +7,26 @@ import threading
 
 from daemon.domain import MessageKey
 from daemon.intake.flights import Flights
+from daemon.intake.outcome import Disposition, Outcome
+
+SUBMITTED = Outcome("submitted")
 
 
 def key(uid: int) -> MessageKey:
     return MessageKey("jobs@example.com", "INBOX", 1, uid)
 
 
-def flow(gate: threading.Event | None = None):
-    def run(name: str) -> str:
+def flow(gate: threading.Event | None = None, outcome: Outcome = SUBMITTED):
+    def run() -> Outcome:
         if gate is not None:
             gate.wait(timeout=30)
-        return name
+        return outcome
     return run
 
 
-def started(flights: Flights, uid: int, sender: str, gate: threading.Event | None = None) -> None:
-    flights.start(key(uid), object(), sender, flow(gate), f"flow {uid}")  # type: ignore[arg-type]
+def started(flights: Flights, uid: int, sender: str, gate: threading.Event | None = None,
+            outcome: Outcome = SUBMITTED) -> None:
+    flights.start(key(uid), object(), sender, flow(gate, outcome))  # type: ignore[arg-type]
 
 
 def test_a_slow_flight_at_the_head_does_not_hold_back_the_next_start():
@@ -85,3 +89,18 @@ def test_flights_waiting_to_land_stay_bounded_behind_a_slow_head():
         blocked = flights.blocking("p9@example.org")
         gate.set()
         assert next(blocked).key.uid == 1
+
+
+def test_a_failed_flow_holds_its_worker_until_it_lands():
+    """The ATS failing for one flow while the head is still running: the failed flight keeps its worker
+    (an outage meets the flows already in flight, not new ones), and once it lands the sweep is closed."""
+    gate = threading.Event()
+    failed = Outcome("pending", disposition=Disposition.ATS_WIDE, error=RuntimeError("503"))
+    with Flights(2) as flights:
+        flights.went_through(True)
+        started(flights, 1, "a@example.org", gate)
+        started(flights, 2, "b@example.org", outcome=failed)
+        list(flights._queue)[1].future.result(timeout=30)
+        waiting = flights.blocking("c@example.org")
+        gate.set()
+        assert [flight.key.uid for flight in waiting] == [1, 2]  # every flight landed before the third starts

@@ -51,6 +51,11 @@ class _Inline:
         pass
 
 
+def _went_through(future: Future) -> bool:
+    """A flow done without error (whose outcome leaves the sweep open)."""
+    return future.done() and future.exception() is None and future.result().disposition is None
+
+
 class Flights:
     """The flights of one sweep, in the order they started."""
 
@@ -86,16 +91,23 @@ class Flights:
 
     def blocking(self, sender: str) -> Iterator[Flight]:
         """The flights to land before a message from `sender` may start: until none from `sender`
-        is in flight and a worker is free."""
+        is in flight and a worker is free. Closed (one at a time), every flight lands first; open, a
+        flow that went through frees its worker at once, before it lands (one that failed only once
+        it landed and closed the sweep), and at most `_WINDOW` flights a worker wait to land."""
         while self._queue:
-            if self._sender_in_flight(sender) or len(self._queue) >= _WINDOW * self._limit():
+            if (self._sender_in_flight(sender) or not self._open or len(self._queue) >= _WINDOW * self.concurrency):
                 yield self._queue.popleft()
                 continue
-            running = [f.future for f in self._queue if f.future is not None and not f.future.done()]
-            if len(running) < self._limit():
+            busy = [f.future for f in self._queue if f.future is not None and not _went_through(f.future)]
+            if len(busy) < self.concurrency:
                 return
-            wait(running, return_when=FIRST_COMPLETED)
-            yield from self.ready()
+            running = [future for future in busy if not future.done()]
+            if running:
+                wait(running, return_when=FIRST_COMPLETED)
+            ready = list(self.ready())
+            if not running and not ready:  # a failed flow behind the head: the head lands first
+                ready.append(self._queue.popleft())
+            yield from ready
 
     def ready(self) -> Iterator[Flight]:
         """The flights at the head whose flows are done, in order."""
@@ -106,12 +118,6 @@ class Flights:
         """Every flight, in order (each waited for when it lands)."""
         while self._queue:
             yield self._queue.popleft()
-
-    def _limit(self) -> int:
-        return self.concurrency if self._open else 1
-
-    def _running(self) -> int:
-        return sum(f.running for f in self._queue)
 
     def _sender_in_flight(self, sender: str) -> bool:
         return bool(sender) and any(f.running and f.sender == sender for f in self._queue)
