@@ -12,7 +12,7 @@ from daemon.mail import parsing
 FIXTURES = sorted(p for p in (Path(__file__).parent / "fixtures").rglob("*") if p.is_file())
 TRICKS = [b"\n--", b"\r--", b"\r\n--x", b"\n--b--", b"Content-Type: message/rfc822", b"CONTENT-TYPE :\r\n message/",
           b"content-type:message/", b"boundary=", b'BOUNDARY*0="a', b"boundary=boundary=z", b'Boundary="q', b"\r",
-          b"\n", b"--"]
+          b"\n", b"--", b"---", b"-", b"\r\n---\r\n", b"--\r"]
 SCANS = [(parsing._STRUCTURE_EVENT, parsing._STRUCTURE_ANCHORS), (parsing._BOUNDARY_PARAM, parsing._BOUNDARY_ANCHORS)]
 
 
@@ -27,7 +27,7 @@ def mutated(seed: int) -> bytes:
 
 
 def found(pattern, raw: bytes, anchors=None) -> list[tuple]:
-    matches = pattern.finditer(raw) if anchors is None else parsing._found(pattern, raw, anchors)
+    matches = pattern.finditer(raw) if anchors is None else parsing._found(pattern, raw, raw.lower(), anchors)
     return [(m.start(), m.end(), m.groups()) for m in matches]
 
 

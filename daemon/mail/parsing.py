@@ -45,7 +45,7 @@ import re
 import secrets
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email._encoded_words import decode_b  # what compat32's get_payload decodes base64 with
@@ -308,7 +308,8 @@ def check_structure(raw: bytes | MailBytes, limits: StructureLimits) -> _Lines:
     what the scan saw of the lines (`_Lines`), from which the parse finds the large leaf bodies.
     """
     mail = as_mail(raw)
-    found = _check_levels(mail, _declared_boundaries(mail, limits.max_parts), limits)
+    windows = _lowered_windows(mail)
+    found = _check_levels(windows(), _declared_boundaries(windows(), limits.max_parts), limits)
     if mail.size <= limits.max_lines:  # a line end is at least one byte: no count can exceed the limit
         return found
     lines = 0
@@ -329,13 +330,12 @@ class _Lines:
     openings: list[int] = field(default_factory=list)
 
 
-def _found(pattern: re.Pattern[bytes], window: bytes,
+def _found(pattern: re.Pattern[bytes], window: bytes, lowered: bytes,
            anchors: tuple[tuple[bytes, int], ...]) -> Iterator[re.Match[bytes]]:
     """What `pattern.finditer(window)` finds, in the same order, tried only where a match can start: at each place
-    an anchor (lower-case bytes, found in the lower-cased window) stands, less its offset in a match. A regex scan
-    of a 300 KB mail took 2 to 3 ms (the engine steps through every byte of the base64); finding the few anchors
-    is a fraction of it. Every match of `pattern` must start `offset` bytes before one of its anchors."""
-    lowered = window.lower()
+    an anchor (lower-case bytes, found in `lowered`, the window lower-cased) stands, less its offset in a match. A
+    regex scan of a 300 KB mail took 2 to 3 ms (the engine steps through every byte of the base64); finding the few
+    anchors is a fraction of it. Every match of `pattern` must start `offset` bytes before one of its anchors."""
     end = -1
     for start in heapq.merge(*(_places(lowered, anchor, offset) for anchor, offset in anchors)):
         if start < end:  # inside the last match (or tried already): finditer goes on after it
@@ -356,18 +356,29 @@ def _places(lowered: bytes, anchor: bytes, offset: int) -> Iterator[int]:
         at = lowered.find(anchor, at + 1)
 
 
-# Where a structure event (_STRUCTURE_EVENT) can start: a line end before `--` or before `content-type`.
-_STRUCTURE_ANCHORS = ((b"\n--", 0), (b"\r--", 0), (b"content-type", 1))
+def _lowered_windows(mail: MailBytes) -> Callable[[], Iterator[tuple[int, bytes, bytes]]]:
+    """The mail's windows, each with its lower-cased copy, for the scans: a mail in memory is lowered once for
+    both of them; a spooled one window by window, again for each scan (its windows are never all in memory)."""
+    if not mail.spooled:
+        windows = [(offset, window, window.lower()) for offset, window in mail.windows()]
+        return lambda: iter(windows)
+    return lambda: ((offset, window, window.lower()) for offset, window in mail.windows())
+
+
+# Where a structure event (_STRUCTURE_EVENT) can start: the line end before `--` or before `content-type`. One
+# search for `--` (base64 holds no `-`) rather than one for each line end.
+_STRUCTURE_ANCHORS = ((b"--", 1), (b"content-type", 1))
 _BOUNDARY_ANCHORS = ((b"boundary", 0),)
 
 
-def _check_levels(mail: MailBytes, boundaries: frozenset[bytes] | None, limits: StructureLimits) -> _Lines:
+def _check_levels(windows: Iterator[tuple[int, bytes, bytes]], boundaries: frozenset[bytes] | None,
+                  limits: StructureLimits) -> _Lines:
     """Count parts and open levels along the delimiter lines and attached-message headers."""
     parts, depth = 0, 0
     open_levels: list[bytes | None] = []  # a boundary, or None for an attached message
     found = _Lines()
-    matches = ((offset, match) for offset, window in mail.windows()
-               for match in _found(_STRUCTURE_EVENT, window, _STRUCTURE_ANCHORS))
+    matches = ((offset, match) for offset, window, lowered in windows
+               for match in _found(_STRUCTURE_EVENT, window, lowered, _STRUCTURE_ANCHORS))
     for events, (offset, match) in enumerate(matches, start=1):
         if events > limits.max_lines:
             return found  # more lines than allowed: refused by the caller, without walking them all
@@ -416,11 +427,11 @@ def _line_end(last: bytes) -> bytes:
     return last[-1:] if last.endswith((b"\r", b"\n")) else b""
 
 
-def _declared_boundaries(mail: MailBytes, max_parts: int) -> frozenset[bytes] | None:
+def _declared_boundaries(windows: Iterator[tuple[int, bytes, bytes]], max_parts: int) -> frozenset[bytes] | None:
     """The multipart boundaries the mail declares; None when one is not plainly readable."""
     found: set[bytes] = set()
-    matches = (match for _offset, window in mail.windows() for match in _found(_BOUNDARY_PARAM, window,
-                                                                               _BOUNDARY_ANCHORS))
+    matches = (match for _offset, window, lowered in windows
+               for match in _found(_BOUNDARY_PARAM, window, lowered, _BOUNDARY_ANCHORS))
     for count, match in enumerate(matches, start=1):
         if count > max_parts:  # each declaration is a multipart, itself a part
             raise UnparseableMail(f"too many MIME parts (more than {max_parts} multipart boundaries)")
