@@ -92,15 +92,25 @@ def test_flights_waiting_to_land_stay_bounded_behind_a_slow_head():
 
 
 def test_a_failed_flow_holds_its_worker_until_it_lands():
-    """The ATS failing for one flow while the head is still running: the failed flight keeps its worker
-    (an outage meets the flows already in flight, not new ones), and once it lands the sweep is closed."""
-    gate = threading.Event()
+    """Flows that failed (the ATS answering 503, say) keep their workers until they land: with every worker held
+    by one, the next start lands them first, in order, and the landing of a failure closes the sweep to one
+    at a time. Flows that went through free theirs before they land."""
     failed = Outcome("pending", disposition=Disposition.ATS_WIDE, error=RuntimeError("503"))
     with Flights(2) as flights:
         flights.went_through(True)
-        started(flights, 1, "a@example.org", gate)
+        started(flights, 1, "a@example.org", outcome=failed)
         started(flights, 2, "b@example.org", outcome=failed)
-        list(flights._queue)[1].future.result(timeout=30)
-        waiting = flights.blocking("c@example.org")
-        gate.set()
-        assert [flight.key.uid for flight in waiting] == [1, 2]  # every flight landed before the third starts
+        for flight in list(flights._queue):
+            flight.future.result(timeout=30)
+        landed = []
+        for flight in flights.blocking("c@example.org"):
+            landed.append(flight.key.uid)
+            flights.went_through(False)  # as the runner does when it lands a failed flow
+        assert landed == [1, 2]
+    with Flights(2) as flights:
+        flights.went_through(True)
+        started(flights, 1, "a@example.org")
+        started(flights, 2, "b@example.org")
+        for flight in list(flights._queue):
+            flight.future.result(timeout=30)
+        assert list(flights.blocking("c@example.org")) == []

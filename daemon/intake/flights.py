@@ -102,12 +102,10 @@ class Flights:
             if len(busy) < self.concurrency:
                 return
             running = [future for future in busy if not future.done()]
-            if running:
+            if running:  # the next starts once one is done (and lands after that start, in its turn)
                 wait(running, return_when=FIRST_COMPLETED)
-            ready = list(self.ready())
-            if not running and not ready:  # a failed flow behind the head: the head lands first
-                ready.append(self._queue.popleft())
-            yield from ready
+                continue
+            yield self._queue.popleft()  # only failed flows hold the workers: they land (in order), closing it
 
     def ready(self) -> Iterator[Flight]:
         """The flights at the head whose flows are done, in order."""

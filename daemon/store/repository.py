@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,6 +81,12 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
         self._hot = _Hot(postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
+        # SQLite has one writer at a time, and a thread refused its lock sleeps 1 to 100 ms before asking again
+        # (its busy handler): this process's writers wait their turn here instead, woken as soon as it is theirs
+        # (with four flows journalling at once they spent a second a pass in those sleeps). Other processes
+        # still meet the busy timeout. PostgreSQL locks rows, not the database: nothing to wait for here.
+        self._write_turn: AbstractContextManager[object] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext())
         configure_mappers()  # the models' attributes, which `_model` fills without a constructor
         # Pending records this store inserted whose journal is empty (no step written since), the latest
         # UNJOURNALLED_KEPT: the journal of a mail just recorded needs no read (see `steps`).
@@ -93,7 +99,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One write transaction, committed at the end; a lock is reported as StoreBusy."""
-        with _busy_is_transient(), self._sessions.begin() as session:
+        with self._write_turn, _busy_is_transient(), self._sessions.begin() as session:
             yield session
 
     @contextmanager
@@ -105,7 +111,7 @@ class Store:
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """One write transaction in Core statements on a connection, committed at the end."""
-        with _busy_is_transient(), self.engine.begin() as connection:
+        with self._write_turn, _busy_is_transient(), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
