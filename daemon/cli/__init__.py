@@ -244,6 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from daemon.cli import commands
 
+    if args.command in ("poll", "backfill", "run"):  # the commands that read mail, large attachments with it
+        from daemon.ops import allocator
+
+        allocator.give_back_large_blocks()
+
     if args.command == "sandbox":
         return commands.sandbox(args.host, args.port, args.db, args.seed, args.token, args.token_file)
     if args.command == "demo":
