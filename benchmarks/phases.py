@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import tempfile
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from benchmarks.run import Bench, Sandbox, compiled
-from tests.imapserver import running
+from benchmarks.run import compiled, poll_config
 
 _inside = threading.local()
 
@@ -85,17 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     compiled()
     latency = args.ats_latency_ms / 1000
-    with tempfile.TemporaryDirectory(prefix="ats-inbox-phases-") as work, running() as dovecot:
-        bench = Bench(Path(work), dovecot, seed=1, latency=latency)
-        bench.load(args.messages)
-        with Sandbox(Path(work) / "ats.db", latency) as ats:
-            config = bench.config("phases", ats.url, Path(work) / "intake.db", args.concurrency)
-            started_cpu, started = time.process_time(), time.monotonic()
-            from daemon.cli import main as cli  # imported here: its import is part of the start-up measured
+    with poll_config(args.messages, args.concurrency, latency, "ats-inbox-phases-") as config:
+        started_cpu, started = time.process_time(), time.monotonic()
+        from daemon.cli import main as cli  # imported here: its import is part of the start-up measured
 
-            stages = instrumented()
-            cli(["poll", "--config", str(config), "--log-level", "WARNING"])
-            cpu, seconds = time.process_time() - started_cpu, time.monotonic() - started
+        stages = instrumented()
+        cli(["poll", "--config", str(config), "--log-level", "WARNING"])
+        cpu, seconds = time.process_time() - started_cpu, time.monotonic() - started
     print(report(stages, args.messages, cpu, seconds))
 
 

@@ -13,14 +13,11 @@ import argparse
 import cProfile
 import io
 import pstats
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
-from benchmarks.run import Bench, Sandbox
+from benchmarks.run import poll_config
 from daemon.cli import main as cli
-from tests.imapserver import running
 
 AREAS = [  # the first match names the area of a function's file
     ("email/", "stdlib email (MIME tree)"), ("daemon/mail/parsing", "daemon parsing"),
@@ -38,15 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="ats-inbox-profile-") as work, running() as dovecot:
-        bench = Bench(Path(work), dovecot, seed=1, latency=0.0)
-        bench.load(args.messages)
-        with Sandbox(Path(work) / "ats.db", 0.0) as ats:
-            config = bench.config("profile", ats.url, Path(work) / "intake.db", args.concurrency)
-            profiler = cProfile.Profile()
-            started = time.monotonic()
-            profiler.runcall(cli, ["poll", "--config", str(config), "--log-level", "WARNING"])
-            seconds = time.monotonic() - started
+    with poll_config(args.messages, args.concurrency, 0.0, "ats-inbox-profile-") as config:
+        profiler = cProfile.Profile()
+        started = time.monotonic()
+        profiler.runcall(cli, ["poll", "--config", str(config), "--log-level", "WARNING"])
+        seconds = time.monotonic() - started
     stats = pstats.Stats(profiler)
     print(f"{args.messages} mails, {seconds:.1f} s wall, {stats.total_tt:.1f} s CPU profiled "
           f"({1000 * stats.total_tt / args.messages:.1f} ms per mail)\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
 import json
 import os
 import platform
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +234,18 @@ class Sandbox:
         self.log.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def poll_config(messages: int, concurrency: int, latency: float, prefix: str) -> Iterator[Path]:
+    """The config of a poll over `messages` generated mails in a new Dovecot folder, against a new sandbox ATS
+    (its own process, each answer delayed by `latency` seconds) and a new database: for a poll run in process
+    (benchmarks.profile, benchmarks.phases)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as work, running() as dovecot:
+        bench = Bench(Path(work), dovecot, seed=1, latency=latency)
+        bench.load(messages)
+        with Sandbox(Path(work) / "ats.db", latency) as ats:
+            yield bench.config("poll", ats.url, Path(work) / "intake.db", concurrency)
 
 
 def measured(argv: list[str], stem: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
