@@ -72,9 +72,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compiled() -> None:
-    """The daemon's bytecode written, as installing a wheel does (pip compiles each module): the daemon's runs
-    then start as a user's do, even where PYTHONDONTWRITEBYTECODE is set (as here) and the source was edited."""
-    compileall.compile_dir(str(HERE.parent / "daemon"), quiet=1)
+    """The daemon's bytecode written, its migrations' too, as installing a wheel does (pip compiles each module,
+    the migrations inside the package): the daemon's runs then start as a user's do, even where
+    PYTHONDONTWRITEBYTECODE is set (as here) and the source was edited."""
+    for folder in ("daemon", "migrations"):
+        compileall.compile_dir(str(HERE.parent / folder), quiet=1)
 
 
 class Bench:
