@@ -73,20 +73,20 @@ def test_a_second_mail_from_a_sender_in_flight_waits_for_the_first_to_land():
 
 
 def test_flights_waiting_to_land_stay_bounded_behind_a_slow_head():
-    """The head still running and every later one done: at four flights a worker, the next start lands
+    """The head still running and every later one done: at two flights a worker, the next start lands
     the head first (waiting for it), so what waits to land is bounded."""
     gate = threading.Event()
     with Flights(2) as flights:
         flights.went_through(True)
         started(flights, 1, "head@example.org", gate)
-        for uid in range(2, 8):
+        for uid in range(2, 4):
             started(flights, uid, f"p{uid}@example.org")
             list(flights._queue)[-1].future.result(timeout=30)
             assert list(flights.blocking(f"p{uid + 1}@example.org")) == []
-        assert len(flights._queue) == 7
-        started(flights, 8, "p8@example.org")
+        assert len(flights._queue) == 3
+        started(flights, 4, "p4@example.org")
         list(flights._queue)[-1].future.result(timeout=30)
-        blocked = flights.blocking("p9@example.org")
+        blocked = flights.blocking("p5@example.org")
         gate.set()
         assert next(blocked).key.uid == 1
 
@@ -114,3 +114,12 @@ def test_a_failed_flow_holds_its_worker_until_it_lands():
         for flight in list(flights._queue):
             flight.future.result(timeout=30)
         assert list(flights.blocking("c@example.org")) == []
+
+
+def test_one_at_a_time_each_flight_lands_before_the_next_starts():
+    """Concurrency 1: the flow ran at once (in the runner's thread) and went through; still it lands (its verdict
+    written, its mail marked, the lease renewed) before the next message starts."""
+    with Flights(1) as flights:
+        flights.went_through(True)
+        started(flights, 1, "a@example.org")
+        assert [flight.key.uid for flight in flights.blocking("b@example.org")] == [1]

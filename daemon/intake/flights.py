@@ -4,10 +4,11 @@ Each message's flow runs in a worker thread (or at once, in the caller's thread,
 concurrency 1); everything else stays on the runner's thread. Flights land in the order they
 started (UID order), but a message starts as soon as any worker is free: a slow flight at the
 head (a large CV, an ATS slow to answer) holds back only the landing of those after it, up to
-`_WINDOW` flights a worker. Two mails from one sender are never in flight at once: the second waits
-for the first to land. A sweep starts one message at a time and opens up to `concurrency`
-once a message went through without error; any failure closes it to one again (so an outage
-or a failing endpoint meets one message, not a burst).
+`_WINDOW` flights a worker; with concurrency 1 each lands before the next starts. Two mails from
+one sender are never in flight at once: the second waits for the first to land. A sweep starts
+one message at a time and opens up to `concurrency` once a message went through without error;
+any failure closes it to one again (so an outage or a failing endpoint meets one message, not a
+burst).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from daemon.domain import MessageKey
 from daemon.intake.outcome import Outcome
 from daemon.store.models import MessageRecord
 
-_WINDOW = 4  # flights started and not yet landed, at most, per flow allowed to run: a slow flight at the head
-# does not hold back the start of others, and what waits to land stays bounded
+_WINDOW = 2  # flights started and not yet landed, at most, per flow allowed to run: a slow flight at the head
+# does not hold back the start of others, and what waits to land (and the heartbeat each landing renews)
+# stays close
 
 
 @dataclass(slots=True)
@@ -91,11 +93,13 @@ class Flights:
 
     def blocking(self, sender: str) -> Iterator[Flight]:
         """The flights to land before a message from `sender` may start: until none from `sender`
-        is in flight and a worker is free. Closed (one at a time), every flight lands first; open, a
-        flow that went through frees its worker at once, before it lands (one that failed only once
-        it landed and closed the sweep), and at most `_WINDOW` flights a worker wait to land."""
+        is in flight and a worker is free. Closed (one at a time), or with concurrency 1, every flight
+        lands first; open, a flow that went through frees its worker at once, before it lands (one that
+        failed only once it landed and closed the sweep), and at most `_WINDOW` flights a worker wait to
+        land."""
         while self._queue:
-            if (self._sender_in_flight(sender) or not self._open or len(self._queue) >= _WINDOW * self.concurrency):
+            if (self._sender_in_flight(sender) or not self._open or self.concurrency == 1
+                    or len(self._queue) >= _WINDOW * self.concurrency):
                 yield self._queue.popleft()
                 continue
             busy = [f.future for f in self._queue if f.future is not None and not _went_through(f.future)]
