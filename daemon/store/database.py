@@ -25,10 +25,9 @@ import daemon
 from daemon.errors import ConfigError, StoreBusy
 from daemon.files import private_file
 from daemon.store.migrate import at_head
-from daemon.store.repository import Store
+from daemon.store.repository import BUSY_TIMEOUT_MS, Store
 
 log = logging.getLogger(__name__)
-BUSY_TIMEOUT_MS = 30_000
 OPEN_ATTEMPTS = 10
 PG_CONNECT_TIMEOUT_S = 10  # a server that does not answer: StoreBusy after this long, not a hang
 MIGRATE_LOCK_KEY = 0x6174_7369_6E62_6F78  # "atsinbox": the id of the advisory lock migrations take

@@ -70,6 +70,9 @@ def _upsert(statement: Any, keys: list[str], columns: list[str]) -> Any:
                                            set_={c: getattr(statement.excluded, c) for c in columns})
 
 
+BUSY_TIMEOUT_MS = 30_000  # SQLite waits this long for another writer's lock (database.py sets it per connection)
+
+
 class Store:
     """The one place that speaks SQL. People's and rare writes go through ORM sessions; the per-mail hot
     path (the record's insert and updates, the journal, the reads per mail) are Core statements on a
@@ -86,7 +89,7 @@ class Store:
         # (with four flows journalling at once they spent a second a pass in those sleeps). Other processes
         # still meet the busy timeout. PostgreSQL locks rows, not the database: nothing to wait for here.
         self._write_turn: AbstractContextManager[object] = (
-            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext())
+            _WriteTurn(BUSY_TIMEOUT_MS / 1000) if engine.dialect.name == "sqlite" else nullcontext())
         configure_mappers()  # the models' attributes, which `_model` fills without a constructor
         # Pending records this store inserted whose journal is empty (no step written since), the latest
         # UNJOURNALLED_KEPT: the journal of a mail just recorded needs no read (see `steps`).
@@ -554,6 +557,22 @@ class Store:
         with self.reading() as s:
             query = select(PassRecord) if mailbox is None else select(PassRecord).where(PassRecord.mailbox == mailbox)
             return s.scalar(query.order_by(PassRecord.id.desc()).limit(1))
+
+
+class _WriteTurn:
+    """This process's SQLite writers one at a time; a writer that waits longer than SQLite's busy timeout
+    for its turn gets what SQLite would give it, StoreBusy (a queue behind a lock held by another process
+    never waits a timeout per writer ahead of it)."""
+
+    def __init__(self, seconds: float):
+        self._lock, self._seconds = threading.RLock(), seconds
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=self._seconds):
+            raise StoreBusy("the database is locked by another process")
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 @contextmanager
