@@ -5,35 +5,46 @@ tell it. In process, with events: nothing timed but the shortened timeout itself
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from daemon.domain import MessageKey
 from daemon.errors import StoreBusy
-from daemon.store import open_store, repository
+from daemon.store import Store, open_store, repository
 
 
 def key(uid: int) -> MessageKey:
     return MessageKey("jobs@example.com", "INBOX", 1, uid)
 
 
-def test_a_writer_beside_one_writing_gets_its_turn_and_writes(tmp_path):
-    store = open_store(f"sqlite:///{tmp_path / 'intake.db'}")
+@contextmanager
+def writing_elsewhere(store: Store) -> Iterator[None]:
+    """Another thread holds a write transaction open until the block ends."""
     inside, release = threading.Event(), threading.Event()
-    written: list[object] = []
 
-    def first() -> None:
+    def hold() -> None:
         with store._writing():
             inside.set()
             release.wait(timeout=30)
 
-    holder = threading.Thread(target=first)
+    holder = threading.Thread(target=hold)
     holder.start()
     inside.wait(timeout=30)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+def test_a_writer_beside_one_writing_gets_its_turn_and_writes(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'intake.db'}")
+    written: list[object] = []
     second = threading.Thread(target=lambda: written.append(store.add_message(key(1), sha256="", size=1)))
-    second.start()
-    release.set()
-    holder.join()
+    with writing_elsewhere(store):
+        second.start()
     second.join()
     assert [r.uid for r in written] == [1]  # type: ignore[attr-defined]
     store.close()
@@ -42,21 +53,7 @@ def test_a_writer_beside_one_writing_gets_its_turn_and_writes(tmp_path):
 def test_a_writer_that_waits_past_the_busy_timeout_is_told_the_store_is_busy(tmp_path, monkeypatch):
     monkeypatch.setattr(repository, "BUSY_TIMEOUT_MS", 200)
     store = open_store(f"sqlite:///{tmp_path / 'intake.db'}")
-    inside, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with store._writing():
-            inside.set()
-            release.wait(timeout=30)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    inside.wait(timeout=30)
-    try:
-        with pytest.raises(StoreBusy, match="locked"):
-            store.add_message(key(2), sha256="", size=1)
-    finally:
-        release.set()
-        thread.join()
+    with writing_elsewhere(store), pytest.raises(StoreBusy, match="locked"):
+        store.add_message(key(2), sha256="", size=1)
     assert store.add_message(key(2), sha256="", size=1).uid == 2
     store.close()
