@@ -313,15 +313,15 @@ def _people_steps(app: Application, client: AtsClient, journal: Journal, target:
     job = target.job
     earlier = journal.get(APPLICANT) is not None
     applicant = _applicant(client, journal, app, uploads, target.source_id)
-    created = not earlier and not (journal.get(APPLICANT) or {}).get("reused")
-    candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
-                                  target.source_id, new_applicant=created)
     reused = bool((journal.get(APPLICANT) or {}).get("reused"))
+    candidate, again = _candidate(client, journal, job, applicant, job.pipeline_id, target.stage_id,
+                                  target.source_id, new_applicant=not earlier and not reused)
+    files = [r.filename or r.upload_name for r in app.resumes]
     text = confirmation(sender_email=_address(app, uploads) or app.email.sender_email, subject=app.email.subject,
                         received=received, forwarded_by=_forwarded(app), agency=app.agency,
-                        file_names=[r.filename or r.upload_name for r in app.resumes], job_title=job.title,
+                        file_names=files, job_title=job.title,
                         again=again, rule=target.rule, note=target.comment, cover_letter=app.cover_letter,
-                        new_files_not_attached=[r.filename or r.upload_name for r in app.resumes] if reused else [])
+                        new_files_not_attached=files if reused else [])
     _once(journal, COMMENT, lambda: client.add_comment(candidate, text), {})
     return Submitted(str(applicant), str(candidate), tuple(str(u["id"]) for u in uploads))
 

@@ -196,9 +196,7 @@ class Store:
     def add_message(self, key: MessageKey, *, message_id: str = "", sha256: str, size: int,
                     content_key: str = "", **fields: object) -> MessageRecord:
         """A new record, committed; its journal is known to be empty (see `steps`)."""
-        values = {"account": key.account, "folder": key.folder, "uidvalidity": key.uidvalidity, "uid": key.uid,
-                  "message_id": message_id, "sha256": sha256, "size": size, "content_key": content_key,
-                  "status": Status.PENDING, **fields}
+        values = _new_row(key, message_id=message_id, sha256=sha256, size=size, content_key=content_key, **fields)
         with self._writing() as c:
             row = c.execute(self._hot.add, values).one()
         return self._added(_record(row))
@@ -221,8 +219,7 @@ class Store:
                                                                                          MessageRecord | None]:
         """(the new record, None) when no record of the same mail exists (see daemon.mail.identity), else
         (None, the earliest record of it) and nothing written: the look-up and the insert in one transaction."""
-        values = {"account": key.account, "folder": key.folder, "uidvalidity": key.uidvalidity, "uid": key.uid,
-                  "content_key": content_key, "status": Status.PENDING, **fields}
+        values = _new_row(key, content_key=content_key, **fields)
         with self._writing() as c:
             first = _record(self._first(c, content_key))
             if first is not None:
@@ -588,6 +585,12 @@ def _busy_is_transient() -> Iterator[None]:
             raise StoreBusy(f"the database cannot be reached or cancelled the transaction "
                             f"({type(exc.orig).__name__})") from exc
         raise
+
+
+def _new_row(key: MessageKey, **columns: Any) -> dict[str, Any]:
+    """The columns of a new record of the mail at `key`: pending unless `columns` say otherwise."""
+    return {"account": key.account, "folder": key.folder, "uidvalidity": key.uidvalidity, "uid": key.uid,
+            "status": Status.PENDING, **columns}
 
 
 def _record(row: Any) -> MessageRecord | None:
