@@ -116,10 +116,46 @@ def test_a_failed_flow_holds_its_worker_until_it_lands():
         assert list(flights.blocking("c@example.org")) == []
 
 
-def test_one_at_a_time_each_flight_lands_before_the_next_starts():
-    """Concurrency 1: the flow ran at once (in the runner's thread) and went through; still it lands (its verdict
-    written, its mail marked, the lease renewed) before the next message starts."""
+def test_one_at_a_time_the_next_flow_starts_only_once_the_last_is_done():
+    """Concurrency 1: the flow runs in a worker, not in the caller's thread (which meanwhile reads the next
+    mail), and the next start waits until that flow is done: never two flows at once."""
+    gate, threads = threading.Event(), []
+
+    def first() -> Outcome:
+        threads.append(threading.get_ident())
+        gate.wait(timeout=30)
+        return SUBMITTED
+
     with Flights(1) as flights:
         flights.went_through(True)
+        flights.start(key(1), object(), "a@example.org", first)  # type: ignore[arg-type]
+        head = flights._queue[0]
+        opener = threading.Thread(target=gate.set)
+        opener.start()
+        assert list(flights.blocking("b@example.org")) == []  # returned once the first flow was done
+        opener.join()
+        assert head.future.done() and threads != [threading.get_ident()]
+
+
+def test_one_at_a_time_a_flow_that_went_through_lands_while_the_next_runs():
+    """Concurrency 1, open: the flow that went through frees the worker; the next starts, and the first lands
+    after that start, still first."""
+    gate = threading.Event()
+    with Flights(1) as flights:
+        flights.went_through(True)
+        started(flights, 1, "a@example.org")
+        flights._queue[0].future.result(timeout=30)
+        assert list(flights.blocking("b@example.org")) == []
+        started(flights, 2, "b@example.org", gate)
+        assert [flight.key.uid for flight in flights.ready()] == [1]
+        gate.set()
+        assert [flight.key.uid for flight in flights.remaining()] == [2]
+
+
+def test_one_at_a_time_closed_each_flight_lands_before_the_next_starts():
+    """Concurrency 1, closed (a sweep's start, or after a failure): the flow lands (its verdict written, its mail
+    marked, the lease renewed) before the next message starts."""
+    with Flights(1) as flights:
+        flights.went_through(False)
         started(flights, 1, "a@example.org")
         assert [flight.key.uid for flight in flights.blocking("b@example.org")] == [1]

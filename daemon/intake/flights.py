@@ -1,11 +1,12 @@
 """Messages in flight: the flows of up to `concurrency` messages running at once, landing in order.
 
-Each message's flow runs in a worker thread (or at once, in the caller's thread, with
-concurrency 1); everything else stays on the runner's thread. Flights land in the order they
+Each message's flow runs in a worker thread, even with concurrency 1; everything else stays on
+the runner's thread, which meanwhile reads the next mail and lands the last (so with one flow at
+a time, the ATS's answers are waited for while the runner works). Flights land in the order they
 started (UID order), but a message starts as soon as any worker is free: a slow flight at the
 head (a large CV, an ATS slow to answer) holds back only the landing of those after it, up to
-`_WINDOW` flights a worker; with concurrency 1 each lands before the next starts. Two mails from
-one sender are never in flight at once: the second waits for the first to land. A sweep starts
+`_WINDOW` flights a worker. Two mails from one sender are never in flight at once: the second
+waits for the first to land. A sweep starts
 one message at a time and opens up to `concurrency` once a message went through without error;
 any failure closes it to one again (so an outage or a failing endpoint meets one message, not a
 burst).
@@ -41,18 +42,6 @@ class Flight:
         return self.future is not None
 
 
-class _Inline:
-    """An executor that runs the flow at once, in this thread (concurrency 1)."""
-
-    def submit(self, fn: Callable[..., Outcome], *args: object) -> Future:
-        future: Future = Future()
-        future.set_result(fn(*args))
-        return future
-
-    def shutdown(self) -> None:
-        pass
-
-
 def _went_through(future: Future) -> bool:
     """A flow done without error (whose outcome leaves the sweep open)."""
     return future.done() and future.exception() is None and future.result().disposition is None
@@ -64,17 +53,18 @@ class Flights:
     def __init__(self, concurrency: int):
         self.concurrency = concurrency
         self._queue: deque[Flight] = deque()
-        self._executor: ThreadPoolExecutor | _Inline = _Inline()
+        self._executor: ThreadPoolExecutor | None = None
         self._open = False  # the last flow went through without error: `concurrency` flows may run
 
     def __enter__(self) -> Flights:
-        workers = self.concurrency
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="flow") if workers > 1 else _Inline()
+        self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="flow")
         self._open = False
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._executor.shutdown()
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
 
     def __bool__(self) -> bool:
         return bool(self._queue)
@@ -85,6 +75,8 @@ class Flights:
 
     def start(self, key: MessageKey, record: MessageRecord, sender: str, flow: Callable[..., Outcome],
               *args: object) -> None:
+        if self._executor is None:
+            raise RuntimeError("flights start only inside `with flights:`")
         self._queue.append(Flight(key, record, sender, self._executor.submit(flow, *args)))
 
     def went_through(self, ok: bool) -> None:
@@ -93,12 +85,11 @@ class Flights:
 
     def blocking(self, sender: str) -> Iterator[Flight]:
         """The flights to land before a message from `sender` may start: until none from `sender`
-        is in flight and a worker is free. Closed (one at a time), or with concurrency 1, every flight
-        lands first; open, a flow that went through frees its worker at once, before it lands (one that
-        failed only once it landed and closed the sweep), and at most `_WINDOW` flights a worker wait to
-        land."""
+        is in flight and a worker is free. Closed (one at a time), every flight lands first; open, a flow
+        that went through frees its worker at once, before it lands (one that failed only once it landed
+        and closed the sweep), and at most `_WINDOW` flights a worker wait to land."""
         while self._queue:
-            if (self._sender_in_flight(sender) or not self._open or self.concurrency == 1
+            if (self._sender_in_flight(sender) or not self._open
                     or len(self._queue) >= _WINDOW * self.concurrency):
                 yield self._queue.popleft()
                 continue
