@@ -641,3 +641,24 @@ def test_the_address_pattern_takes_each_character_as_rfc_6532_does():
         assert bool(_ADDR_SPEC.fullmatch(f"a{char}b@example.org")) == (wide or char in atext or char == "."), char
         assert bool(_ADDR_SPEC.fullmatch(f"ab@x{char}y.org")) == (wide or char in label or char in "-_."), char
         assert bool(_ADDR_SPEC.fullmatch(f"ab@{char}.org")) == (wide or char in label), char
+
+
+# --- the ASCII fast paths of header and body cleaning ----------------------------------------
+
+_CLEANED = ["plain subject", "tab\there", "bell\x07 and del\x7f", "nul\x00", "esc\x1b[31m red", "  spaced  out  ",
+            "line\nbreaks\r\nand\rcrs", "café", "bidi \u202egnp.exe", "zero\u200bwidth", "para\u2029sep",
+            "ünïcödé\x07 with control", "\x1f\x1e", "", "   "]
+
+
+@pytest.mark.parametrize("text", _CLEANED)
+def test_header_and_body_cleaning_is_the_same_on_ascii_and_on_any_text(text: str) -> None:
+    """Pure ASCII takes a shortcut; it drops exactly what the character-by-character filter drops."""
+    from daemon.mail import parsing
+
+    unsafe = parsing._UNSAFE_CATEGORIES
+    collapsed = " ".join(text.split())
+    assert parsing._one_line(text) == "".join(ch for ch in collapsed if unicodedata.category(ch) not in unsafe)
+    lines = parsing._LINE_BREAKS.sub("\n", text)
+    assert parsing._clean_body(text) == "".join(
+        ch for ch in lines if ch in "\n\t" or unicodedata.category(ch) not in unsafe).strip()
+    assert parsing._unescape_8bit(text) == text  # no surrogate escapes: the text as it is

@@ -98,6 +98,7 @@ _PART_HEAD_MAX_BYTES = 64 * 1024  # a part whose header block is longer is parse
 _HTML_MAX_CHARS = 1_000_000  # HTML fed to the text stripper
 _MAX_EXTENSION_CHARS = 16
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, bidi, surrogates
+_ASCII_CONTROLS = dict.fromkeys(c for c in (*range(32), 127) if chr(c) not in "\n\t")  # ASCII Cc but \n, \t
 _PATH_SEPARATORS = re.compile(r"[/\\]")
 _DOT_RUNS = re.compile(r"\.{2,}")
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
@@ -567,6 +568,8 @@ def header_text(part: Message, name: str) -> str:
 
 def _unescape_8bit(value: str) -> str:
     """Undo the parser's surrogate escapes: raw bytes as (mostly) UTF-8, else Windows-1252."""
+    if value.isascii():  # no 8-bit byte at all: the text as it is
+        return value
     raw = value.encode("utf-8", "surrogateescape")
     text = raw.decode("utf-8", "replace")
     if any(ch > "\x7f" and ch != "\ufffd" for ch in text) or "\ufffd" not in text:
@@ -606,6 +609,8 @@ def _text(data: bytes, charset: str | None) -> str:
 
 def _one_line(text: str) -> str:
     collapsed = " ".join(text.split())
+    if collapsed.isascii() and collapsed.isprintable():  # letters, digits, punctuation, spaces: all safe
+        return collapsed
     return "".join(ch for ch in collapsed if unicodedata.category(ch) not in _UNSAFE_CATEGORIES)
 
 
@@ -839,6 +844,8 @@ def _part_text(part: Message, walk: _Walk) -> str:
 
 def _clean_body(text: str) -> str:
     text = _LINE_BREAKS.sub("\n", text)
+    if text.isascii():  # the only unsafe ASCII are the controls (Cc)
+        return text.translate(_ASCII_CONTROLS).strip()
     kept = (ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _UNSAFE_CATEGORIES)
     return "".join(kept).strip()
 
