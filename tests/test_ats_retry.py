@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 from collections.abc import Callable
 
 import httpx
@@ -245,6 +246,42 @@ def test_breaker_half_open_success_closes():
     assert breaker.call(Failing()) == "ok"
     assert not breaker.is_open
     assert breaker.call(Failing()) == "ok"
+
+
+def test_breaker_half_open_admits_one_trial_among_flows_calling_at_once():
+    """Two flows call as the cooldown ends, both reading the clock before either is admitted (the clock
+    holds the first until the second reads it, or 1 s): one is the trial, the other fails fast."""
+    t = FakeTime()
+    breaker = _opened(t)
+    t.now += 60.0
+    both_read = threading.Barrier(2, timeout=1.0)  # with the breaker's lock the second never reads meanwhile
+
+    def clock() -> float:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_read.wait()
+        return t.now
+
+    breaker._clock = clock
+    trial_may_end, trials, refused = threading.Event(), [], []
+
+    def trial() -> str:
+        trials.append(1)
+        trial_may_end.wait(timeout=30)
+        return "ok"
+
+    def flow() -> None:
+        try:
+            breaker.call(trial)
+        except CircuitOpen:
+            refused.append(1)
+            trial_may_end.set()
+
+    flows = [threading.Thread(target=flow) for _ in range(2)]
+    for each in flows:
+        each.start()
+    for each in flows:
+        each.join(timeout=30)
+    assert (len(trials), len(refused)) == (1, 1)
 
 
 def test_breaker_half_open_failure_reopens_for_a_full_cooldown():

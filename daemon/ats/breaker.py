@@ -5,12 +5,14 @@
 
 Failures are the transient ones (`TransientError`) and lost answers (`OutcomeUnknown`):
 both say the ATS is not answering. A refusal (`PermanentError`, a 4xx) is an answer, so
-it counts as a success. Not thread-safe: the daemon handles one message at a time.
+it counts as a success. Several flows call it at once (`[ats] concurrency`): its state changes
+under a lock, so while a trial call is in flight every other call fails fast.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -36,6 +38,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial = False
+        self._lock = threading.RLock()
 
     @property
     def is_open(self) -> bool:
@@ -56,7 +59,8 @@ class CircuitBreaker:
             self._succeeded()
             raise
         except BaseException:
-            self._trial = False  # not the ATS's fault: let the next call be the trial
+            with self._lock:
+                self._trial = False  # not the ATS's fault: let the next call be the trial
             raise
         self._succeeded()
         return result
@@ -66,22 +70,25 @@ class CircuitBreaker:
         self._succeeded()
 
     def _admit(self) -> None:
-        if self.is_open:
-            left = max(0.0, self.cooldown - (self._clock() - (self._opened_at or 0.0)))
-            raise CircuitOpen(f"ATS circuit open after repeated failures; next try in {left:.0f}s",
-                              retry_after=left)
-        if self._opened_at is not None:
-            self._trial = True
-            log.info("ats.circuit.half_open")
+        with self._lock:
+            if self.is_open:
+                left = max(0.0, self.cooldown - (self._clock() - (self._opened_at or 0.0)))
+                raise CircuitOpen(f"ATS circuit open after repeated failures; next try in {left:.0f}s",
+                                  retry_after=left)
+            if self._opened_at is not None:
+                self._trial = True
+                log.info("ats.circuit.half_open")
 
     def _failed(self) -> None:
-        self._failures += 1
-        if self._trial or self._failures >= self.threshold:
-            if self._opened_at is None or self._trial:
-                log.warning("ats.circuit.opened", extra={"failures": self._failures})
-            self._opened_at, self._trial = self._clock(), False
+        with self._lock:
+            self._failures += 1
+            if self._trial or self._failures >= self.threshold:
+                if self._opened_at is None or self._trial:
+                    log.warning("ats.circuit.opened", extra={"failures": self._failures})
+                self._opened_at, self._trial = self._clock(), False
 
     def _succeeded(self) -> None:
-        if self._opened_at is not None:
-            log.info("ats.circuit.closed")
-        self._failures, self._opened_at, self._trial = 0, None, False
+        with self._lock:
+            if self._opened_at is not None:
+                log.info("ats.circuit.closed")
+            self._failures, self._opened_at, self._trial = 0, None, False
