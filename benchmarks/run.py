@@ -171,24 +171,29 @@ class Bench:
                 "ats_calls": calls, "messages_per_second": round(said["messages"] / run["seconds"], 2),
                 "cpu_ms_per_message": round(1000 * run["cpu_seconds"] / max(said["messages"], 1), 2)}
 
-    def daemon(self, concurrency: int) -> dict[str, Any]:
-        """`ats-inbox poll` over the whole folder, in a subprocess, against a fresh sandbox and database."""
+    def daemon(self, concurrency: int, source: Path | None = None) -> dict[str, Any]:
+        """`ats-inbox poll` over the whole folder, in a subprocess, against a fresh sandbox and database; the
+        daemon of `source` (a directory holding another version's `daemon` and `benchmarks`) when given, run
+        with `python -P` and PYTHONPATH so that neither the current directory nor the editable install comes
+        first."""
         self.reset_flags()
         name = f"daemon-c{concurrency}-{self.count}"
         database = self.work / f"{name}.db"
+        counts = self.work / f"{name}-counts.json"
+        env = {"BENCH_COUNTS": str(counts), **({"PYTHONPATH": str(source)} if source else {})}
+        daemon = [sys.executable, *(["-P"] if source else []), "-m", "benchmarks.counted"]
         with Sandbox(self.work / f"{name}-ats.db", self.latency) as ats:
             config = self.config(name, ats.url, database, concurrency)
-            counts = self.work / f"{name}-counts.json"
             # As the systemd unit does before each start (ExecStartPre): the schema is created here, once, not
             # in the measured poll. Its own cost is kept beside the run's.
-            created = measured([sys.executable, "-c", "import sys; from daemon.cli import main; sys.exit(main())",
-                                "--config", str(config), "db", "upgrade"], self.work / f"{name}-upgrade")
-            run = measured([sys.executable, "-m", "benchmarks.counted", "poll", "--config", str(config)],
-                           self.work / name, env={"BENCH_COUNTS": str(counts)})
+            created = measured([*daemon, "--config", str(config), "db", "upgrade"], self.work / f"{name}-upgrade",
+                               env=env)
+            run = measured([*daemon, "poll", "--config", str(config)], self.work / name, env=env)
             calls = ats.calls()
         run.pop("stdout")
         statuses = dict(sqlite3.connect(database).execute("SELECT status, count(*) FROM messages GROUP BY status"))
-        database.unlink()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
         db = json.loads(counts.read_text())
         submitted = statuses.get("submitted", 0)
         seen = sum(statuses.values())
