@@ -192,8 +192,7 @@ class Bench:
             calls = ats.calls()
         run.pop("stdout")
         statuses = dict(sqlite3.connect(database).execute("SELECT status, count(*) FROM messages GROUP BY status"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        _remove_database(database)
         db = json.loads(counts.read_text())
         submitted = statuses.get("submitted", 0)
         seen = sum(statuses.values())
@@ -257,8 +256,7 @@ class Sandbox:
         self.process.terminate()
         self.process.wait(timeout=30)
         self.log.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+        _remove_database(self.db)
 
 
 @contextlib.contextmanager
@@ -302,6 +300,12 @@ def paired_ratios(each: list[dict[str, float]]) -> dict[str, float]:
     """The median over the rounds of each ratio taken within one round (floor and daemon measured minutes
     apart): steadier than the ratio of the medians where the machine's speed drifts between rounds."""
     return {key: round(statistics.median(r[key] for r in each), 3) for key in each[0]}
+
+
+def _remove_database(path: Path) -> None:
+    """An SQLite database file and its WAL and shared-memory files."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _creates(calls: dict[str, int]) -> int:

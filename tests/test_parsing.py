@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import UnparseableMail
-from daemon.mail import ParsedEmail
+from daemon.mail import ParsedEmail, parsing
 from daemon.mail.parsing import (
     BODY_MAX_CHARS,
     MAX_FILENAME_CHARS,
@@ -653,8 +653,6 @@ _CLEANED = ["plain subject", "tab\there", "bell\x07 and del\x7f", "nul\x00", "es
 @pytest.mark.parametrize("text", _CLEANED)
 def test_header_and_body_cleaning_is_the_same_on_ascii_and_on_any_text(text: str) -> None:
     """Pure ASCII takes a shortcut; it drops exactly what the character-by-character filter drops."""
-    from daemon.mail import parsing
-
     unsafe = parsing._UNSAFE_CATEGORIES
     collapsed = " ".join(text.split())
     assert parsing._one_line(text) == "".join(ch for ch in collapsed if unicodedata.category(ch) not in unsafe)

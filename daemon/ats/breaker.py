@@ -38,7 +38,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial = False
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
 
     @property
     def is_open(self) -> bool:

@@ -6,10 +6,9 @@ a time, the ATS's answers are waited for while the runner works). Flights land i
 started (UID order), but a message starts as soon as any worker is free: a slow flight at the
 head (a large CV, an ATS slow to answer) holds back only the landing of those after it, up to
 `_WINDOW` flights a worker. Two mails from one sender are never in flight at once: the second
-waits for the first to land. A sweep starts
-one message at a time and opens up to `concurrency` once a message went through without error;
-any failure closes it to one again (so an outage or a failing endpoint meets one message, not a
-burst).
+waits for the first to land. A sweep starts one message at a time and opens up to `concurrency`
+once a message went through without error; any failure closes it to one again (so an outage or a
+failing endpoint meets one message, not a burst).
 """
 
 from __future__ import annotations
