@@ -85,7 +85,7 @@ def test_a_mailbox_goes_only_to_the_instances_whose_configuration_serves_it(stor
     """b's [[mailbox]] tables lack a mailbox the spread would give b: a takes it (it is never left unserved), b never
     tries it; each is warned once that the other is configured differently."""
     both = [f"jobs-{n}@example.org/INBOX" for n in range(20)]
-    hers = next(m for m in both if owner_of(m, [A, B]) == B)
+    hers = next(m for m in both if owner_of(m, [A, B], both) == B)
     a = InstanceHeartbeat(store, A, ttl=60, mailboxes=both)
     b = InstanceHeartbeat(store, B, ttl=60, mailboxes=[m for m in both if m != hers])
     a.beat()

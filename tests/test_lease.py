@@ -122,5 +122,6 @@ def test_live_instances_are_those_whose_heartbeat_has_not_run_out(store):
     gone.beat()
     gone.leave()
     assert store.live_instances() == ["a.example:1"]
-    assert InstanceHeartbeat(store, "b.example:1").share(["m1", "m2", "m3"]) == [
-        m for m in ["m1", "m2", "m3"] if owner_of(m, ["a.example:1", "b.example:1"]) == "b.example:1"]
+    three = ["m1", "m2", "m3"]
+    assert InstanceHeartbeat(store, "b.example:1").share(three) == [
+        m for m in three if owner_of(m, ["a.example:1", "b.example:1"], three) == "b.example:1"]

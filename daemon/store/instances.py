@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from daemon.errors import StoreBusy
 from daemon.store.lease import TTL_SECONDS, MailboxLease, holder_is_gone, this_process
 from daemon.store.repository import Store
-from daemon.store.spread import Turn, mailboxes_for, serves, turn
+from daemon.store.spread import Turn, mailboxes_for, turn
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +64,18 @@ class InstanceHeartbeat:
             log.warning("instance.beat_missed", extra={"error": type(exc).__name__})
 
     def share(self, mailboxes: Sequence[str]) -> list[str]:
-        """The mailboxes this instance should try to lease now."""
-        live = self.store.instance_mailboxes()
-        return [m for m in mailboxes if serves(self.mailboxes, m)
-                and mailboxes_for(self.name, [name for name, served in live.items() if serves(served, m)], [m])]
+        """The mailboxes of `mailboxes` this instance should try to lease now."""
+        return mailboxes_for(self.name, self.store.instance_mailboxes(), mailboxes, self.mailboxes)
 
     def turn(self, lease: MailboxLease) -> Turn:
         """Whether to try `lease` now (`daemon.store.spread.turn`), from the heartbeats and the lease's holder;
         instances of this host whose process is gone count as dead at once."""
         self.beat_if_due()
-        now, deadlines = self.store.instance_deadlines(lease.name)  # of the instances serving this mailbox
-        alive = {name: until for name, until in deadlines.items() if name == self.name or not holder_is_gone(name)}
+        now, beats = self.store.heartbeats()
+        alive = {name: beat for name, beat in beats.items() if name == self.name or not holder_is_gone(name)}
         holder = lease.holder()
         return turn(self.name, lease.name, alive, holder.owner if holder else None,
-                    holder.until if holder else None, now)
+                    holder.until if holder else None, now, self.mailboxes)
 
     def leave(self) -> None:
         self.store.leave(self.name)

@@ -28,7 +28,7 @@ from daemon.store.models import (
     StoreIdentity,
     utcnow,
 )
-from daemon.store.spread import serves
+from daemon.store.spread import Heartbeat
 
 ACTION_REFUSED = "refused"  # mailbox_action once the server refused it too often: a person moves it
 READ_ONLY = "ats_inbox_read_only"  # execution option: a read transaction (no write lock on SQLite)
@@ -505,14 +505,12 @@ class Store:
         """The instances whose heartbeat has not run out, by name."""
         return sorted(self.instance_mailboxes())
 
-    def instance_deadlines(self, mailbox: str | None = None) -> tuple[datetime, dict[str, datetime]]:
-        """The database's clock now, and each known instance's heartbeat deadline (run out or not); with `mailbox`,
-        of those serving it."""
+    def heartbeats(self) -> tuple[datetime, dict[str, Heartbeat]]:
+        """The database's clock now, and each known instance's last heartbeat (run out or not)."""
         with self.reading() as s:
             now = self._now(s)
             rows = s.execute(select(Instance.name, Instance.expires_at, Instance.mailboxes)).all()
-            return now, {name: _aware(until) for name, until, served in rows
-                         if mailbox is None or serves(_mailboxes(served), mailbox)}
+            return now, {name: Heartbeat(_aware(until), _mailboxes(served)) for name, until, served in rows}
 
     def instance_mailboxes(self) -> dict[str, frozenset[str]]:
         """Each live instance's mailboxes (lease names; empty: it did not say)."""
