@@ -7,7 +7,7 @@ it, where room is an even share: of n mailboxes over k instances, each holds n /
 Every instance computes the same answer from the same heartbeats without talking to the others;
 the spread is even whatever the numbers (plain rendezvous hashing left one of three instances
 without any of eight mailboxes one time in ten); and when an instance joins or leaves, its own
-share moves and only a few others do (a mailbox or two of fifty).
+share moves and only a few others do (one of fifty on average, with three instances).
 Pure: the instances and the mailboxes each serves come from the store's heartbeats (`Store.heartbeats`).
 """
 
