@@ -125,3 +125,29 @@ def test_live_instances_are_those_whose_heartbeat_has_not_run_out(store):
     three = ["m1", "m2", "m3"]
     assert InstanceHeartbeat(store, "b.example:1").share(three) == [
         m for m in three if owner_of(m, ["a.example:1", "b.example:1"], three) == "b.example:1"]
+
+
+def test_a_frozen_instance_mid_transaction_does_not_keep_its_lease_row_locked(postgres_url):
+    """An instance stopped (SIGSTOP, a frozen machine) between a lease's row lock and its commit: its session sits
+    idle in its transaction, so the server ends it after half a lease period, and another instance takes the lease
+    once it has run out instead of waiting on the row for as long as the frozen one sleeps."""
+    from sqlalchemy import select
+
+    from daemon.store import open_store
+    from daemon.store.models import Lease
+
+    frozen, other = (open_store(postgres_url, idle_transaction_seconds=1) for _ in range(2))
+    try:
+        assert frozen.acquire_lease("box", "frozen.example:1", ttl_seconds=-1)  # its lease has run out
+        connection = frozen.engine.connect()
+        connection.execute(select(Lease).where(Lease.name == "box").with_for_update())  # then it stops
+        took: list[bool] = []
+        taker = threading.Thread(target=lambda: took.append(other.acquire_lease("box", "b.example:1", 60)),
+                                 daemon=True)
+        taker.start()
+        taker.join(timeout=20)
+        assert took == [True], "the lease row stayed locked by the frozen instance's transaction"
+        connection.invalidate()
+    finally:
+        frozen.close()
+        other.close()

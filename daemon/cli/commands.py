@@ -56,7 +56,7 @@ def poll(settings: Settings, backfill_since: date | None = None) -> int:
     stop = StopSignal()
     failed = False
     with stop.installed():
-        store = armed(open_store(settings.database_url), os.environ)
+        store = armed(assembly.intake_store(settings), os.environ)
         client = ats_client(settings.ats, stop)
         try:
             built = assembly.services(settings, stop, store=store, client=client, backfill_since=backfill_since)

@@ -57,6 +57,13 @@ def live_rules(store: Store, settings: Settings) -> LiveRules:
     return LiveRules(settings.rules_path, keeper=rules_keeper(store, settings))
 
 
+def intake_store(settings: Settings) -> Store:
+    """The store of the commands that read mail (`run`, `poll`): a session of theirs that sits idle in a
+    transaction for half a lease period is ended by PostgreSQL (its process was stopped), so the rows it
+    locked never hold up the other instances' takeover (`daemon.store.database.create_store_engine`)."""
+    return open_store(settings.database_url, idle_transaction_seconds=settings.lease_seconds / 2)
+
+
 def service(settings: Settings, stop: Stopping, *, backfill_since: date | None = None,
             store: Store | None = None, observer: PassObserver | None = None,
             client: AtsClient | None = None, rules: LiveRules | None = None,
@@ -67,7 +74,7 @@ def service(settings: Settings, stop: Stopping, *, backfill_since: date | None =
     server. The rules: `live_rules`. A `store` given is used as it is (its opener installed the crash hook, if
     any); otherwise the database is opened here, with the hook when `environ` asks for it. `sharing` (the
     daemon's heartbeat): the mailbox's lease is tried only in this instance's turn."""
-    store = store if store is not None else armed(open_store(settings.database_url), environ)
+    store = store if store is not None else armed(intake_store(settings), environ)
     client = client if client is not None else ats_client(settings.ats, stop)
     rules = rules if rules is not None else live_rules(store, settings)
     flow_options = FlowOptions.from_settings(settings)
@@ -163,7 +170,7 @@ def daemon(settings: Settings, stop: Stopping, notifier: notify.Notifier,
     """A service per mailbox with health, alerts, metrics (when [metrics] listen is set) and the systemd
     pass report as its pass observers, and the ATS client reporting each exchange to the metrics;
     health (and through it the metrics and alerts) judges each mailbox's passes and the rules the daemon holds."""
-    store = armed(open_store(settings.database_url), environ)
+    store = armed(intake_store(settings), environ)
     instance = InstanceHeartbeat(store, ttl=settings.lease_seconds,
                                  mailboxes=[m.imap.lease_name for m in settings.all_mailboxes()])
     names = [m.name for m in settings.all_mailboxes()]

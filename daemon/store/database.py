@@ -42,13 +42,22 @@ def migrations_dir() -> Path:
     raise ConfigError("the database migrations are missing from this installation")
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine; for SQLite: WAL, a busy timeout, and write transactions that begin IMMEDIATE."""
+def create_store_engine(url: str, idle_transaction_seconds: float | None = None) -> Engine:
+    """An engine; for SQLite: WAL, a busy timeout, and write transactions that begin IMMEDIATE.
+
+    `idle_transaction_seconds` (PostgreSQL; the daemon gives half its lease period): the server ends a
+    session that sits that long inside a transaction. This daemon's transactions never wait on anything
+    but the database, so such a session belongs to a process that stopped (a frozen machine, SIGSTOP)
+    between a statement and its commit; ended, it frees the rows it locked (a lease, a heartbeat), which
+    the others would otherwise wait on for as long as it sleeps, their takeover included."""
     if make_url(url).get_backend_name() == "postgresql":
         # pre-ping: a connection the server dropped (a restart) is replaced before use, not failed with;
-        # a `connect_timeout` in the URL's query wins over ours
-        timeout = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
-        return create_engine(url, pool_pre_ping=True, pool_recycle=1800, connect_args=timeout)
+        # a `connect_timeout` or `options` in the URL's query wins over ours
+        query = make_url(url).query
+        args: dict[str, object] = {} if "connect_timeout" in query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        if idle_transaction_seconds and "options" not in query:
+            args["options"] = f"-c idle_in_transaction_session_timeout={max(1, int(idle_transaction_seconds * 1000))}"
+        return create_engine(url, pool_pre_ping=True, pool_recycle=1800, connect_args=args)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -112,14 +121,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open (and by default create and migrate) the database at `url`.
+def open_store(url: str, *, migrate: bool = True, idle_transaction_seconds: float | None = None) -> Store:
+    """Open (and by default create and migrate) the database at `url`; `idle_transaction_seconds`: see
+    `create_store_engine`.
 
     A new SQLite file is created readable by its owner only; SQLite gives its -wal and
     -shm files the database file's mode.
     """
     _prepare_sqlite_file(url)
-    engine = create_store_engine(url)
+    engine = create_store_engine(url, idle_transaction_seconds)
     for attempt in range(OPEN_ATTEMPTS):
         try:
             if migrate and not at_head(engine, migrations_dir()):
