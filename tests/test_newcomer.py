@@ -38,3 +38,14 @@ def test_the_sandbox_page_lists_its_open_jobs_with_their_codes(tmp_path: Path):
     page = render_page(sandbox.state())
     assert "<td>Data Analyst</td><td>DATA-3</td><td>Application: Data Analyst [DATA-3]</td>" in page
     assert "Office Manager" not in page
+
+
+def test_the_readmes_demo_output_is_what_the_demo_prints(tmp_path: Path, monkeypatch):
+    """The README's sample of the demo's report is the report, line for line (the work folder and the command
+    as the README's first command gives them), the applicants' and candidates' numbers included."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### 1. Try the demo", 1)[1]
+    printed = section.split("```text\n", 1)[1].split("```", 1)[0].rstrip("\n")
+    monkeypatch.chdir(tmp_path)
+    report = run_demo(Path("ats-inbox-demo")).replace(ats_inbox_command(), ".venv/bin/ats-inbox")
+    assert report.splitlines() == printed.splitlines()
