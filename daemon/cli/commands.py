@@ -60,6 +60,7 @@ def poll(settings: Settings, backfill_since: date | None = None) -> int:
         client = ats_client(settings.ats, stop)
         try:
             built = assembly.services(settings, stop, store=store, client=client, backfill_since=backfill_since)
+            assembly.settle()
             for service in built:
                 if stop.requested():
                     break
@@ -113,6 +114,7 @@ def run(settings: Settings) -> int:
     notify.install(notifier)
     stop = StopSignal()
     built = assembly.daemon(settings, stop, notifier)
+    assembly.settle()
     watch, alerting, metrics, rules = built.health, built.alerting, built.metrics, built.rules()
 
     def reread() -> None:  # each rules folder read again before its mailbox's next message

@@ -9,6 +9,7 @@ installed here, and only when its variable is set.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -55,6 +56,14 @@ def live_rules(store: Store, settings: Settings) -> LiveRules:
     """The rules in force: the files, or the last good set kept when they are invalid. Invalid files and no
     set kept (the very first start) raise RulesInvalid: the daemon does not start."""
     return LiveRules(settings.rules_path, keeper=rules_keeper(store, settings))
+
+
+def settle() -> None:
+    """Once the parts are built: the objects made so far (the modules, the models, the prebuilt statements,
+    hundreds of thousands of them, alive until the process ends) leave the cyclic garbage collector's sight
+    (`gc.freeze`). Its full collections walked all of them again, over and over: a tenth of a pass's CPU
+    (`benchmarks.compare`, benchmarks/README.md)."""
+    gc.freeze()
 
 
 def intake_store(settings: Settings) -> Store:
