@@ -62,7 +62,8 @@ def settle() -> None:
     """Once the parts are built: the objects made so far (the modules, the models, the prebuilt statements,
     hundreds of thousands of them, alive until the process ends) leave the cyclic garbage collector's sight
     (`gc.freeze`). Its full collections walked all of them again, over and over: a tenth of a pass's CPU
-    (`benchmarks.compare`, benchmarks/README.md)."""
+    (`benchmarks.compare`, benchmarks/README.md). One of them that becomes garbage later (the rules read at
+    start, once reloaded) is still freed by its reference count; only a cycle among such objects stays, once."""
     gc.freeze()
 
 
