@@ -98,3 +98,21 @@ def test_a_mailbox_goes_only_to_the_instances_whose_configuration_serves_it(stor
     b.beat()
     warned = sorted(r.instance for r in caplog.records if r.message == "instance.mailboxes_differ")
     assert warned == [A, B]
+
+
+def test_a_beat_that_finds_other_live_instances_tells_the_lanes_once(store):
+    """One joins, or falls silent: the spread moves mailboxes between the instances already running too, so the
+    beat that sees it wakes every lane for its turn (not at each beat, and not at the first one)."""
+    a = InstanceHeartbeat(store, A, ttl=60)
+    told: list[int] = []
+    a.when_the_spread_changes(lambda: told.append(1))
+    a.beat()
+    a.beat()
+    assert told == []
+    InstanceHeartbeat(store, B, ttl=60).beat()  # b joins
+    a.beat()
+    a.beat()
+    assert told == [1]
+    InstanceHeartbeat(store, B, ttl=-1).beat()  # b silent for a lease period: its beat has run out
+    a.beat()
+    assert told == [1, 1]

@@ -29,22 +29,36 @@ class InstanceHeartbeat:
         self._lock = threading.Lock()
         self._beaten: float | None = None
         self._differing: frozenset[str] = frozenset()  # instances already warned of
+        self._live: frozenset[str] | None = None  # the live instances the last beat found
+        self._changed: list[Callable[[], None]] = []
+
+    def when_the_spread_changes(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after a beat that finds another set of live instances than the last one (one joined,
+        left or fell silent): the spread moves mailboxes then, between instances already running too, and a
+        mailbox that became this instance's must not wait for its next scheduled pass to be taken and watched."""
+        self._changed.append(callback)
 
     def beat(self) -> None:
         with self._lock:
             self.store.beat(self.name, self.ttl, self.mailboxes)
             self._beaten = self.clock()
-        self._warn_of_other_configurations()
+        live = self.store.instance_mailboxes()
+        self._warn_of_other_configurations(live)
+        names = frozenset(live)
+        changed, self._live = self._live is not None and names != self._live, names
+        if changed:
+            log.info("instance.spread_changed", extra={"instances": len(names)})
+            for callback in self._changed:
+                callback()
 
-    def _warn_of_other_configurations(self) -> None:
+    def _warn_of_other_configurations(self, live: dict[str, frozenset[str]]) -> None:
         """One warning per live instance configured with other mailboxes than this one's (a half-rolled-out
         configuration): nothing goes unserved (each mailbox goes to an instance that serves it), but the spread is
         uneven until they agree."""
         if not self.mailboxes:
             return
         mine = frozenset(self.mailboxes)
-        differing = frozenset(name for name, served in self.store.instance_mailboxes().items()
-                              if served and served != mine)
+        differing = frozenset(name for name, served in live.items() if served and served != mine)
         for name in sorted(differing - self._differing):
             log.warning("instance.mailboxes_differ", extra={"instance": name, "then": (
                 "each mailbox is spread over the instances whose [[mailbox]] tables name it; give every instance "
