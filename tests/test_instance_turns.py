@@ -101,8 +101,9 @@ def test_a_mailbox_goes_only_to_the_instances_whose_configuration_serves_it(stor
 
 
 def test_a_beat_that_finds_other_live_instances_tells_the_lanes_once(store):
-    """One joins, or falls silent: the spread moves mailboxes between the instances already running too, so the
-    beat that sees it wakes every lane for its turn (not at each beat, and not at the first one)."""
+    """One joins, serves other mailboxes, or falls silent: the spread moves mailboxes between the instances already
+    running too, so the beat that sees it wakes every lane for its turn (not at each beat, and not at the first
+    one)."""
     a = InstanceHeartbeat(store, A, ttl=60)
     told: list[int] = []
     a.when_the_spread_changes(lambda: told.append(1))
@@ -113,6 +114,9 @@ def test_a_beat_that_finds_other_live_instances_tells_the_lanes_once(store):
     a.beat()
     a.beat()
     assert told == [1]
-    InstanceHeartbeat(store, B, ttl=-1).beat()  # b silent for a lease period: its beat has run out
+    InstanceHeartbeat(store, B, ttl=60, mailboxes=["m1"]).beat()  # b's configuration changed: it serves m1 only
     a.beat()
     assert told == [1, 1]
+    InstanceHeartbeat(store, B, ttl=-1).beat()  # b silent for a lease period: its beat has run out
+    a.beat()
+    assert told == [1, 1, 1]

@@ -123,7 +123,12 @@ def run(settings: Settings) -> int:
 
     reload = notify.Reload(notifier, reread, _reload_check(settings))
     wakes = {m.name: threading.Event() for m in settings.all_mailboxes()}
-    built.instance.when_the_spread_changes(lambda: [wake.set() for wake in wakes.values()])  # each turn again
+
+    def every_turn_again() -> None:  # the spread changed: each mailbox asks whether it is this instance's now
+        for wake in wakes.values():
+            wake.set()
+
+    built.instance.when_the_spread_changes(every_turn_again)
     lanes = [Lane(service.mailbox, service.run_pass, wakes[service.mailbox]) for service in built.services]
     with stop.installed(on_hangup=reload.requested), _listening(settings, metrics, watch), \
             _reviewing(settings, built.services[0].store):

@@ -29,13 +29,14 @@ class InstanceHeartbeat:
         self._lock = threading.Lock()
         self._beaten: float | None = None
         self._differing: frozenset[str] = frozenset()  # instances already warned of
-        self._live: frozenset[str] | None = None  # the live instances the last beat found
+        self._live: dict[str, frozenset[str]] | None = None  # the live instances the last beat found, as served
         self._changed: list[Callable[[], None]] = []
 
     def when_the_spread_changes(self, callback: Callable[[], None]) -> None:
-        """Call `callback` after a beat that finds another set of live instances than the last one (one joined,
-        left or fell silent): the spread moves mailboxes then, between instances already running too, and a
-        mailbox that became this instance's must not wait for its next scheduled pass to be taken and watched."""
+        """Call `callback` after a beat that finds other live instances than the last one (one joined, left or
+        fell silent, or serves other mailboxes now): the spread moves mailboxes then, between instances already
+        running too, and a mailbox that became this instance's must not wait for its next scheduled pass to be
+        taken and watched."""
         self._changed.append(callback)
 
     def beat(self) -> None:
@@ -44,10 +45,9 @@ class InstanceHeartbeat:
             self._beaten = self.clock()
         live = self.store.instance_mailboxes()
         self._warn_of_other_configurations(live)
-        names = frozenset(live)
-        changed, self._live = self._live is not None and names != self._live, names
+        changed, self._live = self._live is not None and live != self._live, live
         if changed:
-            log.info("instance.spread_changed", extra={"instances": len(names)})
+            log.info("instance.spread_changed", extra={"instances": len(live)})
             for callback in self._changed:
                 callback()
 

@@ -117,8 +117,7 @@ def turn(me: str, mailbox: str, beats: Mapping[str, Heartbeat], holder: str | No
     held by an instance no longer alive may be taken by anyone (the store takes it once its deadline
     passed, or at once when its process is gone from this host)."""
     live = {instance: beat.mailboxes for instance, beat in beats.items() if beat.until > now}
-    live.setdefault(me, frozenset(served))
-    mine = owner_of(mailbox, live, (m for names in live.values() for m in names)) == me
+    mine = bool(mailboxes_for(me, live, [mailbox], served))
     if holder is not None and holder != me and holder_until is not None and holder_until > now:
         if holder in live and serves(live[holder], mailbox):
             return Turn(False, "held by another live instance", mine)
