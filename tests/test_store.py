@@ -11,6 +11,7 @@ from daemon.ats.models import AtsId
 from daemon.domain import MessageKey, Status
 from daemon.errors import Conflict, DatabaseReplaced, StoreBusy
 from daemon.intake.journal import DONE, StoreJournal
+from daemon.store import database as sqlite_database
 from daemon.store import open_store
 from daemon.store.watch import DatabaseWatch
 
@@ -37,6 +38,24 @@ def test_an_update_says_which_status_it_expects(either):
     with pytest.raises(Conflict, match="resolved"):
         store.update_message(record.id, expect=Status.PENDING, status=Status.REVIEW, reason="no job matched")
     assert store.message_by_pk(record.id).status == Status.RESOLVED
+
+
+def test_a_write_refused_the_lock_past_the_busy_timeout_says_busy_and_the_next_one_writes(database, monkeypatch):
+    """Another process holds SQLite's write lock longer than the busy timeout: the write transaction's BEGIN
+    is refused (StoreBusy, to be tried again), and once the lock is free the store writes as before."""
+    monkeypatch.setattr(sqlite_database, "BUSY_TIMEOUT_MS", 200)
+    store = open_store(f"sqlite:///{database}")
+    other = sqlite3.connect(database, timeout=1)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreBusy, match="locked"):
+            store.add_message(KEY, sha256="00", size=1)
+    finally:
+        other.rollback()
+        other.close()
+    assert store.add_message(KEY, sha256="00", size=1).uid == KEY.uid
+    assert store.counts() == {Status.PENDING: 1}
+    store.close()
 
 
 def test_reads_do_not_wait_for_a_writer(store, database):
