@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import date
 
@@ -80,3 +81,31 @@ def test_unconfigured_options_are_the_configuration_s_defaults(tmp_path):
         assert service.flow_options == FlowOptions()
     finally:
         service.close()
+
+
+def test_a_command_that_reads_mail_builds_its_parts_without_the_collector_and_ends_with_it(settings, tmp_path,
+                                                                                            monkeypatch):
+    """`poll` builds its parts with the cyclic collector off (its collections would walk the modules and parts
+    as they grow, all kept until the process ends); it is on again once they are built, and when the command
+    fails before that."""
+    from daemon.cli import EXIT_CONFIG, main
+    from daemon.errors import ConfigError
+
+    config = tmp_path / "config.toml"
+    config.write_text(config.read_text() + f'[database]\nurl = "sqlite:///{tmp_path / "intake.db"}"\n')
+    seen: list[bool] = []
+
+    def services(*_args: object, **_kwargs: object) -> list[object]:
+        seen.append(gc.isenabled())
+        raise ConfigError("a part could not be built")
+
+    monkeypatch.setattr(assembly, "services", services)
+    assert main(["poll", "--config", str(config)]) == EXIT_CONFIG
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assembly.settle()
+        assert gc.isenabled()
+    finally:
+        gc.enable()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -242,12 +244,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from daemon.cli import commands
-
     if args.command in ("poll", "backfill", "run"):  # the commands that read mail, large attachments with it
-        from daemon.ops import allocator
+        with assembly_start():
+            return _dispatch_command(args)
+    return _dispatch_command(args)
 
-        allocator.give_back_large_blocks()
+
+@contextmanager
+def assembly_start() -> Iterator[None]:
+    """The start of a command that reads mail, up to `assembly.settle` (its parts built): the cyclic collector
+    is off, as its collections would walk the growing heap of modules and parts, all kept for the process's
+    life; `settle` turns it on again (and here, whatever happens, once the command ends)."""
+    from daemon.ops import allocator
+
+    allocator.give_back_large_blocks()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _dispatch_command(args: argparse.Namespace) -> int:
+    from daemon.cli import commands
 
     if args.command == "sandbox":
         return commands.sandbox(args.host, args.port, args.db, args.seed, args.token, args.token_file)

@@ -63,8 +63,10 @@ def settle() -> None:
     hundreds of thousands of them, alive until the process ends) leave the cyclic garbage collector's sight
     (`gc.freeze`). Its full collections walked all of them again, over and over: a tenth of a pass's CPU
     (`benchmarks.compare`, benchmarks/README.md). One of them that becomes garbage later (the rules read at
-    start, once reloaded) is still freed by its reference count; only a cycle among such objects stays, once."""
+    start, once reloaded) is still freed by its reference count; only a cycle among such objects stays, once.
+    The collector, off while the parts were built (`daemon.cli`), is on again."""
     gc.freeze()
+    gc.enable()
 
 
 def intake_store(settings: Settings) -> Store:
