@@ -4,7 +4,7 @@
 
 Dovecot and the sandbox ATS (its own process, no added latency) as in benchmarks.run; every thread is
 profiled (the flows run in worker threads), on cProfile's wall-clock timer: what a thread waits for (a lock,
-the next flow, a socket's answer) counts among the builtins. Prints
+the next flow, a socket's answer) counts among the builtins; with `--cpu`, on each thread's CPU time instead. Prints
 the time spent in each area (by the package that holds the function: self time) and the
 functions with the most cumulative and self time.
 """
@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 from benchmarks.run import poll_config
 from daemon.cli import main as cli
@@ -38,10 +39,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--cpu", action="store_true",
+                        help="each thread's CPU time (time.thread_time) instead of the wall clock: waits drop out")
     args = parser.parse_args(argv)
+    timer = time.thread_time if args.cpu else time.perf_counter
     with poll_config(args.messages, args.concurrency, 0.0, "ats-inbox-profile-") as config:
-        profilers = [cProfile.Profile()]
-        threading.setprofile(lambda *_: _profiled(profilers))  # the flows' worker threads too
+        profilers = [cProfile.Profile(timer)]
+        threading.setprofile(lambda *_: _profiled(profilers, timer))  # the flows' worker threads too
         started = time.monotonic()
         try:
             profilers[0].runcall(cli, ["poll", "--config", str(config), "--log-level", "WARNING"])
@@ -49,8 +53,9 @@ def main(argv: list[str] | None = None) -> None:
             threading.setprofile(None)  # type: ignore[arg-type]
         seconds = time.monotonic() - started
     stats = pstats.Stats(*profilers)
+    counted = "CPU only" if args.cpu else "waits included"
     print(f"{args.messages} mails, {seconds:.1f} s wall, {stats.total_tt:.1f} s profiled in {len(profilers)} threads "
-          f"({1000 * stats.total_tt / args.messages:.1f} ms per mail, waits included)\n")
+          f"({1000 * stats.total_tt / args.messages:.1f} ms per mail, {counted})\n")
     print(areas(stats))
     for order in ("cumulative", "tottime"):
         out = io.StringIO()
@@ -58,11 +63,11 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[-(args.top + 2) * 200:])
 
 
-def _profiled(profilers: list[cProfile.Profile]) -> None:
+def _profiled(profilers: list[cProfile.Profile], timer: Callable[[], float]) -> None:
     """A new thread's first event (threading.setprofile): its own profiler from here on (cProfile profiles
     only the thread that enabled it; the flows run in worker threads, even with concurrency 1)."""
     sys.setprofile(None)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(timer)
     profilers.append(profiler)
     profiler.enable()
 
