@@ -109,3 +109,21 @@ def test_a_command_that_reads_mail_builds_its_parts_without_the_collector_and_en
         assert gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_dry_run_reads_mail_with_the_collector_on(settings, tmp_path, monkeypatch):
+    """`poll --dry-run` builds no parts to settle: the collector stays on while it reads the mailbox."""
+    from daemon.cli import EXIT_OK, main
+    from daemon.intake import preview
+
+    config = tmp_path / "config.toml"
+    config.write_text(config.read_text() + f'[database]\nurl = "sqlite:///{tmp_path / "intake.db"}"\n')
+    seen: list[bool] = []
+
+    def run(*_args: object, **_kwargs: object) -> tuple[list[object], str]:
+        seen.append(gc.isenabled())
+        return [], "nothing to read"
+
+    monkeypatch.setattr(preview, "run", run)
+    assert main(["poll", "--dry-run", "--config", str(config)]) == EXIT_OK
+    assert seen == [True]

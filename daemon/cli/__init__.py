@@ -245,19 +245,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("poll", "backfill", "run"):  # the commands that read mail, large attachments with it
-        with assembly_start():
-            return _dispatch_command(args)
+        from daemon.ops import allocator
+
+        allocator.give_back_large_blocks()
+        if not getattr(args, "dry_run", False):  # a dry run builds no parts to settle
+            with _collector_off_until_settled():
+                return _dispatch_command(args)
     return _dispatch_command(args)
 
 
 @contextmanager
-def assembly_start() -> Iterator[None]:
-    """The start of a command that reads mail, up to `assembly.settle` (its parts built): the cyclic collector
-    is off, as its collections would walk the growing heap of modules and parts, all kept for the process's
-    life; `settle` turns it on again (and here, whatever happens, once the command ends)."""
-    from daemon.ops import allocator
-
-    allocator.give_back_large_blocks()
+def _collector_off_until_settled() -> Iterator[None]:
+    """The start of a pass or of the daemon, up to `assembly.settle` (its parts built): the cyclic collector is
+    off, as its collections would walk the growing heap of modules and parts, all kept for the process's life;
+    `settle` turns it on again (and here, whatever happens, once the command ends)."""
     gc.disable()
     try:
         yield
