@@ -29,10 +29,16 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 
 def loaded(*args: str) -> tuple[int, set[str]]:
     """Run the CLI with `args` in a fresh interpreter: its exit code and the top-level packages it imported."""
+    code, modules = loaded_modules(*args)
+    return code, {name.split(".")[0] for name in modules}
+
+
+def loaded_modules(*args: str) -> tuple[int, set[str]]:
+    """Run the CLI with `args` in a fresh interpreter: its exit code and every module it imported."""
     done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120,
                           check=False)
     said = json.loads(done.stderr.strip().splitlines()[-1])
-    return said["code"], {name.split(".")[0] for name in said["modules"]}
+    return said["code"], set(said["modules"])
 
 
 def closed_port() -> int:
@@ -73,3 +79,11 @@ def test_poll_over_a_database_at_head_imports_neither_web_metrics_scheduler_nor_
     assert code == 1  # the mailbox refused: the pass was tried with everything assembled
     assert {"sqlalchemy", "httpx", "imapclient"} <= modules
     assert modules.isdisjoint(NOT_FOR_POLL), modules & set(NOT_FOR_POLL)
+
+
+def test_poll_on_sqlite_leaves_postgresql_s_dialect_out(tmp_path):
+    """SQLAlchemy's PostgreSQL dialect (25 ms of a start) is loaded for a PostgreSQL store only."""
+    code, modules = loaded_modules("poll", "--config", str(poll_config(tmp_path)))
+    assert code == 1
+    assert "sqlalchemy.dialects.sqlite" in modules
+    assert not {name for name in modules if name.startswith("sqlalchemy.dialects.postgresql")}
