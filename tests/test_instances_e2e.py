@@ -179,3 +179,31 @@ def test_a_frozen_daemon_has_its_mailboxes_taken_over_once_its_heartbeat_runs_ou
     outcome = invariant.check(world.sandbox.state(), postgres_url, world.delivered)
     assert len(outcome) == 32 and set(outcome.values()) <= {"submitted", "uncertain"}
     assert [d.process.returncode for d in daemons] == [0, 0, 0], "".join(frozen.lines)[-3000:]
+
+
+def test_a_daemon_that_stops_has_its_mailboxes_served_at_once_though_passes_are_an_hour_apart(world, postgres_url):
+    """Two daemons share the eight mailboxes with passes an hour apart (IDLE tells each of new mail in its own
+    share). One stops: the other's heartbeat finds the set of live instances changed and every one of its lanes
+    takes its turn at once, so the stopped one's mailboxes are served within seconds, not at the next pass."""
+    config = eight_mailboxes(world, postgres_url)
+    config.write_text(config.read_text().replace("interval_seconds = 1", "interval_seconds = 3600"))
+    staying, leaving = Daemon(config), Daemon(config)
+    try:
+        number = deliver_round(world, 1)
+        wait_for(lambda: settled(postgres_url) == 8, timeout=60)
+        wait_for(lambda: each_watched_once([staying, leaving]), timeout=30)
+        its = watched(leaving)
+        assert its, "the spread gave the second daemon no mailbox"
+        leaving.process.send_signal(signal.SIGTERM)
+        assert leaving.process.wait(timeout=30) == 0
+        stopped = time.monotonic()
+        deliver_round(world, number)  # into every mailbox, the stopped daemon's too
+        wait_for(lambda: settled(postgres_url) == 16, timeout=LEASE_SECONDS * 6)
+        taken_over = time.monotonic() - stopped
+        wait_for(lambda: watched(staying) == set(MAILBOXES), timeout=30)  # and it listens to all of them now
+        print(f"{sorted(its)} served by the other daemon {taken_over:.1f} s after the stop")
+    finally:
+        stop_all([staying, leaving])
+    outcome = invariant.check(world.sandbox.state(), postgres_url, world.delivered)
+    assert len(outcome) == 16 and set(outcome.values()) == {"submitted"}
+    assert staying.process.returncode == 0, "".join(staying.lines)[-3000:]
