@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 
 import pytest
 
 from daemon.errors import MailboxUnavailable
 from daemon.mailbox import deadline
 from daemon.mailbox.deadline import Watchdog
+from tests.e2e import wait_for
 
 
 @pytest.fixture
@@ -25,13 +25,6 @@ def pair():
 
 def watching_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "imap-deadline"]
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    ends = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < ends, "timed out"
-        time.sleep(0.01)
 
 
 def test_an_operation_past_its_deadline_is_cut_and_says_so(pair):
