@@ -123,7 +123,8 @@ def test_live_instances_are_those_whose_heartbeat_has_not_run_out(store):
     gone.leave()
     assert store.live_instances() == ["a.example:1"]
     three = ["m1", "m2", "m3"]
-    assert InstanceHeartbeat(store, "b.example:1").share(three) == [
+    b = InstanceHeartbeat(store, "b.example:1")
+    assert [m for m in three if b.turn(MailboxLease(store, m, owner="b.example:1")).take] == [
         m for m in three if owner_of(m, ["a.example:1", "b.example:1"], three) == "b.example:1"]
 
 

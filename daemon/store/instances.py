@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from daemon.errors import StoreBusy
 from daemon.store.lease import TTL_SECONDS, MailboxLease, holder_is_gone, this_process
 from daemon.store.repository import Store
-from daemon.store.spread import Turn, mailboxes_for, turn
+from daemon.store.spread import Turn, turn
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,6 @@ class InstanceHeartbeat:
         except StoreBusy as exc:
             self._beaten = self.clock()
             log.warning("instance.beat_missed", extra={"error": type(exc).__name__})
-
-    def share(self, mailboxes: Sequence[str]) -> list[str]:
-        """The mailboxes of `mailboxes` this instance should try to lease now."""
-        return mailboxes_for(self.name, self.store.instance_mailboxes(), mailboxes, self.mailboxes)
 
     def turn(self, lease: MailboxLease) -> Turn:
         """Whether to try `lease` now (`daemon.store.spread.turn`), from the heartbeats and the lease's holder;
