@@ -25,7 +25,7 @@ import daemon
 from daemon.errors import ConfigError, StoreBusy
 from daemon.files import private_file
 from daemon.store.migrate import at_head
-from daemon.store.repository import BUSY_TIMEOUT_MS, Store
+from daemon.store.repository import BUSY_TIMEOUT_MS, READ_ONLY, Store
 
 log = logging.getLogger(__name__)
 OPEN_ATTEMPTS = 10
@@ -88,7 +88,7 @@ def _sqlite_begin(connection) -> None:
     # Transactions that only read (Store.reading) take no lock: WAL lets them run beside a writer.
     # Sent on the driver's connection: as a statement of SQLAlchemy's, the BEGIN cost as much CPU as the
     # statement it opens (a mail takes eight transactions). Its error is SQLAlchemy's, as a statement's is.
-    read_only = connection.get_execution_options().get("ats_inbox_read_only", False)
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
     statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
     try:
         connection.connection.driver_connection.execute(statement)
