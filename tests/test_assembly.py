@@ -83,16 +83,21 @@ def test_unconfigured_options_are_the_configuration_s_defaults(tmp_path):
         service.close()
 
 
-def test_a_command_that_reads_mail_builds_its_parts_without_the_collector_and_ends_with_it(settings, tmp_path,
-                                                                                            monkeypatch):
+@pytest.fixture
+def config(settings, tmp_path):
+    """The settings fixture's file, with its database in `tmp_path`: for commands run through `main`."""
+    path = tmp_path / "config.toml"
+    path.write_text(path.read_text() + f'[database]\nurl = "sqlite:///{tmp_path / "intake.db"}"\n')
+    return path
+
+
+def test_a_command_that_reads_mail_builds_its_parts_without_the_collector_and_ends_with_it(config, monkeypatch):
     """`poll` builds its parts with the cyclic collector off (its collections would walk the modules and parts
     as they grow, all kept until the process ends); it is on again once they are built, and when the command
     fails before that."""
     from daemon.cli import EXIT_CONFIG, main
     from daemon.errors import ConfigError
 
-    config = tmp_path / "config.toml"
-    config.write_text(config.read_text() + f'[database]\nurl = "sqlite:///{tmp_path / "intake.db"}"\n')
     seen: list[bool] = []
 
     def services(*_args: object, **_kwargs: object) -> list[object]:
@@ -111,13 +116,11 @@ def test_a_command_that_reads_mail_builds_its_parts_without_the_collector_and_en
         gc.enable()
 
 
-def test_a_dry_run_reads_mail_with_the_collector_on(settings, tmp_path, monkeypatch):
+def test_a_dry_run_reads_mail_with_the_collector_on(config, monkeypatch):
     """`poll --dry-run` builds no parts to settle: the collector stays on while it reads the mailbox."""
     from daemon.cli import EXIT_OK, main
     from daemon.intake import preview
 
-    config = tmp_path / "config.toml"
-    config.write_text(config.read_text() + f'[database]\nurl = "sqlite:///{tmp_path / "intake.db"}"\n')
     seen: list[bool] = []
 
     def run(*_args: object, **_kwargs: object) -> tuple[list[object], str]:
